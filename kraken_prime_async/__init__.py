@@ -1,0 +1,92 @@
+"""Asyncio SDK for the Kraken Prime REST API: API users, API keys and settlement.
+
+>>> async with PrimeClient(api_key, api_secret) as client:  # doctest: +SKIP
+...     users = await client.api_users.list()
+"""
+
+from . import errors, models
+from ._client import ClientState, PrimeClient
+from ._nonce import LocalNonceSource, NonceSource, NonceUnit
+from ._retry import RetryBudget, RetryPolicy
+from ._secret import SecretStr
+from ._stats import ClientStats
+from ._transport import AiohttpTransport, RawResponse, Transport
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    ClientStateError,
+    DeadlineElapsedError,
+    InternalServerError,
+    InvalidArgumentsError,
+    InvalidNonceError,
+    KrakenPrimeError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseValidationError,
+    ServiceUnavailableError,
+    TemporaryLockoutError,
+    ValidationError,
+)
+from .models import (
+    ApiKey,
+    ApiUser,
+    AssetKind,
+    Batch,
+    BatchPage,
+    BatchStatus,
+    CreatedApiKey,
+    Leg,
+    Role,
+    Transfer,
+    UserStatus,
+)
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AiohttpTransport",
+    "ApiKey",
+    "ApiUser",
+    "AssetKind",
+    "AuthenticationError",
+    "Batch",
+    "BatchPage",
+    "BatchStatus",
+    "ClientState",
+    "ClientStateError",
+    "ClientStats",
+    "CreatedApiKey",
+    "DeadlineElapsedError",
+    "InternalServerError",
+    "InvalidArgumentsError",
+    "InvalidNonceError",
+    "KrakenPrimeError",
+    "Leg",
+    "LocalNonceSource",
+    "NonceSource",
+    "NonceUnit",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "PrimeClient",
+    "RateLimitError",
+    "RawResponse",
+    "ResponseValidationError",
+    "RetryBudget",
+    "RetryPolicy",
+    "Role",
+    "SecretStr",
+    "ServiceUnavailableError",
+    "TemporaryLockoutError",
+    "Transfer",
+    "Transport",
+    "UserStatus",
+    "ValidationError",
+    "__version__",
+    "errors",
+    "models",
+]

@@ -1,0 +1,191 @@
+"""``PrimeClient``: owns the session, the signer, the key's nonce source and the pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import platform
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+import aiohttp
+
+from ._constants import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_NONCE_UNIT,
+    DEFAULT_TIMEOUT,
+)
+from ._nonce import NonceSource, NonceUnit, shared_nonce_source
+from ._pipeline import Pipeline
+from ._resources._base import TimeoutLike
+from ._resources.api_user_keys import ApiUserKeys
+from ._resources.api_users import ApiUsers
+from ._resources.settlement import Settlement
+from ._retry import RetryPolicy
+from ._signing import SecretEncoding, Signer, decode_secret
+from ._stats import ClientStats
+from ._timeout import coerce_timeout
+from ._transport import AiohttpTransport, Transport
+from ._validation import identifier
+from ._version import __version__
+from .errors import ClientStateError, ValidationError
+
+_DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
+
+
+class ClientState(enum.Enum):
+    """Lifecycle of a client: it opens on ``async with`` or on its first call."""
+
+    UNOPENED = "unopened"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def _user_agent() -> str:
+    return (
+        f"kraken-prime-async/{__version__} aiohttp/{aiohttp.__version__} "
+        f"python/{platform.python_version()}"
+    )
+
+
+class PrimeClient:
+    """Async client for the Kraken Prime REST API.
+
+    Parameters
+    ----------
+    api_key : str
+        Public API key (``API-Key`` header).
+    api_secret : str
+        Private key, base64 as Kraken issues it. Checked here; never stored as a string.
+    base_url : str
+        Scheme and host, e.g. ``"https://api.kraken.com"`` or a sandbox's ``url``.
+    session : aiohttp.ClientSession, optional
+        Use this session; it is never closed by the client.
+    timeout : float or aiohttp.ClientTimeout, optional
+        Per-attempt budget; seconds mean a whole-request budget. Default: 30 s (connect 10 s).
+    retry : RetryPolicy, optional
+        Retry settings (``RetryPolicy.disabled()`` turns retries off).
+    nonce_unit : {"ms", "us", "ns", "s"}
+        Unit of the process-wide nonce source for this key (see README, "Nonces").
+    nonce_source : NonceSource, optional
+        Replace the process-wide source (to share a key across processes or hosts).
+    secret_encoding : {"base64", "raw"}
+        ``"raw"`` only for a secret that is known not to be base64.
+    transport : Transport, optional
+        Replace the HTTP layer (tests, special networking). Excludes ``session``.
+    sleep, clock : callables, optional
+        Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
+
+    Notes
+    -----
+    Use ``async with PrimeClient(...) as client:`` or call methods directly and ``await
+    client.close()`` at the end. A closed client raises :class:`ClientStateError`.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        session: aiohttp.ClientSession | None = None,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+        nonce_unit: NonceUnit = DEFAULT_NONCE_UNIT,
+        nonce_source: NonceSource | None = None,
+        secret_encoding: SecretEncoding = "base64",  # noqa: S107 - an encoding name
+        transport: Transport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        api_key = identifier("api_key", api_key)
+        try:
+            signer = Signer(decode_secret(api_secret, encoding=secret_encoding))
+        except ValueError as exc:
+            raise ValidationError("api_secret", str(exc)) from None
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValidationError("base_url", "must start with http:// or https://")
+        if session is not None and transport is not None:
+            raise ValidationError("transport", "give either session or transport, not both")
+        if nonce_source is None:
+            try:
+                nonce_source = shared_nonce_source(api_key, nonce_unit)
+            except ValueError as exc:
+                raise ValidationError("nonce_unit", str(exc)) from None
+        elif not isinstance(nonce_source, NonceSource):
+            raise ValidationError("nonce_source", "must have an async next_nonce() method")
+        self._fingerprint = hashlib.sha256(api_key.encode()).hexdigest()[:8]
+        self._base_url = base_url
+        self._state = ClientState.UNOPENED
+        self._transport: Transport = transport or AiohttpTransport(session)
+        self._pipeline = Pipeline(
+            api_key=api_key,
+            signer=signer,
+            nonce_source=nonce_source,
+            base_url=base_url,
+            transport=self._open_transport,
+            timeout=_DEFAULT_TIMEOUT if timeout is None else coerce_timeout(timeout),
+            retry=retry or RetryPolicy(),
+            user_agent=_user_agent(),
+            sleep=sleep,
+            clock=clock,
+        )
+        self.api_users = ApiUsers(self._pipeline)
+        """Tag "API Users"."""
+        self.api_user_keys = ApiUserKeys(self._pipeline)
+        """Tag "API User Keys"."""
+        self.settlement = Settlement(self._pipeline)
+        """Tag "Settlement"."""
+
+    @property
+    def state(self) -> ClientState:
+        """``UNOPENED``, ``OPEN`` or ``CLOSED``."""
+        return self._state
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of this client's counters (attempts, retries, nonce rejections, ...)."""
+        return self._pipeline.stats.snapshot()
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to."""
+        return self._base_url
+
+    def _open_transport(self) -> Transport:
+        if self._state is ClientState.CLOSED:
+            raise ClientStateError("the client is closed; create a new PrimeClient")
+        self._state = ClientState.OPEN
+        return self._transport
+
+    async def __aenter__(self) -> PrimeClient:
+        if self._state is ClientState.CLOSED:
+            raise ClientStateError("the client is closed and cannot be reopened")
+        if self._state is ClientState.OPEN:
+            raise ClientStateError("the client is already open; enter it only once")
+        self._state = ClientState.OPEN
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session the client created (a caller's session is left open). Idempotent."""
+        if self._state is ClientState.CLOSED:
+            return
+        self._state = ClientState.CLOSED
+        await self._transport.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"PrimeClient(base_url={self._base_url!r}, key_fingerprint={self._fingerprint!r}, "
+            f"state={self._state.value!r})"
+        )

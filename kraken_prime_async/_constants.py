@@ -1,0 +1,44 @@
+"""Every default the SDK uses, named once.
+
+Reading this module tells you how the client behaves when you pass nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+DEFAULT_BASE_URL: Final = "https://api.kraken.com"
+PRIVATE_PATH_PREFIX: Final = "/0/private/"
+
+#: Whole-request budget and connect budget, in seconds.
+DEFAULT_TIMEOUT: Final = 30.0
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+
+#: Nonce unit. Milliseconds is what Kraken recommends and what other Kraken tools send; a key that
+#: has ever seen a larger unit can never go back (nonces cannot be reset), so the smallest safe
+#: unit is the default. See README, "Nonces".
+DEFAULT_NONCE_UNIT: Final = "ms"
+NONCE_MAX: Final = 2**63 - 1
+
+#: Retry policy defaults (see ``RetryPolicy``).
+DEFAULT_MAX_ATTEMPTS: Final = 4
+DEFAULT_MAX_NONCE_RETRIES: Final = 2
+DEFAULT_INITIAL_BACKOFF: Final = 0.5
+DEFAULT_RATE_LIMIT_BACKOFF: Final = 1.0
+DEFAULT_MAX_BACKOFF: Final = 60.0
+DEFAULT_MAX_THROTTLE_WAIT: Final = 120.0
+#: Retry budget (gRPC-style retry throttling shared by one client): every retryable failure costs
+#: one token, every success earns ``DEFAULT_RETRY_BUDGET_RATIO``; retries stop while the bucket is
+#: at or below half of ``DEFAULT_RETRY_BUDGET_TOKENS``.
+DEFAULT_RETRY_BUDGET_TOKENS: Final = 10.0
+DEFAULT_RETRY_BUDGET_RATIO: Final = 0.1
+
+#: Client-side input limits.
+MAX_LIST_LIMIT: Final = 200
+MAX_USER_NAME_LENGTH: Final = 256
+MAX_FAST_API_KEY_NAME_LENGTH: Final = 32
+
+#: How much of a non-JSON error body is kept on an exception.
+ERROR_BODY_SNIPPET: Final = 200
+
+LOGGER_NAME: Final = "kraken_prime_async"

@@ -1,0 +1,158 @@
+"""Endpoints as data, and decoding of Kraken's ``{"error": [...], "result": ...}`` envelope.
+
+An :class:`Endpoint` says everything the pipeline needs: the wire method name, the Struct the
+``result`` decodes into, how to unwrap it (``data``/``batch``/``transfer`` wrappers), and whether
+the call is idempotent (may be re-sent after its answer was lost).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from . import _error_map
+from ._constants import ERROR_BODY_SNIPPET, LOGGER_NAME, PRIVATE_PATH_PREFIX
+from ._secret import SecretStr
+from .errors import ResponseValidationError
+
+T = TypeVar("T")
+W = TypeVar("W")
+R = TypeVar("R")
+
+logger = logging.getLogger(LOGGER_NAME)
+
+
+class Envelope(msgspec.Struct, Generic[T], gc=False):
+    """Kraken's response envelope with a typed ``result``."""
+
+    error: list[str] = []
+    result: T | UnsetType = UNSET
+
+
+class ErrorEnvelope(msgspec.Struct, gc=False):
+    """The envelope's ``error`` array alone (``result`` skipped)."""
+
+    error: list[str] = []
+
+
+class Data(msgspec.Struct, Generic[T], frozen=True, gc=False):
+    """``{"data": ...}`` wrapper used by Get/List answers."""
+
+    data: T
+
+
+def _dec_hook(tp: type[Any], obj: Any) -> Any:
+    if tp is SecretStr and isinstance(obj, str):
+        return SecretStr(obj)
+    raise NotImplementedError
+
+
+_error_decoder = msgspec.json.Decoder(ErrorEnvelope)
+
+
+class Endpoint(Generic[W, R]):
+    """One API method.
+
+    Parameters
+    ----------
+    method : str
+        Wire name, e.g. ``"GetPrimeApiUser"``.
+    wire_type : type
+        What ``result`` decodes into.
+    unwrap : callable
+        Turns the decoded ``result`` into what the SDK method returns.
+    idempotent : bool
+        Whether re-sending after a lost answer cannot cause a second effect.
+    """
+
+    __slots__ = ("_decoder", "idempotent", "method", "path", "path_bytes", "unwrap", "wire_type")
+
+    def __init__(
+        self, method: str, wire_type: Any, unwrap: Callable[[W], R], *, idempotent: bool
+    ) -> None:
+        self.method = method
+        self.path = f"{PRIVATE_PATH_PREFIX}{method}"
+        self.path_bytes = self.path.encode("ascii")
+        self.wire_type = wire_type
+        self.unwrap = unwrap
+        self.idempotent = idempotent
+        self._decoder: msgspec.json.Decoder[Envelope[W]] | None = None
+
+    @property
+    def decoder(self) -> msgspec.json.Decoder[Envelope[W]]:
+        """The envelope decoder, built on first use and reused."""
+        if self._decoder is None:
+            self._decoder = msgspec.json.Decoder(Envelope[self.wire_type], dec_hook=_dec_hook)  # type: ignore[name-defined]
+        return self._decoder
+
+    def decode(self, status: int, body: bytes, *, redact: Callable[[str], str]) -> R:
+        """Turn an answer into the result, or raise the matching exception.
+
+        The ``error`` array is looked at before the result is used. Bodies of 2xx answers are never
+        quoted in exceptions (they may carry a new key's secret); non-2xx bodies are quoted
+        truncated and passed through ``redact``.
+        """
+        if 200 <= status < 300:
+            try:
+                envelope = self.decoder.decode(body)
+            except msgspec.ValidationError as exc:
+                errors = _errors_only(body)
+                if any(_error_map.is_error(entry) for entry in errors):
+                    raise _error_map.from_errors(
+                        errors, status=status, method=self.method
+                    ) from None
+                raise ResponseValidationError(
+                    f"{self.method}: unexpected answer shape: {exc}",
+                    status=status,
+                    method=self.method,
+                ) from None
+            except msgspec.DecodeError:
+                raise ResponseValidationError(
+                    f"{self.method}: answer is not valid JSON ({len(body)} bytes)",
+                    status=status,
+                    method=self.method,
+                    retryable=True,
+                ) from None
+            if envelope.error:
+                self._check_errors(envelope.error, status)
+            if isinstance(envelope.result, UnsetType):
+                raise ResponseValidationError(
+                    f"{self.method}: answer has neither errors nor a result",
+                    status=status,
+                    method=self.method,
+                )
+            return self.unwrap(envelope.result)
+        errors = _errors_only(body)
+        if errors:
+            raise _error_map.from_errors(errors, status=status, method=self.method)
+        snippet = redact(body[:ERROR_BODY_SNIPPET].decode("utf-8", "replace").strip())
+        raise _error_map.from_status(status, " ".join(snippet.split()), method=self.method)
+
+    def _check_errors(self, errors: list[str], status: int) -> None:
+        if any(_error_map.is_error(entry) for entry in errors):
+            raise _error_map.from_errors(errors, status=status, method=self.method)
+        logger.warning("%s answered with warnings: %s", self.method, errors)
+
+    def __repr__(self) -> str:
+        return f"Endpoint({self.method!r}, idempotent={self.idempotent})"
+
+
+def _errors_only(body: bytes) -> list[str]:
+    try:
+        return _error_decoder.decode(body).error
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return []
+
+
+def same(value: T) -> T:
+    """Identity unwrap for results that are not wrapped."""
+    return value
+
+
+def data(value: Data[T]) -> T:
+    """Unwrap ``{"data": ...}``."""
+    return value.data

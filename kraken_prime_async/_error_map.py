@@ -1,0 +1,97 @@
+"""Map Kraken's ``error`` strings and bare HTTP statuses to the exception tree in ``errors``.
+
+Matching is on the ``<severity><category>:<type>`` prefix; the full original strings are kept on
+the exception because extra information may follow further colons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+from . import errors as e
+
+# Keys are "<Category>:<type>" with the severity letter removed, compared case-insensitively.
+_BY_PREFIX: Final[dict[str, type[e.APIError]]] = {
+    "api:invalid key": e.AuthenticationError,
+    "api:invalid signature": e.AuthenticationError,
+    "auth:account temporary disabled": e.AuthenticationError,
+    "auth:account unconfirmed": e.AuthenticationError,
+    "session:invalid session": e.AuthenticationError,
+    "auth:invalid token": e.AuthenticationError,
+    "api:invalid nonce": e.InvalidNonceError,
+    "api:rate limit exceeded": e.RateLimitError,
+    "service:throttled": e.RateLimitError,
+    "general:too many requests": e.RateLimitError,
+    "auth:rate limit exceeded": e.RateLimitError,
+    "auth:too many requests": e.RateLimitError,
+    "order:rate limit exceeded": e.RateLimitError,
+    "general:temporary lockout": e.TemporaryLockoutError,
+    "general:invalid arguments": e.InvalidArgumentsError,
+    "api:bad request": e.InvalidArgumentsError,
+    "general:unknown method": e.InvalidArgumentsError,
+    "trade:invalid request": e.InvalidArgumentsError,
+    "general:permission denied": e.PermissionDeniedError,
+    "account:invalid permissions": e.PermissionDeniedError,
+    "service:unavailable": e.ServiceUnavailableError,
+    "service:busy": e.ServiceUnavailableError,
+    "service:deadline elapsed": e.DeadlineElapsedError,
+    "general:internal error": e.InternalServerError,
+}
+
+# A lockout outranks everything; then the errors that say "do not retry".
+_PRECEDENCE: Final[tuple[type[e.APIError], ...]] = (
+    e.TemporaryLockoutError,
+    e.AuthenticationError,
+    e.PermissionDeniedError,
+    e.InvalidArgumentsError,
+    e.DeadlineElapsedError,
+    e.InvalidNonceError,
+    e.RateLimitError,
+    e.ServiceUnavailableError,
+    e.InternalServerError,
+)
+
+_THROTTLED = re.compile(r"EService:\s*Throttled:\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+def is_error(entry: str) -> bool:
+    """``True`` for an ``E``-severity entry (``W`` entries are warnings)."""
+    return not entry.startswith("W")
+
+
+def _classify(entry: str) -> type[e.APIError]:
+    body = entry[1:] if entry[:1] in ("E", "W") else entry
+    category, _, rest = body.partition(":")
+    kind = rest.split(":", 1)[0].strip()
+    return _BY_PREFIX.get(f"{category.strip()}:{kind}".lower(), e.APIError)
+
+
+def from_errors(errors: Sequence[str], *, status: int, method: str) -> e.APIError:
+    """Build the exception for a response whose ``error`` array holds ``E`` entries."""
+    found = {_classify(entry) for entry in errors if is_error(entry)}
+    cls = next((c for c in _PRECEDENCE if c in found), e.APIError)
+    message = f"{method}: {'; '.join(errors)}"
+    if issubclass(cls, e.RateLimitError):
+        retry_at = None
+        for entry in errors:
+            match = _THROTTLED.search(entry)
+            if match:
+                retry_at = float(match.group(1))
+        return cls(message, errors=errors, status=status, method=method, retry_at=retry_at)
+    return cls(message, errors=errors, status=status, method=method)
+
+
+def from_status(status: int, snippet: str, *, method: str) -> e.APIError:
+    """Build the exception for a non-2xx answer whose body carried no Kraken ``error`` array."""
+    message = f"{method}: HTTP {status}" + (f": {snippet}" if snippet else "")
+    if status == 429:
+        return e.RateLimitError(message, status=status, method=method)
+    if status in (401, 403):
+        return e.AuthenticationError(message, status=status, method=method)
+    if status in (502, 503, 504):
+        return e.ServiceUnavailableError(message, status=status, method=method)
+    if status >= 500:
+        return e.InternalServerError(message, status=status, method=method)
+    return e.APIError(message, status=status, method=method)

@@ -1,0 +1,251 @@
+"""The one call pipeline every endpoint runs through.
+
+validate (in the resource method) → encode once → per attempt: nonce → splice → sign → send →
+decode → map errors → retry decision. Nothing endpoint-specific lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+import msgspec
+from tenacity import RetryCallState
+from yarl import URL
+
+from ._constants import LOGGER_NAME
+from ._endpoint import Endpoint
+from ._nonce import NonceSource
+from ._retry import RetryBudget, RetryPolicy, build_retrying
+from ._signing import Signer
+from ._stats import ClientStats
+from ._transport import Transport
+from .errors import (
+    APIConnectionError,
+    APIError,
+    DeadlineElapsedError,
+    InternalServerError,
+    InvalidNonceError,
+    KrakenPrimeError,
+    OutcomeUnknownError,
+    RateLimitError,
+    ResponseValidationError,
+    ServiceUnavailableError,
+)
+
+R = TypeVar("R")
+
+logger = logging.getLogger(LOGGER_NAME)
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_params(request: msgspec.Struct | None) -> bytes:
+    """Encode a request's fields once per call (``nonce`` is spliced in per attempt)."""
+    return b"{}" if request is None else _encoder.encode(request)
+
+
+def with_nonce(nonce: int, params: bytes) -> bytes:
+    """The exact body of one attempt: ``nonce`` first, then the call's fields."""
+    if params == b"{}":
+        return b'{"nonce":%d}' % nonce
+    return b'{"nonce":%d,' % nonce + params[1:]
+
+
+def is_ambiguous(exc: BaseException) -> bool:
+    """Whether the request may have taken effect although no usable answer came back."""
+    if isinstance(exc, APIConnectionError):
+        return exc.sent
+    if isinstance(exc, (DeadlineElapsedError, InternalServerError)):
+        return True
+    if isinstance(exc, ServiceUnavailableError):
+        return not exc.errors  # a proxy's 502/503/504 page: the origin may have processed it
+    if isinstance(exc, ResponseValidationError):
+        return exc.status is not None and 200 <= exc.status < 300
+    return False
+
+
+def _code(exc: BaseException) -> str:
+    if isinstance(exc, APIError):
+        return exc.code or f"HTTP {exc.status}"
+    return type(exc).__name__
+
+
+class _Call:
+    """State of one call across its attempts."""
+
+    __slots__ = ("attempts", "endpoint", "params", "timeout")
+
+    def __init__(self, endpoint: Endpoint[Any, Any], params: bytes, timeout: aiohttp.ClientTimeout):
+        self.endpoint = endpoint
+        self.params = params
+        self.timeout = timeout
+        self.attempts = 0
+
+
+class Pipeline:
+    """Runs endpoint calls for one API key.
+
+    Built by :class:`~kraken_prime_async.PrimeClient`; not part of the public API.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        signer: Signer,
+        nonce_source: NonceSource,
+        base_url: str,
+        transport: Callable[[], Transport],
+        timeout: aiohttp.ClientTimeout,
+        retry: RetryPolicy,
+        user_agent: str,
+        sleep: Callable[[float], Awaitable[None]],
+        clock: Callable[[], float],
+    ) -> None:
+        self._api_key = api_key
+        self._signer = signer
+        self._nonce_source = nonce_source
+        self._base_url = base_url.rstrip("/")
+        self._transport = transport
+        self.timeout = timeout
+        self.retry = retry
+        self._user_agent = user_agent
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
+        self._urls: dict[str, URL] = {}
+        self.budget = RetryBudget()
+        self.stats = ClientStats()
+
+    async def call(
+        self,
+        endpoint: Endpoint[Any, R],
+        request: msgspec.Struct | None,
+        *,
+        timeout: aiohttp.ClientTimeout | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> R:
+        """Run ``endpoint`` with ``request``'s fields and return its unwrapped result."""
+        call = _Call(endpoint, encode_params(request), timeout or self.timeout)
+        self.stats.calls += 1
+        retrying = build_retrying(
+            retry or self.retry,
+            self.budget,
+            sleep=self._sleep,
+            clock=self._clock,
+            rng=self._rng,
+            before_sleep=self._before_sleep(call),
+        )
+        try:
+            result: R = await retrying(self._attempt, call)
+        except OutcomeUnknownError:
+            self.stats.failures += 1
+            self.stats.outcome_unknown += 1
+            raise
+        except BaseException:
+            self.stats.failures += 1
+            raise
+        self.stats.successes += 1
+        return result
+
+    async def _attempt(self, call: _Call) -> Any:
+        endpoint = call.endpoint
+        transport = self._transport()  # checks the client is still open, before every attempt
+        call.attempts += 1
+        stats = self.stats
+        stats.attempts += 1
+        if call.attempts > 1:
+            stats.retries += 1
+        nonce = await self._nonce_source.next_nonce()
+        body = with_nonce(nonce, call.params)
+        signature = self._signer.sign(endpoint.path_bytes, nonce, body)
+        headers = {
+            "API-Key": self._api_key,
+            "API-Sign": signature,
+            "Content-Type": "application/json",
+            "User-Agent": self._user_agent,
+        }
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            raw = await transport.post(
+                self._url(endpoint), body, headers, call.timeout, method=endpoint.method
+            )
+            status = raw.status
+            result = endpoint.decode(
+                raw.status, raw.body, redact=lambda text: _redact(text, self._api_key, signature)
+            )
+        except KrakenPrimeError as exc:
+            self._record_failure(call, exc, status, started)
+            if not endpoint.idempotent and is_ambiguous(exc):
+                raise OutcomeUnknownError(
+                    f"{endpoint.method}: the request was sent but its outcome is unknown "
+                    f"({_code(exc)}); it was not retried. Check the state before trying again.",
+                    method=endpoint.method,
+                    arguments=msgspec.json.decode(call.params),
+                    attempts=call.attempts,
+                ) from exc
+            raise
+        self.budget.record_success()
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s attempt=%d status=%d latency_ms=%.1f",
+                endpoint.method,
+                call.attempts,
+                raw.status,
+                (time.perf_counter() - started) * 1000,
+            )
+        return result
+
+    def _record_failure(
+        self, call: _Call, exc: KrakenPrimeError, status: int | None, started: float
+    ) -> None:
+        if isinstance(exc, InvalidNonceError):
+            self.stats.nonce_rejections += 1
+        elif exc.retryable:
+            self.budget.record_failure()
+            if isinstance(exc, RateLimitError):
+                self.stats.rate_limit_errors += 1
+        logger.info(
+            "%s attempt=%d status=%s latency_ms=%.1f error=%s",
+            call.endpoint.method,
+            call.attempts,
+            status if status is not None else "-",
+            (time.perf_counter() - started) * 1000,
+            _code(exc),
+        )
+
+    def _before_sleep(self, call: _Call) -> Callable[[RetryCallState], None]:
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            delay = state.upcoming_sleep
+            if isinstance(exc, RateLimitError):
+                self.stats.rate_limit_waits += 1
+                self.stats.rate_limit_wait_seconds += delay
+            logger.info(
+                "%s retrying after attempt %d in %.2fs (%s)",
+                call.endpoint.method,
+                state.attempt_number,
+                delay,
+                _code(exc) if exc is not None else "-",
+            )
+
+        return before_sleep
+
+    def _url(self, endpoint: Endpoint[Any, Any]) -> URL:
+        url = self._urls.get(endpoint.method)
+        if url is None:
+            url = self._urls[endpoint.method] = URL(self._base_url + endpoint.path)
+        return url
+
+
+def _redact(text: str, *values: str) -> str:
+    for value in values:
+        if value:
+            text = text.replace(value, "<redacted>")
+    return text

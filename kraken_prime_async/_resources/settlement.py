@@ -1,0 +1,203 @@
+"""Tag "Settlement": snapshot trades into a batch, read batches, settle one leg."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from .. import _validation as check
+from .._constants import MAX_LIST_LIMIT
+from .._endpoint import Endpoint, same
+from .._retry import RetryPolicy
+from ..errors import ValidationError
+from ..models import AssetKind, Batch, BatchFilterAssetKind, BatchPage, BatchStatus, Transfer
+from ._base import Request, Resource, TimeoutLike
+
+
+class CreateBatch(Request, frozen=True, gc=False):
+    asset_kind: str | UnsetType = UNSET
+
+
+class GetBatch(Request, frozen=True, gc=False):
+    batch_id: str
+    asset_kind: str | UnsetType = UNSET
+
+
+class ListBatches(Request, frozen=True, gc=False):
+    asset_kind: str | UnsetType = UNSET
+    statuses: list[str] | UnsetType = UNSET
+    from_: int | UnsetType = msgspec.field(default=UNSET, name="from")
+    until: int | UnsetType = UNSET
+    limit: int | UnsetType = UNSET
+    offset: int | UnsetType = UNSET
+
+
+class SettleAsset(Request, frozen=True, gc=False):
+    batch_id: str
+    asset: str
+
+
+class _BatchResult(msgspec.Struct, frozen=True, gc=False):
+    batch: Batch
+
+
+class _TransferResult(msgspec.Struct, frozen=True, gc=False):
+    transfer: Transfer
+
+
+def _batch(result: _BatchResult) -> Batch:
+    return result.batch
+
+
+def _transfer(result: _TransferResult) -> Transfer:
+    return result.transfer
+
+
+CREATE_BATCH = Endpoint("CreatePrimeSettlementBatch", _BatchResult, _batch, idempotent=False)
+GET_BATCH = Endpoint("GetPrimeSettlementBatch", _BatchResult, _batch, idempotent=True)
+LIST_BATCHES: Endpoint[BatchPage, BatchPage] = Endpoint(
+    "ListPrimeSettlementBatches", BatchPage, same, idempotent=True
+)
+SETTLE_ASSET = Endpoint(
+    "SettlePrimeSettlementBatchAsset", _TransferResult, _transfer, idempotent=False
+)
+
+
+def _filter_kind(asset_kind: BatchFilterAssetKind | str | None) -> str | UnsetType:
+    # The Get/List filter vocabulary conflicts between documentation revisions: any value passes.
+    return UNSET if asset_kind is None else check.open_string("asset_kind", asset_kind)
+
+
+class Settlement(Resource):
+    """``client.settlement``: settlement batches and legs."""
+
+    __slots__ = ()
+
+    async def create_batch(
+        self,
+        asset_kind: AssetKind | str | None = None,
+        *,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Batch:
+        """Snapshot every unsettled trade of ``asset_kind`` (Kraken's default: ``"currency"``)
+        into a new batch; one active batch per kind may exist.
+
+        Not idempotent: a lost answer raises
+        :class:`~kraken_prime_async.errors.OutcomeUnknownError`.
+        """
+        request = CreateBatch(
+            asset_kind=UNSET
+            if asset_kind is None
+            else check.choice("asset_kind", asset_kind, AssetKind)
+        )
+        return await self._call(CREATE_BATCH, request, timeout=timeout, retry=retry)
+
+    async def get_batch(
+        self,
+        batch_id: str,
+        *,
+        asset_kind: BatchFilterAssetKind | str | None = None,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Batch:
+        """One batch with its legs, their status, and its ``trade_ids``."""
+        request = GetBatch(
+            batch_id=check.identifier("batch_id", batch_id), asset_kind=_filter_kind(asset_kind)
+        )
+        return await self._call(GET_BATCH, request, timeout=timeout, retry=retry)
+
+    async def list_batches(
+        self,
+        *,
+        statuses: Iterable[BatchStatus | str] | None = None,
+        from_: int | datetime | None = None,
+        until: int | datetime | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        asset_kind: BatchFilterAssetKind | str | None = None,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> BatchPage:
+        """One page of batches, newest first.
+
+        ``from_`` is exclusive and ``until`` inclusive; both are epoch milliseconds or aware
+        datetimes. ``limit`` is 1..200 (Kraken's default 50).
+        """
+        request = _list_request(statuses, from_, until, limit, offset, asset_kind)
+        return await self._call(LIST_BATCHES, request, timeout=timeout, retry=retry)
+
+    async def iter_batches(
+        self,
+        *,
+        statuses: Iterable[BatchStatus | str] | None = None,
+        from_: int | datetime | None = None,
+        until: int | datetime | None = None,
+        page_size: int = MAX_LIST_LIMIT,
+        asset_kind: BatchFilterAssetKind | str | None = None,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> AsyncIterator[Batch]:
+        """Every matching batch, newest first, page by page.
+
+        ``until`` defaults to the moment iteration starts, so batches created meanwhile do not
+        shift the pages.
+        """
+        pinned = until if until is not None else int(time.time() * 1000)
+        statuses = None if statuses is None else list(statuses)
+        offset = 0
+        while True:
+            request = _list_request(statuses, from_, pinned, page_size, offset, asset_kind)
+            page = await self._call(LIST_BATCHES, request, timeout=timeout, retry=retry)
+            for batch in page.data:
+                yield batch
+            offset += len(page.data)
+            if not page.pagination.has_more or not page.data:
+                return
+
+    async def settle_asset(
+        self,
+        batch_id: str,
+        asset: str,
+        *,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Transfer:
+        """Start the transfer that settles ``asset``'s leg of a confirmed batch. Moves funds.
+
+        Never re-sent after a lost answer: that raises
+        :class:`~kraken_prime_async.errors.OutcomeUnknownError`; read the batch (the leg's
+        ``status``, ``can_settle`` and ``latest_spot_transfer``) before trying again.
+        """
+        request = SettleAsset(
+            batch_id=check.identifier("batch_id", batch_id), asset=check.identifier("asset", asset)
+        )
+        return await self._call(SETTLE_ASSET, request, timeout=timeout, retry=retry)
+
+
+def _list_request(
+    statuses: Iterable[BatchStatus | str] | None,
+    from_: int | datetime | None,
+    until: int | datetime | None,
+    limit: int | None,
+    offset: int | None,
+    asset_kind: BatchFilterAssetKind | str | None,
+) -> ListBatches:
+    start = UNSET if from_ is None else check.epoch_ms("from_", from_)
+    end = UNSET if until is None else check.epoch_ms("until", until)
+    if not isinstance(start, UnsetType) and not isinstance(end, UnsetType) and start >= end:
+        raise ValidationError("from_", "must be before until")
+    return ListBatches(
+        asset_kind=_filter_kind(asset_kind),
+        statuses=UNSET if statuses is None else check.choices("statuses", statuses, BatchStatus),
+        from_=start,
+        until=end,
+        limit=UNSET
+        if limit is None
+        else check.integer("limit", limit, minimum=1, maximum=MAX_LIST_LIMIT),
+        offset=UNSET if offset is None else check.integer("offset", offset, minimum=0),
+    )

@@ -1,0 +1,47 @@
+"""Per-client counters (metadata only)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class ClientStats:
+    """One client's counters; ``PrimeClient.stats`` returns a copy.
+
+    Attributes
+    ----------
+    calls : int
+        Method calls started.
+    attempts : int
+        HTTP requests sent (every retry is one more attempt).
+    retries : int
+        Attempts beyond the first of a call.
+    successes, failures : int
+        Calls that returned, calls that raised.
+    nonce_rejections : int
+        Answers of ``EAPI:Invalid nonce``.
+    rate_limit_errors : int
+        Answers of a rate-limit error (``EAPI:Rate limit exceeded``, ``EService: Throttled``, ...).
+    rate_limit_waits : int
+        Times a call waited before retrying because of a rate-limit answer.
+    rate_limit_wait_seconds : float
+        Total of those waits.
+    outcome_unknown : int
+        Writes that ended in :class:`~kraken_prime_async.errors.OutcomeUnknownError`.
+    """
+
+    calls: int = 0
+    attempts: int = 0
+    retries: int = 0
+    successes: int = 0
+    failures: int = 0
+    nonce_rejections: int = 0
+    rate_limit_errors: int = 0
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    outcome_unknown: int = 0
+
+    def snapshot(self) -> ClientStats:
+        """A copy that later calls do not change."""
+        return dataclasses.replace(self)

@@ -1,0 +1,114 @@
+"""The HTTP seam: one ``post`` that returns status and body bytes, or raises a classified
+:class:`~kraken_prime_async.errors.APIConnectionError`.
+
+Swapping the transport is how tests (and users with special networking) take over the wire
+without touching the call pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import NamedTuple, Protocol
+
+import aiohttp
+from yarl import URL
+
+from .errors import APIConnectionError, APITimeoutError
+
+
+class RawResponse(NamedTuple):
+    """What came back: the HTTP status and the body bytes, unparsed."""
+
+    status: int
+    body: bytes
+
+
+class Transport(Protocol):
+    """Send one POST and return the raw answer.
+
+    Implementations raise :class:`APIConnectionError` (``sent=False`` only when the request
+    certainly never left) or :class:`APITimeoutError` when no answer arrived.
+    """
+
+    async def post(
+        self,
+        url: URL,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+        *,
+        method: str,
+    ) -> RawResponse:
+        """POST ``body`` to ``url``."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections this transport owns."""
+        ...
+
+
+class AiohttpTransport:
+    """:class:`Transport` over an :class:`aiohttp.ClientSession`.
+
+    Parameters
+    ----------
+    session : aiohttp.ClientSession, optional
+        A caller's session, used as is and never closed here. Without one, a session is created
+        on first use (no cookie jar: the API is stateless) and closed by :meth:`close`.
+    """
+
+    __slots__ = ("_owned", "_session")
+
+    def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
+        self._session = session
+        self._owned = session is None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                cookie_jar=aiohttp.DummyCookieJar(),
+                connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+            )
+        return self._session
+
+    async def post(
+        self,
+        url: URL,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+        *,
+        method: str,
+    ) -> RawResponse:
+        """POST ``body``; map aiohttp's failures to the SDK's connection errors."""
+        session = self._get_session()
+        try:
+            async with session.request(
+                "POST", url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            ) as response:
+                return RawResponse(response.status, await response.read())
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise APITimeoutError(
+                f"{method}: timed out connecting", sent=False, method=method
+            ) from exc
+        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+            raise APITimeoutError(f"{method}: no answer in time", sent=True, method=method) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise APIConnectionError(
+                f"{method}: could not connect ({type(exc).__name__})", sent=False, method=method
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise APIConnectionError(
+                f"{method}: connection failed after sending ({type(exc).__name__})",
+                sent=True,
+                method=method,
+            ) from exc
+
+    async def close(self) -> None:
+        """Close the session if this transport created it."""
+        if self._owned and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    def __repr__(self) -> str:
+        return f"AiohttpTransport(owned_session={self._owned})"

@@ -1,0 +1,250 @@
+"""Every exception the SDK raises, in one place.
+
+::
+
+    KrakenPrimeError                      base of everything below
+    ├── ValidationError (ValueError)      bad input, caught before anything is sent
+    ├── ClientStateError (RuntimeError)   client used before opening / after closing
+    ├── APIError                          Kraken answered "no" (``.errors`` holds its raw strings)
+    │   ├── AuthenticationError           EAPI:Invalid key / signature, EAuth:*, ESession:*
+    │   ├── PermissionDeniedError         EGeneral:Permission denied, EAccount:Invalid permissions
+    │   ├── InvalidNonceError             EAPI:Invalid nonce
+    │   ├── RateLimitError                EAPI:Rate limit exceeded, EService: Throttled, HTTP 429
+    │   │   └── TemporaryLockoutError     EGeneral:Temporary lockout (never retried)
+    │   ├── InvalidArgumentsError         EGeneral:Invalid arguments, EAPI:Bad request, ...
+    │   ├── ServiceUnavailableError       EService:Unavailable / Busy, HTTP 502/503/504
+    │   │   └── DeadlineElapsedError      EService:Deadline elapsed (the action may have happened)
+    │   └── InternalServerError           EGeneral:Internal error, HTTP 500 and other 5xx
+    ├── APIConnectionError                no answer: connect failure, reset, dropped connection
+    │   └── APITimeoutError               no answer in time
+    ├── OutcomeUnknownError               a write whose effect could not be established
+    └── ResponseValidationError           the answer did not have the expected shape
+
+Retryability is a property of the exception (``.retryable``); the retry policy reads it.
+No exception message ever contains a secret, a signature, a bearer token or an API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "ClientStateError",
+    "DeadlineElapsedError",
+    "InternalServerError",
+    "InvalidArgumentsError",
+    "InvalidNonceError",
+    "KrakenPrimeError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "ServiceUnavailableError",
+    "TemporaryLockoutError",
+    "ValidationError",
+]
+
+
+class KrakenPrimeError(Exception):
+    """Base class of every exception raised by ``kraken_prime_async``."""
+
+    #: Whether a fresh attempt (new nonce, new signature) may succeed.
+    retryable: bool = False
+
+
+class ValidationError(KrakenPrimeError, ValueError):
+    """An argument was rejected before any request was sent.
+
+    Attributes
+    ----------
+    field : str
+        The argument's name, as in the method signature (wire name for request fields).
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class ClientStateError(KrakenPrimeError, RuntimeError):
+    """The client was used in a state that does not allow it (for example after ``close()``)."""
+
+
+class APIError(KrakenPrimeError):
+    """Kraken rejected the request.
+
+    Attributes
+    ----------
+    errors : tuple of str
+        The raw ``error`` strings from the response, unchanged.
+    status : int or None
+        The HTTP status of the response.
+    method : str or None
+        The API method, e.g. ``"CreatePrimeApiUser"``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Sequence[str] = (),
+        status: int | None = None,
+        method: str | None = None,
+    ) -> None:
+        self.errors = tuple(errors)
+        self.status = status
+        self.method = method
+        super().__init__(message)
+
+    @property
+    def code(self) -> str | None:
+        """The first error string's ``<severity><category>:<type>`` prefix, if any."""
+        if not self.errors:
+            return None
+        head, _, rest = self.errors[0].partition(":")
+        return f"{head}:{rest.split(':', 1)[0].strip()}" if rest else head
+
+
+class AuthenticationError(APIError):
+    """The key, signature, session or token was refused. Never retried."""
+
+
+class PermissionDeniedError(APIError):
+    """The key authenticated but may not call this method. Never retried."""
+
+
+class InvalidNonceError(APIError):
+    """The nonce was not above the key's last accepted nonce (outside its nonce window)."""
+
+    retryable = True
+
+
+class RateLimitError(APIError):
+    """The key's call counter or concurrency limit was hit.
+
+    Attributes
+    ----------
+    retry_at : float or None
+        Unix time (seconds) before which Kraken asked not to retry (``EService: Throttled: <ts>``).
+    """
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Sequence[str] = (),
+        status: int | None = None,
+        method: str | None = None,
+        retry_at: float | None = None,
+    ) -> None:
+        super().__init__(message, errors=errors, status=status, method=method)
+        self.retry_at = retry_at
+
+
+class TemporaryLockoutError(RateLimitError):
+    """The key is locked out (about 15 minutes). Never retried: every retry resets the timer."""
+
+    retryable = False
+
+
+class InvalidArgumentsError(APIError):
+    """Kraken rejected the arguments (``EGeneral:Invalid arguments[:<detail>]``). Never retried."""
+
+
+class ServiceUnavailableError(APIError):
+    """Kraken is unavailable (maintenance, overload, a proxy in front of it answered)."""
+
+    retryable = True
+
+
+class DeadlineElapsedError(ServiceUnavailableError):
+    """``EService:Deadline elapsed``: timed out inside Kraken; it may have taken effect."""
+
+
+class InternalServerError(APIError):
+    """Kraken failed internally (``EGeneral:Internal error``, HTTP 500)."""
+
+    retryable = True
+
+
+class APIConnectionError(KrakenPrimeError):
+    """No answer was received.
+
+    Attributes
+    ----------
+    sent : bool
+        ``False`` only when the request certainly never left (connection refused, DNS failure).
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, sent: bool, method: str | None = None) -> None:
+        self.sent = sent
+        self.method = method
+        super().__init__(message)
+
+
+class APITimeoutError(APIConnectionError):
+    """No answer in time."""
+
+
+class ResponseValidationError(KrakenPrimeError):
+    """The answer was not JSON, or not of the documented shape.
+
+    Attributes
+    ----------
+    status : int or None
+        HTTP status of the response.
+    method : str or None
+        The API method.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        method: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class OutcomeUnknownError(KrakenPrimeError):
+    """A non-idempotent write was sent but its effect could not be established.
+
+    Nothing was retried after the ambiguous attempt. Read the state (list users or keys, get the
+    batch) before trying again.
+
+    Attributes
+    ----------
+    method : str
+        The API method, e.g. ``"SettlePrimeSettlementBatchAsset"``.
+    arguments : Mapping[str, Any]
+        The arguments of the call (never credentials).
+    attempts : int
+        How many attempts were made, the ambiguous one included.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        arguments: Mapping[str, Any],
+        attempts: int,
+    ) -> None:
+        self.method = method
+        self.arguments = dict(arguments)
+        self.attempts = attempts
+        super().__init__(message)
