@@ -1,0 +1,140 @@
+"""Kraken's per-key rules: nonce tracking, the REST call counter and temporary lockouts.
+
+Each class is pure bookkeeping: it is handed the current time (seconds, from the sandbox clock)
+and never reads a clock itself, so tests drive it deterministically.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+Tier = Literal["starter", "intermediate", "pro"]
+
+
+@dataclass(frozen=True)
+class TierLimits:
+    """Maximum counter value and decay per second of one verification tier.
+
+    Attributes
+    ----------
+    max_counter : float
+        A call that takes the counter above this value is rejected.
+    decay_per_second : float
+        How much the counter drops per second.
+    """
+
+    max_counter: float
+    decay_per_second: float
+
+
+#: Kraken's REST call-counter tiers (Spot REST rate-limit guide; assumed for Prime).
+TIERS: Final[dict[str, TierLimits]] = {
+    "starter": TierLimits(15.0, 0.33),
+    "intermediate": TierLimits(20.0, 0.5),
+    "pro": TierLimits(20.0, 1.0),
+}
+
+
+@dataclass
+class NonceTracker:
+    """Highest accepted nonce of one key plus the nonces seen inside its window.
+
+    A nonce is accepted when it is strictly greater than the highest accepted one, or when it
+    lies at most ``window`` below the highest and has not been accepted before. An exact repeat
+    is never accepted, whatever the window.
+    """
+
+    window: int = 0
+    highest: int | None = None
+    _seen: set[int] = field(default_factory=set)
+
+    def accept(self, nonce: int) -> bool:
+        """Record ``nonce`` and return ``True`` if Kraken's rule lets it through."""
+        if self.highest is None or nonce > self.highest:
+            self.highest = nonce
+            self._seen.add(nonce)
+            self._prune()
+            return True
+        if self.highest - nonce <= self.window and nonce not in self._seen:
+            self._seen.add(nonce)
+            return True
+        return False
+
+    def set_window(self, window: int) -> None:
+        """Change the window (in nonce units, ``>= 0``)."""
+        if window < 0:
+            raise ValueError("nonce window must be >= 0")
+        self.window = window
+        self._prune()
+
+    def _prune(self) -> None:
+        if self.highest is None:
+            return
+        floor = self.highest - self.window
+        self._seen = {n for n in self._seen if n >= floor}
+
+
+@dataclass
+class CallCounter:
+    """Kraken's per-key call counter: +cost per call, continuous decay, reject above the max.
+
+    Rejected calls still add their cost (Kraken: limits last "possibly longer if calls continue to
+    be made while the rate limits are active").
+    """
+
+    limits: TierLimits
+    value: float = 0.0
+    updated: float | None = None
+
+    def charge(self, now: float, cost: float = 1.0) -> bool:
+        """Add ``cost`` at time ``now``; return ``False`` if the counter is now above the max."""
+        self._decay(now)
+        self.value += cost
+        return self.value <= self.limits.max_counter
+
+    def current(self, now: float) -> float:
+        """Counter value at ``now`` after decay."""
+        self._decay(now)
+        return self.value
+
+    def _decay(self, now: float) -> None:
+        if self.updated is not None and now > self.updated:
+            self.value = max(0.0, self.value - (now - self.updated) * self.limits.decay_per_second)
+        if self.updated is None or now > self.updated:
+            self.updated = now
+
+
+@dataclass
+class Lockout:
+    """Counts authentication failures of one key and locks it when too many come too fast.
+
+    Parameters
+    ----------
+    after : int
+        Number of failures within ``window`` seconds that triggers a lockout.
+    window : float
+        Sliding window for counting failures, in seconds.
+    duration : float
+        How long the lockout lasts, in seconds. Requests during a lockout do not extend it.
+    """
+
+    after: int
+    window: float
+    duration: float
+    locked_until: float = 0.0
+    _failures: deque[float] = field(default_factory=deque)
+
+    def is_locked(self, now: float) -> bool:
+        """``True`` while a lockout is running."""
+        return now < self.locked_until
+
+    def record_failure(self, now: float) -> None:
+        """Count one failure at ``now`` and start a lockout if the threshold is reached."""
+        self._failures.append(now)
+        while self._failures and self._failures[0] <= now - self.window:
+            self._failures.popleft()
+        if len(self._failures) >= self.after:
+            self.locked_until = now + self.duration
+            self._failures.clear()

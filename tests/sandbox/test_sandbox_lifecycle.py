@@ -1,0 +1,105 @@
+"""Server lifecycle, constructor checks and the pure rule classes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import aiohttp
+import pytest
+
+from kraken_prime_async.sandbox import PrimeSandbox, serve
+from kraken_prime_async.sandbox._rules import TIERS, CallCounter, Lockout, NonceTracker
+
+
+async def test_start_close_and_restart_keep_state() -> None:
+    sb = PrimeSandbox()
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = sb.url
+    await sb.start()
+    await sb.start()  # idempotent
+    assert sb.url.startswith("http://127.0.0.1:")
+    assert len(base64.b64decode(sb.api_secret, validate=True)) == 64
+    assert sb.api_key.startswith("KRA")
+    trade = sb.add_trade("BTC", "1")
+    await sb.close()
+    await sb.close()
+    with pytest.raises(RuntimeError):
+        _ = sb.url
+    await sb.start()
+    try:
+        assert trade in sb._state.trades
+    finally:
+        await sb.close()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"tier": "gold"},
+        {"nonce_window": -1},
+        {"latency": (0.2, 0.1)},
+        {"lockout_after": 0},
+    ],
+)
+def test_constructor_rejects_bad_options(options: dict[str, object]) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - several messages
+        PrimeSandbox(**options)  # type: ignore[arg-type]
+
+
+async def test_serve_announces_and_runs_until_cancelled() -> None:
+    lines: list[str] = []
+    task = asyncio.create_task(serve(announce=lines.append))
+    for _ in range(100):
+        if len(lines) == 3:
+            break
+        await asyncio.sleep(0.005)
+    assert lines[0].startswith("url=http://127.0.0.1:")
+    assert lines[1].startswith("api_key=KRA")
+    assert lines[2].startswith("api_secret=")
+    url = lines[0].removeprefix("url=")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/0/private/ListPrimeApiUsers", data=b"{}") as response,
+    ):
+        assert (await response.json())["error"] == ["EAPI:Invalid key"]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_nonce_tracker() -> None:
+    tracker = NonceTracker()
+    assert tracker.accept(10)
+    assert not tracker.accept(10)
+    assert not tracker.accept(9)
+    tracker.set_window(3)
+    assert tracker.accept(8)
+    assert tracker.accept(7)
+    assert not tracker.accept(6)
+    assert tracker.accept(20)
+    assert not tracker.accept(10)
+    with pytest.raises(ValueError, match="window"):
+        tracker.set_window(-1)
+
+
+def test_call_counter_decay() -> None:
+    counter = CallCounter(TIERS["pro"])
+    for _ in range(20):
+        assert counter.charge(100.0)
+    assert not counter.charge(100.0)
+    assert counter.current(101.0) == 20
+    assert counter.charge(102.0)
+    assert counter.current(200.0) == 0
+    assert counter.current(150.0) == 0  # a clock going back does not re-add
+
+
+def test_lockout_window_and_duration() -> None:
+    lockout = Lockout(after=2, window=10.0, duration=30.0)
+    lockout.record_failure(0.0)
+    lockout.record_failure(10.0)  # the first one is out of the window
+    assert not lockout.is_locked(10.0)
+    lockout.record_failure(15.0)
+    assert lockout.is_locked(15.0)
+    assert lockout.is_locked(44.9)
+    assert not lockout.is_locked(45.0)
