@@ -7,6 +7,7 @@
 from . import errors, models
 from ._client import ClientState, PrimeClient
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
+from ._resources.settle_batch import LegOutcome, SettlementReport
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr
 from ._stats import ClientStats
@@ -67,6 +68,7 @@ __all__ = [
     "InvalidNonceError",
     "KrakenPrimeError",
     "Leg",
+    "LegOutcome",
     "LocalNonceSource",
     "NonceSource",
     "NonceUnit",
@@ -81,6 +83,7 @@ __all__ = [
     "Role",
     "SecretStr",
     "ServiceUnavailableError",
+    "SettlementReport",
     "TemporaryLockoutError",
     "Transfer",
     "Transport",

@@ -115,8 +115,8 @@ class Pipeline:
         self.timeout = timeout
         self.retry = retry
         self._user_agent = user_agent
-        self._sleep = sleep
-        self._clock = clock
+        self.sleep = sleep
+        self.clock = clock
         self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
         self._urls: dict[str, URL] = {}
         self.budget = RetryBudget()
@@ -136,8 +136,8 @@ class Pipeline:
         retrying = build_retrying(
             retry or self.retry,
             self.budget,
-            sleep=self._sleep,
-            clock=self._clock,
+            sleep=self.sleep,
+            clock=self.clock,
             rng=self._rng,
             before_sleep=self._before_sleep(call),
         )
@@ -207,10 +207,10 @@ class Pipeline:
     ) -> None:
         if isinstance(exc, InvalidNonceError):
             self.stats.nonce_rejections += 1
+        elif isinstance(exc, RateLimitError):
+            self.stats.rate_limit_errors += 1
         elif exc.retryable:
             self.budget.record_failure()
-            if isinstance(exc, RateLimitError):
-                self.stats.rate_limit_errors += 1
         logger.info(
             "%s attempt=%d status=%s latency_ms=%.1f error=%s",
             call.endpoint.method,

@@ -71,11 +71,12 @@ class RetryPolicy:
 class RetryBudget:
     """Client-wide retry throttling (the gRPC scheme).
 
-    Every retryable failure (other than ``EAPI:Invalid nonce``, which has its own per-call cap)
-    costs one token, every success earns ``ratio`` tokens, and retries are
+    Every retryable sign of server distress (5xx, unavailable, connection failures, unreadable
+    answers) costs one token, every success earns ``ratio`` tokens, and retries are
     allowed only while more than half of ``max_tokens`` remain. During an outage the bucket empties
     after a handful of failures and calls fail fast instead of multiplying load; first attempts are
-    never blocked, so the bucket refills as soon as the service answers again.
+    never blocked, so the bucket refills as soon as the service answers again. Invalid nonces and
+    rate limiting are not distress: they have their own per-call caps and waits.
     """
 
     __slots__ = ("_max", "_ratio", "_tokens")
@@ -148,12 +149,8 @@ def build_retrying(
             # An ordering problem on our side, not server distress: capped per call, budget-free.
             nonce_retries += 1
             return nonce_retries <= policy.max_nonce_retries
-        if (
-            isinstance(exc, RateLimitError)
-            and exc.retry_at is not None
-            and exc.retry_at - clock() > policy.max_throttle_wait
-        ):
-            return False
+        if isinstance(exc, RateLimitError):
+            return exc.retry_at is None or exc.retry_at - clock() <= policy.max_throttle_wait
         return budget.can_retry()
 
     def wait(state: RetryCallState) -> float:

@@ -303,3 +303,12 @@ async def test_nonce_retries_do_not_draw_on_the_outage_budget(
         await client.api_users.list()
     assert not client._pipeline.budget.can_retry()
     assert await client.api_users.list() == []  # the nonce rejection was still retried
+
+
+async def test_rate_limit_waits_do_not_draw_on_the_outage_budget(
+    transport: ScriptedTransport,
+) -> None:
+    transport.queue(*[kraken_error("EAPI:Rate limit exceeded")] * 12, ok({"data": []}))
+    client, _ = make_client(transport, retry=RetryPolicy(max_attempts=13))
+    assert await client.api_users.list() == []
+    assert client._pipeline.budget.can_retry()

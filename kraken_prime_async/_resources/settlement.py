@@ -16,6 +16,7 @@ from .._retry import RetryPolicy
 from ..errors import ValidationError
 from ..models import AssetKind, Batch, BatchFilterAssetKind, BatchPage, BatchStatus, Transfer
 from ._base import Request, Resource, TimeoutLike
+from .settle_batch import ProgressCallback, SettlementReport, settle_batch
 
 
 class CreateBatch(Request, frozen=True, gc=False):
@@ -177,6 +178,53 @@ class Settlement(Resource):
             batch_id=check.identifier("batch_id", batch_id), asset=check.identifier("asset", asset)
         )
         return await self._call(SETTLE_ASSET, request, timeout=timeout, retry=retry)
+
+    async def settle_batch(
+        self,
+        batch_id: str,
+        *,
+        concurrency: int = 4,
+        wait_for_confirmation: float = 0.0,
+        poll_interval: float = 2.0,
+        on_progress: ProgressCallback | None = None,
+    ) -> SettlementReport:
+        """Settle every eligible leg of a batch, ``concurrency`` at a time.
+
+        Safe to run again after a crash or Ctrl-C: each run starts from the batch as Kraken
+        reports it, skipping legs that are already settling or settled and legs with
+        ``can_settle`` false. A leg whose settle answer was lost is read back, never re-sent:
+        it is reported ``settled`` if the batch shows its transfer started, else ``unknown``
+        (run again later).
+
+        Parameters
+        ----------
+        batch_id : str
+            The batch to settle.
+        concurrency : int
+            Legs settled at once.
+        wait_for_confirmation : float
+            Seconds to keep polling an unconfirmed batch (0: do not wait; every leg is then
+            skipped as "batch not confirmed").
+        poll_interval : float
+            Seconds between polls while waiting for confirmation.
+        on_progress : callable, optional
+            Called as ``on_progress(done, total, outcome)`` after each leg.
+
+        Returns
+        -------
+        SettlementReport
+            One :class:`LegOutcome` per leg: settled, skipped (and why), failed (and why) or
+            unknown.
+        """
+        return await settle_batch(
+            self,
+            check.identifier("batch_id", batch_id),
+            concurrency=concurrency,
+            wait_for_confirmation=wait_for_confirmation,
+            poll_interval=poll_interval,
+            on_progress=on_progress,
+            sleep=self._pipeline.sleep,
+        )
 
 
 def _list_request(

@@ -1,0 +1,185 @@
+"""Every sandbox fault through the real client: what is retried, what becomes OutcomeUnknownError,
+and that a write never takes effect twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from kraken_prime_async import (
+    APITimeoutError,
+    DeadlineElapsedError,
+    InternalServerError,
+    InvalidNonceError,
+    LocalNonceSource,
+    OutcomeUnknownError,
+    PrimeClient,
+    RateLimitError,
+    ResponseValidationError,
+    RetryPolicy,
+    ServiceUnavailableError,
+    TemporaryLockoutError,
+)
+from kraken_prime_async.sandbox import FaultKind
+from tests.integration._env import sandbox_and_client
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("http_500", {}),
+        ("http_502_html", {}),
+        ("http_503_html", {}),
+        ("drop_before", {}),
+        ("drop_after", {}),
+        ("malformed_json", {}),
+        ("error", {"message": "EService:Unavailable"}),
+        ("error", {"message": "EService:Busy"}),
+        ("error", {"message": "EService:Deadline elapsed"}),
+        ("error", {"message": "EAPI:Rate limit exceeded"}),
+        ("throttled", {"seconds": 5}),
+    ],
+)
+async def test_reads_recover_from_every_transient_fault(
+    kind: FaultKind, params: dict[str, object]
+) -> None:
+    async with sandbox_and_client() as (sb, client, clock):
+        sb.faults.add("ListPrimeApiUsers", kind, **params)  # type: ignore[arg-type]
+        assert await client.api_users.list() == []
+        assert client.stats.attempts == 2 and client.stats.retries == 1
+        assert len(clock.sleeps) == 1
+        assert [r.fault for r in sb.calls("ListPrimeApiUsers")] == [kind, None]
+
+
+async def test_a_read_timeout_is_retried() -> None:
+    async with sandbox_and_client(client_kwargs={"timeout": 0.05}) as (sb, client, _clock):
+        sb.faults.add("ListPrimeApiUsers", "delay", seconds=0.3)
+        assert await client.api_users.list() == []
+        assert client.stats.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "cause"),
+    [
+        ("drop_after", {}, "APIConnectionError"),
+        ("malformed_json", {}, "ResponseValidationError"),
+        (
+            "error",
+            {"message": "EService:Deadline elapsed", "processed": True},
+            "DeadlineElapsedError",
+        ),
+        ("http_500", {"processed": True}, "InternalServerError"),
+        ("http_502_html", {"processed": True}, "ServiceUnavailableError"),
+    ],
+)
+async def test_a_settle_whose_answer_is_lost_is_never_sent_twice(
+    kind: FaultKind, params: dict[str, object], cause: str
+) -> None:
+    async with sandbox_and_client() as (sb, client, _clock):
+        sb.add_trade("BTC", "2")
+        batch = await client.settlement.create_batch()
+        sb.confirm_batch(batch.id)
+        sb.faults.add("SettlePrimeSettlementBatchAsset", kind, **params)  # type: ignore[arg-type]
+        with pytest.raises(OutcomeUnknownError) as info:
+            await client.settlement.settle_asset(batch.id, "BTC")
+        assert type(info.value.__cause__).__name__ == cause
+        assert info.value.arguments == {"batch_id": batch.id, "asset": "BTC"}
+        settles = sb.calls("SettlePrimeSettlementBatchAsset")
+        assert len(settles) == 1 and settles[0].processed  # it did happen, exactly once
+        leg = (await client.settlement.get_batch(batch.id)).leg("BTC")
+        assert leg is not None and leg.status != "unsettled"
+
+
+async def test_a_create_batch_whose_answer_is_lost_raises_outcome_unknown() -> None:
+    async with sandbox_and_client() as (sb, client, _clock):
+        sb.add_trade("ETH", "3")
+        sb.faults.add("CreatePrimeSettlementBatch", "drop_after")
+        with pytest.raises(OutcomeUnknownError):
+            await client.settlement.create_batch()
+        assert len(sb.calls("CreatePrimeSettlementBatch")) == 1
+        page = await client.settlement.list_batches()
+        assert len(page.data) == 1  # created once; the caller can find it
+
+
+async def test_a_write_timeout_raises_outcome_unknown() -> None:
+    async with sandbox_and_client(client_kwargs={"timeout": 0.05}) as (sb, client, _clock):
+        sb.faults.add("CreatePrimeApiUser", "delay", seconds=0.3)
+        with pytest.raises(OutcomeUnknownError) as info:
+            await client.api_users.create("Desk A", "Trader")
+        assert isinstance(info.value.__cause__, APITimeoutError)
+
+
+async def test_writes_are_retried_when_kraken_certainly_rejected_them() -> None:
+    async with sandbox_and_client() as (sb, client, _clock):
+        sb.faults.add("CreatePrimeApiUser", "error", message="EService:Unavailable")
+        sb.faults.add("CreatePrimeApiUser", "throttled", seconds=2)
+        user = await client.api_users.create("Desk A", "Trader")
+        assert [u.id for u in await client.api_users.list()] == [user.id]
+        assert client.stats.attempts == 3 + 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "exc"),
+    [
+        ("http_500", {}, InternalServerError),
+        ("http_503_html", {}, ServiceUnavailableError),
+        ("malformed_json", {}, ResponseValidationError),
+        ("error", {"message": "EService:Deadline elapsed"}, DeadlineElapsedError),
+    ],
+)
+async def test_persistent_faults_surface_as_their_class_after_capped_attempts(
+    kind: FaultKind, params: dict[str, object], exc: type[Exception]
+) -> None:
+    async with sandbox_and_client() as (sb, client, _clock):
+        sb.faults.add("ListPrimeApiUsers", kind, times=None, **params)  # type: ignore[arg-type]
+        with pytest.raises(exc):
+            await client.api_users.list(retry=RetryPolicy(max_attempts=3))
+        assert len(sb.calls("ListPrimeApiUsers")) == 3
+
+
+async def test_invalid_nonces_are_retried_with_fresh_nonces_then_raised() -> None:
+    async with sandbox_and_client() as (sb, client, clock):
+        await client.api_users.list()  # the key's last nonce is now "now" in ms
+        stale = LocalNonceSource(clock=lambda: 1_000_000.0)  # a host whose clock is far behind
+        async with PrimeClient(
+            sb.api_key, sb.api_secret, base_url=sb.url, nonce_source=stale, sleep=clock.sleep
+        ) as behind:
+            with pytest.raises(InvalidNonceError):
+                await behind.api_users.list()
+            assert behind.stats.nonce_rejections == 3  # the first try plus two retries
+        nonces = [r.nonce for r in sb.calls("ListPrimeApiUsers")[1:]]
+        assert len(set(nonces)) == 3
+
+
+async def test_rate_limit_answers_make_the_client_back_off_and_succeed() -> None:
+    # Pro tier: the counter decays 1/s, so exponential backoff from 1 s recovers. (Pacing before
+    # Kraken complains, which slower tiers need, is the client-side limiter's job.)
+    async with sandbox_and_client(rate_limit=True, tier="pro") as (_sb, client, clock):
+        for _ in range(25):
+            await client.api_users.list()
+        assert client.stats.rate_limit_errors >= 1
+        assert client.stats.rate_limit_waits == client.stats.rate_limit_errors
+        assert sum(clock.sleeps) > 0  # waited on the fake clock, which decays the counter
+
+
+async def test_a_lockout_is_never_retried() -> None:
+    async with sandbox_and_client(lockout_after=3) as (sb, client, clock):
+        stale = LocalNonceSource(clock=lambda: 1_000_000.0)
+        await client.api_users.list()
+        async with PrimeClient(
+            sb.api_key, sb.api_secret, base_url=sb.url, nonce_source=stale, sleep=clock.sleep
+        ) as behind:
+            with pytest.raises(InvalidNonceError):
+                await behind.api_users.list()
+        with pytest.raises(TemporaryLockoutError):
+            await client.api_users.list()
+        assert client.stats.attempts == 2  # the locked-out call was tried once
+
+
+async def test_a_throttle_too_far_ahead_is_not_waited_for() -> None:
+    async with sandbox_and_client() as (sb, client, clock):
+        sb.faults.add("ListPrimeApiUsers", "throttled", seconds=3600)
+        with pytest.raises(RateLimitError) as info:
+            await client.api_users.list()
+        assert info.value.retry_at is not None and clock.sleeps == []
