@@ -46,9 +46,13 @@ class LegOutcome:
 
 @dataclasses.dataclass(frozen=True)
 class SettlementReport:
-    """Per-leg outcomes of :meth:`Settlement.settle_batch`, in the batch's leg order."""
+    """Per-leg outcomes of :meth:`Settlement.settle_batch`, in the batch's leg order.
+
+    ``confirmed`` is whether the batch was confirmed (when it was not, every leg is skipped).
+    """
 
     batch_id: str
+    confirmed: bool
     legs: tuple[LegOutcome, ...]
 
     def _with(self, result: LegResult) -> tuple[LegOutcome, ...]:
@@ -76,8 +80,8 @@ class SettlementReport:
 
     @property
     def complete(self) -> bool:
-        """``True`` when no leg failed or is unknown."""
-        return not self.failed and not self.unknown
+        """``True`` when the batch was confirmed and no leg failed or is unknown."""
+        return self.confirmed and not self.failed and not self.unknown
 
 
 ProgressCallback = Callable[[int, int, LegOutcome], None]
@@ -166,7 +170,8 @@ async def settle_batch(
             report(await _settle_leg(settlement, batch_id, leg.asset))
 
     await asyncio.gather(*(settle_one(leg) for leg in eligible))
-    return SettlementReport(batch_id, tuple(outcomes[leg.asset] for leg in batch.legs))
+    legs = tuple(outcomes[leg.asset] for leg in batch.legs)
+    return SettlementReport(batch_id, bool(batch.attributes.confirmed), legs)
 
 
 async def _settle_leg(settlement: Settlement, batch_id: str, asset: str) -> LegOutcome:

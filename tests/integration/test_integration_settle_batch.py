@@ -80,6 +80,7 @@ async def test_an_unconfirmed_batch_is_skipped_or_waited_for() -> None:
         batch_id = await _batch(sb, client, confirm=False)
         skipped = await client.settlement.settle_batch(batch_id)
         assert {leg.reason for leg in skipped.legs} == {"batch not confirmed"}
+        assert not skipped.confirmed and not skipped.complete
         assert sb.calls("SettlePrimeSettlementBatchAsset") == []
 
         report = await client.settlement.settle_batch(
