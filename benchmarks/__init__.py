@@ -1,0 +1,1 @@
+"""Benchmarks for ``kraken_prime_async`` (not part of the test suite; see ``README.md``)."""
