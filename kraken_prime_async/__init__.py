@@ -7,6 +7,7 @@
 from . import errors, models
 from ._client import ClientState, PrimeClient
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
+from ._rate_limit import RateLimit
 from ._resources.settle_batch import LegOutcome, SettlementReport
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr
@@ -75,6 +76,7 @@ __all__ = [
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "PrimeClient",
+    "RateLimit",
     "RateLimitError",
     "RawResponse",
     "ResponseValidationError",

@@ -15,11 +15,13 @@ import aiohttp
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_NONCE_UNIT,
     DEFAULT_TIMEOUT,
 )
-from ._nonce import NonceSource, NonceUnit, shared_nonce_source
+from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
 from ._pipeline import Pipeline
+from ._rate_limit import RateLimitSetting, resolve
 from ._resources._base import TimeoutLike
 from ._resources.api_user_keys import ApiUserKeys
 from ._resources.api_users import ApiUsers
@@ -29,7 +31,7 @@ from ._signing import SecretEncoding, Signer, decode_secret
 from ._stats import ClientStats
 from ._timeout import coerce_timeout
 from ._transport import AiohttpTransport, Transport
-from ._validation import identifier
+from ._validation import identifier, integer
 from ._version import __version__
 from .errors import ClientStateError, ValidationError
 
@@ -72,6 +74,15 @@ class PrimeClient:
         Unit of the process-wide nonce source for this key (see README, "Nonces").
     nonce_source : NonceSource, optional
         Replace the process-wide source (to share a key across processes or hosts).
+    nonce_window : int
+        The key's nonce window at Kraken, in nonce units (0, Kraken's default, unless you set one
+        on the key). With 0 the key's requests go out one at a time; with a window up to
+        ``max_in_flight`` overlap (see README, "Concurrency on one key").
+    max_in_flight : int
+        Most requests of this key on the wire at once when ``nonce_window > 0``.
+    rate_limit : {"auto", "starter", "intermediate", "pro"}, RateLimit or None
+        Client-side model of Kraken's call counter. ``"auto"`` paces nothing until Kraken reports
+        a rate limit, then paces as the starter tier; ``None`` turns pacing off.
     secret_encoding : {"base64", "raw"}
         ``"raw"`` only for a secret that is known not to be base64.
     transport : Transport, optional
@@ -96,6 +107,9 @@ class PrimeClient:
         retry: RetryPolicy | None = None,
         nonce_unit: NonceUnit = DEFAULT_NONCE_UNIT,
         nonce_source: NonceSource | None = None,
+        nonce_window: int = 0,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        rate_limit: RateLimitSetting = "auto",
         secret_encoding: SecretEncoding = "base64",  # noqa: S107 - an encoding name
         transport: Transport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -117,6 +131,9 @@ class PrimeClient:
                 raise ValidationError("nonce_unit", str(exc)) from None
         elif not isinstance(nonce_source, NonceSource):
             raise ValidationError("nonce_source", "must have an async next_nonce() method")
+        nonce_window = integer("nonce_window", nonce_window, minimum=0)
+        max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
+        resolve(rate_limit)
         self._fingerprint = hashlib.sha256(api_key.encode()).hexdigest()[:8]
         self._base_url = base_url
         self._state = ClientState.UNOPENED
@@ -132,6 +149,9 @@ class PrimeClient:
             user_agent=_user_agent(),
             sleep=sleep,
             clock=clock,
+            nonce_window_seconds=nonce_window / PER_SECOND[nonce_unit],
+            max_in_flight=max_in_flight,
+            rate_limit=rate_limit,
         )
         self.api_users = ApiUsers(self._pipeline)
         """Tag "API Users"."""

@@ -19,6 +19,8 @@ DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 #: unit is the default. See README, "Nonces".
 DEFAULT_NONCE_UNIT: Final = "ms"
 NONCE_MAX: Final = 2**63 - 1
+#: Requests of one key on the wire at once when the key has a nonce window (else 1).
+DEFAULT_MAX_IN_FLIGHT: Final = 8
 
 #: Retry policy defaults (see ``RetryPolicy``).
 DEFAULT_MAX_ATTEMPTS: Final = 4
@@ -32,6 +34,10 @@ DEFAULT_MAX_THROTTLE_WAIT: Final = 120.0
 #: at or below half of ``DEFAULT_RETRY_BUDGET_TOKENS``.
 DEFAULT_RETRY_BUDGET_TOKENS: Final = 10.0
 DEFAULT_RETRY_BUDGET_RATIO: Final = 0.1
+
+#: How far before a lost create_batch call a batch may have been created and still be taken as
+#: its result (covers the difference between our clock and Kraken's).
+RECONCILE_SKEW_MS: Final = 60_000
 
 #: Client-side input limits.
 MAX_LIST_LIMIT: Final = 200

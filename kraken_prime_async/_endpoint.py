@@ -67,12 +67,29 @@ class Endpoint(Generic[W, R]):
         Turns the decoded ``result`` into what the SDK method returns.
     idempotent : bool
         Whether re-sending after a lost answer cannot cause a second effect.
+    cost : float
+        What one call adds to Kraken's call counter (1 for every Prime endpoint).
     """
 
-    __slots__ = ("_decoder", "idempotent", "method", "path", "path_bytes", "unwrap", "wire_type")
+    __slots__ = (
+        "_decoder",
+        "cost",
+        "idempotent",
+        "method",
+        "path",
+        "path_bytes",
+        "unwrap",
+        "wire_type",
+    )
 
     def __init__(
-        self, method: str, wire_type: Any, unwrap: Callable[[W], R], *, idempotent: bool
+        self,
+        method: str,
+        wire_type: Any,
+        unwrap: Callable[[W], R],
+        *,
+        idempotent: bool,
+        cost: float = 1.0,
     ) -> None:
         self.method = method
         self.path = f"{PRIVATE_PATH_PREFIX}{method}"
@@ -80,6 +97,7 @@ class Endpoint(Generic[W, R]):
         self.wire_type = wire_type
         self.unwrap = unwrap
         self.idempotent = idempotent
+        self.cost = cost
         self._decoder: msgspec.json.Decoder[Envelope[W]] | None = None
 
     @property

@@ -18,7 +18,7 @@ from ._constants import DEFAULT_NONCE_UNIT, NONCE_MAX
 
 NonceUnit = Literal["s", "ms", "us", "ns"]
 
-_PER_SECOND: Final[dict[str, int]] = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+PER_SECOND: Final[dict[str, int]] = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 @runtime_checkable
@@ -56,10 +56,10 @@ class LocalNonceSource:
         clock: Callable[[], float] = time.time,
         start_after: int = 0,
     ) -> None:
-        if unit not in _PER_SECOND:
-            raise ValueError(f"nonce_unit must be one of {sorted(_PER_SECOND)}, got {unit!r}")
+        if unit not in PER_SECOND:
+            raise ValueError(f"nonce_unit must be one of {sorted(PER_SECOND)}, got {unit!r}")
         self.unit: NonceUnit = unit
-        self._scale = _PER_SECOND[unit]
+        self._scale = PER_SECOND[unit]
         self._clock = clock
         self._last = int(start_after)
         # A threading lock, not an asyncio one: the critical section never awaits, and clients on

@@ -6,6 +6,7 @@ decode → map errors → retry decision. Nothing endpoint-specific lives here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -18,8 +19,10 @@ from tenacity import RetryCallState
 from yarl import URL
 
 from ._constants import LOGGER_NAME
+from ._dispatch import KeyDispatcher, shared_dispatcher
 from ._endpoint import Endpoint
 from ._nonce import NonceSource
+from ._rate_limit import CallCounter, RateLimitSetting, shared_counter
 from ._retry import RetryBudget, RetryPolicy, build_retrying
 from ._signing import Signer
 from ._stats import ClientStats
@@ -35,6 +38,7 @@ from .errors import (
     RateLimitError,
     ResponseValidationError,
     ServiceUnavailableError,
+    ValidationError,
 )
 
 R = TypeVar("R")
@@ -106,8 +110,17 @@ class Pipeline:
         user_agent: str,
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float],
+        nonce_window_seconds: float = 0.0,
+        max_in_flight: int = 1,
+        rate_limit: RateLimitSetting = "auto",
     ) -> None:
         self._api_key = api_key
+        self._window_seconds = nonce_window_seconds
+        self._max_in_flight = max_in_flight
+        self._rate_limit = rate_limit
+        self._per_loop: (
+            tuple[asyncio.AbstractEventLoop, KeyDispatcher, CallCounter | None] | None
+        ) = None
         self._signer = signer
         self._nonce_source = nonce_source
         self._base_url = base_url.rstrip("/")
@@ -140,6 +153,7 @@ class Pipeline:
             clock=self.clock,
             rng=self._rng,
             before_sleep=self._before_sleep(call),
+            paced=self._paced,
         )
         try:
             result: R = await retrying(self._attempt, call)
@@ -153,9 +167,56 @@ class Pipeline:
         self.stats.successes += 1
         return result
 
+    def _key_gates(self) -> tuple[KeyDispatcher, CallCounter | None]:
+        """This key's dispatcher and call counter on the running loop (shared by its clients)."""
+        loop = asyncio.get_running_loop()
+        if self._per_loop is None or self._per_loop[0] is not loop:
+            try:
+                dispatcher = shared_dispatcher(
+                    self._api_key,
+                    window_seconds=self._window_seconds,
+                    max_in_flight=self._max_in_flight,
+                )
+            except ValueError as exc:
+                raise ValidationError("nonce_window", str(exc)) from None
+            counter = shared_counter(self._api_key, self._rate_limit, self.clock)
+            self._per_loop = (loop, dispatcher, counter)
+        return self._per_loop[1], self._per_loop[2]
+
+    def _paced(self) -> bool:
+        return (
+            self._per_loop is not None
+            and self._per_loop[2] is not None
+            and (self._per_loop[2].active)
+        )
+
     async def _attempt(self, call: _Call) -> Any:
         endpoint = call.endpoint
         transport = self._transport()  # checks the client is still open, before every attempt
+        dispatcher, counter = self._key_gates()
+        if counter is not None:
+            waited = await counter.acquire(endpoint.cost, self.sleep)
+            if waited:
+                self.stats.rate_limit_waits += 1
+                self.stats.rate_limit_wait_seconds += waited
+        token = await dispatcher.acquire()
+        succeeded = nonce_rejected = False
+        try:
+            result = await self._send(call, transport)
+            succeeded = True
+            return result
+        except InvalidNonceError:
+            nonce_rejected = True
+            raise
+        except RateLimitError as exc:
+            if counter is not None:
+                counter.on_rate_limited(exc.retry_at, endpoint.cost)
+            raise
+        finally:
+            dispatcher.release(token, nonce_rejected=nonce_rejected, succeeded=succeeded)
+
+    async def _send(self, call: _Call, transport: Transport) -> Any:
+        endpoint = call.endpoint
         call.attempts += 1
         stats = self.stats
         stats.attempts += 1
@@ -224,7 +285,7 @@ class Pipeline:
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome is not None else None
             delay = state.upcoming_sleep
-            if isinstance(exc, RateLimitError):
+            if isinstance(exc, RateLimitError) and delay > 0:
                 self.stats.rate_limit_waits += 1
                 self.stats.rate_limit_wait_seconds += delay
             logger.info(

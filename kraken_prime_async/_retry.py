@@ -115,10 +115,16 @@ def backoff(
     *,
     now: float,
     rng: random.Random,
+    paced: bool = False,
 ) -> float:
-    """Seconds to wait before attempt ``attempt + 1`` after ``exc``."""
+    """Seconds to wait before attempt ``attempt + 1`` after ``exc``.
+
+    With ``paced`` (a call-counter model is pacing the key), rate-limit waits are left to it.
+    """
     if isinstance(exc, InvalidNonceError):
         return 0.0  # the next nonce is already higher; waiting does not help
+    if isinstance(exc, RateLimitError) and paced:
+        return 0.0
     if isinstance(exc, RateLimitError):
         if exc.retry_at is not None:
             return max(0.0, exc.retry_at - now) + (rng.uniform(0.0, 0.25) if policy.jitter else 0.0)
@@ -137,6 +143,7 @@ def build_retrying(
     clock: Callable[[], float],
     rng: random.Random,
     before_sleep: Callable[[RetryCallState], Any],
+    paced: Callable[[], bool] = lambda: False,
 ) -> AsyncRetrying:
     """A fresh retrier for one call."""
     nonce_retries = 0
@@ -155,7 +162,7 @@ def build_retrying(
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
-        return backoff(policy, exc, state.attempt_number, now=clock(), rng=rng)
+        return backoff(policy, exc, state.attempt_number, now=clock(), rng=rng, paced=paced())
 
     return AsyncRetrying(
         stop=stop_after_attempt(policy.max_attempts),

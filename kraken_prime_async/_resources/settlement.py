@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
@@ -10,10 +11,10 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from .. import _validation as check
-from .._constants import MAX_LIST_LIMIT
+from .._constants import LOGGER_NAME, MAX_LIST_LIMIT, RECONCILE_SKEW_MS
 from .._endpoint import Endpoint, same
 from .._retry import RetryPolicy
-from ..errors import ValidationError
+from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
 from ..models import AssetKind, Batch, BatchFilterAssetKind, BatchPage, BatchStatus, Transfer
 from ._base import Request, Resource, TimeoutLike
 from .settle_batch import ProgressCallback, SettlementReport, settle_batch
@@ -58,6 +59,8 @@ def _transfer(result: _TransferResult) -> Transfer:
     return result.transfer
 
 
+logger = logging.getLogger(LOGGER_NAME)
+
 CREATE_BATCH = Endpoint("CreatePrimeSettlementBatch", _BatchResult, _batch, idempotent=False)
 GET_BATCH = Endpoint("GetPrimeSettlementBatch", _BatchResult, _batch, idempotent=True)
 LIST_BATCHES: Endpoint[BatchPage, BatchPage] = Endpoint(
@@ -88,15 +91,35 @@ class Settlement(Resource):
         """Snapshot every unsettled trade of ``asset_kind`` (Kraken's default: ``"currency"``)
         into a new batch; one active batch per kind may exist.
 
-        Not idempotent: a lost answer raises
-        :class:`~kraken_prime_async.errors.OutcomeUnknownError`.
+        Not idempotent, so never re-sent after a lost answer. Instead the batches are read: an
+        unsettled batch of this kind created since the call started is the one this call made
+        and is returned. Otherwise :class:`~kraken_prime_async.errors.OutcomeUnknownError` is
+        raised.
         """
-        request = CreateBatch(
-            asset_kind=UNSET
-            if asset_kind is None
-            else check.choice("asset_kind", asset_kind, AssetKind)
-        )
-        return await self._call(CREATE_BATCH, request, timeout=timeout, retry=retry)
+        kind = AssetKind.CURRENCY.value
+        if asset_kind is not None:
+            kind = check.choice("asset_kind", asset_kind, AssetKind)
+        request = CreateBatch(asset_kind=UNSET if asset_kind is None else kind)
+        started_ms = int(self._pipeline.clock() * 1000)
+        try:
+            return await self._call(CREATE_BATCH, request, timeout=timeout, retry=retry)
+        except OutcomeUnknownError:
+            found = await self._created_since(kind, started_ms - RECONCILE_SKEW_MS)
+            if found is None:
+                raise
+            logger.warning("CreatePrimeSettlementBatch: answer lost; found batch created by it")
+            return found
+
+    async def _created_since(self, kind: str, since_ms: int) -> Batch | None:
+        """The single unsettled batch of ``kind`` created after ``since_ms``, if exactly one."""
+        try:
+            page = await self.list_batches(statuses=["unsettled"], from_=since_ms, limit=200)
+            candidates = [b for b in page.data if (b.attributes.asset_kind or kind) == kind]
+            if len(candidates) != 1:
+                return None
+            return await self.get_batch(candidates[0].id)
+        except KrakenPrimeError:
+            return None
 
     async def get_batch(
         self,

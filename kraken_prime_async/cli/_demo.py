@@ -41,7 +41,10 @@ async def run_demo(*, legs: int = 12, concurrency: int = 4, as_json: bool = Fals
         say(f"3. booked {legs} trades over {legs} assets")
 
         async with PrimeClient(
-            key.api_key, key.api_secret.get_secret_value(), base_url=sb.url
+            key.api_key,
+            key.api_secret.get_secret_value(),
+            base_url=sb.url,
+            nonce_window=DEMO_NONCE_WINDOW_MS,  # requests may overlap within the key's window
         ) as trader:
             batch = await trader.settlement.create_batch()
             trades = batch.attributes.trade_count

@@ -19,7 +19,7 @@ from kraken_prime_async import (
     ServiceUnavailableError,
     TemporaryLockoutError,
 )
-from kraken_prime_async.sandbox import FaultKind
+from kraken_prime_async.sandbox import FaultKind, Tier
 from tests.integration._env import sandbox_and_client
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ async def test_reads_recover_from_every_transient_fault(
         sb.faults.add("ListPrimeApiUsers", kind, **params)  # type: ignore[arg-type]
         assert await client.api_users.list() == []
         assert client.stats.attempts == 2 and client.stats.retries == 1
-        assert len(clock.sleeps) == 1
+        assert sum(clock.sleeps) > 0  # backoff or pacing, on the fake clock
         assert [r.fault for r in sb.calls("ListPrimeApiUsers")] == [kind, None]
 
 
@@ -91,15 +91,24 @@ async def test_a_settle_whose_answer_is_lost_is_never_sent_twice(
         assert leg is not None and leg.status != "unsettled"
 
 
-async def test_a_create_batch_whose_answer_is_lost_raises_outcome_unknown() -> None:
+async def test_a_create_batch_whose_answer_is_lost_finds_the_batch_it_created() -> None:
+    async with sandbox_and_client() as (sb, client, _clock):
+        trade = sb.add_trade("ETH", "3")
+        sb.faults.add("CreatePrimeSettlementBatch", "drop_after")
+        batch = await client.settlement.create_batch()
+        assert batch.trade_ids == (trade,)
+        assert len(sb.calls("CreatePrimeSettlementBatch")) == 1  # not re-sent
+        assert [b.id for b in (await client.settlement.list_batches()).data] == [batch.id]
+
+
+async def test_a_create_batch_that_never_arrived_still_raises_outcome_unknown() -> None:
     async with sandbox_and_client() as (sb, client, _clock):
         sb.add_trade("ETH", "3")
-        sb.faults.add("CreatePrimeSettlementBatch", "drop_after")
+        sb.faults.add("CreatePrimeSettlementBatch", "drop_before")
         with pytest.raises(OutcomeUnknownError):
-            await client.settlement.create_batch()
+            await client.settlement.create_batch("currency")
         assert len(sb.calls("CreatePrimeSettlementBatch")) == 1
-        page = await client.settlement.list_batches()
-        assert len(page.data) == 1  # created once; the caller can find it
+        assert (await client.settlement.list_batches()).data == ()
 
 
 async def test_a_write_timeout_raises_outcome_unknown() -> None:
@@ -152,15 +161,39 @@ async def test_invalid_nonces_are_retried_with_fresh_nonces_then_raised() -> Non
         assert len(set(nonces)) == 3
 
 
-async def test_rate_limit_answers_make_the_client_back_off_and_succeed() -> None:
-    # Pro tier: the counter decays 1/s, so exponential backoff from 1 s recovers. (Pacing before
-    # Kraken complains, which slower tiers need, is the client-side limiter's job.)
-    async with sandbox_and_client(rate_limit=True, tier="pro") as (_sb, client, clock):
+@pytest.mark.parametrize("tier", ["starter", "intermediate", "pro"])
+async def test_after_one_rate_limit_answer_the_client_paces_instead_of_being_refused(
+    tier: Tier,
+) -> None:
+    # rate_limit="auto": no pacing until Kraken complains, then the call-counter model (starter,
+    # the most conservative tier) makes callers wait. Rejected calls still charge Kraken's
+    # counter, so backing off blindly would not recover on the slower tiers.
+    async with sandbox_and_client(rate_limit=True, tier=tier) as (sb, client, clock):
+        for _ in range(40):
+            await client.api_users.list()
+        assert client.stats.rate_limit_errors == 1
+        assert client.stats.rate_limit_waits >= 1
+        assert sum(clock.sleeps) > 0  # waited on the fake clock, which the sandbox shares
+        assert [r.errors for r in sb.requests].count(("EAPI:Rate limit exceeded",)) == 1
+
+
+async def test_a_known_tier_is_paced_from_the_first_call() -> None:
+    async with sandbox_and_client(
+        rate_limit=True, tier="starter", client_kwargs={"rate_limit": "starter"}
+    ) as (sb, client, _clock):
+        for _ in range(30):
+            await client.api_users.list()
+        assert client.stats.rate_limit_errors == 0
+        assert all(r.ok for r in sb.requests)
+
+
+async def test_without_pacing_the_client_only_backs_off() -> None:
+    async with sandbox_and_client(
+        rate_limit=True, tier="pro", client_kwargs={"rate_limit": None}
+    ) as (_sb, client, _clock):
         for _ in range(25):
             await client.api_users.list()
         assert client.stats.rate_limit_errors >= 1
-        assert client.stats.rate_limit_waits == client.stats.rate_limit_errors
-        assert sum(clock.sleeps) > 0  # waited on the fake clock, which decays the counter
 
 
 async def test_a_lockout_is_never_retried() -> None:

@@ -1,0 +1,149 @@
+"""Per-key dispatch: how many requests of one API key may be on the wire at once.
+
+Requests signed in nonce order can reach Kraken out of order (several connections, retries). With
+a nonce window of 0 an overtaken request is rejected, so the default is one request in flight per
+key: the nonce is taken after the slot is granted and the slot is held until the answer arrives,
+so nonces reach Kraken in the order they were issued.
+
+With a window ``W`` (in nonce units, set on the key at Kraken), an older request is still accepted
+after a newer one as long as their nonces differ by less than ``W``. Up to ``max_in_flight``
+requests may then overlap, but a new one waits while the oldest in flight has been out for most
+of the window (its nonce would fall behind). The cap adapts: it halves on ``EAPI:Invalid nonce``
+and grows back by one per cap's worth of successes (AIMD).
+
+One dispatcher per API key and event loop is shared by every client, so two clients on one key do
+not race each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Final
+
+#: Fraction of the window a request may be in flight before new ones wait for it.
+WINDOW_SAFETY: Final = 0.5
+
+
+class KeyDispatcher:
+    """FIFO gate for one key's requests.
+
+    Parameters
+    ----------
+    window_seconds : float
+        The key's nonce window in seconds (0: strictly one request at a time).
+    max_in_flight : int
+        Upper bound of the adaptive cap when ``window_seconds > 0``.
+    monotonic : callable, optional
+        Clock for request ages.
+    """
+
+    def __init__(
+        self,
+        *,
+        window_seconds: float,
+        max_in_flight: int,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.window_seconds = window_seconds
+        self.max_in_flight = 1 if window_seconds <= 0 else max_in_flight
+        self._cap = float(self.max_in_flight)
+        self._monotonic = monotonic
+        self._in_flight: dict[int, float] = {}
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._tokens = itertools.count()
+
+    @property
+    def cap(self) -> int:
+        """Requests currently allowed in flight."""
+        return max(1, int(self._cap))
+
+    @property
+    def in_flight(self) -> int:
+        """Requests on the wire now."""
+        return len(self._in_flight)
+
+    def _admissible(self) -> bool:
+        if not self._in_flight:
+            return True
+        if len(self._in_flight) >= self.cap:
+            return False
+        oldest = min(self._in_flight.values())
+        return self._monotonic() - oldest < self.window_seconds * WINDOW_SAFETY
+
+    async def acquire(self) -> int:
+        """Wait for a slot (first come, first served); return its token."""
+        if not self._waiters and self._admissible():
+            return self._grant()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            while True:
+                await waiter
+                if self._waiters and self._waiters[0] is waiter and self._admissible():
+                    self._waiters.popleft()
+                    token = self._grant()
+                    self._wake()
+                    return token
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters[0] = waiter
+        except BaseException:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            self._wake()
+            raise
+
+    def release(self, token: int, *, nonce_rejected: bool = False, succeeded: bool = False) -> None:
+        """Free the slot of ``token`` and adapt the cap."""
+        self._in_flight.pop(token, None)
+        if nonce_rejected:
+            self._cap = max(1.0, self._cap / 2)
+        elif succeeded and self._cap < self.max_in_flight:
+            self._cap = min(float(self.max_in_flight), self._cap + 1 / self._cap)
+        self._wake()
+
+    def _grant(self) -> int:
+        token = next(self._tokens)
+        self._in_flight[token] = self._monotonic()
+        return token
+
+    def _wake(self) -> None:
+        if self._waiters and not self._waiters[0].done():
+            self._waiters[0].set_result(None)
+
+    def __repr__(self) -> str:
+        return (
+            f"KeyDispatcher(window_seconds={self.window_seconds}, cap={self.cap}, "
+            f"in_flight={self.in_flight}, waiting={len(self._waiters)})"
+        )
+
+
+_dispatchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, KeyDispatcher]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_dispatcher(api_key: str, *, window_seconds: float, max_in_flight: int) -> KeyDispatcher:
+    """The dispatcher for ``api_key`` on the running loop, created on first use.
+
+    Raises
+    ------
+    ValueError
+        If the key already has a dispatcher with another window.
+    """
+    per_loop = _dispatchers.setdefault(asyncio.get_running_loop(), {})
+    dispatcher = per_loop.get(api_key)
+    if dispatcher is None:
+        dispatcher = per_loop[api_key] = KeyDispatcher(
+            window_seconds=window_seconds, max_in_flight=max_in_flight
+        )
+    elif dispatcher.window_seconds != window_seconds:
+        raise ValueError(
+            f"nonce_window conflicts with another client on this API key "
+            f"({window_seconds}s vs {dispatcher.window_seconds}s)"
+        )
+    return dispatcher
