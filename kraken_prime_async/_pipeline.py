@@ -194,14 +194,16 @@ class Pipeline:
         endpoint = call.endpoint
         transport = self._transport()  # checks the client is still open, before every attempt
         dispatcher, counter = self._key_gates()
-        if counter is not None:
-            waited = await counter.acquire(endpoint.cost, self.sleep)
-            if waited:
-                self.stats.rate_limit_waits += 1
-                self.stats.rate_limit_wait_seconds += waited
         token = await dispatcher.acquire()
         succeeded = nonce_rejected = False
         try:
+            if counter is not None:
+                # Paced at send time, inside the key's slot: a call that queued before Kraken's
+                # first refusal is held back too.
+                waited = await counter.acquire(endpoint.cost, self.sleep)
+                if waited:
+                    self.stats.rate_limit_waits += 1
+                    self.stats.rate_limit_wait_seconds += waited
             result = await self._send(call, transport)
             succeeded = True
             return result
