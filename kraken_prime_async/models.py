@@ -140,6 +140,17 @@ class Leg(_Result, frozen=True, gc=False, kw_only=True):
     settled_at: int | None = None
     latest_spot_transfer: dict[str, Any] | None = None
 
+    @property
+    def started(self) -> bool:
+        """Whether a transfer for this leg has started (it is settling or settled).
+
+        Any status other than ``unsettled`` counts (the vocabulary is not documented), and so
+        does a non-empty ``latest_spot_transfer``.
+        """
+        return (self.status is not None and self.status != "unsettled") or bool(
+            self.latest_spot_transfer
+        )
+
 
 class BatchAttributes(_Result, frozen=True, gc=False, kw_only=True):
     """``Batch.attributes``. ``created_at``/``updated_at`` are epoch milliseconds."""

@@ -87,18 +87,9 @@ class SettlementReport:
 ProgressCallback = Callable[[int, int, LegOutcome], None]
 
 
-def started(leg: Leg) -> bool:
-    """Whether the batch shows a transfer for ``leg`` (settling or settled).
-
-    Any status other than ``unsettled`` counts (the vocabulary is not documented), and so does a
-    non-empty ``latest_spot_transfer``.
-    """
-    return (leg.status is not None and leg.status != "unsettled") or bool(leg.latest_spot_transfer)
-
-
 def skip_reason(leg: Leg) -> str | None:
     """Why ``leg`` must not be settled now, or ``None`` if it is eligible."""
-    if started(leg):
+    if leg.started:
         return f"already {leg.status or 'started'}"
     if leg.can_settle is False:
         return "not eligible (can_settle is false)"
@@ -176,23 +167,25 @@ async def settle_batch(
 
 async def _settle_leg(settlement: Settlement, batch_id: str, asset: str) -> LegOutcome:
     try:
-        transfer = await settlement.settle_asset(batch_id, asset)
+        transfer, read_back = await settlement._settle_asset(batch_id, asset)
     except OutcomeUnknownError as exc:
         return await _reconcile(settlement, batch_id, asset, exc)
     except KrakenPrimeError as exc:
         return LegOutcome(asset, "failed", reason=type(exc).__name__, error=exc)
-    return LegOutcome(asset, "settled", transfer=transfer)
+    reason = "answer lost; the batch shows it started" if read_back else None
+    return LegOutcome(asset, "settled", reason=reason, transfer=transfer)
 
 
 async def _reconcile(
     settlement: Settlement, batch_id: str, asset: str, unknown: OutcomeUnknownError
 ) -> LegOutcome:
-    """The settle call's answer was lost: decide from the batch whether the transfer started."""
+    """``settle_asset`` could not tell (no transfer id in the batch, or the read failed): look once
+    more at the batch to report the leg as settled or unknown."""
     try:
         batch = await settlement.get_batch(batch_id)
     except KrakenPrimeError:
         return LegOutcome(asset, "unknown", reason="answer lost; batch unreadable", error=unknown)
     leg = batch.leg(asset)
-    if leg is not None and started(leg):
+    if leg is not None and leg.started:
         return LegOutcome(asset, "settled", reason="answer lost; the batch shows it started")
     return LegOutcome(asset, "unknown", reason="answer lost; leg still unsettled", error=unknown)

@@ -15,7 +15,16 @@ from .._constants import LOGGER_NAME, MAX_LIST_LIMIT, RECONCILE_SKEW_MS
 from .._endpoint import Endpoint, same
 from .._retry import RetryPolicy
 from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
-from ..models import AssetKind, Batch, BatchFilterAssetKind, BatchPage, BatchStatus, Transfer
+from ..models import (
+    AssetKind,
+    Batch,
+    BatchFilterAssetKind,
+    BatchPage,
+    BatchStatus,
+    Transfer,
+    TransferAttributes,
+    TransferRelationships,
+)
 from ._base import Request, Resource, TimeoutLike
 from .settle_batch import ProgressCallback, SettlementReport, settle_batch
 
@@ -193,14 +202,53 @@ class Settlement(Resource):
     ) -> Transfer:
         """Start the transfer that settles ``asset``'s leg of a confirmed batch. Moves funds.
 
-        Never re-sent after a lost answer: that raises
-        :class:`~kraken_prime_async.errors.OutcomeUnknownError`; read the batch (the leg's
-        ``status``, ``can_settle`` and ``latest_spot_transfer``) before trying again.
+        Never re-sent after a lost answer. The batch is read instead: if the leg shows its
+        transfer (``latest_spot_transfer`` with an ``id``), that transfer is returned; otherwise
+        :class:`~kraken_prime_async.errors.OutcomeUnknownError` is raised (the leg's ``status``,
+        ``can_settle`` and ``latest_spot_transfer`` tell you more later).
         """
+        transfer, _ = await self._settle_asset(batch_id, asset, timeout=timeout, retry=retry)
+        return transfer
+
+    async def _settle_asset(
+        self,
+        batch_id: str,
+        asset: str,
+        *,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> tuple[Transfer, bool]:
+        """``settle_asset``, also saying whether the transfer was established by reading back."""
         request = SettleAsset(
             batch_id=check.identifier("batch_id", batch_id), asset=check.identifier("asset", asset)
         )
-        return await self._call(SETTLE_ASSET, request, timeout=timeout, retry=retry)
+        try:
+            return await self._call(SETTLE_ASSET, request, timeout=timeout, retry=retry), False
+        except OutcomeUnknownError:
+            transfer = await self._transfer_shown(batch_id, asset)
+            if transfer is None:
+                raise
+            logger.warning("SettlePrimeSettlementBatchAsset: answer lost; the batch shows it")
+            return transfer, True
+
+    async def _transfer_shown(self, batch_id: str, asset: str) -> Transfer | None:
+        """The transfer the batch shows for ``asset``'s leg, if it names one."""
+        try:
+            leg = (await self.get_batch(batch_id)).leg(asset)
+        except KrakenPrimeError:
+            return None
+        shown = leg.latest_spot_transfer if leg is not None else None
+        if leg is None or not leg.started or not shown or shown.get("id") is None:
+            return None
+        return Transfer(
+            id=str(shown["id"]),
+            attributes=TransferAttributes(
+                transfer_status=_str_or_none(shown.get("status")),
+                transfer_amount=leg.amount,
+                transfer_asset=asset,
+            ),
+            relationships=TransferRelationships(leg=leg),
+        )
 
     async def settle_batch(
         self,
@@ -248,6 +296,10 @@ class Settlement(Resource):
             on_progress=on_progress,
             sleep=self._pipeline.sleep,
         )
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _list_request(
