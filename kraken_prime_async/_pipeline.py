@@ -146,17 +146,15 @@ class Pipeline:
         """Run ``endpoint`` with ``request``'s fields and return its unwrapped result."""
         call = _Call(endpoint, encode_params(request), timeout or self.timeout)
         self.stats.calls += 1
-        retrying = build_retrying(
-            retry or self.retry,
-            self.budget,
-            sleep=self.sleep,
-            clock=self.clock,
-            rng=self._rng,
-            before_sleep=self._before_sleep(call),
-            paced=self._paced,
-        )
+        policy = retry or self.retry
         try:
-            result: R = await retrying(self._attempt, call)
+            try:
+                # Most calls succeed at once: the retrier is only built when one is needed.
+                result: R = await self._attempt(call)
+            except Exception as exc:
+                if policy.max_attempts < 2 or not getattr(exc, "retryable", False):
+                    raise  # what the retrier would do: re-raise as is
+                result = await self._retry(call, policy, exc)
         except OutcomeUnknownError:
             self.stats.failures += 1
             self.stats.outcome_unknown += 1
@@ -166,6 +164,29 @@ class Pipeline:
             raise
         self.stats.successes += 1
         return result
+
+    async def _retry(self, call: _Call, policy: RetryPolicy, first: Exception) -> Any:
+        """Attempts 2.. under a fresh tenacity retrier. ``first`` is replayed as attempt 1, so the
+        retry rules, caps, backoff and logging see exactly the sequence of failures."""
+        replay: Exception | None = first
+
+        async def attempt(call: _Call) -> Any:
+            nonlocal replay
+            if replay is not None:
+                exc, replay = replay, None
+                raise exc
+            return await self._attempt(call)
+
+        retrying = build_retrying(
+            policy,
+            self.budget,
+            sleep=self.sleep,
+            clock=self.clock,
+            rng=self._rng,
+            before_sleep=self._before_sleep(call),
+            paced=self._paced,
+        )
+        return await retrying(attempt, call)
 
     def _key_gates(self) -> tuple[KeyDispatcher, CallCounter | None]:
         """This key's dispatcher and call counter on the running loop (shared by its clients)."""
