@@ -323,9 +323,9 @@ async def test_a_call_that_succeeds_at_once_builds_no_retrier(
     transport: ScriptedTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import kraken_prime_async._pipeline as pipeline
+    from kraken_prime_async._retry import build_retrying as real
 
     built: list[object] = []
-    real = pipeline.build_retrying
 
     def counting(*args: object, **kwargs: object) -> object:
         built.append(args)
