@@ -11,11 +11,10 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 import msgspec
-from tenacity import RetryCallState
 from yarl import URL
 
 from ._constants import LOGGER_NAME
@@ -40,6 +39,9 @@ from .errors import (
     ServiceUnavailableError,
     ValidationError,
 )
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 R = TypeVar("R")
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from typing import TYPE_CHECKING, Any
 
 from . import _constants as c
 from .errors import InvalidNonceError, RateLimitError
+
+if TYPE_CHECKING:  # tenacity is imported when a call first needs a retrier, not at import time
+    from tenacity import AsyncRetrying, RetryCallState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +147,8 @@ def build_retrying(
     paced: Callable[[], bool] = lambda: False,
 ) -> AsyncRetrying:
     """A fresh retrier for one call."""
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
     nonce_retries = 0
 
     def should_retry(exc: BaseException) -> bool:

@@ -1,0 +1,84 @@
+"""Import time of each client library, measured in fresh interpreters.
+
+Each sample is one new ``python`` process that times its own ``import`` statement with
+``time.perf_counter()`` (interpreter start-up excluded exactly, no subtraction). Targets are
+interleaved in rounds and the median is reported; one unmeasured run per target first makes sure
+bytecode caches exist.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from .serverproc import ROOT
+from .stats import median, spread
+
+BASELINE = "aiohttp, msgspec (baseline)"
+OURS = "kraken_prime_async"
+
+#: An empty stand-in for tenacity: what the import would cost if tenacity were imported lazily.
+_STUB_TENACITY = (
+    "import sys, types; _m = types.ModuleType('tenacity'); "
+    "_m.__getattr__ = lambda name: object; sys.modules['tenacity'] = _m"
+)
+
+#: label -> import statement (an optional untimed set-up comes before a "|")
+TARGETS: dict[str, str] = {
+    BASELINE: "import aiohttp, msgspec",
+    "aiohttp, msgspec, tenacity (all our deps)": "import aiohttp, msgspec, tenacity",
+    OURS: "import kraken_prime_async",
+    "kraken_prime_async, tenacity stubbed (what-if: lazy tenacity)": (
+        f"{_STUB_TENACITY} | import kraken_prime_async"
+    ),
+    "python-kraken-sdk (kraken.base_api)": "from kraken.base_api import SpotAsyncClient",
+    "ccxt.async_support": "import ccxt.async_support",
+    "krakenex": "import krakenex",
+    "pydantic": "import pydantic",
+}
+
+_PROGRAM = "{setup}\nimport time\nt = time.perf_counter()\n{stmt}\nprint(time.perf_counter() - t)\n"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    name: str
+    statement: str
+    ms: float
+    spread_pct: float
+    ratio_to_baseline: float
+
+
+def _sample(statement: str) -> float:
+    setup, _, stmt = statement.rpartition("|")
+    out = subprocess.run(
+        [sys.executable, "-c", _PROGRAM.format(setup=setup.strip(), stmt=stmt.strip())],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return 1000.0 * float(out.stdout.strip().splitlines()[-1])
+
+
+def run(*, rounds: int) -> list[ImportResult]:
+    names = list(TARGETS)
+    for name in names:
+        _sample(TARGETS[name])
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(_sample(TARGETS[name]))
+    base = samples[BASELINE]
+    return [
+        ImportResult(
+            name=n,
+            statement=TARGETS[n],
+            ms=median(samples[n]),
+            spread_pct=spread(samples[n]),
+            ratio_to_baseline=median([s / b for s, b in zip(samples[n], base, strict=True)]),
+        )
+        for n in names
+    ]

@@ -1,0 +1,62 @@
+"""Pydantic v2 models equivalent to ``kraken_prime_async.models.BatchPage`` in its envelope.
+
+Same fields, types, optionality and defaults; frozen; unknown keys ignored (pydantic's default).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+T = TypeVar("T")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Leg(_Frozen):
+    asset: str
+    amount: Decimal | None = None
+    status: str | None = None
+    can_settle: bool | None = None
+    direction: str | None = None
+    settled_at: int | None = None
+    latest_spot_transfer: dict[str, Any] | None = None
+
+
+class BatchAttributes(_Frozen):
+    status: str | None = None
+    confirmed: bool | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
+    trade_count: int | None = None
+    asset_kind: str | None = None
+
+
+class Batch(_Frozen):
+    id: str
+    attributes: BatchAttributes = BatchAttributes()
+    legs: tuple[Leg, ...] = ()
+    trade_ids: tuple[str, ...] | None = None
+
+
+class Pagination(_Frozen):
+    has_more: bool = False
+    limit: int | None = None
+    offset: int | None = None
+
+
+class BatchPage(_Frozen):
+    data: tuple[Batch, ...] = ()
+    pagination: Pagination = Pagination()
+
+
+class Envelope(_Frozen, Generic[T]):
+    error: list[str] = []
+    result: T | None = None
+
+
+PageEnvelope = Envelope[BatchPage]

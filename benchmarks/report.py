@@ -1,0 +1,135 @@
+"""Render one run's results as markdown."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from . import decode, imports, machine
+from .memory import MemoryResult
+from .percall import CONCURRENCY, ClientSummary
+from .targets import Target
+
+
+def _num(value: float | None, fmt: str = "{:,.0f}") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return fmt.format(value)
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def header(command: str, date: str, settings: str) -> str:
+    info = machine.describe()
+    vers = machine.versions()
+    lines = [
+        "# kraken_prime_async benchmarks",
+        "",
+        f"- Date: {date}",
+        f"- Command: `{command}`",
+        f"- Settings: {settings}",
+        *(f"- {k}: {v}" for k, v in info.items()),
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
+        "",
+        "The machine is shared and noisy: absolute numbers move between runs; the ratios are "
+        "taken per round (clients interleaved in the same run) and are what to compare.",
+    ]
+    return "\n".join(lines)
+
+
+def per_call(title: str, rows: list[ClientSummary]) -> str:
+    body = [
+        (
+            r.name,
+            _num(r.cpu_us),
+            _num(r.cpu_spread_pct, "±{:.0f}%"),
+            _num(r.ratio_to_floor, "{:.2f}x"),
+            _num(r.calls_per_s),
+            _num(r.cpu_us_conc),
+            _num(r.ratio_to_floor_conc, "{:.2f}x"),
+            _num(r.calls_per_s_conc),
+        )
+        for r in rows
+    ]
+    return f"### {title}\n\n" + table(
+        (
+            "client",
+            "CPU µs/call (seq)",
+            "spread",
+            "÷ floor",
+            "calls/s (seq)",
+            f"CPU µs/call (c={CONCURRENCY})",
+            f"÷ floor (c={CONCURRENCY})",
+            f"calls/s (c={CONCURRENCY})",
+        ),
+        body,
+    )
+
+
+def decoding(size: int, rows: list[decode.DecodeResult]) -> str:
+    body = [
+        (r.name, _num(r.us_per_decode), _num(r.spread_pct, "±{:.0f}%"), f"{r.typed_speedup:.2f}x")
+        for r in rows
+    ]
+    return f"## Decoding the large page ({size:,} bytes)\n\n" + table(
+        ("decoder", "µs/decode", "spread", "÷ typed (>1: typed faster)"), body
+    )
+
+
+def importing(rows: list[imports.ImportResult]) -> str:
+    body = [
+        (
+            r.name,
+            "`" + r.statement.split("|")[-1].strip() + "`",
+            _num(r.ms, "{:.1f}"),
+            f"{r.ratio_to_baseline:.2f}x",
+        )
+        for r in rows
+    ]
+    return "## Import time (fresh interpreter, start-up excluded)\n\n" + table(
+        ("library", "statement", "ms", "÷ aiohttp+msgspec"), body
+    )
+
+
+def memory(rows: list[MemoryResult]) -> str:
+    body = [
+        (
+            r.scenario,
+            f"{r.calls:,} {r.mode}" + (" (waves of 1,000)" if r.mode == "concurrent" else ""),
+            f"{r.start_rss_mib:.1f}",
+            f"{r.peak_rss_mib:.1f} ({r.vm_hwm_mib:.1f})",
+            f"{r.rss_first_1k_mib:.1f}",
+            f"{r.rss_last_1k_mib:.1f}",
+            f"{r.growth_mib:+.2f}",
+            f"{r.objects_first_1k:,} → {r.objects_last_1k:,}",
+        )
+        for r in rows
+    ]
+    return (
+        "## Memory of our client (fresh child process per row)\n\n"
+        + table(
+            (
+                "answer",
+                "calls",
+                "RSS after warm-up (MiB)",
+                "peak RSS getrusage (VmHWM), MiB",
+                "RSS after first 1k",
+                "RSS after last 1k",
+                "growth",
+                "GC objects first → last",
+            ),
+            body,
+        )
+        + "\n\nPeak RSS includes the interpreter and every imported module (the warm-up column)."
+    )
+
+
+def targets(rows: list[Target]) -> str:
+    body = [
+        (t.what, f"{t.measured:.2f}", t.condition, "PASS" if t.passed else "**FAIL**") for t in rows
+    ]
+    return "## Targets\n\n" + table(("target", "measured", "wanted", "result"), body)
