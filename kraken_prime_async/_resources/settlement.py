@@ -21,6 +21,7 @@ from ..models import (
     BatchFilterAssetKind,
     BatchPage,
     BatchStatus,
+    Leg,
     Transfer,
     TransferAttributes,
     TransferRelationships,
@@ -207,7 +208,10 @@ class Settlement(Resource):
         :class:`~kraken_prime_async.errors.OutcomeUnknownError` is raised (the leg's ``status``,
         ``can_settle`` and ``latest_spot_transfer`` tell you more later).
         """
-        transfer, _ = await self._settle_asset(batch_id, asset, timeout=timeout, retry=retry)
+        transfer, _ = await self._settle_asset(
+            batch_id, asset, require_transfer=True, timeout=timeout, retry=retry
+        )
+        assert transfer is not None  # require_transfer=True never returns None
         return transfer
 
     async def _settle_asset(
@@ -215,40 +219,34 @@ class Settlement(Resource):
         batch_id: str,
         asset: str,
         *,
+        require_transfer: bool,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
-    ) -> tuple[Transfer, bool]:
-        """``settle_asset``, also saying whether the transfer was established by reading back."""
+    ) -> tuple[Transfer | None, bool]:
+        """``settle_asset``, also saying whether the outcome was established by reading back.
+
+        After a lost answer the batch is read once. If the leg shows its transfer started, the
+        result is ``(transfer, True)``, where ``transfer`` is ``None`` when the batch does not
+        name it (then, with ``require_transfer``, the ``OutcomeUnknownError`` is raised). If the
+        leg is not shown as started, or the batch cannot be read, the error is raised.
+        """
         request = SettleAsset(
             batch_id=check.identifier("batch_id", batch_id), asset=check.identifier("asset", asset)
         )
         try:
             return await self._call(SETTLE_ASSET, request, timeout=timeout, retry=retry), False
         except OutcomeUnknownError:
-            transfer = await self._transfer_shown(batch_id, asset)
-            if transfer is None:
+            try:
+                leg = (await self.get_batch(batch_id)).leg(asset)
+            except KrakenPrimeError:
+                leg = None
+            if leg is None or not leg.started:
+                raise
+            transfer = _shown_transfer(leg)
+            if transfer is None and require_transfer:
                 raise
             logger.warning("SettlePrimeSettlementBatchAsset: answer lost; the batch shows it")
             return transfer, True
-
-    async def _transfer_shown(self, batch_id: str, asset: str) -> Transfer | None:
-        """The transfer the batch shows for ``asset``'s leg, if it names one."""
-        try:
-            leg = (await self.get_batch(batch_id)).leg(asset)
-        except KrakenPrimeError:
-            return None
-        shown = leg.latest_spot_transfer if leg is not None else None
-        if leg is None or not leg.started or not shown or shown.get("id") is None:
-            return None
-        return Transfer(
-            id=str(shown["id"]),
-            attributes=TransferAttributes(
-                transfer_status=_str_or_none(shown.get("status")),
-                transfer_amount=leg.amount,
-                transfer_asset=asset,
-            ),
-            relationships=TransferRelationships(leg=leg),
-        )
 
     async def settle_batch(
         self,
@@ -323,4 +321,20 @@ def _list_request(
         if limit is None
         else check.integer("limit", limit, minimum=1, maximum=MAX_LIST_LIMIT),
         offset=UNSET if offset is None else check.integer("offset", offset, minimum=0),
+    )
+
+
+def _shown_transfer(leg: Leg) -> Transfer | None:
+    """The transfer a started leg shows in ``latest_spot_transfer``, if it names one."""
+    shown = leg.latest_spot_transfer
+    if not shown or shown.get("id") is None:
+        return None
+    return Transfer(
+        id=str(shown["id"]),
+        attributes=TransferAttributes(
+            transfer_status=_str_or_none(shown.get("status")),
+            transfer_amount=leg.amount,
+            transfer_asset=leg.asset,
+        ),
+        relationships=TransferRelationships(leg=leg),
     )
