@@ -4,10 +4,12 @@
 ...     users = await client.api_users.list()
 """
 
+from typing import TYPE_CHECKING, Any
+
 from . import errors, models
 from ._client import ClientState, PrimeClient
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
-from ._rate_limit import RateLimit
+from ._rate_limit import RateCounter, RateLimit
 from ._resources.settle_batch import LegOutcome, SettlementReport
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr
@@ -20,6 +22,7 @@ from .errors import (
     APITimeoutError,
     AuthenticationError,
     ClientStateError,
+    CoordinationError,
     DeadlineElapsedError,
     InternalServerError,
     InvalidArgumentsError,
@@ -47,6 +50,33 @@ from .models import (
     UserStatus,
 )
 
+if TYPE_CHECKING:
+    from ._fleet import Fleet, FleetGate
+    from ._fleet_file import FileLockFleet, FileLockNonceSource
+    from ._fleet_redis import RedisFleet, RedisNonceSource
+
+#: Imported on first use: most processes never share a key (keeps ``import`` lean).
+_LAZY = {
+    "FileLockFleet": "._fleet_file",
+    "FileLockNonceSource": "._fleet_file",
+    "Fleet": "._fleet",
+    "FleetGate": "._fleet",
+    "RedisFleet": "._fleet_redis",
+    "RedisNonceSource": "._fleet_redis",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -62,8 +92,13 @@ __all__ = [
     "ClientState",
     "ClientStateError",
     "ClientStats",
+    "CoordinationError",
     "CreatedApiKey",
     "DeadlineElapsedError",
+    "FileLockFleet",
+    "FileLockNonceSource",
+    "Fleet",
+    "FleetGate",
     "InternalServerError",
     "InvalidArgumentsError",
     "InvalidNonceError",
@@ -76,9 +111,12 @@ __all__ = [
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "PrimeClient",
+    "RateCounter",
     "RateLimit",
     "RateLimitError",
     "RawResponse",
+    "RedisFleet",
+    "RedisNonceSource",
     "ResponseValidationError",
     "RetryBudget",
     "RetryPolicy",

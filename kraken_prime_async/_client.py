@@ -9,6 +9,7 @@ import platform
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -34,6 +35,9 @@ from ._transport import AiohttpTransport, Transport
 from ._validation import identifier, integer
 from ._version import __version__
 from .errors import ClientStateError, ValidationError
+
+if TYPE_CHECKING:
+    from ._fleet import Fleet
 
 _DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
 
@@ -73,7 +77,12 @@ class PrimeClient:
     nonce_unit : {"ms", "us", "ns", "s"}
         Unit of the process-wide nonce source for this key (see README, "Nonces").
     nonce_source : NonceSource, optional
-        Replace the process-wide source (to share a key across processes or hosts).
+        Replace the process-wide source (for example a :class:`FileLockNonceSource` or a
+        :class:`RedisNonceSource`). Excludes ``fleet``.
+    fleet : Fleet, optional
+        Share the key with other processes or hosts (:class:`FileLockFleet`,
+        :class:`RedisFleet`): the fleet's nonce sequence, in-flight slots and call counter
+        replace the process's own (see README, "Running a fleet on one key").
     nonce_window : int
         The key's nonce window at Kraken, in nonce units (0, Kraken's default, unless you set one
         on the key). With 0 the key's requests go out one at a time; with a window up to
@@ -110,6 +119,7 @@ class PrimeClient:
         nonce_window: int = 0,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         rate_limit: RateLimitSetting = "auto",
+        fleet: Fleet | None = None,
         secret_encoding: SecretEncoding = "base64",  # noqa: S107 - an encoding name
         transport: Transport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -124,7 +134,15 @@ class PrimeClient:
             raise ValidationError("base_url", "must start with http:// or https://")
         if session is not None and transport is not None:
             raise ValidationError("transport", "give either session or transport, not both")
-        if nonce_source is None:
+        if fleet is not None:
+            if nonce_source is not None:
+                raise ValidationError("fleet", "give either fleet or nonce_source, not both")
+            if not all(
+                callable(getattr(fleet, m, None)) for m in ("nonce_source", "gate", "counter")
+            ):
+                raise ValidationError("fleet", "must be a FileLockFleet, a RedisFleet or a Fleet")
+            nonce_source = fleet.nonce_source(api_key, nonce_unit)
+        elif nonce_source is None:
             try:
                 nonce_source = shared_nonce_source(api_key, nonce_unit)
             except ValueError as exc:
@@ -152,6 +170,7 @@ class PrimeClient:
             nonce_window_seconds=nonce_window / PER_SECOND[nonce_unit],
             max_in_flight=max_in_flight,
             rate_limit=rate_limit,
+            fleet=fleet,
         )
         self.api_users = ApiUsers(self._pipeline)
         """Tag "API Users"."""

@@ -22,6 +22,10 @@ NONCE_MAX: Final = 2**63 - 1
 #: Requests of one key on the wire at once when the key has a nonce window (else 1).
 DEFAULT_MAX_IN_FLIGHT: Final = 8
 
+#: A fleet's in-flight slot outlives its attempt's timeout by this much before another member
+#: may take it over (only matters when the holder died without freeing it).
+FLEET_LEASE_MARGIN: Final = 5.0
+
 #: Retry policy defaults (see ``RetryPolicy``).
 DEFAULT_MAX_ATTEMPTS: Final = 4
 DEFAULT_MAX_NONCE_RETRIES: Final = 2

@@ -17,11 +17,11 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from ._constants import LOGGER_NAME
+from ._constants import DEFAULT_TIMEOUT, FLEET_LEASE_MARGIN, LOGGER_NAME
 from ._dispatch import KeyDispatcher, shared_dispatcher
 from ._endpoint import Endpoint
 from ._nonce import NonceSource
-from ._rate_limit import CallCounter, RateLimitSetting, shared_counter
+from ._rate_limit import RateCounter, RateLimitSetting, resolve, shared_counter
 from ._retry import RetryBudget, RetryPolicy, build_retrying
 from ._signing import Signer
 from ._stats import ClientStats
@@ -29,6 +29,7 @@ from ._transport import Transport
 from .errors import (
     APIConnectionError,
     APIError,
+    CoordinationError,
     DeadlineElapsedError,
     InternalServerError,
     InvalidNonceError,
@@ -42,6 +43,8 @@ from .errors import (
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
+
+    from ._fleet import Fleet, FleetGate
 
 R = TypeVar("R")
 
@@ -115,13 +118,16 @@ class Pipeline:
         nonce_window_seconds: float = 0.0,
         max_in_flight: int = 1,
         rate_limit: RateLimitSetting = "auto",
+        fleet: Fleet | None = None,
     ) -> None:
         self._api_key = api_key
+        self._fleet = fleet
         self._window_seconds = nonce_window_seconds
         self._max_in_flight = max_in_flight
         self._rate_limit = rate_limit
         self._per_loop: (
-            tuple[asyncio.AbstractEventLoop, KeyDispatcher, CallCounter | None] | None
+            tuple[asyncio.AbstractEventLoop, KeyDispatcher, FleetGate | None, RateCounter | None]
+            | None
         ) = None
         self._signer = signer
         self._nonce_source = nonce_source
@@ -190,8 +196,12 @@ class Pipeline:
         )
         return await retrying(attempt, call)
 
-    def _key_gates(self) -> tuple[KeyDispatcher, CallCounter | None]:
-        """This key's dispatcher and call counter on the running loop (shared by its clients)."""
+    def _key_gates(self) -> tuple[KeyDispatcher, FleetGate | None, RateCounter | None]:
+        """This key's dispatcher, fleet gate and call counter on the running loop.
+
+        The dispatcher orders the key's requests in this process (shared by its clients). With a
+        fleet, its gate orders them across processes and its counter replaces the process's.
+        """
         loop = asyncio.get_running_loop()
         if self._per_loop is None or self._per_loop[0] is not loop:
             try:
@@ -202,24 +212,45 @@ class Pipeline:
                 )
             except ValueError as exc:
                 raise ValidationError("nonce_window", str(exc)) from None
-            counter = shared_counter(self._api_key, self._rate_limit, self.clock)
-            self._per_loop = (loop, dispatcher, counter)
-        return self._per_loop[1], self._per_loop[2]
+            gate: FleetGate | None = None
+            counter: RateCounter | None
+            if self._fleet is None:
+                counter = shared_counter(self._api_key, self._rate_limit, self.clock)
+            else:
+                gate = self._fleet.gate(
+                    self._api_key,
+                    window_seconds=self._window_seconds,
+                    max_in_flight=self._max_in_flight,
+                )
+                limits, auto = resolve(self._rate_limit)
+                counter = (
+                    None
+                    if limits is None and not auto
+                    else self._fleet.counter(self._api_key, limits, auto=auto, clock=self.clock)
+                )
+            self._per_loop = (loop, dispatcher, gate, counter)
+        return self._per_loop[1], self._per_loop[2], self._per_loop[3]
 
     def _paced(self) -> bool:
         return (
             self._per_loop is not None
-            and self._per_loop[2] is not None
-            and (self._per_loop[2].active)
+            and self._per_loop[3] is not None
+            and (self._per_loop[3].active)
         )
 
     async def _attempt(self, call: _Call) -> Any:
         endpoint = call.endpoint
         transport = self._transport()  # checks the client is still open, before every attempt
-        dispatcher, counter = self._key_gates()
+        dispatcher, gate, counter = self._key_gates()
         token = await dispatcher.acquire()
+        slot: Any = None
         succeeded = nonce_rejected = False
         try:
+            if gate is not None:
+                # The fleet-wide slot, taken before the nonce like the process's own.
+                slot = await gate.acquire(
+                    (call.timeout.total or DEFAULT_TIMEOUT) + FLEET_LEASE_MARGIN
+                )
             if counter is not None:
                 # Paced at send time, inside the key's slot: a call that queued before Kraken's
                 # first refusal is held back too.
@@ -235,10 +266,31 @@ class Pipeline:
             raise
         except RateLimitError as exc:
             if counter is not None:
-                counter.on_rate_limited(exc.retry_at, endpoint.cost)
+                await self._tell_refused(counter, exc, endpoint.cost)
             raise
         finally:
+            if slot is not None:
+                await self._release_slot(gate, slot, endpoint)
             dispatcher.release(token, nonce_rejected=nonce_rejected, succeeded=succeeded)
+
+    @staticmethod
+    async def _tell_refused(counter: RateCounter, exc: RateLimitError, cost: float) -> None:
+        try:
+            await counter.refused(exc.retry_at, cost)
+        except CoordinationError as failure:
+            # The refusal is what the caller needs to see; the next call reports the store.
+            logger.warning("could not record a rate-limit refusal: %s", failure)
+
+    @staticmethod
+    async def _release_slot(
+        gate: FleetGate | None, slot: Any, endpoint: Endpoint[Any, Any]
+    ) -> None:
+        assert gate is not None
+        try:
+            await gate.release(slot)
+        except CoordinationError as failure:
+            # The answer is in hand and must not be lost; the slot's lease frees it later.
+            logger.warning("%s: could not free the fleet slot: %s", endpoint.method, failure)
 
     async def _send(self, call: _Call, transport: Transport) -> Any:
         endpoint = call.endpoint

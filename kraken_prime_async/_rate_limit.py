@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Final, Literal
+from typing import Final, Literal, Protocol, runtime_checkable
 
 from .errors import ValidationError
 
@@ -68,6 +68,50 @@ def resolve(setting: RateLimitSetting) -> tuple[RateLimit | None, bool]:
     )
 
 
+def decayed(
+    value: float, updated: float, now: float, limits: RateLimit | None
+) -> tuple[float, float]:
+    """``(value, updated)`` after decaying ``value`` from ``updated`` to ``now``."""
+    if limits is not None and now > updated:
+        value = max(0.0, value - (now - updated) * limits.decay_per_second)
+    return value, max(updated, now)
+
+
+def wait_for_room(
+    value: float, blocked_until: float, now: float, cost: float, limits: RateLimit | None
+) -> float:
+    """Seconds until a call of ``cost`` fits a counter at ``value`` (already decayed to ``now``).
+
+    0.0 when it fits now. Shared by the in-process model and the fleet's file-backed one (the
+    Redis one runs the same rule as a Lua script).
+    """
+    delay = max(0.0, blocked_until - now)
+    if limits is not None:
+        excess = value + cost - (limits.max_counter - HEADROOM)
+        if excess > _TOLERANCE:
+            delay = max(delay, excess / limits.decay_per_second)
+    return delay if delay > _TOLERANCE else 0.0
+
+
+@runtime_checkable
+class RateCounter(Protocol):
+    """What the pipeline needs from a call-counter model: the process-local
+    :class:`CallCounter` or a fleet's shared one."""
+
+    @property
+    def active(self) -> bool:
+        """Whether calls are being paced (a retry then leaves rate-limit waits to the model)."""
+        ...
+
+    async def acquire(self, cost: float, sleep: Callable[[float], Awaitable[None]]) -> float:
+        """Wait until a call of ``cost`` fits, charge it, return the seconds waited."""
+        ...
+
+    async def refused(self, retry_at: float | None, cost: float) -> None:
+        """Kraken refused a call for rate (``retry_at``: a ``Throttled`` hold, Unix seconds)."""
+        ...
+
+
 class CallCounter:
     """The model of one key's counter.
 
@@ -101,22 +145,11 @@ class CallCounter:
         return self._value
 
     def _decay(self) -> None:
-        now = self._clock()
-        if self.limits is not None and now > self._updated:
-            self._value = max(
-                0.0, self._value - (now - self._updated) * self.limits.decay_per_second
-            )
-        self._updated = max(self._updated, now)
+        self._value, self._updated = decayed(self._value, self._updated, self._clock(), self.limits)
 
     def _delay(self, cost: float) -> float:
-        now = self._clock()
-        delay = max(0.0, self._blocked_until - now)
-        if self.limits is not None:
-            self._decay()
-            excess = self._value + cost - (self.limits.max_counter - HEADROOM)
-            if excess > _TOLERANCE:
-                delay = max(delay, excess / self.limits.decay_per_second)
-        return delay if delay > _TOLERANCE else 0.0
+        self._decay()
+        return wait_for_room(self._value, self._blocked_until, self._clock(), cost, self.limits)
 
     async def acquire(self, cost: float, sleep: Callable[[float], Awaitable[None]]) -> float:
         """Wait until a call of ``cost`` fits, charge it, and return the seconds waited."""
@@ -147,6 +180,10 @@ class CallCounter:
             self._value = max(self._value, self.limits.max_counter + cost)
         if retry_at is not None:
             self._blocked_until = max(self._blocked_until, retry_at)
+
+    async def refused(self, retry_at: float | None, cost: float) -> None:
+        """:class:`RateCounter` form of :meth:`on_rate_limited`."""
+        self.on_rate_limited(retry_at, cost)
 
     def __repr__(self) -> str:
         return f"CallCounter(limits={self.limits}, auto={self.auto}, value={self._value:.2f})"

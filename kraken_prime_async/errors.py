@@ -18,6 +18,7 @@
     ├── APIConnectionError                no answer: connect failure, reset, dropped connection
     │   └── APITimeoutError               no answer in time
     ├── OutcomeUnknownError               a write whose effect could not be established
+    ├── CoordinationError                 a fleet's shared store (Redis, lock file) failed; not sent
     └── ResponseValidationError           the answer did not have the expected shape
 
 Retryability is a property of the exception (``.retryable``); the retry policy reads it.
@@ -35,6 +36,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "ClientStateError",
+    "CoordinationError",
     "DeadlineElapsedError",
     "InternalServerError",
     "InvalidArgumentsError",
@@ -247,4 +249,22 @@ class OutcomeUnknownError(KrakenPrimeError):
         self.method = method
         self.arguments = dict(arguments)
         self.attempts = attempts
+        super().__init__(message)
+
+
+class CoordinationError(KrakenPrimeError):
+    """The store a fleet shares one key through (Redis, a lock file) could not be used.
+
+    Raised before the request is sent (taking a nonce, an in-flight slot or call-counter room
+    failed), so the call had no effect at Kraken. Never retried by the client and never replaced
+    by a local fallback: a process-local nonce could collide with the rest of the fleet's.
+
+    Attributes
+    ----------
+    store : str
+        What failed, without credentials (``"redis 10.0.0.5:6379"``, a lock file's path).
+    """
+
+    def __init__(self, message: str, *, store: str) -> None:
+        self.store = store
         super().__init__(message)

@@ -1,0 +1,80 @@
+"""Sharing one API key between processes and hosts: the seam every fleet backend fills.
+
+Inside one process, every client of a key already shares a nonce source (``_nonce.py``), a
+dispatcher that orders the key's requests (``_dispatch.py``) and a call-counter model
+(``_rate_limit.py``). A :class:`Fleet` extends the same three to every process that uses it:
+
+* a **nonce source** whose sequence is strictly increasing across the fleet;
+* a **gate**: the key's in-flight slots, held from before the nonce is taken until the answer
+  arrives, so that with a nonce window of 0 one request of the key is on the wire fleet-wide and
+  nonces reach Kraken in the order they were issued;
+* a **rate counter**: the call-counter model, charged by every member.
+
+Backends: :class:`~kraken_prime_async.FileLockFleet` (processes on one host) and
+:class:`~kraken_prime_async.RedisFleet` (hosts sharing a Redis).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Hashable, Iterator
+from typing import Final, Protocol, runtime_checkable
+
+from ._nonce import NonceSource, NonceUnit
+from ._rate_limit import RateCounter, RateLimit
+
+#: Polling while another member holds the key's last free slot: first and longest pause (s).
+GATE_POLL_FIRST: Final = 0.0005
+GATE_POLL_MAX: Final = 0.01
+
+
+@runtime_checkable
+class FleetGate(Protocol):
+    """The key's in-flight slots, shared by the fleet."""
+
+    async def acquire(self, lease_seconds: float) -> Hashable:
+        """Wait for a slot; return a token for :meth:`release`.
+
+        ``lease_seconds`` bounds how long the slot is held if its holder dies without releasing
+        it (backends that cannot notice a dead holder by themselves expire it then).
+        """
+        ...
+
+    async def release(self, token: Hashable) -> None:
+        """Free the slot of ``token``."""
+        ...
+
+
+@runtime_checkable
+class Fleet(Protocol):
+    """Where the members of a fleet keep what they share about each API key."""
+
+    def nonce_source(self, api_key: str, unit: NonceUnit) -> NonceSource:
+        """The fleet's nonce sequence of ``api_key``."""
+        ...
+
+    def gate(self, api_key: str, *, window_seconds: float, max_in_flight: int) -> FleetGate:
+        """The fleet's in-flight slots of ``api_key`` (one slot when ``window_seconds`` is 0)."""
+        ...
+
+    def counter(
+        self, api_key: str, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]
+    ) -> RateCounter:
+        """The fleet's call-counter model of ``api_key``."""
+        ...
+
+
+def key_id(api_key: str) -> str:
+    """A stable name for ``api_key`` in shared storage that does not reveal the key."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+def poll_delays(rng: random.Random | None = None) -> Iterator[float]:
+    """Pauses between tries for a slot: doubling from ``GATE_POLL_FIRST`` to ``GATE_POLL_MAX``,
+    jittered so members do not retry in lockstep."""
+    rng = rng or random.Random()  # noqa: S311 - jitter
+    delay = GATE_POLL_FIRST
+    while True:
+        yield delay * rng.uniform(0.5, 1.0)
+        delay = min(GATE_POLL_MAX, delay * 2)
