@@ -44,7 +44,7 @@ Semantics chosen where Kraken is silent
 
 from kraken_prime_async.sandbox._faults import Fault, FaultKind, Faults
 from kraken_prime_async.sandbox._records import RequestRecord
-from kraken_prime_async.sandbox._rules import Tier
+from kraken_prime_async.sandbox._rules import Tier, TierLimits
 from kraken_prime_async.sandbox._server import PrimeSandbox, SandboxCredentials, serve
 
 __all__ = [
@@ -55,5 +55,6 @@ __all__ = [
     "RequestRecord",
     "SandboxCredentials",
     "Tier",
+    "TierLimits",
     "serve",
 ]

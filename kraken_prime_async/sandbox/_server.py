@@ -24,7 +24,7 @@ from kraken_prime_async.sandbox._endpoints import ENDPOINTS, Access, Context, pa
 from kraken_prime_async.sandbox._fast_api import DEFAULT_SCOPES, OPERATIONS, FastApi
 from kraken_prime_async.sandbox._faults import Fault, Faults
 from kraken_prime_async.sandbox._records import Outcome, RequestRecord, error_outcome
-from kraken_prime_async.sandbox._rules import TIERS, CallCounter, Lockout, Tier
+from kraken_prime_async.sandbox._rules import TIERS, CallCounter, Lockout, Tier, TierLimits
 from kraken_prime_async.sandbox._state import (
     ASSET_KINDS,
     ROLES,
@@ -81,8 +81,9 @@ class PrimeSandbox:
         Interface to bind.
     port : int, default 0
         TCP port; 0 picks a free one (see :attr:`url`).
-    tier : {"starter", "intermediate", "pro"}, default "intermediate"
-        Call-counter tier: max 15/20/20, decay 0.33/0.5/1 per second. Every call costs 1.
+    tier : {"starter", "intermediate", "pro"} or TierLimits, default "intermediate"
+        Call-counter tier: max 15/20/20, decay 0.33/0.5/1 per second, or custom limits (tests
+        use a fast-decaying counter). Every call costs 1.
     rate_limit : bool, default True
         ``False`` turns the call counter off.
     nonce_window : int, default 0
@@ -117,7 +118,7 @@ class PrimeSandbox:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        tier: Tier = "intermediate",
+        tier: Tier | TierLimits = "intermediate",
         rate_limit: bool = True,
         nonce_window: int = 0,
         auto_confirm_after: float | None = None,
@@ -128,8 +129,8 @@ class PrimeSandbox:
         lockout_seconds: float = 900.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if tier not in TIERS:
-            raise ValueError(f"tier must be one of {sorted(TIERS)}")
+        if not isinstance(tier, TierLimits) and tier not in TIERS:
+            raise ValueError(f"tier must be one of {sorted(TIERS)} or a TierLimits")
         if nonce_window < 0:
             raise ValueError("nonce_window must be >= 0")
         if latency is not None and not 0 <= latency[0] <= latency[1]:
@@ -138,7 +139,7 @@ class PrimeSandbox:
             raise ValueError("lockout_after must be >= 1")
         self._host = host
         self._port = port
-        self._limits = TIERS[tier]
+        self._limits = tier if isinstance(tier, TierLimits) else TIERS[tier]
         self._rate_limit = rate_limit
         self._auto_confirm_after = auto_confirm_after
         self._latency = latency

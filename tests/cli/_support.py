@@ -10,7 +10,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kraken_prime_async.sandbox import PrimeSandbox
 
@@ -37,9 +37,9 @@ def run_cli(
 class ThreadedSandbox:
     """A :class:`PrimeSandbox` running on its own event loop in a daemon thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
         self.loop = asyncio.new_event_loop()
-        self.sandbox = PrimeSandbox(rate_limit=False)
+        self.sandbox = PrimeSandbox(**{"rate_limit": False, **options})
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def call(self, make: Callable[[], Awaitable[T]]) -> T:
