@@ -65,6 +65,30 @@ class Fleet(Protocol):
         ...
 
 
+class FleetCounterBase:
+    """What a fleet's call-counter model knows locally: this member's tier setting and what it
+    last read of the shared counter (the fleet's tier, a ``Throttled`` hold)."""
+
+    def __init__(self, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]) -> None:
+        self.limits = limits
+        self.auto = auto
+        self._clock = clock
+        self._fleet_limits: RateLimit | None = None
+        self._blocked_until = 0.0
+
+    @property
+    def active(self) -> bool:
+        """Whether calls are paced (as of this member's last look at the shared counter)."""
+        return (
+            self.limits is not None
+            or self._fleet_limits is not None
+            or self._blocked_until > self._clock()
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(limits={self.limits}, auto={self.auto})"
+
+
 def key_id(api_key: str) -> str:
     """A stable name for ``api_key`` in shared storage that does not reveal the key."""
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]

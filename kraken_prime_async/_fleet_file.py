@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._constants import DEFAULT_NONCE_UNIT, NONCE_MAX
-from ._fleet import key_id, poll_delays
+from ._fleet import FleetCounterBase, key_id, poll_delays
 from ._nonce import PER_SECOND, NonceUnit
 from ._rate_limit import TIERS, RateLimit, decayed, wait_for_room
 from .errors import CoordinationError, ValidationError
@@ -222,27 +222,14 @@ class FileLockGate:
         return f"FileLockGate(slots={len(self._files)}, held_here={len(self._held)})"
 
 
-class FileLockCounter:
+class FileLockCounter(FleetCounterBase):
     """The call-counter model of :mod:`._rate_limit`, kept in a file shared by the fleet."""
 
     def __init__(
         self, path: str, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]
     ) -> None:
+        super().__init__(limits, auto=auto, clock=clock)
         self._file = _LockedFile(path)
-        self.limits = limits
-        self.auto = auto
-        self._clock = clock
-        self._fleet_limits: RateLimit | None = None
-        self._blocked_until = 0.0
-
-    @property
-    def active(self) -> bool:
-        """Whether calls are paced (as of this process's last look at the file)."""
-        return (
-            self.limits is not None
-            or self._fleet_limits is not None
-            or self._blocked_until > self._clock()
-        )
 
     def _read(self, fd: int) -> tuple[float, float, float, RateLimit | None]:
         raw = os.pread(fd, _COUNTER_RECORD.size, 0)
@@ -294,9 +281,6 @@ class FileLockCounter:
                 blocked = max(blocked, retry_at)
             self._blocked_until = blocked
             self._write(fd, value, updated, blocked, limits)
-
-    def __repr__(self) -> str:
-        return f"FileLockCounter(limits={self.limits}, auto={self.auto})"
 
 
 class FileLockFleet:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._constants import DEFAULT_NONCE_UNIT
 from ._dispatch import WINDOW_SAFETY
-from ._fleet import key_id, poll_delays
+from ._fleet import FleetCounterBase, key_id, poll_delays
 from ._nonce import PER_SECOND, NonceUnit
 from ._rate_limit import _TOLERANCE, HEADROOM, TIERS, RateLimit
 from .errors import CoordinationError, ValidationError
@@ -330,7 +330,7 @@ class RedisGate:
         return f"RedisGate(cap={self.cap})"
 
 
-class RedisCounter:
+class RedisCounter(FleetCounterBase):
     """The call-counter model of :mod:`._rate_limit`, shared by the fleet in a Redis hash."""
 
     def __init__(
@@ -342,22 +342,9 @@ class RedisCounter:
         auto: bool,
         clock: Callable[[], float],
     ) -> None:
+        super().__init__(limits, auto=auto, clock=clock)
         self._scripts = scripts
         self._key = key
-        self.limits = limits
-        self.auto = auto
-        self._clock = clock
-        self._fleet_limits: RateLimit | None = None
-        self._blocked_until = 0.0
-
-    @property
-    def active(self) -> bool:
-        """Whether calls are paced (as of this member's last look at the shared counter)."""
-        return (
-            self.limits is not None
-            or self._fleet_limits is not None
-            or self._blocked_until > self._clock()
-        )
 
     def _mine(self) -> tuple[float, float]:
         return (self.limits.max_counter, self.limits.decay_per_second) if self.limits else (0, 0)
@@ -405,9 +392,6 @@ class RedisCounter:
             self._blocked_until = max(self._blocked_until, retry_at)
         if self.limits is None and self._fleet_limits is None and starter is not None:
             self._fleet_limits = starter
-
-    def __repr__(self) -> str:
-        return f"RedisCounter(limits={self.limits}, auto={self.auto})"
 
 
 class RedisFleet:
