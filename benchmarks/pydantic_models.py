@@ -1,6 +1,7 @@
 """Pydantic v2 models equivalent to ``kraken_prime_async.models.BatchPage`` in its envelope.
 
 Same fields, types, optionality and defaults; frozen; unknown keys ignored (pydantic's default).
+Like ``models.Leg``, ``Leg`` keeps the wire ``amount`` as text and parses it on access.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -19,12 +20,16 @@ class _Frozen(BaseModel):
 
 class Leg(_Frozen):
     asset: str
-    amount: Decimal | None = None
+    amount_text: str | None = Field(default=None, alias="amount")
     status: str | None = None
     can_settle: bool | None = None
     direction: str | None = None
     settled_at: int | None = None
     latest_spot_transfer: dict[str, Any] | None = None
+
+    @property
+    def amount(self) -> Decimal | None:
+        return None if self.amount_text is None else Decimal(self.amount_text)
 
 
 class BatchAttributes(_Frozen):
