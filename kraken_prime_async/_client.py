@@ -12,6 +12,7 @@ from types import TracebackType
 
 import aiohttp
 
+from ._auth import HmacAuth
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
@@ -139,9 +140,7 @@ class PrimeClient:
         self._state = ClientState.UNOPENED
         self._transport: Transport = transport or AiohttpTransport(session)
         self._pipeline = Pipeline(
-            api_key=api_key,
-            signer=signer,
-            nonce_source=nonce_source,
+            auth=HmacAuth(api_key, signer, nonce_source),
             base_url=base_url,
             transport=self._open_transport,
             timeout=_DEFAULT_TIMEOUT if timeout is None else coerce_timeout(timeout),

@@ -1,4 +1,4 @@
-"""The HTTP seam: one ``post`` that returns status and body bytes, or raises a classified
+"""The HTTP seam: one ``request`` that returns status and body bytes, or raises a classified
 :class:`~kraken_prime_async.errors.APIConnectionError`.
 
 Swapping the transport is how tests (and users with special networking) take over the wire
@@ -25,22 +25,26 @@ class RawResponse(NamedTuple):
 
 
 class Transport(Protocol):
-    """Send one POST and return the raw answer.
+    """Send one request and return the raw answer.
 
     Implementations raise :class:`APIConnectionError` (``sent=False`` only when the request
     certainly never left) or :class:`APITimeoutError` when no answer arrived.
     """
 
-    async def post(
+    async def request(
         self,
         url: URL,
-        body: bytes,
+        body: bytes | None,
         headers: Mapping[str, str],
         timeout: aiohttp.ClientTimeout,
         *,
         method: str,
+        http_method: str = "POST",
     ) -> RawResponse:
-        """POST ``body`` to ``url``."""
+        """Send ``body`` (``None``: no body, as for GET) to ``url`` with ``http_method``.
+
+        ``method`` is the API method's name, for error messages only.
+        """
         ...
 
     async def close(self) -> None:
@@ -72,20 +76,26 @@ class AiohttpTransport:
             )
         return self._session
 
-    async def post(
+    async def request(
         self,
         url: URL,
-        body: bytes,
+        body: bytes | None,
         headers: Mapping[str, str],
         timeout: aiohttp.ClientTimeout,
         *,
         method: str,
+        http_method: str = "POST",
     ) -> RawResponse:
-        """POST ``body``; map aiohttp's failures to the SDK's connection errors."""
+        """Send ``body``; map aiohttp's failures to the SDK's connection errors."""
         session = self._get_session()
         try:
             async with session.request(
-                "POST", url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+                http_method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
             ) as response:
                 return RawResponse(response.status, await response.read())
         except aiohttp.ConnectionTimeoutError as exc:
