@@ -1,12 +1,16 @@
-"""Asyncio SDK for the Kraken Prime REST API: API users, API keys and settlement.
+"""Asyncio SDK for the Kraken Prime REST API: API users, API keys and settlement, and the
+Kraken Connect OAuth Fast API key operations.
 
 >>> async with PrimeClient(api_key, api_secret) as client:  # doctest: +SKIP
 ...     users = await client.api_users.list()
+>>> async with FastApiKeyClient(access_token) as oauth:  # doctest: +SKIP
+...     keys = await oauth.fast_api_keys.list()
 """
 
 from . import errors, models
 from ._client import ClientState, PrimeClient
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
+from ._oauth_client import FastApiKeyClient
 from ._rate_limit import RateLimit
 from ._resources.settle_batch import LegOutcome, SettlementReport
 from ._retry import RetryBudget, RetryPolicy
@@ -41,6 +45,9 @@ from .models import (
     BatchPage,
     BatchStatus,
     CreatedApiKey,
+    CreatedFastApiKey,
+    FastApiKeyInfo,
+    FastApiKeyPermissions,
     Leg,
     Role,
     Transfer,
@@ -63,7 +70,11 @@ __all__ = [
     "ClientStateError",
     "ClientStats",
     "CreatedApiKey",
+    "CreatedFastApiKey",
     "DeadlineElapsedError",
+    "FastApiKeyClient",
+    "FastApiKeyInfo",
+    "FastApiKeyPermissions",
     "InternalServerError",
     "InvalidArgumentsError",
     "InvalidNonceError",
