@@ -60,6 +60,16 @@ class AiohttpTransport:
     session : aiohttp.ClientSession, optional
         A caller's session, used as is and never closed here. Without one, a session is created
         on first use (no cookie jar: the API is stateless) and closed by :meth:`close`.
+
+    Notes
+    -----
+    aiohttp re-sends a GET, PUT or DELETE once by itself when the connection drops before the
+    answer (RFC 9112 allows it for idempotent methods). The SDK decides re-sends itself (a
+    Fast API key rename or delete must not be re-sent blindly), so the session created here has
+    that switched off (``_retry_connection``, the switch aiohttp's own test client uses). A
+    caller's session is left as it is: with one, a lost answer to a rename or delete may come
+    back as "unknown api_key_name" from aiohttp's silent second request. Prime calls are POSTs,
+    which aiohttp never re-sends.
     """
 
     __slots__ = ("_owned", "_session")
@@ -74,6 +84,8 @@ class AiohttpTransport:
                 cookie_jar=aiohttp.DummyCookieJar(),
                 connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
             )
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False  # re-sends are the pipeline's decision
         return self._session
 
     async def request(
