@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -465,3 +466,16 @@ async def test_a_deleted_fast_key_is_revoked_for_prime_calls() -> None:
             await oauth.fast_api_keys.delete("bot")
             with pytest.raises(AuthenticationError):
                 await prime.api_users.list()
+
+
+async def test_the_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Fast API keys (OAuth)", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("asyncio.run(main())", "")
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    await namespace["main"]()
+    printed = capsys.readouterr().out
+    assert "CreatedFastApiKey(" in printed and "['desk-bot-2']" in printed
+    assert "SecretStr('**********')" in printed
