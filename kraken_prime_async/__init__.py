@@ -1,7 +1,10 @@
-"""Asyncio SDK for the Kraken Prime REST API: API users, API keys and settlement.
+"""Asyncio SDK for the Kraken Prime REST API: API users, API keys and settlement, and the
+Kraken Connect OAuth Fast API key operations.
 
 >>> async with PrimeClient(api_key, api_secret) as client:  # doctest: +SKIP
 ...     users = await client.api_users.list()
+>>> async with FastApiKeyClient(access_token) as oauth:  # doctest: +SKIP
+...     keys = await oauth.fast_api_keys.list()
 """
 
 from typing import TYPE_CHECKING, Any
@@ -9,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from . import errors, models
 from ._client import ClientState, PrimeClient
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
+from ._oauth_client import FastApiKeyClient
 from ._rate_limit import RateCounter, RateLimit
 from ._resources.settle_batch import LegOutcome, SettlementReport
 from ._retry import RetryBudget, RetryPolicy
@@ -44,6 +48,9 @@ from .models import (
     BatchPage,
     BatchStatus,
     CreatedApiKey,
+    CreatedFastApiKey,
+    FastApiKeyInfo,
+    FastApiKeyPermissions,
     Leg,
     Role,
     Transfer,
@@ -94,7 +101,11 @@ __all__ = [
     "ClientStats",
     "CoordinationError",
     "CreatedApiKey",
+    "CreatedFastApiKey",
     "DeadlineElapsedError",
+    "FastApiKeyClient",
+    "FastApiKeyInfo",
+    "FastApiKeyPermissions",
     "FileLockFleet",
     "FileLockNonceSource",
     "Fleet",

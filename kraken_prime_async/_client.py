@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from ._auth import HmacAuth
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
@@ -157,9 +158,7 @@ class PrimeClient:
         self._state = ClientState.UNOPENED
         self._transport: Transport = transport or AiohttpTransport(session)
         self._pipeline = Pipeline(
-            api_key=api_key,
-            signer=signer,
-            nonce_source=nonce_source,
+            auth=HmacAuth(api_key, signer, nonce_source),
             base_url=base_url,
             transport=self._open_transport,
             timeout=_DEFAULT_TIMEOUT if timeout is None else coerce_timeout(timeout),

@@ -9,6 +9,10 @@ from typing import Final
 
 DEFAULT_BASE_URL: Final = "https://api.kraken.com"
 PRIVATE_PATH_PREFIX: Final = "/0/private/"
+#: Kraken Connect OAuth: the Fast API key operations live at ``<base_url>/oauth/fast-api-key``
+#: (Kraken's spec: server ``https://api.kraken.com/oauth``, path ``/fast-api-key``).
+OAUTH_PATH_PREFIX: Final = "/oauth"
+FAST_API_KEY_PATH: Final = f"{OAUTH_PATH_PREFIX}/fast-api-key"
 
 #: Whole-request budget and connect budget, in seconds.
 DEFAULT_TIMEOUT: Final = 30.0

@@ -1,8 +1,9 @@
 """Endpoints as data, and decoding of Kraken's ``{"error": [...], "result": ...}`` envelope.
 
-An :class:`Endpoint` says everything the pipeline needs: the wire method name, the Struct the
-``result`` decodes into, how to unwrap it (``data``/``batch``/``transfer`` wrappers), and whether
-the call is idempotent (may be re-sent after its answer was lost).
+An :class:`Endpoint` says everything the pipeline needs: the wire method name, the HTTP verb and
+path (``POST /0/private/<method>`` for every Prime endpoint), the Struct the ``result`` decodes
+into, how to unwrap it (``data``/``batch``/``transfer`` wrappers), and whether the call is
+idempotent (may be re-sent after its answer was lost).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class Endpoint(Generic[W, R]):
     Parameters
     ----------
     method : str
-        Wire name, e.g. ``"GetPrimeApiUser"``.
+        Wire name, e.g. ``"GetPrimeApiUser"`` (for OAuth operations, a name for logs and errors).
     wire_type : type
         What ``result`` decodes into.
     unwrap : callable
@@ -69,11 +70,16 @@ class Endpoint(Generic[W, R]):
         Whether re-sending after a lost answer cannot cause a second effect.
     cost : float
         What one call adds to Kraken's call counter (1 for every Prime endpoint).
+    http_method : str
+        HTTP verb. ``GET`` requests carry no body; the others send the JSON body.
+    path : str, optional
+        URL path under the base URL; default ``/0/private/<method>``.
     """
 
     __slots__ = (
         "_decoder",
         "cost",
+        "http_method",
         "idempotent",
         "method",
         "path",
@@ -90,9 +96,12 @@ class Endpoint(Generic[W, R]):
         *,
         idempotent: bool,
         cost: float = 1.0,
+        http_method: str = "POST",
+        path: str | None = None,
     ) -> None:
         self.method = method
-        self.path = f"{PRIVATE_PATH_PREFIX}{method}"
+        self.http_method = http_method
+        self.path = f"{PRIVATE_PATH_PREFIX}{method}" if path is None else path
         self.path_bytes = self.path.encode("ascii")
         self.wire_type = wire_type
         self.unwrap = unwrap
@@ -112,7 +121,8 @@ class Endpoint(Generic[W, R]):
 
         The ``error`` array is looked at before the result is used. Bodies of 2xx answers are never
         quoted in exceptions (they may carry a new key's secret); non-2xx bodies are quoted
-        truncated and passed through ``redact``.
+        truncated. Both the quoted snippet and the ``error`` strings pass through ``redact`` (a
+        server may echo a credential back).
         """
         if 200 <= status < 300:
             try:
@@ -121,7 +131,7 @@ class Endpoint(Generic[W, R]):
                 errors = _errors_only(body)
                 if any(_error_map.is_error(entry) for entry in errors):
                     raise _error_map.from_errors(
-                        errors, status=status, method=self.method
+                        _redacted(errors, redact), status=status, method=self.method
                     ) from None
                 raise ResponseValidationError(
                     f"{self.method}: unexpected answer shape: {exc}",
@@ -136,7 +146,7 @@ class Endpoint(Generic[W, R]):
                     retryable=True,
                 ) from None
             if envelope.error:
-                self._check_errors(envelope.error, status)
+                self._check_errors(_redacted(envelope.error, redact), status)
             if isinstance(envelope.result, UnsetType):
                 raise ResponseValidationError(
                     f"{self.method}: answer has neither errors nor a result",
@@ -146,7 +156,9 @@ class Endpoint(Generic[W, R]):
             return self.unwrap(envelope.result)
         errors = _errors_only(body)
         if errors:
-            raise _error_map.from_errors(errors, status=status, method=self.method)
+            raise _error_map.from_errors(
+                _redacted(errors, redact), status=status, method=self.method
+            )
         snippet = redact(body[:ERROR_BODY_SNIPPET].decode("utf-8", "replace").strip())
         raise _error_map.from_status(status, " ".join(snippet.split()), method=self.method)
 
@@ -157,6 +169,10 @@ class Endpoint(Generic[W, R]):
 
     def __repr__(self) -> str:
         return f"Endpoint({self.method!r}, idempotent={self.idempotent})"
+
+
+def _redacted(errors: list[str], redact: Callable[[str], str]) -> list[str]:
+    return [redact(entry) for entry in errors]
 
 
 def _errors_only(body: bytes) -> list[str]:

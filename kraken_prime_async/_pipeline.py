@@ -1,7 +1,8 @@
 """The one call pipeline every endpoint runs through.
 
-validate (in the resource method) → encode once → per attempt: nonce → splice → sign → send →
-decode → map errors → retry decision. Nothing endpoint-specific lives here.
+validate (in the resource method) → encode once → per attempt: prepare (the auth strategy:
+nonce → splice → sign for Prime, a bearer token for OAuth) → send → decode → map errors → retry
+decision. Nothing endpoint-specific lives here.
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ import aiohttp
 import msgspec
 from yarl import URL
 
+from ._auth import RequestAuth
 from ._constants import DEFAULT_TIMEOUT, FLEET_LEASE_MARGIN, LOGGER_NAME
 from ._dispatch import KeyDispatcher, shared_dispatcher
 from ._endpoint import Endpoint
-from ._nonce import NonceSource
 from ._rate_limit import RateCounter, RateLimitSetting, resolve, shared_counter
 from ._retry import RetryBudget, RetryPolicy, build_retrying
-from ._signing import Signer
 from ._stats import ClientStats
 from ._transport import Transport
 from .errors import (
     APIConnectionError,
     APIError,
+    AuthenticationError,
     CoordinationError,
     DeadlineElapsedError,
     InternalServerError,
@@ -58,13 +59,6 @@ def encode_params(request: msgspec.Struct | None) -> bytes:
     return b"{}" if request is None else _encoder.encode(request)
 
 
-def with_nonce(nonce: int, params: bytes) -> bytes:
-    """The exact body of one attempt: ``nonce`` first, then the call's fields."""
-    if params == b"{}":
-        return b'{"nonce":%d}' % nonce
-    return b'{"nonce":%d,' % nonce + params[1:]
-
-
 def is_ambiguous(exc: BaseException) -> bool:
     """Whether the request may have taken effect although no usable answer came back."""
     if isinstance(exc, APIConnectionError):
@@ -87,27 +81,29 @@ def _code(exc: BaseException) -> str:
 class _Call:
     """State of one call across its attempts."""
 
-    __slots__ = ("attempts", "endpoint", "params", "timeout")
+    __slots__ = ("attempts", "auth_tag", "endpoint", "params", "refreshed", "timeout")
 
     def __init__(self, endpoint: Endpoint[Any, Any], params: bytes, timeout: aiohttp.ClientTimeout):
         self.endpoint = endpoint
         self.params = params
         self.timeout = timeout
         self.attempts = 0
+        self.auth_tag = 0  # the credential the last attempt used (see BearerAuth)
+        self.refreshed = False  # whether this call already replaced a refused credential
 
 
 class Pipeline:
-    """Runs endpoint calls for one API key.
+    """Runs endpoint calls for one credential (an API key, or a bearer token).
 
-    Built by :class:`~kraken_prime_async.PrimeClient`; not part of the public API.
+    Built by :class:`~kraken_prime_async.PrimeClient` (with :class:`HmacAuth`) and
+    :class:`~kraken_prime_async.FastApiKeyClient` (with :class:`BearerAuth`); not part of the
+    public API.
     """
 
     def __init__(
         self,
         *,
-        api_key: str,
-        signer: Signer,
-        nonce_source: NonceSource,
+        auth: RequestAuth,
         base_url: str,
         transport: Callable[[], Transport],
         timeout: aiohttp.ClientTimeout,
@@ -120,7 +116,8 @@ class Pipeline:
         rate_limit: RateLimitSetting = "auto",
         fleet: Fleet | None = None,
     ) -> None:
-        self._api_key = api_key
+        self._auth = auth
+        self._api_key = auth.key
         self._fleet = fleet
         self._window_seconds = nonce_window_seconds
         self._max_in_flight = max_in_flight
@@ -129,8 +126,6 @@ class Pipeline:
             tuple[asyncio.AbstractEventLoop, KeyDispatcher, FleetGate | None, RateCounter | None]
             | None
         ) = None
-        self._signer = signer
-        self._nonce_source = nonce_source
         self._base_url = base_url.rstrip("/")
         self._transport = transport
         self.timeout = timeout
@@ -239,6 +234,8 @@ class Pipeline:
         )
 
     async def _attempt(self, call: _Call) -> Any:
+        if not self._auth.keyed:
+            return await self._attempt_unkeyed(call)
         endpoint = call.endpoint
         transport = self._transport()  # checks the client is still open, before every attempt
         dispatcher, gate, counter = self._key_gates()
@@ -292,6 +289,25 @@ class Pipeline:
             # The answer is in hand and must not be lost; the slot's lease frees it later.
             logger.warning("%s: could not free the fleet slot: %s", endpoint.method, failure)
 
+    async def _attempt_unkeyed(self, call: _Call) -> Any:
+        """An attempt without per-key gates (bearer auth: no nonce, no call counter).
+
+        A credential refused with HTTP 401 is replaced once per call, if the auth strategy can,
+        and the request is re-sent at once (inside this attempt, so the retry policy does not
+        count it). A second 401 is raised.
+        """
+        transport = self._transport()  # checks the client is still open
+        try:
+            return await self._send(call, transport)
+        except AuthenticationError as exc:
+            if call.refreshed or exc.status != 401 or not self._auth.can_refresh:
+                raise
+            call.refreshed = True
+            logger.info("%s: credential refused (HTTP 401); refreshing it", call.endpoint.method)
+            await self._auth.refresh(call.auth_tag)
+        self.stats.token_refreshes += 1
+        return await self._send(call, self._transport())
+
     async def _send(self, call: _Call, transport: Transport) -> Any:
         endpoint = call.endpoint
         call.attempts += 1
@@ -299,24 +315,22 @@ class Pipeline:
         stats.attempts += 1
         if call.attempts > 1:
             stats.retries += 1
-        nonce = await self._nonce_source.next_nonce()
-        body = with_nonce(nonce, call.params)
-        signature = self._signer.sign(endpoint.path_bytes, nonce, body)
-        headers = {
-            "API-Key": self._api_key,
-            "API-Sign": signature,
-            "Content-Type": "application/json",
-            "User-Agent": self._user_agent,
-        }
+        prepared = await self._auth.prepare(endpoint, call.params, self._user_agent)
+        call.auth_tag = prepared.tag
         started = time.perf_counter()
         status: int | None = None
         try:
-            raw = await transport.post(
-                self._url(endpoint), body, headers, call.timeout, method=endpoint.method
+            raw = await transport.request(
+                self._url(endpoint),
+                prepared.body,
+                prepared.headers,
+                call.timeout,
+                method=endpoint.method,
+                http_method=endpoint.http_method,
             )
             status = raw.status
             result = endpoint.decode(
-                raw.status, raw.body, redact=lambda text: _redact(text, self._api_key, signature)
+                raw.status, raw.body, redact=lambda text: _redact(text, *prepared.secrets)
             )
         except KrakenPrimeError as exc:
             self._record_failure(call, exc, status, started)

@@ -29,6 +29,8 @@ class ClientStats:
         Total of those waits.
     outcome_unknown : int
         Writes that ended in :class:`~kraken_prime_async.errors.OutcomeUnknownError`.
+    token_refreshes : int
+        Bearer tokens replaced through ``token_provider`` after an HTTP 401 (OAuth clients).
     """
 
     calls: int = 0
@@ -41,6 +43,7 @@ class ClientStats:
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
     outcome_unknown: int = 0
+    token_refreshes: int = 0
 
     def snapshot(self) -> ClientStats:
         """A copy that later calls do not change."""

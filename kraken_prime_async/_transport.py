@@ -1,4 +1,4 @@
-"""The HTTP seam: one ``post`` that returns status and body bytes, or raises a classified
+"""The HTTP seam: one ``request`` that returns status and body bytes, or raises a classified
 :class:`~kraken_prime_async.errors.APIConnectionError`.
 
 Swapping the transport is how tests (and users with special networking) take over the wire
@@ -25,22 +25,26 @@ class RawResponse(NamedTuple):
 
 
 class Transport(Protocol):
-    """Send one POST and return the raw answer.
+    """Send one request and return the raw answer.
 
     Implementations raise :class:`APIConnectionError` (``sent=False`` only when the request
     certainly never left) or :class:`APITimeoutError` when no answer arrived.
     """
 
-    async def post(
+    async def request(
         self,
         url: URL,
-        body: bytes,
+        body: bytes | None,
         headers: Mapping[str, str],
         timeout: aiohttp.ClientTimeout,
         *,
         method: str,
+        http_method: str = "POST",
     ) -> RawResponse:
-        """POST ``body`` to ``url``."""
+        """Send ``body`` (``None``: no body, as for GET) to ``url`` with ``http_method``.
+
+        ``method`` is the API method's name, for error messages only.
+        """
         ...
 
     async def close(self) -> None:
@@ -56,6 +60,16 @@ class AiohttpTransport:
     session : aiohttp.ClientSession, optional
         A caller's session, used as is and never closed here. Without one, a session is created
         on first use (no cookie jar: the API is stateless) and closed by :meth:`close`.
+
+    Notes
+    -----
+    aiohttp re-sends a GET, PUT or DELETE once by itself when the connection drops before the
+    answer (RFC 9112 allows it for idempotent methods). The SDK decides re-sends itself (a
+    Fast API key rename or delete must not be re-sent blindly), so the session created here has
+    that switched off (``_retry_connection``, the switch aiohttp's own test client uses). A
+    caller's session is left as it is: with one, a lost answer to a rename or delete may come
+    back as "unknown api_key_name" from aiohttp's silent second request. Prime calls are POSTs,
+    which aiohttp never re-sends.
     """
 
     __slots__ = ("_owned", "_session")
@@ -70,22 +84,30 @@ class AiohttpTransport:
                 cookie_jar=aiohttp.DummyCookieJar(),
                 connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
             )
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False  # re-sends are the pipeline's decision
         return self._session
 
-    async def post(
+    async def request(
         self,
         url: URL,
-        body: bytes,
+        body: bytes | None,
         headers: Mapping[str, str],
         timeout: aiohttp.ClientTimeout,
         *,
         method: str,
+        http_method: str = "POST",
     ) -> RawResponse:
-        """POST ``body``; map aiohttp's failures to the SDK's connection errors."""
+        """Send ``body``; map aiohttp's failures to the SDK's connection errors."""
         session = self._get_session()
         try:
             async with session.request(
-                "POST", url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+                http_method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
             ) as response:
                 return RawResponse(response.status, await response.read())
         except aiohttp.ConnectionTimeoutError as exc:

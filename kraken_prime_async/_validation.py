@@ -116,3 +116,19 @@ def epoch_ms(field: str, value: object) -> int:
             raise ValidationError(field, "datetime must be timezone-aware")
         return int(value.timestamp() * 1000)
     return integer(field, value, minimum=0)
+
+
+def epoch_seconds(field: str, value: object) -> int:
+    """Unix seconds (``0``: none) from an ``int`` or a timezone-aware ``datetime``.
+
+    Naive datetimes are refused rather than guessed (local time or UTC?); fractions of a second
+    are dropped.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValidationError(field, "datetime must be timezone-aware (e.g. tzinfo=UTC)")
+        seconds = int(value.timestamp())
+        if seconds < 0:
+            raise ValidationError(field, "must not be before 1970-01-01")
+        return seconds
+    return integer(field, value, minimum=0)

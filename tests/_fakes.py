@@ -36,19 +36,21 @@ class Sent:
     """One request the transport saw."""
 
     url: URL
-    body: bytes
+    body: bytes | None
     headers: Mapping[str, str]
     timeout: aiohttp.ClientTimeout
     method: str
+    http_method: str = "POST"
 
     @property
     def json(self) -> dict[str, Any]:
+        assert self.body is not None, "the request had no body"
         value: dict[str, Any] = json.loads(self.body)
         return value
 
 
 class ScriptedTransport:
-    """Answers each POST with the next scripted item (a response or an exception to raise)."""
+    """Answers each request with the next scripted item (a response or an exception to raise)."""
 
     def __init__(self) -> None:
         self.script: deque[RawResponse | BaseException] = deque()
@@ -59,16 +61,17 @@ class ScriptedTransport:
         self.script.extend(items)
         return self
 
-    async def post(
+    async def request(
         self,
         url: URL,
-        body: bytes,
+        body: bytes | None,
         headers: Mapping[str, str],
         timeout: aiohttp.ClientTimeout,
         *,
         method: str,
+        http_method: str = "POST",
     ) -> RawResponse:
-        self.requests.append(Sent(url, body, dict(headers), timeout, method))
+        self.requests.append(Sent(url, body, dict(headers), timeout, method, http_method))
         await asyncio.sleep(0)  # let other tasks run, as a real round trip would
         if not self.script:
             raise AssertionError(f"unexpected request #{len(self.requests)} to {method}")

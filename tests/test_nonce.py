@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from kraken_prime_async import LocalNonceSource, NonceSource, PrimeClient, ValidationError
+from kraken_prime_async._auth import HmacAuth
 from kraken_prime_async._nonce import shared_nonce_source
 from tests._fakes import FAKE_SECRET, FakeClock, ScriptedTransport, make_client, ok, unique_key
 
@@ -69,13 +70,19 @@ def test_rejects_unknown_units() -> None:
         LocalNonceSource("minutes")  # type: ignore[arg-type]
 
 
+def _source(client: PrimeClient) -> NonceSource:
+    auth = client._pipeline._auth
+    assert isinstance(auth, HmacAuth)
+    return auth._nonce_source
+
+
 def test_one_source_per_key_shared_by_every_client() -> None:
     key = unique_key()
     a = PrimeClient(key, FAKE_SECRET)
     b = PrimeClient(key, FAKE_SECRET)
-    assert a._pipeline._nonce_source is b._pipeline._nonce_source is shared_nonce_source(key)
+    assert _source(a) is _source(b) is shared_nonce_source(key)
     other = PrimeClient(unique_key(), FAKE_SECRET)
-    assert other._pipeline._nonce_source is not a._pipeline._nonce_source
+    assert _source(other) is not _source(a)
 
 
 def test_mixing_units_on_one_key_is_refused() -> None:

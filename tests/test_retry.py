@@ -73,6 +73,7 @@ async def test_every_attempt_gets_a_fresh_nonce_and_signature(transport: Scripte
     assert len(set(signatures)) == 3
     key = decode_secret(FAKE_SECRET)
     for request, nonce in zip(transport.requests, nonces, strict=True):
+        assert request.body is not None
         assert verify(
             b"/0/private/GetPrimeApiUser", nonce, request.body, key, request.headers["API-Sign"]
         )

@@ -82,7 +82,7 @@ async def test_a_failing_and_retrying_call_leaks_nothing(
         repr(created),
         str(created),
         repr(client.api_users),
-        repr(client._pipeline._signer),
+        repr(client._pipeline._auth),
     ]
     for text in visible:
         for value in forbidden:

@@ -6,10 +6,14 @@ import argparse
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
 
 from .._client import PrimeClient
 from .._constants import DEFAULT_BASE_URL
+from .._oauth_client import FastApiKeyClient
 from ..errors import ValidationError
+from ..models import FastApiKeyInfo
 from ._output import emit, emit_json, emit_table, to_builtins
 from ._progress import ProgressBar
 
@@ -18,11 +22,23 @@ Command = Callable[[argparse.Namespace], Awaitable[int]]
 ENV_KEY = "KRAKEN_PRIME_API_KEY"
 ENV_SECRET = "KRAKEN_PRIME_API_SECRET"  # noqa: S105 - the variable's name, not a secret
 ENV_BASE_URL = "KRAKEN_PRIME_BASE_URL"
+ENV_OAUTH_TOKEN = "KRAKEN_OAUTH_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 USER_COLUMNS = ("id", "name", "status", "roles")
 KEY_COLUMNS = ("id", "api_key", "user_id", "permissions", "whitelisted_ips", "updated_at")
 BATCH_COLUMNS = ("id", "status", "confirmed", "asset_kind", "trade_count", "created_at", "legs")
 LEG_COLUMNS = ("asset", "amount", "direction", "status", "can_settle", "settled_at")
+FAST_KEY_COLUMNS = (
+    "api_key_name",
+    "api_key",
+    "nonce_window",
+    "ip_allowlist",
+    "allowed",
+    "query_from",
+    "query_to",
+    "valid_until",
+    "last_used",
+)
 
 
 def client_from(args: argparse.Namespace) -> PrimeClient:
@@ -192,3 +208,101 @@ async def demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
     return await run_demo(legs=args.legs, concurrency=args.concurrency, as_json=args.json)
+
+
+def oauth_client_from(args: argparse.Namespace) -> FastApiKeyClient:
+    """An OAuth client from ``--token`` (or ``$KRAKEN_OAUTH_TOKEN``) and the global options."""
+    token = args.token or os.environ.get(ENV_OAUTH_TOKEN)
+    if not token:
+        raise ValidationError(
+            "--token", f"give --token or set {ENV_OAUTH_TOKEN} in the environment"
+        )
+    base_url = args.base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    return FastApiKeyClient(token, base_url, timeout=args.timeout)
+
+
+def _timestamp(flag: str, text: str | None) -> int | datetime | None:
+    """Unix seconds, or an ISO 8601 time with its UTC offset (``Z`` allowed)."""
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise ValidationError(flag, "must be Unix seconds or an ISO 8601 time") from None
+
+
+def _fast_key_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The optional key settings given on the command line (absent ones are not sent)."""
+    allow, deny = args.allow or [], args.deny or []
+    both = sorted(set(allow) & set(deny))
+    if both:
+        raise ValidationError("--allow", f"both allowed and denied: {', '.join(both)}")
+    permissions = {**dict.fromkeys(deny, False), **dict.fromkeys(allow, True)}
+    ips = [] if getattr(args, "clear_ips", False) else args.ip
+    return {
+        "ip_allowlist": ips,
+        "nonce_window": args.nonce_window,
+        "permissions": permissions or None,
+        "query_from": _timestamp("--query-from", args.query_from),
+        "query_to": _timestamp("--query-to", args.query_to),
+        "valid_until": _timestamp("--valid-until", args.valid_until),
+    }
+
+
+def _fast_key_rows(keys: list[FastApiKeyInfo]) -> list[dict[str, Any]]:
+    rows = []
+    for key in keys:
+        row = to_builtins(key)
+        flags = row.pop("permissions", None) or {}
+        row["allowed"] = [name for name, on in flags.items() if on]
+        rows.append(row)
+    return rows
+
+
+async def fast_keys_list(args: argparse.Namespace) -> int:
+    async with oauth_client_from(args) as oauth:
+        keys = await oauth.fast_api_keys.list()
+    if args.json:
+        emit_json(keys)
+    else:
+        emit_table(_fast_key_rows(keys), FAST_KEY_COLUMNS)
+    return 0
+
+
+async def fast_keys_create(args: argparse.Namespace) -> int:
+    fields = _fast_key_fields(args)
+    async with oauth_client_from(args) as oauth:
+        key = await oauth.fast_api_keys.create(args.api_key_name, **fields)
+    notice = "the secret is shown once, now, and cannot be retrieved again: store it safely"
+    if args.json:
+        emit_json(key, reveal_secrets=True)
+    else:
+        emit_table(_fast_key_rows([key]), FAST_KEY_COLUMNS)
+        print(f"secret: {key.secret.get_secret_value()}")
+    print(f"note: {notice}", file=sys.stderr)
+    return 0
+
+
+async def fast_keys_update(args: argparse.Namespace) -> int:
+    fields = _fast_key_fields(args)
+    async with oauth_client_from(args) as oauth:
+        done = await oauth.fast_api_keys.update(
+            args.api_key_name, new_api_key_name=args.new_name, **fields
+        )
+    if args.json:
+        emit_json({"updated": done})
+    else:
+        print("updated")
+    return 0
+
+
+async def fast_keys_delete(args: argparse.Namespace) -> int:
+    async with oauth_client_from(args) as oauth:
+        done = await oauth.fast_api_keys.delete(args.api_key_name)
+    if args.json:
+        emit_json({"deleted": done})
+    else:
+        print("deleted")
+    return 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from .._resources.fast_api_keys import PERMISSION_NAMES
 from ..models import AssetKind, BatchStatus, Role, UserStatus
 from . import _commands as cmd
 
 EPILOG = (
-    "Credentials come from KRAKEN_PRIME_API_KEY and KRAKEN_PRIME_API_SECRET. "
+    "Credentials come from KRAKEN_PRIME_API_KEY and KRAKEN_PRIME_API_SECRET "
+    "(fast-keys: an OAuth token from KRAKEN_OAUTH_TOKEN or --token). "
     "Exit codes: 0 ok, 1 Kraken refused or no answer, 2 bad input, 3 outcome unknown "
     "(check the state before retrying), 4 settlement incomplete, 130 interrupted."
 )
@@ -89,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     settle.add_argument("--wait-confirmation", type=float, default=0.0, metavar="SECONDS")
     settle.set_defaults(run=cmd.settle)
 
+    _add_fast_keys(groups)
+
     sandbox = groups.add_parser("sandbox", help="serve the embedded sandbox")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=0)
@@ -99,3 +103,36 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--concurrency", type=int, default=4)
     demo.set_defaults(run=cmd.demo)
     return parser
+
+
+def _add_fast_keys(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``fast-keys {create,list,update,delete}``: OAuth Fast API keys, addressed by name."""
+    token = argparse.ArgumentParser(add_help=False)
+    token.add_argument(
+        "--token", help="OAuth access token (prefer $KRAKEN_OAUTH_TOKEN: argv is visible to ps)"
+    )
+    settings = argparse.ArgumentParser(add_help=False)
+    settings.add_argument("--ip", action="append", help="address or CIDR; repeat for several")
+    settings.add_argument("--nonce-window", type=int, help="in nonce units (ms for PrimeClient)")
+    settings.add_argument("--allow", action="append", choices=PERMISSION_NAMES, metavar="PERM")
+    settings.add_argument("--deny", action="append", choices=PERMISSION_NAMES, metavar="PERM")
+    for flag in ("--query-from", "--query-to", "--valid-until"):
+        settings.add_argument(flag, metavar="TIME", help="Unix seconds (0: none) or ISO 8601")
+
+    fast = groups.add_parser(
+        "fast-keys", help="Fast API keys (Kraken Connect OAuth)"
+    ).add_subparsers(dest="action", required=True)
+    fast.add_parser("list", parents=[token]).set_defaults(run=cmd.fast_keys_list)
+    create = fast.add_parser(
+        "create", parents=[token, settings], help="create a key (its secret is printed once)"
+    )
+    create.add_argument("api_key_name")
+    create.set_defaults(run=cmd.fast_keys_create)
+    update = fast.add_parser("update", parents=[token, settings], help="change or rename a key")
+    update.add_argument("api_key_name")
+    update.add_argument("--new-name", help="rename the key")
+    update.add_argument("--clear-ips", action="store_true", help="send an empty allow-list")
+    update.set_defaults(run=cmd.fast_keys_update)
+    delete = fast.add_parser("delete", parents=[token], help="delete (revoke) a key")
+    delete.add_argument("api_key_name")
+    delete.set_defaults(run=cmd.fast_keys_delete)

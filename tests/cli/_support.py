@@ -23,7 +23,9 @@ def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run ``kraken-prime ARGS`` with only the given credentials in its environment."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KRAKEN_PRIME_")}
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("KRAKEN_PRIME_", "KRAKEN_OAUTH_"))
+    }
     return subprocess.run(  # noqa: S603 - our own script, fixed arguments
         [str(SCRIPT), *args],
         env={**base, **(env or {})},

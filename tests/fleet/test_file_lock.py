@@ -23,6 +23,7 @@ from kraken_prime_async import (
 from kraken_prime_async._fleet import key_id
 
 from .._fakes import FakeClock
+from ..test_nonce import _source
 
 SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
 
@@ -204,7 +205,7 @@ async def test_client_takes_its_nonces_from_the_fleet(tmp_path: Path) -> None:
     fleet = FileLockFleet(tmp_path / "fleet")
     client = PrimeClient("KEY", SECRET, fleet=fleet)
     source = fleet.nonce_source("KEY", "ms")
-    assert client._pipeline._nonce_source is source
+    assert _source(client) is source
     assert (tmp_path / "fleet").stat().st_mode & 0o777 == 0o700
     assert "KEY" not in " ".join(p.name for p in (tmp_path / "fleet").iterdir())
     with pytest.raises(ValidationError, match="fleet: give either fleet or nonce_source"):

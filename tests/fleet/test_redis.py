@@ -18,6 +18,7 @@ from kraken_prime_async import (
 from kraken_prime_async._fleet import key_id
 
 from .._fakes import FakeClock
+from ..test_nonce import _source
 from ._redis_server import redis_server
 from .test_file_lock import SECRET, assert_fleet_sequence, run_nonce_workers
 
@@ -157,7 +158,7 @@ async def test_auto_members_learn_of_a_refusal_and_a_throttle(redis_url: str) ->
 async def test_clients_on_a_fleet_share_its_nonce_sequence(redis_url: str) -> None:
     fleet = RedisFleet(redis_url)
     client = PrimeClient("KEY", SECRET, fleet=fleet)
-    assert client._pipeline._nonce_source is fleet.nonce_source("KEY", "ms")
+    assert _source(client) is fleet.nonce_source("KEY", "ms")
     with pytest.raises(ValidationError, match="nonce_unit"):
         PrimeClient("KEY", SECRET, fleet=fleet, nonce_unit="ns")
     assert "KEY" not in repr(fleet)

@@ -1,0 +1,216 @@
+"""How each attempt's request is made ready: the pipeline's auth strategy.
+
+The pipeline is the same for every endpoint; only this step differs:
+
+* :class:`HmacAuth` (Prime REST, ``PrimeClient``): take a fresh nonce, splice it into the body,
+  sign exactly those bytes, set ``API-Key``/``API-Sign``. It is *keyed*: the per-key dispatcher
+  and call counter gate every attempt.
+* :class:`BearerAuth` (OAuth, ``FastApiKeyClient``): ``Authorization: Bearer <token>``, the body
+  as encoded (none for GET), no nonce. Not keyed, so the per-key gates are skipped. With a
+  ``token_provider`` it replaces a refused token (HTTP 401) once per call.
+
+Every strategy returns the values that must never appear in an error message (the API key and
+signature, or the bearer token) so the pipeline can redact them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple, Protocol
+
+from ._endpoint import Endpoint
+from ._nonce import NonceSource
+from ._signing import Signer
+from .errors import ValidationError
+
+#: An async callable returning a fresh OAuth access token.
+TokenProvider = Callable[[], Awaitable[str]]
+
+
+def with_nonce(nonce: int, params: bytes) -> bytes:
+    """The exact body of one attempt: ``nonce`` first, then the call's fields."""
+    if params == b"{}":
+        return b'{"nonce":%d}' % nonce
+    return b'{"nonce":%d,' % nonce + params[1:]
+
+
+class Prepared(NamedTuple):
+    """One attempt's request, ready to send."""
+
+    body: bytes | None
+    headers: dict[str, str]
+    #: Values to redact from anything quoted in an exception.
+    secrets: tuple[str, ...]
+    #: Which credential was used (:class:`BearerAuth` generation; 0 for HMAC).
+    tag: int = 0
+
+
+class RequestAuth(Protocol):
+    """What the pipeline needs from an auth strategy."""
+
+    #: Whether attempts pass the per-key dispatcher and call counter (``key`` names the key).
+    keyed: bool
+    key: str
+
+    @property
+    def can_refresh(self) -> bool:
+        """Whether a refused credential (HTTP 401) can be replaced and the request re-sent."""
+        ...
+
+    async def prepare(
+        self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
+    ) -> Prepared:
+        """Body and headers of one attempt."""
+        ...
+
+    async def refresh(self, failed_tag: int) -> None:
+        """Replace the credential used with ``failed_tag`` (see :class:`BearerAuth`)."""
+        ...
+
+
+class HmacAuth:
+    """Kraken's ``API-Key``/``API-Sign`` scheme with a fresh nonce per attempt.
+
+    Parameters
+    ----------
+    api_key : str
+        Public key (``API-Key`` header); also the key the per-key gates are shared by.
+    signer : Signer
+        Holds the decoded secret.
+    nonce_source : NonceSource
+        Strictly increasing nonces for this key.
+    """
+
+    __slots__ = ("_nonce_source", "_signer", "key")
+
+    keyed = True
+
+    def __init__(self, api_key: str, signer: Signer, nonce_source: NonceSource) -> None:
+        self.key = api_key
+        self._signer = signer
+        self._nonce_source = nonce_source
+
+    @property
+    def can_refresh(self) -> bool:
+        """Always ``False``: a refused key is final."""
+        return False
+
+    async def prepare(
+        self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
+    ) -> Prepared:
+        """nonce → splice → sign exactly the bytes that will be sent → headers."""
+        nonce = await self._nonce_source.next_nonce()
+        body = with_nonce(nonce, params)
+        signature = self._signer.sign(endpoint.path_bytes, nonce, body)
+        headers = {
+            "API-Key": self.key,
+            "API-Sign": signature,
+            "Content-Type": "application/json",
+            "User-Agent": user_agent,
+        }
+        return Prepared(body, headers, (self.key, signature))
+
+    async def refresh(self, failed_tag: int) -> None:
+        """Not supported (``can_refresh`` is ``False``)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return "HmacAuth(<redacted>)"
+
+
+def bearer_token(field: str, value: object) -> str:
+    """A usable bearer token: a non-empty ``str`` without whitespace or control characters.
+
+    The error never quotes the value.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(field, f"must be a str, got {type(value).__name__}")
+    if not value:
+        raise ValidationError(field, "must not be empty")
+    if any(ch.isspace() or ch < " " or ch == "\x7f" for ch in value):
+        raise ValidationError(field, "must not contain whitespace or control characters")
+    return value
+
+
+def fingerprint(value: str) -> str:
+    """A short SHA-256 fingerprint, safe to show."""
+    return hashlib.sha256(value.encode()).hexdigest()[:8]
+
+
+class BearerAuth:
+    """``Authorization: Bearer <token>`` with an optional async ``token_provider``.
+
+    The token is kept in a private attribute and only ever leaves in the ``Authorization``
+    header; it is returned in :attr:`Prepared.secrets` so error text is redacted.
+
+    Refreshing: every token has a generation number. When a request made with generation ``g``
+    is refused with HTTP 401, :meth:`refresh` calls the provider, unless another call already
+    replaced generation ``g`` (then its newer token is used): concurrent calls that all saw the
+    same token fail share one provider call.
+
+    Parameters
+    ----------
+    token : str or None
+        The access token; ``None`` to let ``provider`` supply the first one.
+    provider : TokenProvider or None
+        Async callable returning a fresh access token.
+    """
+
+    __slots__ = ("_generation", "_lock", "_provider", "_token")
+
+    keyed = False
+    key = ""
+
+    def __init__(self, token: str | None, provider: TokenProvider | None) -> None:
+        if token is None and provider is None:
+            raise ValidationError("access_token", "give an access token, a token_provider or both")
+        if provider is not None and not callable(provider):
+            raise ValidationError("token_provider", "must be an async callable returning a str")
+        self._token = None if token is None else bearer_token("access_token", token)
+        self._generation = 0 if token is None else 1
+        self._provider = provider
+        self._lock = asyncio.Lock()
+
+    @property
+    def can_refresh(self) -> bool:
+        """Whether a ``token_provider`` was given."""
+        return self._provider is not None
+
+    @property
+    def fingerprint(self) -> str | None:
+        """Fingerprint of the current token (``None`` before the provider supplied one)."""
+        return None if self._token is None else fingerprint(self._token)
+
+    async def prepare(
+        self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
+    ) -> Prepared:
+        """Headers with the current token; the JSON body unless the verb is GET."""
+        token, tag = self._token, self._generation
+        if token is None:
+            token, tag = await self._replace(0)
+        headers = {"Authorization": "Bearer " + token, "User-Agent": user_agent}
+        body: bytes | None = None
+        if endpoint.http_method != "GET":
+            body = params
+            headers["Content-Type"] = "application/json"
+        return Prepared(body, headers, (token,), tag)
+
+    async def refresh(self, failed_tag: int) -> None:
+        """Replace the token of generation ``failed_tag`` (no-op if already replaced)."""
+        await self._replace(failed_tag)
+
+    async def _replace(self, stale: int) -> tuple[str, int]:
+        async with self._lock:
+            if self._token is not None and self._generation != stale:
+                return self._token, self._generation
+            if self._provider is None:  # pragma: no cover - guarded by the callers
+                raise ValidationError("token_provider", "no token_provider to get a token from")
+            token = bearer_token("token_provider()", await self._provider())
+            self._token = token
+            self._generation += 1
+            return token, self._generation
+
+    def __repr__(self) -> str:
+        return f"BearerAuth(token_fingerprint={self.fingerprint!r})"

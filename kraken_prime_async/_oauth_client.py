@@ -1,0 +1,157 @@
+"""``FastApiKeyClient``: Kraken Connect OAuth (tag "Fast API") over the same call pipeline.
+
+Bearer auth instead of HMAC signing; no nonce, no per-key dispatch or call counter. Everything
+else (timeouts, retries, the retry budget, error mapping, typed decoding, redaction, counters,
+the client lifecycle) is the pipeline ``PrimeClient`` uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+import aiohttp
+
+from ._auth import BearerAuth, TokenProvider
+from ._client import _DEFAULT_TIMEOUT, ClientState, _user_agent
+from ._constants import DEFAULT_BASE_URL
+from ._pipeline import Pipeline
+from ._resources._base import TimeoutLike
+from ._resources.fast_api_keys import FastApiKeys
+from ._retry import RetryPolicy
+from ._stats import ClientStats
+from ._timeout import coerce_timeout
+from ._transport import AiohttpTransport, Transport
+from .errors import ClientStateError, ValidationError
+
+
+class FastApiKeyClient:
+    """Async client for Kraken's OAuth Fast API key operations (``/oauth/fast-api-key``).
+
+    Parameters
+    ----------
+    access_token : str, optional
+        OAuth 2.0 access token (``Authorization: Bearer``), with the scopes
+        ``account.fast-api-key:read`` (list) and ``account.fast-api-key:write`` (the rest). May
+        be omitted when ``token_provider`` is given: the provider then supplies the first token.
+        Kept privately; never logged, shown in a repr or quoted in an exception.
+    base_url : str
+        Scheme and host, e.g. ``"https://api.kraken.com"`` or a sandbox's ``url``; requests go to
+        ``<base_url>/oauth/fast-api-key``.
+    session : aiohttp.ClientSession, optional
+        Use this session; it is never closed by the client.
+    timeout : float or aiohttp.ClientTimeout, optional
+        Per-attempt budget; default 30 s (connect 10 s).
+    retry : RetryPolicy, optional
+        Retry settings, as for ``PrimeClient``: 5xx, 429, connection failures before sending and
+        ``EService:Unavailable`` are retried; authentication and permission errors never.
+    token_provider : async callable, optional
+        ``async () -> str`` returning a fresh access token (after refreshing it at Kraken's
+        ``/oauth/token``, for instance). When a request is refused with HTTP 401, the client calls
+        it once and re-sends the request once with the new token; that re-send does not count
+        against ``retry``. A second 401 raises :class:`AuthenticationError`. Concurrent calls
+        refused with the same token share one provider call.
+    transport : Transport, optional
+        Replace the HTTP layer (tests, special networking). Excludes ``session``.
+    sleep, clock : callables, optional
+        Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
+
+    Notes
+    -----
+    Use ``async with FastApiKeyClient(token) as oauth:`` or call methods directly and ``await
+    oauth.close()`` at the end. A closed client raises :class:`ClientStateError`.
+
+    Errors: Kraken's ``error`` strings decide first (``EAuth:Invalid token`` is an
+    :class:`AuthenticationError`, ``EGeneral:Permission denied`` - a token without the scope - a
+    :class:`PermissionDeniedError`). An HTTP 401 or 403 without a Kraken error body is an
+    :class:`AuthenticationError`, as for every client (a bare 403 is more often a proxy or WAF
+    than a scope decision). Only HTTP 401 triggers ``token_provider``.
+    """
+
+    def __init__(
+        self,
+        access_token: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+        token_provider: TokenProvider | None = None,
+        transport: Transport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        auth = BearerAuth(access_token, token_provider)
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValidationError("base_url", "must start with http:// or https://")
+        if session is not None and transport is not None:
+            raise ValidationError("transport", "give either session or transport, not both")
+        self._auth = auth
+        self._base_url = base_url
+        self._state = ClientState.UNOPENED
+        self._transport: Transport = transport or AiohttpTransport(session)
+        self._pipeline = Pipeline(
+            auth=auth,
+            base_url=base_url,
+            transport=self._open_transport,
+            timeout=_DEFAULT_TIMEOUT if timeout is None else coerce_timeout(timeout),
+            retry=retry or RetryPolicy(),
+            user_agent=_user_agent(),
+            sleep=sleep,
+            clock=clock,
+        )
+        self.fast_api_keys = FastApiKeys(self._pipeline, base_url)
+        """Tag "Fast API"."""
+
+    @property
+    def state(self) -> ClientState:
+        """``UNOPENED``, ``OPEN`` or ``CLOSED``."""
+        return self._state
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of this client's counters (attempts, retries, token refreshes, ...)."""
+        return self._pipeline.stats.snapshot()
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to."""
+        return self._base_url
+
+    def _open_transport(self) -> Transport:
+        if self._state is ClientState.CLOSED:
+            raise ClientStateError("the client is closed; create a new FastApiKeyClient")
+        self._state = ClientState.OPEN
+        return self._transport
+
+    async def __aenter__(self) -> FastApiKeyClient:
+        if self._state is ClientState.CLOSED:
+            raise ClientStateError("the client is closed and cannot be reopened")
+        if self._state is ClientState.OPEN:
+            raise ClientStateError("the client is already open; enter it only once")
+        self._state = ClientState.OPEN
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session the client created (a caller's session is left open). Idempotent."""
+        if self._state is ClientState.CLOSED:
+            return
+        self._state = ClientState.CLOSED
+        await self._transport.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"FastApiKeyClient(base_url={self._base_url!r}, "
+            f"token_fingerprint={self._auth.fingerprint!r}, "
+            f"token_provider={self._auth.can_refresh}, state={self._state.value!r})"
+        )

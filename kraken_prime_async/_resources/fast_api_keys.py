@@ -1,0 +1,454 @@
+"""Tag "Fast API" (Kraken Connect OAuth): create, list, update, delete Fast API keys.
+
+All four operations share the path ``/oauth/fast-api-key`` and differ by HTTP verb; keys are
+addressed by name (``api_key_name``, unique per account). Auth is a bearer token (see
+:class:`~kraken_prime_async.FastApiKeyClient`).
+
+After an answer is lost:
+
+* ``create`` is never re-sent. The keys are read back: if a key with the name exists, it was
+  created but its secret is lost (:class:`OutcomeUnknownError` says so: delete it and create it
+  again); if none exists, :class:`OutcomeUnknownError` says it was not created and that creating
+  again is safe (names are unique, so a late first request cannot make a second key).
+* ``update`` without a rename sets values, so it is retried like a read. A rename is not re-sent
+  (a re-sent rename would fail with "unknown api_key_name" after the first one worked); the
+  keys are read back instead: the new name present and the old one gone means it worked.
+* ``delete`` is not re-sent either (the name could meanwhile belong to a new key); the keys are
+  read back: the name gone means it worked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from msgspec import UNSET, UnsetType
+
+from .. import _validation as check
+from .._constants import FAST_API_KEY_PATH, LOGGER_NAME, MAX_FAST_API_KEY_NAME_LENGTH
+from .._endpoint import Endpoint, same
+from .._pipeline import Pipeline
+from .._retry import RetryPolicy
+from ..errors import KrakenPrimeError, OutcomeUnknownError, ResponseValidationError, ValidationError
+from ..models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
+from ._base import Request, Resource, TimeoutLike
+
+if TYPE_CHECKING:
+    from .._client import PrimeClient
+
+logger = logging.getLogger(LOGGER_NAME)
+
+#: The ten permission flags (Kraken's ``permissions`` object).
+PERMISSION_NAMES: Final = tuple(FastApiKeyPermissions.__struct_fields__)
+
+#: ``permissions=`` accepts the Struct or a mapping of flag names to ``bool | None``.
+PermissionsLike = FastApiKeyPermissions | Mapping[str, bool | None]
+#: Timestamps: Unix seconds (0 = none) or an aware datetime.
+Timestamp = int | datetime
+
+
+class _Parameters(Request, frozen=True, gc=False):
+    """``APIKeyParameters`` (Create)."""
+
+    api_key_name: str
+    ip_allowlist: list[str] | UnsetType = UNSET
+    nonce_window: int | UnsetType = UNSET
+    permissions: FastApiKeyPermissions | UnsetType = UNSET
+    query_from: int | UnsetType = UNSET
+    query_to: int | UnsetType = UNSET
+    valid_until: int | UnsetType = UNSET
+
+
+class _Update(Request, frozen=True, gc=False):
+    """``{new_api_key_name?} + APIKeyParameters`` (Update)."""
+
+    api_key_name: str
+    new_api_key_name: str | UnsetType = UNSET
+    ip_allowlist: list[str] | UnsetType = UNSET
+    nonce_window: int | UnsetType = UNSET
+    permissions: FastApiKeyPermissions | UnsetType = UNSET
+    query_from: int | UnsetType = UNSET
+    query_to: int | UnsetType = UNSET
+    valid_until: int | UnsetType = UNSET
+
+
+class _Name(Request, frozen=True, gc=False):
+    api_key_name: str
+
+
+def _require_true(method: str) -> Any:
+    def unwrap(result: Any) -> bool:
+        if result is not True:
+            raise ResponseValidationError(
+                f"{method}: expected the result true, got {type(result).__name__} {_short(result)}",
+                method=method,
+            )
+        return True
+
+    return unwrap
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _endpoint(
+    method: str, http_method: str, wire_type: Any, unwrap: Any, *, idempotent: bool
+) -> Endpoint[Any, Any]:
+    return Endpoint(
+        method,
+        wire_type,
+        unwrap,
+        idempotent=idempotent,
+        http_method=http_method,
+        path=FAST_API_KEY_PATH,
+    )
+
+
+CREATE: Endpoint[CreatedFastApiKey, CreatedFastApiKey] = _endpoint(
+    "CreateFastApiKey", "POST", CreatedFastApiKey, same, idempotent=False
+)
+LIST: Endpoint[list[FastApiKeyInfo], list[FastApiKeyInfo]] = _endpoint(
+    "ListFastApiKeys", "GET", list[FastApiKeyInfo], same, idempotent=True
+)
+# Setting values twice has one effect; renaming twice does not (see the module docstring).
+UPDATE: Endpoint[Any, bool] = _endpoint(
+    "UpdateFastApiKey", "PUT", Any, _require_true("UpdateFastApiKey"), idempotent=True
+)
+RENAME: Endpoint[Any, bool] = _endpoint(
+    "UpdateFastApiKey", "PUT", Any, _require_true("UpdateFastApiKey"), idempotent=False
+)
+DELETE: Endpoint[Any, bool] = _endpoint(
+    "DeleteFastApiKey", "DELETE", Any, _require_true("DeleteFastApiKey"), idempotent=False
+)
+
+
+def _key_name(field: str, value: object) -> str:
+    return check.name(field, value, max_length=MAX_FAST_API_KEY_NAME_LENGTH)
+
+
+def _permissions(value: object) -> FastApiKeyPermissions:
+    if isinstance(value, FastApiKeyPermissions):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            "permissions", "must be a FastApiKeyPermissions or a mapping of flag names to bool"
+        )
+    flags: dict[str, bool | None] = {}
+    for name, flag in value.items():
+        if name not in PERMISSION_NAMES:
+            raise ValidationError(
+                f"permissions[{name!r}]",
+                f"unknown permission; known: {', '.join(PERMISSION_NAMES)}",
+            )
+        if flag is not None and not isinstance(flag, bool):
+            raise ValidationError(
+                f"permissions[{name!r}]", f"must be a bool or None, got {type(flag).__name__}"
+            )
+        flags[name] = flag
+    return FastApiKeyPermissions(**flags)
+
+
+class _Fields:
+    """The optional ``APIKeyParameters`` fields, checked."""
+
+    __slots__ = (
+        "ip_allowlist",
+        "nonce_window",
+        "permissions",
+        "query_from",
+        "query_to",
+        "valid_until",
+    )
+
+    def __init__(
+        self,
+        ip_allowlist: Iterable[str] | None,
+        nonce_window: int | None,
+        permissions: PermissionsLike | None,
+        query_from: Timestamp | None,
+        query_to: Timestamp | None,
+        valid_until: Timestamp | None,
+    ) -> None:
+        self.ip_allowlist: list[str] | UnsetType = (
+            UNSET if ip_allowlist is None else check.ip_list("ip_allowlist", ip_allowlist)
+        )
+        self.nonce_window: int | UnsetType = (
+            UNSET
+            if nonce_window is None
+            else check.integer("nonce_window", nonce_window, minimum=0)
+        )
+        self.permissions: FastApiKeyPermissions | UnsetType = (
+            UNSET if permissions is None else _permissions(permissions)
+        )
+        self.query_from = _timestamp("query_from", query_from)
+        self.query_to = _timestamp("query_to", query_to)
+        self.valid_until = _timestamp("valid_until", valid_until)
+        start, end = self.query_from, self.query_to
+        if isinstance(start, int) and isinstance(end, int) and start and end and start > end:
+            raise ValidationError("query_from", "must not be after query_to")
+
+    def given(self) -> bool:
+        return any(getattr(self, name) is not UNSET for name in self.__slots__)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def _timestamp(field: str, value: Timestamp | None) -> int | UnsetType:
+    return UNSET if value is None else check.epoch_seconds(field, value)
+
+
+class FastApiKeys(Resource):
+    """``oauth.fast_api_keys``: the account's Fast API keys (Kraken Connect OAuth).
+
+    Every method ends with ``timeout=`` and ``retry=``, as on ``PrimeClient``. Times
+    (``query_from``, ``query_to``, ``valid_until``) are Unix seconds, 0 meaning "no restriction"
+    / "never expires", or timezone-aware datetimes (naive datetimes are refused).
+    """
+
+    __slots__ = ("_base_url",)
+
+    def __init__(self, pipeline: Pipeline, base_url: str) -> None:
+        super().__init__(pipeline)
+        self._base_url = base_url
+
+    async def create(
+        self,
+        api_key_name: str,
+        *,
+        permissions: PermissionsLike | None = None,
+        ip_allowlist: Iterable[str] | None = None,
+        nonce_window: int | None = None,
+        query_from: Timestamp | None = None,
+        query_to: Timestamp | None = None,
+        valid_until: Timestamp | None = None,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> CreatedFastApiKey:
+        """Create a Fast API key (``POST /oauth/fast-api-key``, scope
+        ``account.fast-api-key:write``).
+
+        Parameters
+        ----------
+        api_key_name : str
+            Unique name, 1-32 characters; the key's handle for update and delete.
+        permissions : FastApiKeyPermissions or Mapping[str, bool | None], optional
+            What the key may do; unknown names are refused.
+        ip_allowlist : Iterable[str], optional
+            IPv4/IPv6 addresses or CIDR networks (host bits clear).
+        nonce_window : int, optional
+            Nonce window (``>= 0``) in the nonce units the key's client will send: with a default
+            (millisecond) ``PrimeClient``, 5000 lets requests arrive up to 5 s out of order.
+        query_from, query_to, valid_until : int or datetime, optional
+            Unix seconds (0: none) or aware datetimes.
+
+        Returns
+        -------
+        CreatedFastApiKey
+            With the masked ``secret``, returned only this once; see :meth:`prime_client`.
+
+        Raises
+        ------
+        OutcomeUnknownError
+            The answer was lost. The keys were read back and the message says which case it is:
+            the key exists (its secret is lost: delete it and create it again), or no such key
+            exists (it was not created; creating again is safe because names are unique), or the
+            keys could not be read.
+        """
+        name = _key_name("api_key_name", api_key_name)
+        fields = _Fields(ip_allowlist, nonce_window, permissions, query_from, query_to, valid_until)
+        request = _Parameters(api_key_name=name, **fields.as_kwargs())
+        try:
+            return await self._call(CREATE, request, timeout=timeout, retry=retry)
+        except OutcomeUnknownError as exc:
+            keys = await self._read_back()
+            if keys is None:
+                detail = "and the keys could not be read back: list them before trying again"
+            elif name in keys:
+                detail = (
+                    f"and a key named {name!r} now exists: it was created (or already existed), "
+                    "but its secret was not received and cannot be retrieved. Delete it "
+                    f"(fast_api_keys.delete({name!r})) and create it again"
+                )
+            else:
+                detail = (
+                    f"and no key named {name!r} exists on read-back: it was not created. "
+                    "Creating it again is safe: names are unique, so a late first request cannot "
+                    "make a second key"
+                )
+            raise _unknown(exc, f"CreateFastApiKey: the answer was lost, {detail}.") from exc
+
+    async def list(
+        self,
+        *,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> list[FastApiKeyInfo]:
+        """Every Fast API key of the account, without secrets (``GET``, scope
+        ``account.fast-api-key:read``)."""
+        return await self._call(LIST, None, timeout=timeout, retry=retry)
+
+    async def update(
+        self,
+        api_key_name: str,
+        *,
+        new_api_key_name: str | None = None,
+        permissions: PermissionsLike | None = None,
+        ip_allowlist: Iterable[str] | None = None,
+        nonce_window: int | None = None,
+        query_from: Timestamp | None = None,
+        query_to: Timestamp | None = None,
+        valid_until: Timestamp | None = None,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> bool:
+        """Change the key named ``api_key_name`` (``PUT``, scope ``account.fast-api-key:write``).
+
+        Only the fields given are sent; give at least one. ``new_api_key_name`` renames the key.
+        Arguments as in :meth:`create`.
+
+        Returns
+        -------
+        bool
+            ``True`` (Kraken's answer is checked: anything else raises
+            :class:`ResponseValidationError`).
+
+        Notes
+        -----
+        Without a rename the update is retried after a lost answer (setting values twice has one
+        effect). A rename is never re-sent (the second request would fail with "unknown
+        api_key_name"): the keys are read back, and if the new name exists and the old one does
+        not, the rename worked and ``True`` is returned; otherwise
+        :class:`OutcomeUnknownError` is raised.
+        """
+        name = _key_name("api_key_name", api_key_name)
+        new_name = (
+            UNSET if new_api_key_name is None else _key_name("new_api_key_name", new_api_key_name)
+        )
+        fields = _Fields(ip_allowlist, nonce_window, permissions, query_from, query_to, valid_until)
+        if new_name is UNSET and not fields.given():
+            raise ValidationError(
+                "new_api_key_name", "give at least one field to change (a new name or a setting)"
+            )
+        request = _Update(api_key_name=name, new_api_key_name=new_name, **fields.as_kwargs())
+        if isinstance(new_name, UnsetType) or new_name == name:
+            return await self._call(UPDATE, request, timeout=timeout, retry=retry)
+        try:
+            return await self._call(RENAME, request, timeout=timeout, retry=retry)
+        except OutcomeUnknownError as exc:
+            keys = await self._read_back()
+            if keys is not None and new_name in keys and name not in keys:
+                logger.warning("UpdateFastApiKey: answer lost; the read-back shows the rename")
+                return True
+            detail = (
+                "the keys could not be read back"
+                if keys is None
+                else f"the read-back does not show {name!r} renamed to {new_name!r}"
+            )
+            raise _unknown(
+                exc,
+                f"UpdateFastApiKey: the answer was lost and {detail}; list the "
+                "keys before trying again.",
+            ) from exc
+
+    async def delete(
+        self,
+        api_key_name: str,
+        *,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> bool:
+        """Delete (revoke at once) the key named ``api_key_name`` (``DELETE``, scope
+        ``account.fast-api-key:write``).
+
+        Returns
+        -------
+        bool
+            ``True`` (Kraken's answer is checked). An unknown name raises
+            :class:`InvalidArgumentsError` (``EGeneral:Invalid arguments:unknown api_key_name``
+            in the sandbox).
+
+        Notes
+        -----
+        Never re-sent after a lost answer (meanwhile the name could belong to a new key). The
+        keys are read back instead: if the name is gone the delete worked and ``True`` is
+        returned; otherwise :class:`OutcomeUnknownError` is raised.
+        """
+        name = _key_name("api_key_name", api_key_name)
+        try:
+            return await self._call(DELETE, _Name(api_key_name=name), timeout=timeout, retry=retry)
+        except OutcomeUnknownError as exc:
+            keys = await self._read_back()
+            if keys is not None and name not in keys:
+                logger.warning("DeleteFastApiKey: answer lost; the read-back shows it deleted")
+                return True
+            detail = (
+                "the keys could not be read back"
+                if keys is None
+                else f"a key named {name!r} still exists (the delete did not take effect, or not "
+                "yet); delete it again if it should go"
+            )
+            raise _unknown(exc, f"DeleteFastApiKey: the answer was lost and {detail}.") from exc
+
+    def prime_client(
+        self,
+        created: CreatedFastApiKey,
+        *,
+        base_url: str | None = None,
+        **kwargs: Any,
+    ) -> PrimeClient:
+        """A :class:`~kraken_prime_async.PrimeClient` signing with a key just created.
+
+        The key's ``api_key`` and ``secret`` become the client's credentials, and its
+        ``nonce_window`` becomes the client's ``nonce_window`` unchanged: both count in nonce
+        units, the units the client sends (milliseconds by default, so a window of 5000 lets
+        requests overlap within 5 s). Pass ``nonce_unit=`` only together with a window chosen for
+        that unit.
+
+        Parameters
+        ----------
+        created : CreatedFastApiKey
+            What :meth:`create` returned (only it carries the secret).
+        base_url : str, optional
+            The Prime REST base URL; default: this OAuth client's base URL (same host).
+        **kwargs
+            Any other ``PrimeClient`` keyword (``session``, ``timeout``, ``retry``,
+            ``rate_limit``, ...). ``nonce_window`` may lower the key's window, not raise it.
+        """
+        from .._client import PrimeClient
+
+        if not isinstance(created, CreatedFastApiKey):
+            raise ValidationError("created", "must be the CreatedFastApiKey that create() returned")
+        if not created.api_key:
+            raise ValidationError("created", "has no api_key (Kraken's answer did not carry one)")
+        key_window = int(created.nonce_window or 0)
+        window = kwargs.pop("nonce_window", key_window)
+        if check.integer("nonce_window", window, minimum=0) > key_window:
+            raise ValidationError(
+                "nonce_window", f"must not exceed the key's nonce_window ({key_window})"
+            )
+        return PrimeClient(
+            created.api_key,
+            created.secret.get_secret_value(),
+            base_url=self._base_url if base_url is None else base_url,
+            nonce_window=window,
+            **kwargs,
+        )
+
+    async def _read_back(self) -> set[str] | None:
+        """The names of the account's keys, or ``None`` if they cannot be read."""
+        try:
+            keys = await self.list()
+        except KrakenPrimeError:
+            return None
+        return {key.api_key_name for key in keys if key.api_key_name is not None}
+
+
+def _unknown(exc: OutcomeUnknownError, message: str) -> OutcomeUnknownError:
+    return OutcomeUnknownError(
+        message, method=exc.method, arguments=exc.arguments, attempts=exc.attempts
+    )
