@@ -10,7 +10,8 @@ Kraken Connect OAuth Fast API key operations.
 from typing import TYPE_CHECKING, Any
 
 from . import errors, models
-from ._client import ClientState, PrimeClient
+from ._client import PrimeClient
+from ._lifecycle import ClientState
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
 from ._oauth_client import FastApiKeyClient
 from ._rate_limit import RateCounter, RateLimit

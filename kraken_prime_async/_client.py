@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import hashlib
-import platform
 import time
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 import aiohttp
 
 from ._auth import HmacAuth
-from ._constants import (
-    DEFAULT_BASE_URL,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_NONCE_UNIT,
-    DEFAULT_TIMEOUT,
-)
+from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NONCE_UNIT
+from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
 from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
 from ._pipeline import Pipeline
 from ._rate_limit import RateLimitSetting, resolve
@@ -30,35 +22,16 @@ from ._resources.api_users import ApiUsers
 from ._resources.settlement import Settlement
 from ._retry import RetryPolicy
 from ._signing import SecretEncoding, Signer, decode_secret
-from ._stats import ClientStats
 from ._timeout import coerce_timeout
 from ._transport import AiohttpTransport, Transport
 from ._validation import identifier, integer
-from ._version import __version__
-from .errors import ClientStateError, ValidationError
+from .errors import ValidationError
 
 if TYPE_CHECKING:
     from ._fleet import Fleet
 
-_DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
 
-
-class ClientState(enum.Enum):
-    """Lifecycle of a client: it opens on ``async with`` or on its first call."""
-
-    UNOPENED = "unopened"
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-def _user_agent() -> str:
-    return (
-        f"kraken-prime-async/{__version__} aiohttp/{aiohttp.__version__} "
-        f"python/{platform.python_version()}"
-    )
-
-
-class PrimeClient:
+class PrimeClient(ClientBase):
     """Async client for the Kraken Prime REST API.
 
     Parameters
@@ -155,15 +128,14 @@ class PrimeClient:
         resolve(rate_limit)
         self._fingerprint = hashlib.sha256(api_key.encode()).hexdigest()[:8]
         self._base_url = base_url
-        self._state = ClientState.UNOPENED
         self._transport: Transport = transport or AiohttpTransport(session)
         self._pipeline = Pipeline(
             auth=HmacAuth(api_key, signer, nonce_source),
             base_url=base_url,
             transport=self._open_transport,
-            timeout=_DEFAULT_TIMEOUT if timeout is None else coerce_timeout(timeout),
+            timeout=DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout),
             retry=retry or RetryPolicy(),
-            user_agent=_user_agent(),
+            user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
             nonce_window_seconds=nonce_window / PER_SECOND[nonce_unit],
@@ -177,50 +149,6 @@ class PrimeClient:
         """Tag "API User Keys"."""
         self.settlement = Settlement(self._pipeline)
         """Tag "Settlement"."""
-
-    @property
-    def state(self) -> ClientState:
-        """``UNOPENED``, ``OPEN`` or ``CLOSED``."""
-        return self._state
-
-    @property
-    def stats(self) -> ClientStats:
-        """A snapshot of this client's counters (attempts, retries, nonce rejections, ...)."""
-        return self._pipeline.stats.snapshot()
-
-    @property
-    def base_url(self) -> str:
-        """The base URL requests go to."""
-        return self._base_url
-
-    def _open_transport(self) -> Transport:
-        if self._state is ClientState.CLOSED:
-            raise ClientStateError("the client is closed; create a new PrimeClient")
-        self._state = ClientState.OPEN
-        return self._transport
-
-    async def __aenter__(self) -> PrimeClient:
-        if self._state is ClientState.CLOSED:
-            raise ClientStateError("the client is closed and cannot be reopened")
-        if self._state is ClientState.OPEN:
-            raise ClientStateError("the client is already open; enter it only once")
-        self._state = ClientState.OPEN
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the session the client created (a caller's session is left open). Idempotent."""
-        if self._state is ClientState.CLOSED:
-            return
-        self._state = ClientState.CLOSED
-        await self._transport.close()
 
     def __repr__(self) -> str:
         return (

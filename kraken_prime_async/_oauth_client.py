@@ -10,24 +10,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 
 import aiohttp
 
 from ._auth import BearerAuth, TokenProvider
-from ._client import _DEFAULT_TIMEOUT, ClientState, _user_agent
 from ._constants import DEFAULT_BASE_URL
+from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
 from ._pipeline import Pipeline
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
 from ._retry import RetryPolicy
-from ._stats import ClientStats
 from ._timeout import coerce_timeout
 from ._transport import AiohttpTransport, Transport
-from .errors import ClientStateError, ValidationError
+from .errors import ValidationError
 
 
-class FastApiKeyClient:
+class FastApiKeyClient(ClientBase):
     """Async client for Kraken's OAuth Fast API key operations (``/oauth/fast-api-key``).
 
     Parameters
@@ -90,64 +88,19 @@ class FastApiKeyClient:
             raise ValidationError("transport", "give either session or transport, not both")
         self._auth = auth
         self._base_url = base_url
-        self._state = ClientState.UNOPENED
         self._transport: Transport = transport or AiohttpTransport(session)
         self._pipeline = Pipeline(
             auth=auth,
             base_url=base_url,
             transport=self._open_transport,
-            timeout=_DEFAULT_TIMEOUT if timeout is None else coerce_timeout(timeout),
+            timeout=DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout),
             retry=retry or RetryPolicy(),
-            user_agent=_user_agent(),
+            user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
         )
         self.fast_api_keys = FastApiKeys(self._pipeline, base_url)
         """Tag "Fast API"."""
-
-    @property
-    def state(self) -> ClientState:
-        """``UNOPENED``, ``OPEN`` or ``CLOSED``."""
-        return self._state
-
-    @property
-    def stats(self) -> ClientStats:
-        """A snapshot of this client's counters (attempts, retries, token refreshes, ...)."""
-        return self._pipeline.stats.snapshot()
-
-    @property
-    def base_url(self) -> str:
-        """The base URL requests go to."""
-        return self._base_url
-
-    def _open_transport(self) -> Transport:
-        if self._state is ClientState.CLOSED:
-            raise ClientStateError("the client is closed; create a new FastApiKeyClient")
-        self._state = ClientState.OPEN
-        return self._transport
-
-    async def __aenter__(self) -> FastApiKeyClient:
-        if self._state is ClientState.CLOSED:
-            raise ClientStateError("the client is closed and cannot be reopened")
-        if self._state is ClientState.OPEN:
-            raise ClientStateError("the client is already open; enter it only once")
-        self._state = ClientState.OPEN
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the session the client created (a caller's session is left open). Idempotent."""
-        if self._state is ClientState.CLOSED:
-            return
-        self._state = ClientState.CLOSED
-        await self._transport.close()
 
     def __repr__(self) -> str:
         return (
