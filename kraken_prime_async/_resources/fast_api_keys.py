@@ -61,17 +61,10 @@ class _Parameters(Request, frozen=True, gc=False):
     valid_until: int | UnsetType = UNSET
 
 
-class _Update(Request, frozen=True, gc=False):
-    """``{new_api_key_name?} + APIKeyParameters`` (Update)."""
+class _Update(_Parameters, frozen=True, gc=False):
+    """``{new_api_key_name?} + APIKeyParameters`` (Update: the spec's ``allOf``)."""
 
-    api_key_name: str
     new_api_key_name: str | UnsetType = UNSET
-    ip_allowlist: list[str] | UnsetType = UNSET
-    nonce_window: int | UnsetType = UNSET
-    permissions: FastApiKeyPermissions | UnsetType = UNSET
-    query_from: int | UnsetType = UNSET
-    query_to: int | UnsetType = UNSET
-    valid_until: int | UnsetType = UNSET
 
 
 class _Name(Request, frozen=True, gc=False):
