@@ -13,7 +13,6 @@ from . import errors, models
 from ._client import PrimeClient
 from ._lifecycle import ClientState
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
-from ._oauth_client import FastApiKeyClient
 from ._rate_limit import RateCounter, RateLimit
 from ._resources.settle_batch import LegOutcome, SettlementReport
 from ._retry import RetryBudget, RetryPolicy
@@ -62,9 +61,12 @@ if TYPE_CHECKING:
     from ._fleet import Fleet, FleetGate
     from ._fleet_file import FileLockFleet, FileLockNonceSource
     from ._fleet_redis import RedisFleet, RedisNonceSource
+    from ._oauth_client import FastApiKeyClient
 
-#: Imported on first use: most processes never share a key (keeps ``import`` lean).
+#: Imported on first use: most processes never share a key or manage Fast API keys (keeps
+#: ``import kraken_prime_async`` lean).
 _LAZY = {
+    "FastApiKeyClient": "._oauth_client",
     "FileLockFleet": "._fleet_file",
     "FileLockNonceSource": "._fleet_file",
     "Fleet": "._fleet",
