@@ -134,9 +134,9 @@ def bearer_token(field: str, value: object) -> str:
     return value
 
 
-def fingerprint(value: str) -> str:
-    """A short SHA-256 fingerprint, safe to show."""
-    return hashlib.sha256(value.encode()).hexdigest()[:8]
+def fingerprint(value: str, length: int = 8) -> str:
+    """A short SHA-256 fingerprint of a credential, safe to show or to name stored state by."""
+    return hashlib.sha256(value.encode()).hexdigest()[:length]
 
 
 class BearerAuth:

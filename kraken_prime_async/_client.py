@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
 
-from ._auth import HmacAuth
+from ._auth import HmacAuth, fingerprint
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NONCE_UNIT
 from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
 from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
@@ -126,7 +125,7 @@ class PrimeClient(ClientBase):
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
         resolve(rate_limit)
-        self._fingerprint = hashlib.sha256(api_key.encode()).hexdigest()[:8]
+        self._fingerprint = fingerprint(api_key)
         self._base_url = base_url
         self._transport: Transport = transport or AiohttpTransport(session)
         self._pipeline = Pipeline(

@@ -16,11 +16,11 @@ Backends: :class:`~kraken_prime_async.FileLockFleet` (processes on one host) and
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable, Hashable, Iterator
 from typing import Final, Protocol, runtime_checkable
 
+from ._auth import fingerprint
 from ._nonce import NonceSource, NonceUnit
 from ._rate_limit import RateCounter, RateLimit
 
@@ -91,7 +91,7 @@ class FleetCounterBase:
 
 def key_id(api_key: str) -> str:
     """A stable name for ``api_key`` in shared storage that does not reveal the key."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    return fingerprint(api_key, 16)
 
 
 def poll_delays(rng: random.Random | None = None) -> Iterator[float]:

@@ -22,11 +22,11 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Final, TypeVar
 
-from ._constants import DEFAULT_NONCE_UNIT, NONCE_MAX
+from ._constants import DEFAULT_NONCE_UNIT
 from ._fleet import FleetCounterBase, key_id, poll_delays
-from ._nonce import PER_SECOND, NonceUnit
+from ._nonce import PER_SECOND, NonceUnit, following
 from ._rate_limit import TIERS, RateLimit, decayed, wait_for_room
 from .errors import CoordinationError, ValidationError
 
@@ -34,6 +34,9 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
+
+_K = TypeVar("_K")
+_T = TypeVar("_T")
 
 _NONCE_RECORD: Final = b"%020d %-2s\n"
 _COUNTER_RECORD: Final = struct.Struct("<5d")  # value, updated, blocked_until, max, decay
@@ -145,10 +148,7 @@ class FileLockNonceSource:
         """Return the next nonce without awaiting (the lock is held for microseconds)."""
         now = int(self._clock() * self._scale)
         with self._file.locked() as fd:
-            last = self._read(fd)
-            nonce = now if now > last else last + 1
-            if nonce > NONCE_MAX:
-                raise OverflowError("nonce would exceed 2**63 - 1")
+            nonce = following(now, self._read(fd))
             os.pwrite(fd, _NONCE_RECORD % (nonce, self.unit.encode()), 0)
         return nonce
 
@@ -307,14 +307,16 @@ class FileLockFleet:
             raise CoordinationError(
                 f"cannot create {self.directory} ({exc.strerror})", store=str(self.directory)
             ) from None
-        self._objects: dict[tuple[Any, ...], Any] = {}
+        # One object per key in the process: one descriptor per file, one set of held slots.
+        self._sources: dict[tuple[str, NonceUnit], FileLockNonceSource] = {}
+        self._gates: dict[tuple[str, int], FileLockGate] = {}
         self._lock = threading.Lock()
 
-    def _shared(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    def _shared(self, cache: dict[_K, _T], key: _K, make: Callable[[], _T]) -> _T:
         with self._lock:
-            found = self._objects.get(key)
+            found = cache.get(key)
             if found is None:
-                found = self._objects[key] = make()
+                found = cache[key] = make()
             return found
 
     def _base(self, api_key: str) -> str:
@@ -322,11 +324,11 @@ class FileLockFleet:
 
     def nonce_source(self, api_key: str, unit: NonceUnit) -> FileLockNonceSource:
         """The fleet's nonce file for ``api_key``."""
-        source: FileLockNonceSource = self._shared(
-            ("nonce", api_key, unit),
+        return self._shared(
+            self._sources,
+            (api_key, unit),
             lambda: FileLockNonceSource(self._base(api_key) + ".nonce", unit),
         )
-        return source
 
     def gate(self, api_key: str, *, window_seconds: float, max_in_flight: int) -> FileLockGate:
         """The fleet's slots for ``api_key``: one with a window of 0, else ``max_in_flight``.
@@ -335,10 +337,9 @@ class FileLockFleet:
         is past half the window) is applied per process; the slot count caps the fleet.
         """
         slots = 1 if window_seconds <= 0 else max_in_flight
-        gate: FileLockGate = self._shared(
-            ("gate", api_key, slots), lambda: FileLockGate(self._base(api_key), slots)
+        return self._shared(
+            self._gates, (api_key, slots), lambda: FileLockGate(self._base(api_key), slots)
         )
-        return gate
 
     def counter(
         self, api_key: str, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]

@@ -160,6 +160,10 @@ class _Scripts:
     :class:`CoordinationError`."""
 
     def __init__(self, redis: str | Redis) -> None:
+        from redis.exceptions import RedisError, ResponseError
+
+        self.failures: tuple[type[BaseException], ...] = (RedisError, OSError)
+        self.refusal: type[BaseException] = ResponseError
         self.client, self.owned = _connect(redis)
         self.store = _describe(self.client)
         self.nonce = self.client.register_script(_NONCE_LUA)
@@ -168,18 +172,16 @@ class _Scripts:
         self.counter_refused = self.client.register_script(_COUNTER_REFUSED_LUA)
 
     async def run(self, what: str, awaitable: Awaitable[Any]) -> Any:
-        from redis.exceptions import RedisError, ResponseError
-
         try:
             return await awaitable
-        except ResponseError as exc:
+        except self.refusal as exc:
             if str(exc).startswith("KP_UNIT"):
                 raise
             raise CoordinationError(
                 f"{self.store} refused the {what} script ({type(exc).__name__}); nothing was sent",
                 store=self.store,
             ) from exc
-        except (RedisError, OSError) as exc:
+        except self.failures as exc:
             raise CoordinationError(
                 f"{self.store} is unreachable while taking the {what} "
                 f"({type(exc).__name__}); nothing was sent",
@@ -256,14 +258,12 @@ class RedisNonceSource:
 
     async def next_nonce(self) -> int:
         """Return the next nonce of the fleet."""
-        from redis.exceptions import ResponseError
-
         now = int(self._clock() * self._scale)
         try:
             nonce = await self._scripts.run(
                 "nonce", self._scripts.nonce(keys=[self.key], args=[now, self.unit])
             )
-        except ResponseError as exc:
+        except self._scripts.refusal as exc:
             recorded = str(exc).split()[-1]
             raise ValidationError(
                 "nonce_unit",
@@ -426,19 +426,18 @@ class RedisFleet:
         self.namespace = namespace
         self._scripts = _Scripts(redis)
         self._clock = clock
-        self._objects: dict[tuple[Any, ...], Any] = {}
+        self._sources: dict[tuple[str, NonceUnit], RedisNonceSource] = {}
 
     def _base(self, api_key: str) -> str:
         return f"{self.namespace}:{key_id(api_key)}"
 
     def nonce_source(self, api_key: str, unit: NonceUnit) -> RedisNonceSource:
         """The fleet's nonce sequence for ``api_key``."""
-        found = self._objects.get(("nonce", api_key, unit))
+        found = self._sources.get((api_key, unit))
         if found is None:
-            found = self._objects[("nonce", api_key, unit)] = RedisNonceSource._on(
+            found = self._sources[(api_key, unit)] = RedisNonceSource._on(
                 self._scripts, f"{self._base(api_key)}:nonce", unit, self._clock
             )
-        assert isinstance(found, RedisNonceSource)
         return found
 
     def gate(self, api_key: str, *, window_seconds: float, max_in_flight: int) -> RedisGate:

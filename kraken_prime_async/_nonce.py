@@ -21,6 +21,14 @@ NonceUnit = Literal["s", "ms", "us", "ns"]
 PER_SECOND: Final[dict[str, int]] = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
+def following(now: int, last: int) -> int:
+    """The nonce after ``last`` at time ``now``: ``max(now, last + 1)``, within Kraken's range."""
+    nonce = now if now > last else last + 1
+    if nonce > NONCE_MAX:
+        raise OverflowError("nonce would exceed 2**63 - 1")
+    return nonce
+
+
 @runtime_checkable
 class NonceSource(Protocol):
     """Anything that hands out strictly increasing nonces for one API key.
@@ -70,11 +78,8 @@ class LocalNonceSource:
         """Return the next nonce without awaiting."""
         now = int(self._clock() * self._scale)
         with self._lock:
-            nonce = now if now > self._last else self._last + 1
-            if nonce > NONCE_MAX:
-                raise OverflowError("nonce would exceed 2**63 - 1")
-            self._last = nonce
-            return nonce
+            self._last = following(now, self._last)
+            return self._last
 
     async def next_nonce(self) -> int:
         """Return the next nonce."""

@@ -266,7 +266,7 @@ class Pipeline:
                 await self._tell_refused(counter, exc, endpoint.cost)
             raise
         finally:
-            if slot is not None:
+            if gate is not None and slot is not None:
                 await self._release_slot(gate, slot, endpoint)
             dispatcher.release(token, nonce_rejected=nonce_rejected, succeeded=succeeded)
 
@@ -279,10 +279,7 @@ class Pipeline:
             logger.warning("could not record a rate-limit refusal: %s", failure)
 
     @staticmethod
-    async def _release_slot(
-        gate: FleetGate | None, slot: Any, endpoint: Endpoint[Any, Any]
-    ) -> None:
-        assert gate is not None
+    async def _release_slot(gate: FleetGate, slot: Any, endpoint: Endpoint[Any, Any]) -> None:
         try:
             await gate.release(slot)
         except CoordinationError as failure:
