@@ -71,12 +71,12 @@ class _Name(Request, frozen=True, gc=False):
     api_key_name: str
 
 
-def _require_true(method: str) -> Any:
+def _require_true(operation: str) -> Any:
     def unwrap(result: Any) -> bool:
         if result is not True:
             raise ResponseValidationError(
-                f"{method}: expected the result true, got {type(result).__name__} {_short(result)}",
-                method=method,
+                f"{operation}: expected the result true, got {type(result).__name__} {_short(result)}",
+                operation=operation,
             )
         return True
 
@@ -89,10 +89,10 @@ def _short(value: Any) -> str:
 
 
 def _endpoint(
-    method: str, http_method: str, wire_type: Any, unwrap: Any, *, idempotent: bool
+    operation: str, http_method: str, wire_type: Any, unwrap: Any, *, idempotent: bool
 ) -> Endpoint[Any, Any]:
     return Endpoint(
-        method,
+        operation,
         wire_type,
         unwrap,
         idempotent=idempotent,
@@ -443,5 +443,5 @@ class FastApiKeys(Resource):
 
 def _unknown(exc: OutcomeUnknownError, message: str) -> OutcomeUnknownError:
     return OutcomeUnknownError(
-        message, method=exc.method, arguments=exc.arguments, attempts=exc.attempts
+        message, operation=exc.operation, arguments=exc.arguments, attempts=exc.attempts
     )
