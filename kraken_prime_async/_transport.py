@@ -115,10 +115,14 @@ class AiohttpTransport:
                 f"{operation}: timed out connecting", sent=False, operation=operation
             ) from exc
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-            raise APITimeoutError(f"{operation}: no answer in time", sent=True, operation=operation) from exc
+            raise APITimeoutError(
+                f"{operation}: no answer in time", sent=True, operation=operation
+            ) from exc
         except aiohttp.ClientConnectorError as exc:
             raise APIConnectionError(
-                f"{operation}: could not connect ({type(exc).__name__})", sent=False, operation=operation
+                f"{operation}: could not connect ({type(exc).__name__})",
+                sent=False,
+                operation=operation,
             ) from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(

@@ -71,7 +71,9 @@ def test_throttled_carries_the_time_to_wait_until() -> None:
 
 
 def test_lockout_outranks_everything_else_in_one_answer() -> None:
-    exc = from_errors(["EAPI:Invalid nonce", "EGeneral:Temporary lockout"], status=200, operation="m")
+    exc = from_errors(
+        ["EAPI:Invalid nonce", "EGeneral:Temporary lockout"], status=200, operation="m"
+    )
     assert type(exc) is e.TemporaryLockoutError and not exc.retryable
 
 

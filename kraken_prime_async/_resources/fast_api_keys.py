@@ -75,7 +75,8 @@ def _require_true(operation: str) -> Any:
     def unwrap(result: Any) -> bool:
         if result is not True:
             raise ResponseValidationError(
-                f"{operation}: expected the result true, got {type(result).__name__} {_short(result)}",
+                f"{operation}: expected the result true, "
+                f"got {type(result).__name__} {_short(result)}",
                 operation=operation,
             )
         return True
