@@ -20,9 +20,9 @@ import random
 from collections.abc import Callable, Hashable, Iterator
 from typing import Final, Protocol, runtime_checkable
 
-from ._auth import fingerprint
-from ._nonce import NonceSource, NonceUnit
-from ._rate_limit import RateCounter, RateLimit
+from .._auth import fingerprint
+from .._nonce import NonceSource, NonceUnit
+from .._rate_limit import RateCounter, RateLimit
 
 #: Polling while another member holds the key's last free slot: first and longest pause (s).
 GATE_POLL_FIRST: Final = 0.0005
