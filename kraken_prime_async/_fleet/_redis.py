@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, Final
 
 from .._constants import DEFAULT_NONCE_UNIT
-from .._dispatch import WINDOW_SAFETY
+from .._local_gate import WINDOW_SAFETY
 from .._nonce import PER_SECOND, NonceUnit
 from .._rate_limit import _TOLERANCE, HEADROOM, TIERS, RateLimit
 from ..errors import CoordinationError, ValidationError
