@@ -30,7 +30,11 @@ WINDOW_SAFETY: Final = 0.5
 
 
 class Outcome(enum.Enum):
-    """How an attempt ended, as far as the key's gates care (handed to every release)."""
+    """How an attempt ended, as far as the key's gates care (handed to every release).
+
+    Derived from the exception the attempt ended with (:func:`outcome_of`), so a new kind of end
+    (e.g. a request abandoned after it was sent) is one member here and one rule there.
+    """
 
     #: Kraken answered and accepted the request: the adaptive cap may grow.
     SUCCEEDED = "succeeded"

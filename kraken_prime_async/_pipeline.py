@@ -56,7 +56,11 @@ def encode_params(request: msgspec.Struct | None) -> bytes:
 
 
 class _Call:
-    """State of one call across its attempts (never shared between calls)."""
+    """State of one call across its attempts (never shared between calls).
+
+    Every phase hook receives it: what a call's events need to carry (an id, timings) belongs
+    here.
+    """
 
     __slots__ = (
         "attempts",
@@ -196,7 +200,8 @@ class Pipeline:
                 if not await call.auth.on_refused(exc):
                     raise
             self.stats.token_refreshes += 1
-            logger.info("%s: credential refused; re-sent with a new one", call.endpoint.operation)
+            operation = call.endpoint.operation
+            logger.info("%s: credential refused; re-sending with a new one", operation)
             return await self._send(call, self._transport())
 
     async def _send(self, call: _Call, transport: Transport) -> Any:
