@@ -90,7 +90,7 @@ class KeyGate:
         self._rate_limit = rate_limit
         self._fleet = fleet
         self._clock = clock
-        self._sleep = sleep
+        self.sleep = sleep
         self._parts: _Parts | None = None
 
     @property
@@ -136,10 +136,6 @@ class KeyGate:
         )
         return _Parts(loop, local, fleet_gate, counter)
 
-    async def pace(self, counter: RateCounter, cost: float) -> float:
-        """Wait for room in the call counter; return the seconds waited."""
-        return await counter.acquire(cost, self._sleep)
-
     def __repr__(self) -> str:
         return f"KeyGate(window_seconds={self.window_seconds}, max_in_flight={self.max_in_flight})"
 
@@ -170,7 +166,7 @@ class Slot:
                 self._fleet_token = await parts.fleet_gate.acquire(self._lease)
             if parts.counter is not None:
                 # Paced at send time, inside the key's slot.
-                self.waited = await self._gate.pace(parts.counter, self._cost)
+                self.waited = await parts.counter.acquire(self._cost, self._gate.sleep)
         except BaseException:
             await self._release(parts, Outcome.FAILED)
             raise
@@ -184,6 +180,9 @@ class Slot:
     ) -> None:
         parts = self._parts
         assert parts is not None
+        if exc is None and parts.fleet_gate is None:  # the common case: nothing to await
+            parts.local.release(self._token, Outcome.SUCCEEDED)
+            return
         try:
             if isinstance(exc, RateLimitError) and parts.counter is not None:
                 await _tell_refused(parts.counter, exc, self._cost)
