@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from ._auth import BearerAuth, TokenProvider
+from ._client import PrimeClient
 from ._constants import DEFAULT_BASE_URL
 from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
 from ._pipeline import Pipeline
@@ -99,7 +100,9 @@ class FastApiKeyClient(ClientBase):
             sleep=sleep,
             clock=clock,
         )
-        self.fast_api_keys = FastApiKeys(self._pipeline, base_url)
+        self.fast_api_keys: FastApiKeys[PrimeClient] = FastApiKeys(
+            self._pipeline, base_url, PrimeClient.from_fast_api_key
+        )
         """Tag "Fast API"."""
 
     def __repr__(self) -> str:
