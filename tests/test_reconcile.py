@@ -4,7 +4,7 @@ reader, and the resource seam (``Resource._written``) that hands a rule its lost
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -26,7 +26,7 @@ def _lost(operation: str, request: Any) -> LostAnswer[Any]:
 
 
 def _batch(batch_id: str, *, kind: str | None = None, leg: dict[str, Any] | None = None) -> Any:
-    attributes = dict(BATCH["attributes"], asset_kind=kind)
+    attributes: dict[str, Any] = {**cast("dict[str, Any]", BATCH["attributes"]), "asset_kind": kind}
     raw = dict(BATCH, id=batch_id, attributes=attributes, legs=[leg or LEG])
     return msgspec.convert(raw, models.Batch)
 

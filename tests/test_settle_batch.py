@@ -3,7 +3,7 @@ batch, settle one leg), without a client."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -16,7 +16,10 @@ from tests._fakes import BATCH, LEG
 
 
 def _batch(*legs: dict[str, Any], confirmed: bool = True) -> models.Batch:
-    attributes = dict(BATCH["attributes"], confirmed=confirmed)
+    attributes: dict[str, Any] = {
+        **cast("dict[str, Any]", BATCH["attributes"]),
+        "confirmed": confirmed,
+    }
     return msgspec.convert(dict(BATCH, attributes=attributes, legs=list(legs)), models.Batch)
 
 
@@ -76,11 +79,12 @@ async def test_bad_arguments_are_refused_before_reading() -> None:
     async def never(*args: Any) -> Any:
         raise AssertionError("nothing may be read or sent")
 
-    for field, kwargs in [
+    bad: list[tuple[str, dict[str, Any]]] = [
         ("concurrency", {"concurrency": 0}),
         ("wait_for_confirmation", {"wait_for_confirmation": -1.0}),
         ("poll_interval", {"poll_interval": 0.0}),
-    ]:
+    ]
+    for field, kwargs in bad:
         arguments: dict[str, Any] = {
             "concurrency": 1,
             "wait_for_confirmation": 0.0,
