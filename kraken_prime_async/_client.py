@@ -10,8 +10,13 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from ._auth import HmacAuth, fingerprint
-from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NONCE_UNIT
-from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
+from ._constants import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CLIENT_TIMEOUT,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_NONCE_UNIT,
+)
+from ._lifecycle import ClientBase, user_agent
 from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
 from ._pipeline import Pipeline
 from ._rate_limit import RateLimitSetting, resolve

@@ -15,8 +15,8 @@ import aiohttp
 
 from ._auth import BearerAuth, TokenProvider
 from ._client import PrimeClient
-from ._constants import DEFAULT_BASE_URL
-from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
+from ._constants import DEFAULT_BASE_URL, DEFAULT_CLIENT_TIMEOUT
+from ._lifecycle import ClientBase, user_agent
 from ._pipeline import Pipeline
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys

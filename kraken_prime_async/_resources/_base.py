@@ -17,7 +17,7 @@ from ._reconcile import LostAnswer, Outcome, Rule
 R = TypeVar("R")
 F = TypeVar("F")
 Q = TypeVar("Q", bound=msgspec.Struct)
-Self = TypeVar("Self", bound="Resource")
+Res = TypeVar("Res", bound="Resource")
 
 #: ``timeout=`` accepts seconds or an :class:`aiohttp.ClientTimeout`.
 TimeoutLike = float | aiohttp.ClientTimeout
@@ -47,11 +47,11 @@ class Resource:
         )
 
     async def _write(
-        self: Self,
+        self: Res,
         endpoint: Endpoint[Any, R],
         request: Q,
         *,
-        reconcile: Rule[Self, Q, F],
+        reconcile: Rule[Res, Q, F],
         timeout: TimeoutLike | None,
         retry: RetryPolicy | None,
     ) -> R | F:
@@ -62,11 +62,11 @@ class Resource:
         return outcome.value
 
     async def _written(
-        self: Self,
+        self: Res,
         endpoint: Endpoint[Any, R],
         request: Q,
         *,
-        reconcile: Rule[Self, Q, F],
+        reconcile: Rule[Res, Q, F],
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> Outcome[R | F]:

@@ -14,16 +14,19 @@ resource (the resources import it).
 
 Rules today:
 
-==================  ====================================================================
-``CREATE_BATCH``    the one unsettled batch of the kind created since the call began
-                    (minus ``RECONCILE_SKEW_MS``), else the error is re-raised
-``SETTLE_ASSET``    the transfer the batch's leg shows, else the error is re-raised
-``SETTLE_LEG``      as ``SETTLE_ASSET``, but a leg shown started without a named transfer
-                    resolves to ``None`` (``settle_batch`` reports it settled)
-``FAST_API_CREATE`` always raises; the message says whether a key of the name now exists
-``FAST_API_RENAME`` ``True`` if the new name is listed and the old one is not
-``FAST_API_DELETE`` ``True`` if the name is no longer listed
-==================  ====================================================================
+===================  ===================================================================
+``CREATE_BATCH``     the one unsettled batch of the kind created since the call began
+                     (minus ``RECONCILE_SKEW_MS``), else the error is re-raised
+``SETTLE_ASSET``     the transfer the batch's leg shows, else the error is re-raised
+``SETTLE_LEG``       as ``SETTLE_ASSET``, but a leg shown started without a named transfer
+                     resolves to ``None`` (``settle_batch`` reports it settled)
+``FAST_API_CREATE``  always raises; the message says whether a key of the name now exists
+``FAST_API_RENAME``  ``True`` if the new name is listed and the old one is not
+``FAST_API_DELETE``  ``True`` if the name is no longer listed
+===================  ===================================================================
+
+Writes without a rule (``api_users.create``, ``api_user_keys.create``) raise the
+``OutcomeUnknownError`` as it is.
 """
 
 from __future__ import annotations
