@@ -26,10 +26,11 @@ from ._resources.api_user_keys import ApiUserKeys
 from ._resources.api_users import ApiUsers
 from ._resources.settlement import Settlement
 from ._retry import RetryPolicy
+from ._secret import Credential
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._timeout import coerce_timeout
 from ._transport import AiohttpTransport, Transport
-from ._validation import identifier, integer
+from ._validation import identifier_problem, integer
 from .errors import ValidationError
 from .models import CreatedFastApiKey
 
@@ -105,24 +106,26 @@ class PrimeClient(ClientBase):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        api_key = identifier("api_key", api_key)
-        try:
-            signer = Signer(decode_secret(api_secret, encoding=secret_encoding))
-        except ValueError as exc:
-            raise ValidationError("api_secret", str(exc)) from None
+        # The credentials are wrapped first: no frame of this call holds them in plain text, so
+        # an error tracker capturing locals on any error below shows a mask.
+        key, secret = Credential(api_key), Credential(api_secret)
+        del api_key, api_secret
+        signer, ref = _signer_and_ref(key, secret, secret_encoding)
+        del secret
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValidationError("base_url", "must start with http:// or https://")
         if session is not None and transport is not None:
             raise ValidationError("transport", "give either session or transport, not both")
-        nonce_source = _nonce_source(api_key, nonce_unit, nonce_source, fleet)
+        nonce_source = _nonce_source(key, ref, nonce_unit, nonce_source, fleet)
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
         resolve(rate_limit)
-        self._fingerprint = fingerprint(api_key)
+        self._fingerprint = ref[:8]
         self._base_url = base_url
         self._transport: Transport = transport or AiohttpTransport(session)
         self._gate = gate = KeyGate(
-            api_key,
+            key,
+            ref=ref,
             window_seconds=nonce_window / PER_SECOND[nonce_unit],
             max_in_flight=max_in_flight,
             rate_limit=rate_limit,
@@ -131,7 +134,7 @@ class PrimeClient(ClientBase):
             sleep=sleep,
         )
         self._pipeline = Pipeline(
-            auth=HmacAuth(api_key, signer, nonce_source),
+            auth=HmacAuth(key, signer, nonce_source),
             gate=gate,
             base_url=base_url,
             transport=self._open_transport,
@@ -150,7 +153,8 @@ class PrimeClient(ClientBase):
 
     def __repr__(self) -> str:
         return (
-            f"PrimeClient(base_url={self._base_url!r}, key_fingerprint={self._fingerprint!r}, "
+            f"PrimeClient(base_url={getattr(self, '_base_url', None)!r}, "
+            f"key_fingerprint={getattr(self, '_fingerprint', None)!r}, "
             f"state={self._state.value!r})"
         )
 
@@ -200,21 +204,49 @@ class PrimeClient(ClientBase):
         )
 
 
+def _signer_and_ref(
+    key: Credential, secret: Credential, encoding: SecretEncoding
+) -> tuple[Signer, str]:
+    """Check both credentials; return the signer and the key's reference (a SHA-256 fingerprint
+    that names the key's shared state in this process).
+
+    Problems are found by functions that return (their frames holding the raw values are gone)
+    and raised here, outside any ``except``, so no exception chain holds a credential.
+    """
+    key_problem = identifier_problem(key.reveal())
+    if key_problem is not None:
+        raise ValidationError("api_key", key_problem)
+    signer: Signer | None = None
+    try:
+        signer = Signer(decode_secret(secret.reveal(), encoding=encoding))  # type: ignore[arg-type]
+    except ValueError as exc:
+        secret_problem = str(exc)
+    if signer is None:
+        raise ValidationError("api_secret", secret_problem)
+    return signer, fingerprint(str(key.reveal()), 32)
+
+
 def _nonce_source(
-    api_key: str, unit: NonceUnit, given: NonceSource | None, fleet: Fleet | None
+    key: Credential,
+    ref: str,
+    unit: NonceUnit,
+    given: NonceSource | None,
+    fleet: Fleet | None,
 ) -> NonceSource:
-    """The key's nonce source: the fleet's, the one given, or the process-wide one."""
+    """The key's nonce source: the fleet's, the one given, or the process-wide one (shared by
+    every client of the key, found by its reference ``ref``)."""
     if fleet is not None:
         if given is not None:
             raise ValidationError("fleet", "give either fleet or nonce_source, not both")
         if not all(callable(getattr(fleet, m, None)) for m in ("nonce_source", "gate", "counter")):
             raise ValidationError("fleet", "must be a FileLockFleet, a RedisFleet or a Fleet")
-        return fleet.nonce_source(api_key, unit)
+        return fleet.nonce_source(str(key.reveal()), unit)
     if given is None:
         try:
-            return shared_nonce_source(api_key, unit)
+            return shared_nonce_source(ref, unit)
         except ValueError as exc:
-            raise ValidationError("nonce_unit", str(exc)) from None
+            problem = str(exc)
+        raise ValidationError("nonce_unit", problem)
     if not isinstance(given, NonceSource):
         raise ValidationError("nonce_source", "must have an async next_nonce() method")
     return given

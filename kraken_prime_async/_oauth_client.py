@@ -21,6 +21,7 @@ from ._lifecycle import ClientBase, user_agent
 from ._pipeline import Pipeline
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
+from ._secret import Credential
 from ._retry import RetryPolicy
 from ._timeout import coerce_timeout
 from ._transport import AiohttpTransport, Transport
@@ -83,7 +84,10 @@ class FastApiKeyClient(ClientBase):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        auth = BearerAuth(access_token, token_provider)
+        token = Credential(access_token)  # wrapped first: no frame of this call shows it
+        del access_token
+        auth = BearerAuth(token, token_provider)
+        del token
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValidationError("base_url", "must start with http:// or https://")
         if session is not None and transport is not None:
@@ -108,8 +112,10 @@ class FastApiKeyClient(ClientBase):
         """Tag "Fast API"."""
 
     def __repr__(self) -> str:
+        auth = getattr(self, "_auth", None)
         return (
-            f"FastApiKeyClient(base_url={self._base_url!r}, "
-            f"token_fingerprint={self._auth.fingerprint!r}, "
-            f"token_provider={self._auth.can_refresh}, state={self._state.value!r})"
+            f"FastApiKeyClient(base_url={getattr(self, '_base_url', None)!r}, "
+            f"token_fingerprint={None if auth is None else auth.fingerprint!r}, "
+            f"token_provider={auth is not None and auth.can_refresh}, "
+            f"state={self._state.value!r})"
         )

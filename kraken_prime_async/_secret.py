@@ -48,3 +48,49 @@ class SecretStr:
 
     def __reduce__(self) -> Any:
         raise TypeError("SecretStr cannot be pickled")
+
+
+class Credential:
+    """An API key, secret or bearer token on its way into a client: ``repr`` shows a mask.
+
+    Constructors wrap their credential arguments in this first thing, so a frame captured with
+    its locals (error trackers do that) never shows them. Holds any object: checking the value
+    is the caller's job, done without raising while the raw value is a local.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+
+    def reveal(self) -> object:
+        """The wrapped value."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("Credential cannot be pickled")
+
+
+class MaskedHeaders(dict[str, str]):
+    """Request headers whose ``repr`` hides the credential headers.
+
+    The dict itself is what is sent; only its representation (in captured frame locals, in a
+    debugger) is masked.
+    """
+
+    __slots__ = ()
+
+    #: Headers whose value is a credential.
+    SENSITIVE: Final = frozenset({"api-key", "api-sign", "authorization"})
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={'<redacted>' if name.lower() in self.SENSITIVE else value}"
+            for name, value in self.items()
+        )
+        return f"MaskedHeaders({shown})"

@@ -30,6 +30,18 @@ def identifier(field: str, value: object) -> str:
     return value
 
 
+def identifier_problem(value: object) -> str | None:
+    """What :func:`identifier` refuses in ``value`` (``None``: nothing), without raising.
+
+    For credentials: the caller raises from a frame that holds the value only masked.
+    """
+    try:
+        identifier("value", value)
+    except ValidationError as exc:
+        return exc.reason
+    return None
+
+
 def name(field: str, value: object, *, max_length: int) -> str:
     """A display name: non-blank, at most ``max_length`` characters, no control characters."""
     if not isinstance(value, str):
