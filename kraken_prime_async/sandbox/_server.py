@@ -12,6 +12,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Final, NamedTuple
@@ -166,6 +167,8 @@ class PrimeSandbox:
             return
         app = web.Application()
         app.router.add_post("/0/private/{method}", self._handle_prime)
+        app.router.add_route("GET", "/0/public/Time", self._handle_time)
+        app.router.add_route("POST", "/0/public/Time", self._handle_time)
         app.router.add_route("*", "/oauth/fast-api-key", self._handle_fast_api)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
@@ -330,6 +333,11 @@ class PrimeSandbox:
         if self._auto_confirm_after is not None:
             self._state.auto_confirm(self._now_ms(), _ms(self._auto_confirm_after))
 
+    async def _handle_time(self, request: web.Request) -> web.StreamResponse:
+        """Kraken's public ``Time``: the sandbox clock in Unix seconds and RFC 1123."""
+        now = self._clock()
+        return _json(200, {"error": [], "result": {"unixtime": int(now), "rfc1123": rfc1123(now)}})
+
     async def _handle_prime(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, request.match_info["method"], self._process_prime)
 
@@ -480,6 +488,16 @@ class PrimeSandbox:
         if access == "read":
             return "Trader" in roles or "Viewer" in roles
         return "Trader" in roles
+
+
+def rfc1123(now: float) -> str:
+    """``Tue, 14 Nov 23 22:13:20 +0000`` as Kraken writes it (2-digit year, English names)."""
+    moment = datetime.fromtimestamp(now, tz=timezone.utc)
+    day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[moment.weekday()]
+    month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][
+        moment.month - 1
+    ]
+    return f"{day}, {moment:%d} {month} {moment:%y %H:%M:%S} +0000"
 
 
 def _json(status: int, payload: dict[str, Any]) -> web.Response:

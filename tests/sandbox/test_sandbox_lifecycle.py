@@ -103,3 +103,17 @@ def test_lockout_window_and_duration() -> None:
     assert lockout.is_locked(15.0)
     assert lockout.is_locked(44.9)
     assert not lockout.is_locked(45.0)
+
+
+async def test_public_time_answers_like_kraken() -> None:
+    sb = PrimeSandbox(clock=lambda: 1_700_000_000.75)
+    async with sb, aiohttp.ClientSession() as session:
+        for verb in ("GET", "POST"):
+            async with session.request(verb, f"{sb.url}/0/public/Time") as response:
+                assert response.status == 200
+                assert response.content_type == "application/json"
+                body = await response.json()
+            assert body == {
+                "error": [],
+                "result": {"unixtime": 1_700_000_000, "rfc1123": "Tue, 14 Nov 23 22:13:20 +0000"},
+            }
