@@ -191,17 +191,11 @@ async def settle(args: argparse.Namespace) -> int:
 
 
 async def sandbox(args: argparse.Namespace) -> int:
-    from ..sandbox import serve
+    from ..sandbox import print_exports, serve
 
     print("sandbox: serving until Ctrl-C; export these to point the CLI at it:", file=sys.stderr)
-    await serve(args.host, args.port, announce=_announce)
+    await serve(args.host, args.port, announce=print_exports)
     return 0
-
-
-def _announce(line: str) -> None:
-    name, _, value = line.partition("=")
-    variable = {"url": ENV_BASE_URL, "api_key": ENV_KEY, "api_secret": ENV_SECRET}.get(name)
-    print(f"export {variable}={value}" if variable else line, flush=True)
 
 
 async def demo(args: argparse.Namespace) -> int:

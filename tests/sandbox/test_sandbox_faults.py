@@ -166,7 +166,7 @@ async def test_fault_matching_order_and_counts() -> None:
 
 def test_fault_arguments_are_checked() -> None:
     sb = PrimeSandbox()
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(ValueError, match="operation"):
         sb.faults.add("CreatePrimeUser", "http_500")
     with pytest.raises(ValueError, match="kind"):
         sb.faults.add(None, "http_418")  # type: ignore[arg-type]
@@ -214,7 +214,7 @@ async def test_request_log_records_metadata() -> None:
         clock.advance(1)
         await owner.call("ListPrimeApiUsers", nonce=5)
         first, second = sb.requests
-        assert (first.seq, first.method, first.nonce, first.status) == (
+        assert (first.seq, first.operation, first.nonce, first.status) == (
             0,
             "ListPrimeApiUsers",
             5,
