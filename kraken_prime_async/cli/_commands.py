@@ -190,14 +190,6 @@ async def settle(args: argparse.Namespace) -> int:
     return 0 if report.complete else 4
 
 
-async def sandbox(args: argparse.Namespace) -> int:
-    from ..sandbox import print_exports, serve
-
-    print("sandbox: serving until Ctrl-C; export these to point the CLI at it:", file=sys.stderr)
-    await serve(args.host, args.port, announce=print_exports)
-    return 0
-
-
 async def demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 

@@ -50,6 +50,7 @@ Semantics chosen where Kraken is silent
 from kraken_prime_async.sandbox._faults import FAULT_KINDS, Fault, FaultKind, Faults
 from kraken_prime_async.sandbox._records import Announcement, RequestRecord, print_exports
 from kraken_prime_async.sandbox._rules import Tier, TierLimits
+from kraken_prime_async.sandbox._scenario import Scenario, ScenarioError, load_scenario
 from kraken_prime_async.sandbox._server import (
     PrimeSandbox,
     SandboxCredentials,
@@ -65,8 +66,11 @@ __all__ = [
     "PrimeSandbox",
     "RequestRecord",
     "SandboxCredentials",
+    "Scenario",
+    "ScenarioError",
     "Tier",
     "TierLimits",
+    "load_scenario",
     "print_exports",
     "serve",
 ]

@@ -5,7 +5,7 @@ kind: ``sb.faults.drop_after("SettlePrimeSettlementBatchAsset")``). Each incomin
 first queued fault whose ``operation`` is its operation or ``None`` (any operation); the fault is
 used up after ``times`` requests (``times=None``: forever).
 
-A request goes: fault taken → simulated latency → body read → *delay before* → nonce check and
+A request goes: fault taken → body read → simulated latency → *delay before* → nonce check and
 processing (unless the kind skips it) → the answer is built → request logged → *delay after* →
 answer sent (or the connection closed).
 

@@ -1,6 +1,6 @@
 """The sandbox's HTTP side: routes, the per-request steps shared by every API, and the log.
 
-Every API request goes: fault taken → simulated latency → body read → fault delay before →
+Every API request goes: fault taken → body read → simulated latency → fault delay before →
 processing (the Prime chain in ``_prime`` or the Fast API in ``_fast_api``, unless the fault skips
 it) → answer rendered (``_faults.render``) → request logged → fault delay after → answer sent.
 A wrong HTTP verb or an unknown path gets a Kraken-shaped JSON error, and is logged too.
@@ -160,14 +160,15 @@ class RequestServer:
     ) -> web.StreamResponse:
         fault = self._faults.take(received.operation)
         try:
-            if self._latency is not None:
-                await asyncio.sleep(self._rng.uniform(*self._latency))
             received.body = await request.read()
-            if fault is not None and fault.delay_before:
-                await asyncio.sleep(fault.delay_before)
-        except ConnectionError:  # the client went away before its request was processed
+        except ConnectionError:  # the client went away before its request had arrived
             self._record(received, Outcome(0, {}), Rendered(None, (), None), fault)
             return web.Response()
+        # The request has arrived: from here on it is processed even if the client gives up.
+        if self._latency is not None:
+            await asyncio.sleep(self._rng.uniform(*self._latency))
+        if fault is not None and fault.delay_before:
+            await asyncio.sleep(fault.delay_before)
         if fault is None or fault.processed:
             self._tick()
             outcome = process(request, received)
@@ -207,7 +208,7 @@ class RequestServer:
         self, request: web.Request, status: int, error: str, *, allow: str | None = None
     ) -> web.StreamResponse:
         name = request.match_info.get("operation", "")
-        label = name if name in PRIME_OPERATIONS else f"{request.method} {request.path}"
+        label = name if name in PRIME_OPERATIONS else request.path
         received = Received(safe_detail(label), request.method, b"", False)
         rendered = envelope(status, {"error": [error]})
         outcome = Outcome(status, {}, api_key=_api_key(request))

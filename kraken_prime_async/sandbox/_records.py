@@ -38,8 +38,8 @@ class RequestRecord:
         Position in the log, from 0.
     operation : str
         Prime operation (``"CreatePrimeApiUser"``…) or Fast API operation (``"CreateFastApiKey"``,
-        ``"ListFastApiKeys"``, ``"UpdateFastApiKey"``, ``"DeleteFastApiKey"``); for a refused HTTP
-        verb ``"<VERB> <path>"``.
+        ``"ListFastApiKeys"``, ``"UpdateFastApiKey"``, ``"DeleteFastApiKey"``), ``"Time"``, or the
+        path of a request refused for its verb or path (non-printable characters as ``?``).
     api_key : str or None
         Public API key from the ``API-Key`` header (never a secret or token; left out of the
         ``repr`` and of :meth:`to_json`, which carry :attr:`key_fingerprint`).
