@@ -126,6 +126,8 @@ class RequestServer:
     async def fast_api(self, request: web.Request) -> web.StreamResponse:
         """``/oauth/fast-api-key`` with POST, GET, PUT or DELETE."""
         verb = request.method
+        if verb not in FAST_API_OPERATIONS:  # HEAD, which aiohttp routes with GET
+            return await self.wrong_verb(request)
         received = Received(FAST_API_OPERATIONS[verb], verb, b"", verb != "GET")
         return await self._serve(request, received, self._process_fast_api)
 

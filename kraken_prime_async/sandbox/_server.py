@@ -165,7 +165,7 @@ class PrimeSandbox:
         app = web.Application()
         app.add_routes(self._server.routes())
         app.add_routes(AdminApi(self).routes())
-        app.router.add_route("*", "/{tail:.*}", self._server.not_found)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._server.not_found)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
