@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -66,7 +67,8 @@ async def test_largest_int64_nonce_is_accepted() -> None:
 )
 async def test_echoed_names_are_printable_and_never_empty(name: str, detail: str) -> None:
     async with running() as (sb, owner):
-        reply = await owner.call("ListPrimeApiUsers", **{name: 1})
+        params: dict[str, Any] = {name: 1}
+        reply = await owner.call("ListPrimeApiUsers", **params)
         assert reply.errors == [f"EGeneral:Invalid arguments:{detail}"]
         headers = {"Authorization": f"Bearer {sb.issue_token()}"}
         body = json.dumps({"api_key_name": "ok", name: 1}).encode()
