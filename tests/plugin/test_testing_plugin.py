@@ -131,3 +131,27 @@ def test_without_the_plugin_the_marker_is_unknown(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "'prime_sandbox' not found in `markers`" in done.stdout + done.stderr
+
+
+def test_the_example_project_runs_in_strict_mode() -> None:
+    example = Path(__file__).parents[2] / "examples" / "sandbox_pytest"
+    done = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "asyncio_mode=strict",
+            str(example),
+        ],
+        cwd=example.parents[1],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed" in done.stdout, done.stdout
