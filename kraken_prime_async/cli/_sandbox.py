@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -154,7 +155,8 @@ def log_line(record: RequestRecord) -> str:
 def _printer(as_json: bool) -> Callable[[RequestRecord], None]:
     def show(record: RequestRecord) -> None:
         text = msgspec.json.encode(record.to_json()).decode() if as_json else log_line(record)
-        print(text, flush=True)
+        with contextlib.suppress(OSError):  # stdout went away (a closed pipe): keep serving
+            print(text, flush=True)
 
     return show
 

@@ -56,11 +56,13 @@ bodies = st.one_of(
 paths = st.one_of(
     st.sampled_from([f"/0/private/{name}" for name in PRIME_OPERATIONS]),
     st.sampled_from(["/oauth/fast-api-key", "/0/public/Time", "/_sandbox/requests"]),
+    st.sampled_from(["/_sandbox/trades", "/_sandbox/faults", "/_sandbox/tokens"]),
+    st.sampled_from(["/_sandbox/transfers/complete", "/_sandbox/batches/B_X/confirm"]),
     st.text(max_size=20).map(lambda text: "/0/private/" + quote(text, safe="")),
     st.text(max_size=20).map(lambda text: "/" + quote(text, safe="/")),
 )
 verbs = st.sampled_from(["POST", "POST", "POST", "GET", "PUT", "DELETE", "PATCH", "HEAD"])
-signing = st.sampled_from(["valid", "none", "garbage", "other-key"])
+signing = st.sampled_from(["valid", "none", "garbage", "other-key", "admin"])
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,7 @@ def _encode(body: Any) -> bytes:
 
 
 def _headers(sb: Any, path: str, body: bytes, how: str) -> dict[str, str]:
-    token = sb.issue_token() if how == "valid" else "not-a-token"
+    token = {"valid": sb.issue_token(), "admin": sb.admin_token}.get(how, "not-a-token")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     if how == "none":
         return {}
