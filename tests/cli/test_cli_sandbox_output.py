@@ -114,3 +114,13 @@ def test_trade_and_latency_options() -> None:
     for bad in ("x:y", "0.2:0.1", "-1:0"):
         with pytest.raises(argparse.ArgumentTypeError):
             _sandbox._latency(bad)
+
+
+def test_help_names_every_fault_kind() -> None:
+    from kraken_prime_async.sandbox import FAULT_KINDS
+
+    assert _sandbox.FAULT_KIND_NAMES == FAULT_KINDS
+    parser = argparse.ArgumentParser()
+    _sandbox.configure(parser)
+    assert all(kind in (parser.epilog or "") for kind in FAULT_KINDS)
+    assert parser.get_default("run") is _sandbox.run
