@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from ._auth import HmacAuth, fingerprint
+from ._config import checked_base_url, prime_settings, renamed
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NONCE_UNIT
 from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
 from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
@@ -103,8 +104,7 @@ class PrimeClient(ClientBase):
             signer = Signer(decode_secret(api_secret, encoding=secret_encoding))
         except ValueError as exc:
             raise ValidationError("api_secret", str(exc)) from None
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValidationError("base_url", "must start with http:// or https://")
+        base_url = checked_base_url(base_url)
         if session is not None and transport is not None:
             raise ValidationError("transport", "give either session or transport, not both")
         if fleet is not None:
@@ -148,6 +148,28 @@ class PrimeClient(ClientBase):
         """Tag "API User Keys"."""
         self.settlement = Settlement(self._pipeline)
         """Tag "Settlement"."""
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> PrimeClient:
+        """A client configured from the environment; keyword arguments override it.
+
+        Reads ``KRAKEN_PRIME_API_KEY``, ``KRAKEN_PRIME_API_SECRET`` (or
+        ``KRAKEN_PRIME_API_SECRET_FILE``: a file holding the secret, one trailing newline
+        dropped), ``KRAKEN_PRIME_BASE_URL``, ``KRAKEN_PRIME_RATE_LIMIT`` (``auto``, ``none`` or
+        a tier) and ``KRAKEN_PRIME_NONCE_WINDOW``; any other ``PrimeClient`` argument can be
+        given as a keyword. A variable whose argument is given is not read.
+
+        Raises
+        ------
+        ValidationError
+            A required variable is missing or a value is invalid; the error names the variable
+            (never its value).
+        """
+        kwargs, sources = prime_settings(overrides)
+        try:
+            return cls(**kwargs)
+        except ValidationError as exc:
+            raise renamed(exc, sources) from None
 
     def __repr__(self) -> str:
         return (
