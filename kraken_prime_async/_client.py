@@ -13,14 +13,16 @@ from ._auth import HmacAuth, fingerprint
 from ._config import checked_base_url, prime_settings, renamed
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NONCE_UNIT
 from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
-from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
+from ._nonce import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, shared_nonce_source
 from ._pipeline import Pipeline
 from ._rate_limit import RateLimitSetting, resolve
 from ._resources._base import TimeoutLike
 from ._resources.api_user_keys import ApiUserKeys
 from ._resources.api_users import ApiUsers
+from ._resources.key_rotation import BorrowedTransport
 from ._resources.settlement import Settlement
 from ._retry import RetryPolicy
+from ._secret import SecretStr
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._timeout import coerce_timeout
 from ._transport import AiohttpTransport, Transport
@@ -144,10 +146,27 @@ class PrimeClient(ClientBase):
         )
         self.api_users = ApiUsers(self._pipeline)
         """Tag "API Users"."""
-        self.api_user_keys = ApiUserKeys(self._pipeline)
+        self.api_user_keys = ApiUserKeys(self._pipeline, self._sibling)
         """Tag "API User Keys"."""
         self.settlement = Settlement(self._pipeline)
         """Tag "Settlement"."""
+
+    def _sibling(self, api_key: str, api_secret: SecretStr) -> PrimeClient:
+        """A short-lived client for another key of the account (key rotation verifies the new
+        key with it): same server, HTTP layer (not closed by it), timeout, retry, sleep and clock;
+        its own nonce source in seconds, the smallest unit (see ``key_rotation``)."""
+        pipeline = self._pipeline
+        return PrimeClient(
+            api_key,
+            api_secret.get_secret_value(),
+            base_url=self._base_url,
+            transport=BorrowedTransport(self._transport),
+            timeout=pipeline.timeout,
+            retry=pipeline.retry,
+            nonce_source=LocalNonceSource("s"),
+            sleep=pipeline.sleep,
+            clock=pipeline.clock,
+        )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> PrimeClient:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -37,10 +37,14 @@ __all__ = [
     "CreatedFastApiKey",
     "FastApiKeyInfo",
     "FastApiKeyPermissions",
+    "FindingCode",
+    "KeyAudit",
+    "KeyFinding",
     "Leg",
     "Pagination",
     "Role",
     "SecretStr",
+    "Severity",
     "Transfer",
     "TransferAttributes",
     "TransferRelationships",
@@ -371,6 +375,69 @@ class CreatedFastApiKey(FastApiKeyInfo, frozen=True, gc=False, kw_only=True):
     """
 
     secret: SecretStr
+
+
+#: What :class:`KeyFinding` reports (see ``client.api_user_keys.audit``).
+FindingCode = Literal[
+    "no_ip_allowlist",
+    "wide_ip_range",
+    "unparsable_ip_entry",
+    "trader_key",
+    "disabled_user_key",
+    "many_keys",
+    "stale",
+]
+#: How urgent a finding is, most urgent first.
+Severity = Literal["high", "medium", "low"]
+
+
+class KeyFinding(_Result, frozen=True, gc=False, kw_only=True):
+    """One observation of a key audit.
+
+    Attributes
+    ----------
+    user_id : str
+        The API user.
+    key_id : str or None
+        The key (``None`` for a finding about the user's keys as a whole, e.g. ``many_keys``).
+    code : FindingCode
+        ``no_ip_allowlist`` (high): the key may be used from any address.
+        ``wide_ip_range`` (medium): the allow-list admits a whole network (an IPv4 prefix
+        shorter than /24 or an IPv6 prefix shorter than /48).
+        ``unparsable_ip_entry`` (low): an allow-list entry that is not an address or network.
+        ``trader_key`` (low): the key belongs to a Trader user (it can trade).
+        ``disabled_user_key`` (low): the key belongs to a Disabled user (Kraken does not say
+        whether such keys still work; delete them).
+        ``many_keys`` (medium): the user has more keys than a rotation needs.
+        ``stale`` (medium): not updated for longer than asked (only when the audit is given
+        ``stale_after`` and the unit of ``updated_at``).
+    severity : Severity
+        ``high``, ``medium`` or ``low``.
+    message : str
+        One line for people (no secret: keys carry none).
+    """
+
+    user_id: str
+    key_id: str | None
+    code: FindingCode
+    severity: Severity
+    message: str
+
+
+class KeyAudit(_Result, frozen=True, gc=False, kw_only=True):
+    """What ``client.api_user_keys.audit()`` looked at and found.
+
+    ``findings`` are ordered by severity (high first), then user and key.
+    """
+
+    users_checked: int
+    keys_checked: int
+    findings: tuple[KeyFinding, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        """``True`` when nothing was found."""
+        return not self.findings
 
 
 def _ms_to_datetime(value: int | None) -> datetime | None:
