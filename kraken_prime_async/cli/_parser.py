@@ -7,6 +7,7 @@ import argparse
 from .._resources.fast_api_keys import PERMISSION_NAMES
 from ..models import AssetKind, BatchStatus, Role, UserStatus
 from . import _commands as cmd
+from . import _keys_lifecycle
 
 EPILOG = (
     "Credentials come from KRAKEN_PRIME_API_KEY and KRAKEN_PRIME_API_SECRET "
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("user_id")
     delete.add_argument("key_id")
     delete.set_defaults(run=cmd.keys_delete)
+    _keys_lifecycle.configure(keys)  # keys rotate, keys audit
 
     batches = groups.add_parser("batches", help="settlement batches").add_subparsers(
         dest="action", required=True
