@@ -377,7 +377,10 @@ class CreatedFastApiKey(FastApiKeyInfo, frozen=True, gc=False, kw_only=True):
     secret: SecretStr
 
 
-#: What :class:`KeyFinding` reports (see ``client.api_user_keys.audit``).
+#: What a :class:`KeyFinding` reports: no allow-list (high); a whole network allowed, IPv4
+#: prefix < /24 or IPv6 < /48 (medium); an entry that is no address (low); key of a Trader
+#: (low) or of a Disabled user (low); more than 2 keys per user (medium); not updated for longer
+#: than ``stale_after`` (medium; only with ``updated_at_unit``, Kraken does not document it).
 FindingCode = Literal[
     "no_ip_allowlist",
     "wide_ip_range",
@@ -392,30 +395,9 @@ Severity = Literal["high", "medium", "low"]
 
 
 class KeyFinding(_Result, frozen=True, gc=False, kw_only=True):
-    """One observation of a key audit.
-
-    Attributes
-    ----------
-    user_id : str
-        The API user.
-    key_id : str or None
-        The key (``None`` for a finding about the user's keys as a whole, e.g. ``many_keys``).
-    code : FindingCode
-        ``no_ip_allowlist`` (high): the key may be used from any address.
-        ``wide_ip_range`` (medium): the allow-list admits a whole network (an IPv4 prefix
-        shorter than /24 or an IPv6 prefix shorter than /48).
-        ``unparsable_ip_entry`` (low): an allow-list entry that is not an address or network.
-        ``trader_key`` (low): the key belongs to a Trader user (it can trade).
-        ``disabled_user_key`` (low): the key belongs to a Disabled user (Kraken does not say
-        whether such keys still work; delete them).
-        ``many_keys`` (medium): the user has more keys than a rotation needs.
-        ``stale`` (medium): not updated for longer than asked (only when the audit is given
-        ``stale_after`` and the unit of ``updated_at``).
-    severity : Severity
-        ``high``, ``medium`` or ``low``.
-    message : str
-        One line for people (no secret: keys carry none).
-    """
+    """One observation of ``client.api_user_keys.audit()`` (codes and thresholds: ``FindingCode``
+    and docs/keys.md). ``key_id`` is ``None`` for a finding about all of a user's keys
+    (``many_keys``); ``message`` is one line for people (keys carry no secret)."""
 
     user_id: str
     key_id: str | None
@@ -425,10 +407,7 @@ class KeyFinding(_Result, frozen=True, gc=False, kw_only=True):
 
 
 class KeyAudit(_Result, frozen=True, gc=False, kw_only=True):
-    """What ``client.api_user_keys.audit()`` looked at and found.
-
-    ``findings`` are ordered by severity (high first), then user and key.
-    """
+    """What an audit looked at, and its findings (most severe first, then user and key)."""
 
     users_checked: int
     keys_checked: int

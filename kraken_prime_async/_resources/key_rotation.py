@@ -40,6 +40,7 @@ from .. import _validation as check
 from .._constants import LOGGER_NAME, ROTATE_CREATE_ATTEMPTS
 from .._retry import RetryPolicy
 from .._secret import SecretStr
+from .._timeout import coerce_timeout
 from .._transport import RawResponse, Transport
 from ..errors import (
     AuthenticationError,
@@ -255,6 +256,10 @@ async def rotate_key(
         raise ValidationError("verify", "must be True or False")
     if verify and sibling is None:
         raise ValidationError("verify", "this client cannot build a client for the new key")
+    if timeout is not None:
+        coerce_timeout(timeout)  # checked now: a bad value must not surface after a write
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise ValidationError("retry", "must be a RetryPolicy")
     rotation = _Rotation(keys, user_id, key_id, {"timeout": timeout, "retry": retry})
     before = await keys.list(user_id, timeout=timeout, retry=retry)
     old = next((key for key in before if key.id == key_id), None)
@@ -272,7 +277,7 @@ async def rotate_key(
         if allow:
             updated = await keys.update(user_id, new.id, whitelisted_ips=allow, **rotation.tail)
             new = msgspec.structs.replace(new, whitelisted_ips=updated.whitelisted_ips)
-    except (KrakenPrimeError, asyncio.CancelledError) as exc:
+    except (Exception, asyncio.CancelledError) as exc:  # the new key must not be left behind
         try:
             await rotation.roll_back(new, stage, exc)
         except KeyRotationError as failure:

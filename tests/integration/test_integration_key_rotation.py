@@ -259,6 +259,8 @@ async def test_unknown_key_and_bad_arguments() -> None:
             ({"whitelisted_ips": ["300.1.1.1"]}, "whitelisted_ips[0]"),
             ({"whitelisted_ips": "10.0.0.1"}, "whitelisted_ips"),
             ({"verify": "yes"}, "verify"),
+            ({"retry": 1}, "retry"),
+            ({"timeout": float("nan")}, "timeout"),
         ]:
             with pytest.raises(ValidationError) as bad:
                 await setup.client.api_user_keys.rotate(
