@@ -167,3 +167,27 @@ def test_keys_commands_read_the_secret_file_variable(
     done = run_cli("keys", "audit", env=env)
     assert done.returncode == 0, done.stderr
     assert sandbox.env["KRAKEN_PRIME_API_SECRET"] not in done.stdout + done.stderr
+
+
+def test_a_stopped_rotation_still_saves_the_live_new_keys_secret(
+    sandbox: ThreadedSandbox, tmp_path: Path
+) -> None:
+    user_id, old = _seed(sandbox)
+    sb = sandbox.sandbox
+    sandbox.sync(
+        lambda: sb.faults.add(
+            "DeletePrimeApiUserKey", "error", message="EGeneral:Permission denied", times=2
+        )
+    )
+    path = tmp_path / "s"
+    done = run_cli(
+        "keys", "rotate", user_id, old.key_id, "--secret-file", str(path), env=sandbox.env
+    )
+    assert done.returncode == 1 and "KeyRotationError" in done.stderr
+    secret = path.read_text().strip()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert secret not in done.stdout + done.stderr
+    ids = _key_ids(sandbox, user_id)
+    assert old.key_id in ids and len(ids) == 2
+    (new_id,) = set(ids) - {old.key_id}
+    assert f"the new key {new_id} is live" in done.stderr

@@ -272,3 +272,43 @@ async def test_unknown_key_and_bad_arguments() -> None:
         with pytest.raises(ValidationError):
             await setup.client.api_user_keys.rotate(setup.user_id, " ")
         assert setup.sb.requests == []
+
+
+async def test_a_permission_refusal_still_proves_the_new_key() -> None:
+    async with rotation_setup() as setup:
+        setup.sb.faults.add(
+            "ListPrimeSettlementBatches", "error", message="EGeneral:Permission denied"
+        )
+        new = await setup.client.api_user_keys.rotate(setup.user_id, setup.old.key_id)
+        await _assert_rotated(setup, new)
+
+
+async def test_a_lost_create_is_read_back_only_after_the_nonce_window() -> None:
+    async with sandbox_and_client(client_kwargs={"nonce_window": 5000}, nonce_window=5000) as (
+        sb,
+        client,
+        clock,
+    ):
+        user_id = sb.add_api_user("Desk A", "Viewer")
+        old = sb.add_api_key(user_id)
+        sb.faults.add("CreatePrimeApiUserKey", "drop_after")
+        new = await client.api_user_keys.rotate(user_id, old.key_id)
+        assert 5.0 in clock.sleeps  # waited out the 5 s window before listing
+        assert [k.id for k in await client.api_user_keys.list(user_id)] == [new.id]
+
+
+async def test_the_rotation_error_holds_no_credential_in_sight() -> None:
+    async with rotation_setup() as setup:
+        setup.sb.faults.add(
+            "DeletePrimeApiUserKey", "error", message="EGeneral:Permission denied", times=2
+        )
+        with pytest.raises(KeyRotationError) as info:
+            await setup.client.api_user_keys.rotate(setup.user_id, setup.old.key_id)
+        exc = info.value
+        new = exc.new_key
+        assert new is not None and exc.stage == "delete_old"
+        assert set(exc.live_key_ids) == {setup.old.key_id, new.id} and exc.old_key_live
+        shown = f"{exc} {exc!r} {vars(exc)!r}"
+        assert new.api_key not in shown
+        assert new.api_secret.get_secret_value() not in shown
+        assert setup.old.api_secret not in shown
