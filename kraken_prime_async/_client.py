@@ -128,6 +128,7 @@ class PrimeClient(ClientBase):
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
         resolve(rate_limit)
         self._fingerprint = fingerprint(api_key)
+        self._secret_encoding: SecretEncoding = secret_encoding
         self._base_url = base_url
         self._transport: Transport = transport or AiohttpTransport(session)
         self._pipeline = Pipeline(
@@ -153,8 +154,8 @@ class PrimeClient(ClientBase):
 
     def _sibling(self, api_key: str, api_secret: SecretStr) -> PrimeClient:
         """A short-lived client for another key of the account (key rotation verifies the new
-        key with it): same server, HTTP layer (not closed by it), timeout, retry, sleep and clock;
-        its own nonce source in seconds, the smallest unit (see ``key_rotation``)."""
+        key with it): same server, HTTP layer (not closed by it), timeout, retry, secret encoding,
+        sleep and clock; its own nonce source in seconds, the smallest unit (``key_rotation``)."""
         pipeline = self._pipeline
         return PrimeClient(
             api_key,
@@ -164,6 +165,7 @@ class PrimeClient(ClientBase):
             timeout=pipeline.timeout,
             retry=pipeline.retry,
             nonce_source=LocalNonceSource("s"),
+            secret_encoding=self._secret_encoding,
             sleep=pipeline.sleep,
             clock=pipeline.clock,
         )

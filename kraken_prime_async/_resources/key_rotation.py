@@ -7,9 +7,9 @@ Steps, each safe against a lost answer:
 2. ``CreatePrimeApiUserKey``. A lost answer (``OutcomeUnknownError``) is resolved by listing the
    user's keys again: every key not in the "before" picture was created by the lost request
    and nobody holds its secret, so it is deleted; then the create is sent again (at most
-   ``ROTATE_CREATE_ATTEMPTS`` creates). The listing comes after a later request of the same key
-   was accepted; with a nonce window the client first waits out the window, so the lost create
-   can no longer be admitted (the nonce fence).
+   ``ROTATE_CREATE_ATTEMPTS`` creates). The listing is itself a later request of the same key:
+   once Kraken accepts it, the lost create (lower nonce) can no longer be admitted; with a nonce
+   window the client first waits out the window (the nonce fence).
 3. Verification (``verify=True``): a signed ``ListPrimeSettlementBatches`` (``limit=1``) made
    with the *new* key and the secret this call holds. Both roles may make it (Viewer: "query
    orders"; the key and user endpoints are the account owner's). A ``PermissionDeniedError``
@@ -19,10 +19,10 @@ Steps, each safe against a lost answer:
 4. ``UpdatePrimeApiUserKey``: the allow-list (the old key's, or ``whitelisted_ips``).
 5. ``DeletePrimeApiUserKey`` of the old key; a lost or refused answer is resolved by listing.
 
-If step 3 or 4 fails, the new key is deleted (confirmed by listing) and
-:class:`~kraken_prime_async.errors.KeyRotationError` says so; the old key is untouched. Once the
-old key's delete has been sent, cancelling the rotation is deferred until its outcome is known,
-so the caller is never left holding neither key.
+If step 3 or 4 fails, or the old key's delete is refused, the new key is deleted (confirmed by
+listing) and :class:`~kraken_prime_async.errors.KeyRotationError` says so; the old key is
+untouched. Once the old key's delete has been sent, cancelling the rotation is deferred until its
+outcome is known, so the caller is never left holding neither key.
 """
 
 from __future__ import annotations
@@ -98,6 +98,13 @@ class BorrowedTransport:
         """Nothing: the owner closes it."""
 
 
+def _describe(exc: BaseException) -> str:
+    """The SDK's own messages carry no credential; anything else is named by its type only."""
+    if isinstance(exc, KrakenPrimeError):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
+
+
 class _Rotation:
     """One rotation's arguments and the calls it makes (``timeout``/``retry`` on each)."""
 
@@ -148,6 +155,12 @@ class _Rotation:
                 return await self.keys.create(self.user_id, **self.tail)
             except OutcomeUnknownError:
                 logger.warning("create of a key for %s: answer lost (%d)", self.user_id, attempt)
+            except KrakenPrimeError as exc:  # refused: no key was made
+                raise self.error(
+                    f"creating the new key failed ({_describe(exc)}); the old key is unchanged",
+                    "create",
+                    live_key_ids=(self.old_key_id,),
+                ) from exc
             await self._delete_orphans(before)
         raise self.error(
             f"the answers of {ROTATE_CREATE_ATTEMPTS} key creations were lost (each key they "
@@ -179,7 +192,7 @@ class _Rotation:
 
     async def roll_back(self, new: CreatedApiKey, stage: str, cause: BaseException) -> None:
         """Delete the new key after a failed step, and raise saying what is left."""
-        what = f"{stage.replace('_', '-')} failed ({type(cause).__name__}: {cause})"
+        what = f"{stage.replace('_', '-')} failed ({_describe(cause)})"
         outcome = await self.delete(new.id)
         if outcome == "deleted":
             raise self.error(

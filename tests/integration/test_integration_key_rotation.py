@@ -312,3 +312,15 @@ async def test_the_rotation_error_holds_no_credential_in_sight() -> None:
         assert new.api_key not in shown
         assert new.api_secret.get_secret_value() not in shown
         assert setup.old.api_secret not in shown
+
+
+async def test_a_refused_create_changes_nothing() -> None:
+    async with rotation_setup() as setup:
+        setup.sb.faults.add(
+            "CreatePrimeApiUserKey", "error", message="EGeneral:Invalid arguments:user_id"
+        )
+        with pytest.raises(KeyRotationError, match="InvalidArgumentsError") as info:
+            await setup.client.api_user_keys.rotate(setup.user_id, setup.old.key_id)
+        assert info.value.stage == "create" and info.value.live_key_ids == (setup.old.key_id,)
+        listed = await setup.client.api_user_keys.list(setup.user_id)
+        assert [k.id for k in listed] == [setup.old.key_id]
