@@ -14,7 +14,6 @@ from ._client import PrimeClient
 from ._lifecycle import ClientState
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
 from ._rate_limit import RateCounter, RateLimit
-from ._resources.settle_batch import LegOutcome, SettlementReport
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr
 from ._stats import ClientStats
@@ -55,7 +54,9 @@ from .models import (
     KeyAudit,
     KeyFinding,
     Leg,
+    LegOutcome,
     Role,
+    SettlementReport,
     Transfer,
     UserStatus,
 )

@@ -15,9 +15,10 @@ from typing import Any
 import aiohttp
 
 from ._auth import BearerAuth, TokenProvider
+from ._client import PrimeClient
 from ._config import checked_base_url, fast_api_settings, renamed
-from ._constants import DEFAULT_BASE_URL
-from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
+from ._constants import DEFAULT_BASE_URL, DEFAULT_CLIENT_TIMEOUT
+from ._lifecycle import ClientBase, user_agent
 from ._pipeline import Pipeline
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
@@ -100,7 +101,9 @@ class FastApiKeyClient(ClientBase):
             sleep=sleep,
             clock=clock,
         )
-        self.fast_api_keys = FastApiKeys(self._pipeline, base_url)
+        self.fast_api_keys: FastApiKeys[PrimeClient] = FastApiKeys(
+            self._pipeline, base_url, PrimeClient.from_fast_api_key
+        )
         """Tag "Fast API"."""
 
     @classmethod

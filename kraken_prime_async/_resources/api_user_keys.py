@@ -18,17 +18,17 @@ from .key_audit import audit_keys
 from .key_rotation import SiblingFactory, rotate_key
 
 
-class UserId(Request, frozen=True, gc=False):
+class UserId(Request, frozen=True):
     user_id: str
 
 
-class UpdateKey(Request, frozen=True, gc=False):
+class UpdateKey(Request, frozen=True):
     user_id: str
     key_id: str
     whitelisted_ips: list[str]
 
 
-class KeyRef(Request, frozen=True, gc=False):
+class KeyRef(Request, frozen=True):
     user_id: str
     key_id: str
 

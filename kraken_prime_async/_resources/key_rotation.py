@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import aiohttp
 import msgspec
@@ -50,17 +50,32 @@ from ..errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from ..models import CreatedApiKey
+from ..models import BatchPage, CreatedApiKey
 from ._base import TimeoutLike
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .._client import PrimeClient
     from .api_user_keys import ApiUserKeys
 
-#: ``(api_key, api_secret) -> PrimeClient`` for the new key (``PrimeClient._sibling``).
-SiblingFactory = Callable[[str, SecretStr], "PrimeClient"]
+
+class _BatchReads(Protocol):
+    async def list_batches(
+        self, *, limit: int | None = None, timeout: TimeoutLike | None, retry: RetryPolicy | None
+    ) -> BatchPage: ...
+
+
+class KeyClient(Protocol):
+    """What verifying needs of a client signing with the new key (a ``PrimeClient``)."""
+
+    @property
+    def settlement(self) -> _BatchReads: ...
+
+    async def close(self) -> None: ...
+
+
+#: ``(api_key, api_secret) -> client`` for the new key (``PrimeClient._sibling``).
+SiblingFactory = Callable[[str, SecretStr], KeyClient]
 Deletion = Literal["deleted", "live", "unknown"]
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -96,6 +111,7 @@ class BorrowedTransport:
 
     async def close(self) -> None:
         """Nothing: the owner closes it."""
+        return
 
 
 def _describe(exc: BaseException) -> str:
@@ -212,7 +228,8 @@ class _Rotation:
 
 async def _verify(sibling: SiblingFactory, new: CreatedApiKey, rotation: _Rotation) -> None:
     """A signed read made with the new key and the secret we hold."""
-    async with sibling(new.api_key, new.api_secret) as client:
+    client = sibling(new.api_key, new.api_secret)
+    try:
         for attempt in range(1, _VERIFY_ATTEMPTS + 1):
             try:
                 await client.settlement.list_batches(limit=1, **rotation.tail)
@@ -223,6 +240,8 @@ async def _verify(sibling: SiblingFactory, new: CreatedApiKey, rotation: _Rotati
                 if attempt == _VERIFY_ATTEMPTS:
                     raise
             await rotation.keys._pipeline.sleep(_VERIFY_DELAY)
+    finally:
+        await client.close()
 
 
 async def _delete_old(rotation: _Rotation, new: CreatedApiKey) -> None:
