@@ -1,8 +1,10 @@
 """Configuration from the environment, and the base-URL rule both clients apply.
 
-``PrimeClient.from_env()`` and ``FastApiKeyClient.from_env()`` read the variables named here; the
-``kraken-prime`` CLI reads them through the same functions (:func:`prime_settings`,
-:func:`fast_api_settings`), so a variable means the same thing everywhere.
+``PrimeClient.from_env()`` and ``FastApiKeyClient.from_env()`` read the variables named here, so a
+variable means the same thing to the library and to the ``kraken-prime`` CLI. The CLI builds its
+clients with them: ``PrimeClient.from_env(timeout=..., base_url=<--base-url, if given>)`` and
+``FastApiKeyClient.from_env(access_token=<--token, if given>, timeout=...)``
+(``cli/_keys_lifecycle`` does; ``cli/_commands.client_from`` / ``oauth_client_from`` should too).
 
 =================================  =============================================================
 variable                           meaning
