@@ -73,8 +73,14 @@ class SecretFile:
 
 def configure(keys: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``rotate`` and ``audit`` to the ``keys`` command group."""
+    # ``--json`` after the command too; SUPPRESS keeps a top-level ``--json`` when it is absent.
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
     rotate = keys.add_parser(
         "rotate",
+        parents=[json_flag],
         help="replace a key: create, verify, copy the allow-list, delete the old one",
         description=(
             "The new secret goes to --secret-file (a new file, mode 0600) and/or, with "
@@ -89,7 +95,9 @@ def configure(keys: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rotate.add_argument("--no-verify", action="store_true", help="skip the signed test read")
     rotate.set_defaults(run=keys_rotate)
 
-    audit = keys.add_parser("audit", help="report risky keys (exit 4 when anything is found)")
+    audit = keys.add_parser(
+        "audit", parents=[json_flag], help="report risky keys (exit 4 when anything is found)"
+    )
     audit.add_argument("user_ids", nargs="*", metavar="USER_ID", help="default: every user")
     audit.add_argument("--stale-days", type=float, help="report keys not updated for this long")
     audit.add_argument(

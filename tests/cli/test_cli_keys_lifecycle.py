@@ -148,6 +148,9 @@ def test_audit_table_json_and_exit_codes(sandbox: ThreadedSandbox) -> None:
         ("trader_key", "low"),
     }
 
+    after = json.loads(run_cli("keys", "audit", trader, "--json", env=sandbox.env).stdout)
+    assert after == report  # --json after the command as well
+
     clean = run_cli("keys", "audit", viewer, env=sandbox.env)
     assert clean.returncode == 0 and "(none)" in clean.stdout
 
