@@ -324,3 +324,19 @@ async def test_a_refused_create_changes_nothing() -> None:
         assert info.value.stage == "create" and info.value.live_key_ids == (setup.old.key_id,)
         listed = await setup.client.api_user_keys.list(setup.user_id)
         assert [k.id for k in listed] == [setup.old.key_id]
+
+
+async def test_a_create_arriving_after_the_read_back_is_fenced_off() -> None:
+    async with rotation_setup() as setup:
+        sb = setup.sb
+        sb.faults.add("CreatePrimeApiUserKey", "delay", seconds=0.5)  # held before processing
+        new = await setup.client.api_user_keys.rotate(setup.user_id, setup.old.key_id, timeout=0.2)
+        await asyncio.sleep(0.5)  # let the late create reach the sandbox's nonce check
+        creates = sb.calls("CreatePrimeApiUserKey")
+        assert len(creates) == 2
+        if sum(r.processed for r in creates) == 1:  # arrived after the read-back: fenced off
+            late = next(r for r in creates if not r.processed)
+            assert late.errors == ("EAPI:Invalid nonce",)
+        # else (a client that holds the key while a request may still arrive): the read-back
+        # saw the late key and deleted it; either way exactly one key is left
+        await _assert_rotated(setup, new)
