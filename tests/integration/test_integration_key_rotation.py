@@ -340,3 +340,20 @@ async def test_a_create_arriving_after_the_read_back_is_fenced_off() -> None:
         # else (a client that holds the key while a request may still arrive): the read-back
         # saw the late key and deleted it; either way exactly one key is left
         await _assert_rotated(setup, new)
+
+
+async def test_rotation_logs_hold_no_credential(captured_logs: pytest.LogCaptureFixture) -> None:
+    async with rotation_setup() as setup:
+        setup.sb.faults.add("CreatePrimeApiUserKey", "drop_after")
+        setup.sb.faults.add("DeletePrimeApiUserKey", "drop_after")
+        new = await setup.client.api_user_keys.rotate(setup.user_id, setup.old.key_id)
+        text = "\n".join(record.getMessage() for record in captured_logs.records)
+        assert new.id in text  # the steps are logged, by key id
+        for credential in (
+            new.api_key,
+            new.api_secret.get_secret_value(),
+            setup.old.api_key,
+            setup.old.api_secret,
+            setup.sb.api_secret,
+        ):
+            assert credential not in text
