@@ -81,7 +81,7 @@ def test_everything_from_the_environment(clean_env: pytest.MonkeyPatch) -> None:
     assert sources["api_secret"] == "KRAKEN_PRIME_API_SECRET"
     client = PrimeClient.from_env()
     assert client.base_url == "https://prime.example"
-    assert client._pipeline._window_seconds == 5.0
+    assert client._gate.window_seconds == 5.0
     assert FAKE_SECRET not in repr(client)
 
 

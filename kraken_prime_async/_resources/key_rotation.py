@@ -38,6 +38,7 @@ from yarl import URL
 
 from .. import _validation as check
 from .._constants import LOGGER_NAME, ROTATE_CREATE_ATTEMPTS
+from .._key_gate import KeyGate
 from .._retry import RetryPolicy
 from .._secret import SecretStr
 from .._timeout import coerce_timeout
@@ -144,7 +145,8 @@ class _Rotation:
 
     async def fence(self) -> None:
         """Make a request lost on the wire unadmittable before reading the state back."""
-        window = self.keys._pipeline._window_seconds
+        gate = self.keys._pipeline.gate
+        window = gate.window_seconds if isinstance(gate, KeyGate) else 0.0
         if window > 0:
             await self.keys._pipeline.sleep(window)
 
