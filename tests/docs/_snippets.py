@@ -15,6 +15,9 @@ The convention (also stated in ``docs/index.md``, "Contributing to these docs"):
   ``await`` runs in the calling thread, so a complete program ending in ``asyncio.run(main())``
   works as written (its own loop talks to ``sb`` over loopback HTTP like any other process).
 * ``__name__`` is ``"__main__"``.
+* A block fenced ```` ```python pytest ```` is a test module as a user would write it: it is
+  saved to a temporary directory and run by pytest in a subprocess (``asyncio_mode = "auto"``,
+  warnings as errors); it must pass.
 
 A failing block fails with the file and the line of the failing statement (code objects are
 compiled with the Markdown file's line numbers).
@@ -29,6 +32,9 @@ import dataclasses
 import inspect
 import os
 import re
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +61,11 @@ class Block:
     def runs(self) -> bool:
         """``False`` for ``python norun`` blocks (compiled only)."""
         return "norun" not in self.info.split()[1:]
+
+    @property
+    def is_pytest_module(self) -> bool:
+        """``True`` for ``python pytest`` blocks (run by pytest in a subprocess)."""
+        return "pytest" in self.info.split()[1:]
 
     @property
     def where(self) -> str:
@@ -127,6 +138,9 @@ class Session:
         code = compile_block(block)
         if not block.runs:
             return
+        if block.is_pytest_module:
+            run_pytest_module(block)
+            return
         if code.co_flags & inspect.CO_COROUTINE:
             self._wait(_as_coroutine(code, self.namespace))
         else:
@@ -143,6 +157,37 @@ class Session:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()
+
+
+def run_pytest_module(block: Block) -> None:
+    """Run a ``python pytest`` block with pytest, as a user's test file; raise if it fails."""
+    with tempfile.TemporaryDirectory() as directory:
+        test_file = Path(directory, "test_from_docs.py")
+        test_file.write_text("\n" * (block.line - 1) + block.code, encoding="utf-8")
+        done = subprocess.run(  # noqa: S603 - our interpreter, our file
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-W",
+                "error",
+                "-o",
+                "asyncio_mode=auto",
+                "-o",
+                "asyncio_default_fixture_loop_scope=function",
+                str(test_file),
+            ],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=BLOCK_TIMEOUT,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise AssertionError(f"pytest failed on the block at {block.where}:\n{done.stdout}")
 
 
 async def _as_coroutine(code: Any, namespace: dict[str, Any]) -> None:
