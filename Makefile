@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed-bench
 
-.PHONY: test lint typecheck pytest redis-server demo docs docs-serve bench bench-quick clean
+.PHONY: test lint typecheck pytest redis-server demo docs docs-browser docs-serve bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test: lint typecheck pytest docs
 # catalogue is generated from the code at build time (docs/_hooks/generate.py).
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# Opt-in: every page loaded in headless chromium (Debian: apt-get install chromium), plus two
+# screenshots. Never part of `make test`, which installs no browser.
+docs-browser: $(STAMP)
+	KRAKEN_DOCS_BROWSER=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/docs/test_site_in_browser.py
 
 docs-serve: $(STAMP)
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000

@@ -9,13 +9,13 @@ The page holds the marker ``<!-- errors-catalogue -->``; this mkdocs hook replac
 
 * the exception tree, walked from :class:`kraken_prime_async.errors.KrakenPrimeError` over the
   classes in ``errors.__all__`` (so a new class shows up without anyone editing the page);
-* one row per class: the Kraken error strings that map to it (read from ``_error_map``), the bare
-  HTTP statuses that map to it (found by asking ``_error_map.from_status``), whether the client
-  retries it (the class's ``retryable`` flag, with the rule's details) and what to do.
+* one section per class: the Kraken error strings that map to it (read from ``_error_map``),
+  the bare HTTP statuses that map to it (found by asking ``_error_map.from_status``), whether
+  the client retries it (the class's ``retryable`` flag, with the rule's details) and what to do.
 
-The advice column is the only hand-written part (``ADVICE`` below). A class without advice still
-gets a row (its docstring's first line); ``tests/docs/test_errors_catalogue.py`` checks that every
-class and every mapped string is on the page.
+The advice is the only hand-written part (``ADVICE`` below). A class without advice still
+gets a section (its docstring's first line); ``tests/docs/test_errors_catalogue.py`` checks
+that every class and every mapped string is on the page.
 """
 
 from __future__ import annotations
@@ -151,36 +151,41 @@ def _tree(classes: list[type[BaseException]]) -> list[str]:
     return lines
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _raised_for(name: str, cls: type[BaseException], strings: list[str], codes: list[int]) -> str:
+    raised = [f"`{s}`" for s in strings]
+    if codes and name != "APIError":
+        raised.append(f"HTTP {', '.join(str(c) for c in codes)} without a Kraken error body")
+    if name == "APIError":
+        raised.append("any other `E…` string; other HTTP 4xx without a Kraken error body")
+    return ", ".join(raised) if raised else _summary(cls)
 
 
 def render() -> str:
-    """The catalogue, as Markdown."""
+    """The catalogue, as Markdown: the tree, then one section per class (tree order)."""
     classes = _classes()
     strings = _strings_by_class()
     statuses = _statuses_by_class()
     out = ["```text", *_tree(classes), "```", ""]
-    out.append("| Class | Raised for | Retried by the client | What to do |")
-    out.append("|---|---|---|---|")
     for cls in classes:
         name = cls.__name__
-        raised = [f"`{s}`" for s in strings.get(name, [])]
-        if statuses.get(name) and name != "APIError":
-            codes = ", ".join(str(s) for s in statuses[name])
-            raised.append(f"HTTP {codes} without a Kraken error body")
-        if name == "APIError":
-            raised.append("any other `E…` string; other HTTP 4xx without a Kraken error body")
-        if not raised:
-            raised.append(_summary(cls))
+        parents = ", ".join(f"`{base.__name__}`" for base in cls.__bases__)
         retryable: Any = cls.__dict__.get("retryable", getattr(cls, "retryable", False))
         retried = "**yes**" if retryable is True else "no"
         if name in RETRY_NOTES:
             retried += ": " + RETRY_NOTES[name]
         advice = ADVICE.get(name) or (_summary(cls) + " See the class's reference.")
-        row = [f"[`{name}`][kraken_prime_async.errors.{name}]", "<br>".join(raised)]
-        out.append("| " + " | ".join([row[0], _cell(row[1]), _cell(retried), _cell(advice)]) + " |")
-    return "\n".join(out) + "\n"
+        raised = _raised_for(name, cls, strings.get(name, []), statuses.get(name, []))
+        out += [
+            f"### {name}",
+            "",
+            f"Subclass of {parents} · [reference][kraken_prime_async.errors.{name}]",
+            "",
+            f"* **Raised for:** {raised}",
+            f"* **Retried by the client:** {retried}",
+            f"* **What to do:** {advice}",
+            "",
+        ]
+    return "\n".join(out)
 
 
 _RESOURCE = re.compile(r"<!-- resource: (?P<client>\w+)\.(?P<attr>\w+) -->")

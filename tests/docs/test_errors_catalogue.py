@@ -20,6 +20,11 @@ def _hook() -> ModuleType:
     return module
 
 
+def _sections(page: str) -> dict[str, str]:
+    parts = page.split("\n### ")[1:]
+    return {part.split("\n", 1)[0]: part for part in parts}
+
+
 def test_the_errors_page_holds_the_marker() -> None:
     hook = _hook()
     assert hook.MARKER in (ROOT / "docs/errors.md").read_text(encoding="utf-8")
@@ -27,20 +32,20 @@ def test_the_errors_page_holds_the_marker() -> None:
 
 def test_every_class_and_every_mapped_string_is_in_the_catalogue() -> None:
     page = _hook().render()
+    sections = _sections(page)
     for name in errors.__all__:
-        assert f"[`{name}`][kraken_prime_async.errors.{name}]" in page, name
+        assert f"[reference][kraken_prime_async.errors.{name}]" in sections[name], name
         assert name in page.split("```")[1], f"{name} missing from the tree"
     for prefix, cls in _error_map._BY_PREFIX.items():
-        row = next(line for line in page.splitlines() if f"[`{cls.__name__}`]" in line)
-        assert f"`{_hook()._wire_form(prefix)}`".lower() in row.lower(), prefix
+        raised = sections[cls.__name__].split("**Raised for:**")[1].split("\n")[0]
+        assert f"`{_hook()._wire_form(prefix)}`".lower() in raised.lower(), prefix
 
 
 def test_retried_follows_the_classes_flag() -> None:
-    page = _hook().render()
-    rows = {line.split("`")[1]: line for line in page.splitlines() if line.startswith("| [`")}
+    sections = _sections(_hook().render())
     for name in errors.__all__:
         retryable = getattr(errors, name).retryable
-        assert ("| **yes**" in rows[name]) is (retryable is True), name
+        assert ("**Retried by the client:** **yes**" in sections[name]) is (retryable is True)
 
 
 def test_resource_markers_resolve_to_importable_classes() -> None:
