@@ -150,7 +150,9 @@ class Session:
         """Close what the blocks left open (clients), the sandbox, then the loop."""
         for value in list(self.namespace.values()):
             close = getattr(value, "close", None)
-            if value is not self.sandbox and inspect.iscoroutinefunction(close):
+            if isinstance(value, type) or value is self.sandbox:
+                continue
+            if inspect.iscoroutinefunction(close):
                 with contextlib.suppress(Exception):  # best effort, after a failed block
                     self._wait(close())
         self._wait(self.sandbox.close())
