@@ -14,7 +14,6 @@ from ._client import PrimeClient
 from ._lifecycle import ClientState
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
 from ._rate_limit import RateCounter, RateLimit
-from ._resources.settle_batch import LegOutcome, SettlementReport
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr
 from ._stats import ClientStats
@@ -52,27 +51,29 @@ from .models import (
     FastApiKeyInfo,
     FastApiKeyPermissions,
     Leg,
+    LegOutcome,
     Role,
+    SettlementReport,
     Transfer,
     UserStatus,
 )
 
 if TYPE_CHECKING:
     from ._fleet import Fleet, FleetGate
-    from ._fleet_file import FileLockFleet, FileLockNonceSource
-    from ._fleet_redis import RedisFleet, RedisNonceSource
+    from ._fleet._file import FileLockFleet, FileLockNonceSource
+    from ._fleet._redis import RedisFleet, RedisNonceSource
     from ._oauth_client import FastApiKeyClient
 
 #: Imported on first use: most processes never share a key or manage Fast API keys (keeps
 #: ``import kraken_prime_async`` lean).
 _LAZY = {
     "FastApiKeyClient": "._oauth_client",
-    "FileLockFleet": "._fleet_file",
-    "FileLockNonceSource": "._fleet_file",
+    "FileLockFleet": "._fleet._file",
+    "FileLockNonceSource": "._fleet._file",
     "Fleet": "._fleet",
     "FleetGate": "._fleet",
-    "RedisFleet": "._fleet_redis",
-    "RedisNonceSource": "._fleet_redis",
+    "RedisFleet": "._fleet._redis",
+    "RedisNonceSource": "._fleet._redis",
 }
 
 

@@ -1,7 +1,7 @@
 """Endpoints as data, and decoding of Kraken's ``{"error": [...], "result": ...}`` envelope.
 
-An :class:`Endpoint` says everything the pipeline needs: the wire method name, the HTTP verb and
-path (``POST /0/private/<method>`` for every Prime endpoint), the Struct the ``result`` decodes
+An :class:`Endpoint` says everything the pipeline needs: the wire operation name, the HTTP verb and
+path (``POST /0/private/<operation>`` for every Prime endpoint), the Struct the ``result`` decodes
 into, how to unwrap it (``data``/``batch``/``transfer`` wrappers), and whether the call is
 idempotent (may be re-sent after its answer was lost).
 """
@@ -56,11 +56,11 @@ _error_decoder = msgspec.json.Decoder(ErrorEnvelope)
 
 
 class Endpoint(Generic[W, R]):
-    """One API method.
+    """One API operation.
 
     Parameters
     ----------
-    method : str
+    operation : str
         Wire name, e.g. ``"GetPrimeApiUser"`` (for OAuth operations, a name for logs and errors).
     wire_type : type
         What ``result`` decodes into.
@@ -73,7 +73,7 @@ class Endpoint(Generic[W, R]):
     http_method : str
         HTTP verb. ``GET`` requests carry no body; the others send the JSON body.
     path : str, optional
-        URL path under the base URL; default ``/0/private/<method>``.
+        URL path under the base URL; default ``/0/private/<operation>``.
     """
 
     __slots__ = (
@@ -81,7 +81,7 @@ class Endpoint(Generic[W, R]):
         "cost",
         "http_method",
         "idempotent",
-        "method",
+        "operation",
         "path",
         "path_bytes",
         "unwrap",
@@ -90,7 +90,7 @@ class Endpoint(Generic[W, R]):
 
     def __init__(
         self,
-        method: str,
+        operation: str,
         wire_type: Any,
         unwrap: Callable[[W], R],
         *,
@@ -99,9 +99,9 @@ class Endpoint(Generic[W, R]):
         http_method: str = "POST",
         path: str | None = None,
     ) -> None:
-        self.method = method
+        self.operation = operation
         self.http_method = http_method
-        self.path = f"{PRIVATE_PATH_PREFIX}{method}" if path is None else path
+        self.path = f"{PRIVATE_PATH_PREFIX}{operation}" if path is None else path
         self.path_bytes = self.path.encode("ascii")
         self.wire_type = wire_type
         self.unwrap = unwrap
@@ -131,44 +131,44 @@ class Endpoint(Generic[W, R]):
                 errors = _errors_only(body)
                 if any(_error_map.is_error(entry) for entry in errors):
                     raise _error_map.from_errors(
-                        _redacted(errors, redact), status=status, method=self.method
+                        _redacted(errors, redact), status=status, operation=self.operation
                     ) from None
                 raise ResponseValidationError(
-                    f"{self.method}: unexpected answer shape: {exc}",
+                    f"{self.operation}: unexpected answer shape: {exc}",
                     status=status,
-                    method=self.method,
+                    operation=self.operation,
                 ) from None
             except msgspec.DecodeError:
                 raise ResponseValidationError(
-                    f"{self.method}: answer is not valid JSON ({len(body)} bytes)",
+                    f"{self.operation}: answer is not valid JSON ({len(body)} bytes)",
                     status=status,
-                    method=self.method,
+                    operation=self.operation,
                     retryable=True,
                 ) from None
             if envelope.error:
                 self._check_errors(_redacted(envelope.error, redact), status)
             if isinstance(envelope.result, UnsetType):
                 raise ResponseValidationError(
-                    f"{self.method}: answer has neither errors nor a result",
+                    f"{self.operation}: answer has neither errors nor a result",
                     status=status,
-                    method=self.method,
+                    operation=self.operation,
                 )
             return self.unwrap(envelope.result)
         errors = _errors_only(body)
         if errors:
             raise _error_map.from_errors(
-                _redacted(errors, redact), status=status, method=self.method
+                _redacted(errors, redact), status=status, operation=self.operation
             )
         snippet = redact(body[:ERROR_BODY_SNIPPET].decode("utf-8", "replace").strip())
-        raise _error_map.from_status(status, " ".join(snippet.split()), method=self.method)
+        raise _error_map.from_status(status, " ".join(snippet.split()), operation=self.operation)
 
     def _check_errors(self, errors: list[str], status: int) -> None:
         if any(_error_map.is_error(entry) for entry in errors):
-            raise _error_map.from_errors(errors, status=status, method=self.method)
-        logger.warning("%s answered with warnings: %s", self.method, errors)
+            raise _error_map.from_errors(errors, status=status, operation=self.operation)
+        logger.warning("%s answered with warnings: %s", self.operation, errors)
 
     def __repr__(self) -> str:
-        return f"Endpoint({self.method!r}, idempotent={self.idempotent})"
+        return f"Endpoint({self.operation!r}, idempotent={self.idempotent})"
 
 
 def _redacted(errors: list[str], redact: Callable[[str], str]) -> list[str]:

@@ -284,7 +284,7 @@ class Pipeline:
             await gate.release(slot)
         except CoordinationError as failure:
             # The answer is in hand and must not be lost; the slot's lease frees it later.
-            logger.warning("%s: could not free the fleet slot: %s", endpoint.method, failure)
+            logger.warning("%s: could not free the fleet slot: %s", endpoint.operation, failure)
 
     async def _attempt_unkeyed(self, call: _Call) -> Any:
         """An attempt without per-key gates (bearer auth: no nonce, no call counter).
@@ -300,7 +300,7 @@ class Pipeline:
             if call.refreshed or exc.status != 401 or not self._auth.can_refresh:
                 raise
             call.refreshed = True
-            logger.info("%s: credential refused (HTTP 401); refreshing it", call.endpoint.method)
+            logger.info("%s: credential refused (HTTP 401); refreshing it", call.endpoint.operation)
             await self._auth.refresh(call.auth_tag)
         self.stats.token_refreshes += 1
         return await self._send(call, self._transport())
@@ -322,7 +322,7 @@ class Pipeline:
                 prepared.body,
                 prepared.headers,
                 call.timeout,
-                method=endpoint.method,
+                operation=endpoint.operation,
                 http_method=endpoint.http_method,
             )
             status = raw.status
@@ -333,9 +333,9 @@ class Pipeline:
             self._record_failure(call, exc, status, started)
             if not endpoint.idempotent and is_ambiguous(exc):
                 raise OutcomeUnknownError(
-                    f"{endpoint.method}: the request was sent but its outcome is unknown "
+                    f"{endpoint.operation}: the request was sent but its outcome is unknown "
                     f"({_code(exc)}); it was not retried. Check the state before trying again.",
-                    method=endpoint.method,
+                    operation=endpoint.operation,
                     arguments=msgspec.json.decode(call.params),
                     attempts=call.attempts,
                 ) from exc
@@ -344,7 +344,7 @@ class Pipeline:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s attempt=%d status=%d latency_ms=%.1f",
-                endpoint.method,
+                endpoint.operation,
                 call.attempts,
                 raw.status,
                 (time.perf_counter() - started) * 1000,
@@ -362,7 +362,7 @@ class Pipeline:
             self.budget.record_failure()
         logger.info(
             "%s attempt=%d status=%s latency_ms=%.1f error=%s",
-            call.endpoint.method,
+            call.endpoint.operation,
             call.attempts,
             status if status is not None else "-",
             (time.perf_counter() - started) * 1000,
@@ -378,7 +378,7 @@ class Pipeline:
                 self.stats.rate_limit_wait_seconds += delay
             logger.info(
                 "%s retrying after attempt %d in %.2fs (%s)",
-                call.endpoint.method,
+                call.endpoint.operation,
                 state.attempt_number,
                 delay,
                 _code(exc) if exc is not None else "-",
@@ -387,9 +387,9 @@ class Pipeline:
         return before_sleep
 
     def _url(self, endpoint: Endpoint[Any, Any]) -> URL:
-        url = self._urls.get(endpoint.method)
+        url = self._urls.get(endpoint.operation)
         if url is None:
-            url = self._urls[endpoint.method] = URL(self._base_url + endpoint.path)
+            url = self._urls[endpoint.operation] = URL(self._base_url + endpoint.path)
         return url
 
 

@@ -14,6 +14,7 @@ from typing import NamedTuple, Protocol
 import aiohttp
 from yarl import URL
 
+from ._constants import DEFAULT_CONNECTOR_LIMIT, DEFAULT_DNS_CACHE_TTL
 from .errors import APIConnectionError, APITimeoutError
 
 
@@ -38,12 +39,12 @@ class Transport(Protocol):
         headers: Mapping[str, str],
         timeout: aiohttp.ClientTimeout,
         *,
-        method: str,
+        operation: str,
         http_method: str = "POST",
     ) -> RawResponse:
         """Send ``body`` (``None``: no body, as for GET) to ``url`` with ``http_method``.
 
-        ``method`` is the API method's name, for error messages only.
+        ``operation`` is the API operation's name, for error messages only.
         """
         ...
 
@@ -82,7 +83,9 @@ class AiohttpTransport:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 cookie_jar=aiohttp.DummyCookieJar(),
-                connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+                connector=aiohttp.TCPConnector(
+                    limit=DEFAULT_CONNECTOR_LIMIT, ttl_dns_cache=DEFAULT_DNS_CACHE_TTL
+                ),
             )
             if hasattr(self._session, "_retry_connection"):
                 self._session._retry_connection = False  # re-sends are the pipeline's decision
@@ -95,7 +98,7 @@ class AiohttpTransport:
         headers: Mapping[str, str],
         timeout: aiohttp.ClientTimeout,
         *,
-        method: str,
+        operation: str,
         http_method: str = "POST",
     ) -> RawResponse:
         """Send ``body``; map aiohttp's failures to the SDK's connection errors."""
@@ -112,19 +115,23 @@ class AiohttpTransport:
                 return RawResponse(response.status, await response.read())
         except aiohttp.ConnectionTimeoutError as exc:
             raise APITimeoutError(
-                f"{method}: timed out connecting", sent=False, method=method
+                f"{operation}: timed out connecting", sent=False, operation=operation
             ) from exc
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-            raise APITimeoutError(f"{method}: no answer in time", sent=True, method=method) from exc
+            raise APITimeoutError(
+                f"{operation}: no answer in time", sent=True, operation=operation
+            ) from exc
         except aiohttp.ClientConnectorError as exc:
             raise APIConnectionError(
-                f"{method}: could not connect ({type(exc).__name__})", sent=False, method=method
+                f"{operation}: could not connect ({type(exc).__name__})",
+                sent=False,
+                operation=operation,
             ) from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(
-                f"{method}: connection failed after sending ({type(exc).__name__})",
+                f"{operation}: connection failed after sending ({type(exc).__name__})",
                 sent=True,
-                method=method,
+                operation=operation,
             ) from exc
 
     async def close(self) -> None:

@@ -57,6 +57,13 @@ class KrakenPrimeError(Exception):
 
     #: Whether a fresh attempt (new nonce, new signature) may succeed.
     retryable: bool = False
+    #: The API operation the error belongs to (``None`` when it is not tied to one).
+    operation: str | None = None
+
+    @property
+    def method(self) -> str | None:
+        """Former name of :attr:`operation`, kept for compatibility."""
+        return self.operation
 
 
 class ValidationError(KrakenPrimeError, ValueError):
@@ -86,8 +93,8 @@ class APIError(KrakenPrimeError):
         The raw ``error`` strings from the response, unchanged.
     status : int or None
         The HTTP status of the response.
-    method : str or None
-        The API method, e.g. ``"CreatePrimeApiUser"``.
+    operation : str or None
+        The API operation, e.g. ``"CreatePrimeApiUser"``.
     """
 
     def __init__(
@@ -96,11 +103,11 @@ class APIError(KrakenPrimeError):
         *,
         errors: Sequence[str] = (),
         status: int | None = None,
-        method: str | None = None,
+        operation: str | None = None,
     ) -> None:
         self.errors = tuple(errors)
         self.status = status
-        self.method = method
+        self.operation = operation
         super().__init__(message)
 
     @property
@@ -143,10 +150,10 @@ class RateLimitError(APIError):
         *,
         errors: Sequence[str] = (),
         status: int | None = None,
-        method: str | None = None,
+        operation: str | None = None,
         retry_at: float | None = None,
     ) -> None:
-        super().__init__(message, errors=errors, status=status, method=method)
+        super().__init__(message, errors=errors, status=status, operation=operation)
         self.retry_at = retry_at
 
 
@@ -187,9 +194,9 @@ class APIConnectionError(KrakenPrimeError):
 
     retryable = True
 
-    def __init__(self, message: str, *, sent: bool, method: str | None = None) -> None:
+    def __init__(self, message: str, *, sent: bool, operation: str | None = None) -> None:
         self.sent = sent
-        self.method = method
+        self.operation = operation
         super().__init__(message)
 
 
@@ -204,8 +211,8 @@ class ResponseValidationError(KrakenPrimeError):
     ----------
     status : int or None
         HTTP status of the response.
-    method : str or None
-        The API method.
+    operation : str or None
+        The API operation.
     """
 
     def __init__(
@@ -213,11 +220,11 @@ class ResponseValidationError(KrakenPrimeError):
         message: str,
         *,
         status: int | None = None,
-        method: str | None = None,
+        operation: str | None = None,
         retryable: bool = False,
     ) -> None:
         self.status = status
-        self.method = method
+        self.operation = operation
         self.retryable = retryable
         super().__init__(message)
 
@@ -230,23 +237,25 @@ class OutcomeUnknownError(KrakenPrimeError):
 
     Attributes
     ----------
-    method : str
-        The API method, e.g. ``"SettlePrimeSettlementBatchAsset"``.
+    operation : str
+        The API operation, e.g. ``"SettlePrimeSettlementBatchAsset"``.
     arguments : Mapping[str, Any]
         The arguments of the call (never credentials).
     attempts : int
         How many attempts were made, the ambiguous one included.
     """
 
+    operation: str
+
     def __init__(
         self,
         message: str,
         *,
-        method: str,
+        operation: str,
         arguments: Mapping[str, Any],
         attempts: int,
     ) -> None:
-        self.method = method
+        self.operation = operation
         self.arguments = dict(arguments)
         self.attempts = attempts
         super().__init__(message)

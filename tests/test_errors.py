@@ -44,10 +44,10 @@ CASES: list[tuple[str, type[e.APIError]]] = [
 
 @pytest.mark.parametrize(("raw", "cls"), CASES, ids=[raw for raw, _ in CASES])
 def test_error_strings_map_by_prefix(raw: str, cls: type[e.APIError]) -> None:
-    exc = from_errors([raw], status=200, method="GetPrimeApiUser")
+    exc = from_errors([raw], status=200, operation="GetPrimeApiUser")
     assert type(exc) is cls
     assert exc.errors == (raw,)
-    assert exc.status == 200 and exc.method == "GetPrimeApiUser"
+    assert exc.status == 200 and exc.operation == "GetPrimeApiUser"
     assert raw in str(exc)
 
 
@@ -59,24 +59,26 @@ def test_retryability_follows_the_policy() -> None:
         "EGeneral:Temporary lockout",
     ]
     always = ["EAPI:Invalid nonce", "EAPI:Rate limit exceeded", "EService:Unavailable"]
-    assert not any(from_errors([raw], status=200, method="m").retryable for raw in never)
-    assert all(from_errors([raw], status=200, method="m").retryable for raw in always)
+    assert not any(from_errors([raw], status=200, operation="m").retryable for raw in never)
+    assert all(from_errors([raw], status=200, operation="m").retryable for raw in always)
 
 
 def test_throttled_carries_the_time_to_wait_until() -> None:
-    exc = from_errors(["EService: Throttled: 1700000030"], status=200, method="m")
+    exc = from_errors(["EService: Throttled: 1700000030"], status=200, operation="m")
     assert isinstance(exc, e.RateLimitError) and exc.retry_at == 1700000030.0
-    compact = from_errors(["EService:Throttled:1700000031"], status=200, method="m")
+    compact = from_errors(["EService:Throttled:1700000031"], status=200, operation="m")
     assert isinstance(compact, e.RateLimitError) and compact.retry_at == 1700000031.0
 
 
 def test_lockout_outranks_everything_else_in_one_answer() -> None:
-    exc = from_errors(["EAPI:Invalid nonce", "EGeneral:Temporary lockout"], status=200, method="m")
+    exc = from_errors(
+        ["EAPI:Invalid nonce", "EGeneral:Temporary lockout"], status=200, operation="m"
+    )
     assert type(exc) is e.TemporaryLockoutError and not exc.retryable
 
 
 def test_code_is_the_category_and_type() -> None:
-    exc = from_errors(["EGeneral:Invalid arguments:user_id"], status=200, method="m")
+    exc = from_errors(["EGeneral:Invalid arguments:user_id"], status=200, operation="m")
     assert exc.code == "EGeneral:Invalid arguments"
 
 
@@ -94,7 +96,7 @@ def test_code_is_the_category_and_type() -> None:
     ],
 )
 def test_bare_http_statuses(status: int, cls: type[e.APIError]) -> None:
-    exc = from_status(status, "<html>", method="m")
+    exc = from_status(status, "<html>", operation="m")
     assert type(exc) is cls and exc.status == status and exc.errors == ()
 
 

@@ -189,10 +189,10 @@ async def test_a_non_idempotent_write_is_never_resent_after_an_ambiguous_end(
     }[call]
     with pytest.raises(e.OutcomeUnknownError) as info:
         await invoke()
-    writes = [r for r in transport.requests if not r.method.startswith(("List", "Get"))]
+    writes = [r for r in transport.requests if not r.operation.startswith(("List", "Get"))]
     assert len(writes) == 1 and clock.sleeps == []
     assert info.value.attempts == 1
-    assert info.value.method == transport.requests[0].method
+    assert info.value.operation == transport.requests[0].operation
     assert "nonce" not in info.value.arguments
     assert isinstance(info.value.__cause__, e.KrakenPrimeError)
     assert client.stats.outcome_unknown == 1

@@ -24,11 +24,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, TypeVar
 
-from ._constants import DEFAULT_NONCE_UNIT
-from ._fleet import FleetCounterBase, key_id, poll_delays
-from ._nonce import PER_SECOND, NonceUnit, following
-from ._rate_limit import TIERS, RateLimit, decayed, wait_for_room
-from .errors import CoordinationError, ValidationError
+from .._constants import DEFAULT_NONCE_UNIT
+from .._nonce import PER_SECOND, NonceUnit, following
+from .._rate_limit import TIERS, RateLimit, decayed, wait_for_room
+from ..errors import CoordinationError, ValidationError
+from ._base import FleetCounterBase, key_id, poll_delays
 
 try:
     import fcntl
