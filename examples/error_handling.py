@@ -67,7 +67,7 @@ async def retried_and_ambiguous(client: PrimeClient, sandbox: PrimeSandbox) -> N
     try:
         await client.api_users.create(name="Ops desk", role="Viewer")
     except OutcomeUnknownError as exc:  # never re-sent: it may have happened
-        print(f"OutcomeUnknownError for {exc.method}{exc.arguments}: reading the state back")
+        print(f"OutcomeUnknownError for {exc.operation}{exc.arguments}: reading the state back")
         names = [user.name for user in await client.api_users.list()]
         print("created after all" if "Ops desk" in names else "not created: safe to retry")
 

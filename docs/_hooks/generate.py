@@ -79,7 +79,7 @@ ADVICE: dict[str, str] = {
     "network; `.sent` says whether the request may have arrived.",
     "APITimeoutError": "No answer in time: raise `timeout=` or check the network.",
     "OutcomeUnknownError": "A write was sent and its effect is unknown: read the state "
-    "(`.method`, `.arguments` say which) before trying again. `settle_batch` reports such legs "
+    "(`.operation`, `.arguments` say which) before trying again. `settle_batch` reports such legs "
     "as `unknown`; running it again is safe.",
     "CoordinationError": "The fleet's store (Redis, lock files) failed; `.store` names it. "
     "Nothing was sent: fix the store and call again.",
@@ -121,7 +121,7 @@ def _statuses_by_class() -> dict[str, list[int]]:
 
     table: dict[str, list[int]] = {}
     for status in PROBED_STATUSES:
-        exc = _error_map.from_status(status, "", method="Probe")
+        exc = _error_map.from_status(status, "", operation="Probe")
         table.setdefault(type(exc).__name__, []).append(status)
     return table
 
