@@ -468,13 +468,12 @@ async def test_a_deleted_fast_key_is_revoked_for_prime_calls() -> None:
                 await prime.api_users.list()
 
 
-async def test_the_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("## Fast API keys (OAuth)", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+async def test_the_guides_first_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    guide = (Path(__file__).parents[2] / "docs/fast-api-keys.md").read_text()
+    code = guide.split("```python\n", 1)[1].split("```", 1)[0]
     code = code.replace("asyncio.run(main())", "")
     namespace: dict[str, Any] = {}
-    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    exec(compile(code, "fast-api-keys.md", "exec"), namespace)  # noqa: S102 - our own docs
     await namespace["main"]()
     printed = capsys.readouterr().out
     assert "CreatedFastApiKey(" in printed and "['desk-bot-2']" in printed
