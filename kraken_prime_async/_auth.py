@@ -208,7 +208,8 @@ class BearerAuth:
     @property
     def fingerprint(self) -> str | None:
         """Fingerprint of the current token (``None`` before the provider supplied one)."""
-        return None if self._token is None else fingerprint(self._token)
+        token = getattr(self, "_token", None)  # None too on a half-built instance
+        return None if token is None else fingerprint(token)
 
     def begin(self) -> CallAuth:
         """A flow that refreshes once per call with a provider; without one, this strategy."""

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Final
 
 from ._constants import DEFAULT_TIMEOUT, FLEET_LEASE_MARGIN, LOGGER_NAME
 from ._local_gate import LocalGate, Outcome, outcome_of, shared_local_gate
-from ._secret import Credential
 from ._rate_limit import RateCounter, RateLimitSetting, resolve, shared_counter
+from ._secret import Credential
 from .errors import CoordinationError, RateLimitError, ValidationError
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class KeyGate:
                 self.ref, window_seconds=self.window_seconds, max_in_flight=self.max_in_flight
             )
         except ValueError as exc:
-            problem = str(exc)
+            problem: str | None = str(exc)
         else:
             problem = None
         if problem is not None:  # raised outside the except: no chained context

@@ -76,21 +76,52 @@ class Credential:
         raise TypeError("Credential cannot be pickled")
 
 
-class MaskedHeaders(dict[str, str]):
-    """Request headers whose ``repr`` hides the credential headers.
+class MaskedDict(dict[str, Any]):
+    """A dict whose ``repr`` hides the values of credential keys.
 
-    The dict itself is what is sent; only its representation (in captured frame locals, in a
-    debugger) is masked.
+    Used for request headers (``API-Key``, ``API-Sign``, ``Authorization``) and for constructor
+    keyword arguments (``api_key``, ``api_secret``, ``access_token``): the dict itself is what is
+    used; only its representation (in captured frame locals, in a debugger) is masked.
     """
 
     __slots__ = ()
 
-    #: Headers whose value is a credential.
-    SENSITIVE: Final = frozenset({"api-key", "api-sign", "authorization"})
+    #: Keys (lower case) whose value is a credential.
+    SENSITIVE: Final = frozenset(
+        {"api-key", "api-sign", "authorization", "api_key", "api_secret", "access_token"}
+    )
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{name}={'<redacted>' if name.lower() in self.SENSITIVE else value}"
-            for name, value in self.items()
+            f"{key}={'<redacted>' if str(key).lower() in self.SENSITIVE else repr(value)}"
+            for key, value in self.items()
         )
-        return f"MaskedHeaders({shown})"
+        return f"{{{shown}}}"
+
+
+#: Request headers with credentials masked in ``repr``.
+MaskedHeaders = MaskedDict
+
+
+def repr_hiding(*names: str) -> Any:
+    """A ``__repr__`` for a msgspec Struct that shows ``names`` as a short fingerprint.
+
+    For public API keys in results: enough to tell keys apart in a log or a debugger, never the
+    key itself (a frame captured with its locals must not carry a credential).
+    """
+    import hashlib
+
+    hidden = frozenset(names)
+
+    def __repr__(self: Any) -> str:
+        parts = []
+        for field in self.__struct_fields__:
+            value = getattr(self, field)
+            if field in hidden and isinstance(value, str):
+                digest = hashlib.sha256(value.encode()).hexdigest()[:8]
+                parts.append(f"{field}=<sha256:{digest}>")
+            else:
+                parts.append(f"{field}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    return __repr__

@@ -19,10 +19,17 @@ from .errors import APIConnectionError, APITimeoutError
 
 
 class RawResponse(NamedTuple):
-    """What came back: the HTTP status and the body bytes, unparsed."""
+    """What came back: the HTTP status and the body bytes, unparsed.
+
+    ``repr`` shows the body's size, not its bytes: an answer may carry a new key's secret, or a
+    proxy's page quoting the request's credentials back.
+    """
 
     status: int
     body: bytes
+
+    def __repr__(self) -> str:
+        return f"RawResponse(status={self.status}, body=<{len(self.body)} bytes>)"
 
 
 class Transport(Protocol):
@@ -123,92 +130,6 @@ class AiohttpTransport:
         raise failure from cause
 
     async def close(self) -> None:
-        """Release connections this transport owns."""
-        ...
-
-
-class AiohttpTransport:
-    """:class:`Transport` over an :class:`aiohttp.ClientSession`.
-
-    Parameters
-    ----------
-    session : aiohttp.ClientSession, optional
-        A caller's session, used as is and never closed here. Without one, a session is created
-        on first use (no cookie jar: the API is stateless) and closed by :meth:`close`.
-
-    Notes
-    -----
-    aiohttp re-sends a GET, PUT or DELETE once by itself when the connection drops before the
-    answer (RFC 9112 allows it for idempotent methods). The SDK decides re-sends itself (a
-    Fast API key rename or delete must not be re-sent blindly), so the session created here has
-    that switched off (``_retry_connection``, the switch aiohttp's own test client uses). A
-    caller's session is left as it is: with one, a lost answer to a rename or delete may come
-    back as "unknown api_key_name" from aiohttp's silent second request. Prime calls are POSTs,
-    which aiohttp never re-sends.
-    """
-
-    __slots__ = ("_owned", "_session")
-
-    def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
-        self._session = session
-        self._owned = session is None
-
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                cookie_jar=aiohttp.DummyCookieJar(),
-                connector=aiohttp.TCPConnector(
-                    limit=DEFAULT_CONNECTOR_LIMIT, ttl_dns_cache=DEFAULT_DNS_CACHE_TTL
-                ),
-            )
-            if hasattr(self._session, "_retry_connection"):
-                self._session._retry_connection = False  # re-sends are the pipeline's decision
-        return self._session
-
-    async def request(
-        self,
-        url: URL,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
-        *,
-        operation: str,
-        http_method: str = "POST",
-    ) -> RawResponse:
-        """Send ``body``; map aiohttp's failures to the SDK's connection errors."""
-        session = self._get_session()
-        try:
-            async with session.request(
-                http_method,
-                url,
-                data=body,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-            ) as response:
-                return RawResponse(response.status, await response.read())
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise APITimeoutError(
-                f"{operation}: timed out connecting", sent=False, operation=operation
-            ) from exc
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-            raise APITimeoutError(
-                f"{operation}: no answer in time", sent=True, operation=operation
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise APIConnectionError(
-                f"{operation}: could not connect ({type(exc).__name__})",
-                sent=False,
-                operation=operation,
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise APIConnectionError(
-                f"{operation}: connection failed after sending ({type(exc).__name__})",
-                sent=True,
-                operation=operation,
-            ) from exc
-
-    async def close(self) -> None:
         """Close the session if this transport created it."""
         if self._owned and self._session is not None and not self._session.closed:
             await self._session.close()
@@ -233,9 +154,7 @@ class CauseSummary(Exception):
         super().__init__(f"{self.type_name}: {exc}" if str(exc) else self.type_name)
 
 
-def connection_error(
-    exc: BaseException, operation: str
-) -> tuple[APIConnectionError, CauseSummary]:
+def connection_error(exc: BaseException, operation: str) -> tuple[APIConnectionError, CauseSummary]:
     """The SDK's exception for an aiohttp failure, and the summary to chain it from.
 
     ``sent`` is ``False`` only when the request certainly never left (connect failures).

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from aiohttp import web
 
 from kraken_prime_async import FastApiKeyClient, PrimeClient, RetryPolicy
 from kraken_prime_async import errors as e
+from kraken_prime_async._transport import CauseSummary
 from tests._loopback import closed_port
 
 RAW_SECRET = b"CANARY-RAW-SECRET-BYTES-0123456789abcdef-zz"
@@ -150,7 +152,7 @@ def assert_no_canary(exc: BaseException, key: str, signatures: Sequence[str] = (
 async def raised(call: Awaitable[Any]) -> BaseException:
     try:
         await call
-    except Exception as exc:  # noqa: BLE001 - any error class is what is inspected
+    except Exception as exc:
         return exc
     raise AssertionError("the call did not raise")
 
@@ -199,7 +201,11 @@ def test_oauth_constructor_errors_capture_no_token(
 
 API_ERRORS: list[tuple[str, type[e.KrakenPrimeError], Action]] = [
     ("invalid key", e.AuthenticationError, _answer(200, {"error": ["EAPI:Invalid key"]})),
-    ("permission", e.PermissionDeniedError, _answer(200, {"error": ["EGeneral:Permission denied"]})),
+    (
+        "permission",
+        e.PermissionDeniedError,
+        _answer(200, {"error": ["EGeneral:Permission denied"]}),
+    ),
     ("nonce", e.InvalidNonceError, _answer(200, {"error": ["EAPI:Invalid nonce"]})),
     ("rate limit", e.RateLimitError, _answer(200, {"error": ["EAPI:Rate limit exceeded"]})),
     ("lockout", e.TemporaryLockoutError, _answer(200, {"error": ["EGeneral:Temporary lockout"]})),
@@ -310,10 +316,11 @@ async def test_a_fleet_store_failure_captures_no_credential(tmp_path: Any) -> No
     from kraken_prime_async import FileLockFleet
 
     key = canary_key()
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
-    fleet = FileLockFleet(blocker / "fleet")
+    directory = tmp_path / "fleet"
+    fleet = FileLockFleet(directory)
     client = PrimeClient(key, SECRET, base_url="http://127.0.0.1:9", fleet=fleet)
+    shutil.rmtree(directory)
+    directory.write_text("")  # the fleet's directory is gone: its lock files cannot be opened
     async with client:
         exc = await raised(client.api_users.list())
     assert isinstance(exc, e.CoordinationError)
@@ -338,9 +345,7 @@ async def test_a_fleet_store_failure_captures_no_credential(tmp_path: Any) -> No
 async def test_oauth_errors_capture_no_token(action: Action) -> None:
     async with scripted() as (server, url):
         server.actions.append(action)
-        async with FastApiKeyClient(
-            TOKEN, url, retry=RetryPolicy.disabled(), timeout=0.2
-        ) as oauth:
+        async with FastApiKeyClient(TOKEN, url, retry=RetryPolicy.disabled(), timeout=0.2) as oauth:
             exc = await raised(oauth.fast_api_keys.list())
     assert isinstance(exc, e.KrakenPrimeError)
     assert_no_canary(exc, canary_key())
@@ -351,15 +356,44 @@ async def test_a_token_provider_returning_a_bad_token_captures_no_token() -> Non
     async def provider() -> str:
         return TOKEN + "\n"
 
-    async with scripted() as (_, url):
-        async with FastApiKeyClient(None, url, token_provider=provider) as oauth:
-            exc = await raised(oauth.fast_api_keys.list())
+    async with (
+        scripted() as (_, url),
+        FastApiKeyClient(None, url, token_provider=provider) as oauth,
+    ):
+        exc = await raised(oauth.fast_api_keys.list())
     assert isinstance(exc, e.ValidationError)
     assert_no_canary(exc, canary_key())
 
 
-def test_chained_aiohttp_errors_keep_type_and_message_but_no_headers() -> None:
-    """The transport's chain names the aiohttp error without holding the request."""
-    exc = e.APIConnectionError("x", sent=True)
-    assert exc.__cause__ is None
-    assert aiohttp.ClientError  # the sanitised cause is checked by the tests above
+@pytest.mark.integration
+async def test_chained_aiohttp_errors_keep_type_and_message_but_not_the_request() -> None:
+    """The transport's exception is chained from a summary of aiohttp's (type and message), not
+    from aiohttp's exception, which holds the request and its headers."""
+    async with scripted() as (server, url):
+        server.actions.append(_drop)
+        async with PrimeClient(
+            canary_key(), SECRET, base_url=url, retry=RetryPolicy.disabled()
+        ) as client:
+            exc = await raised(client.api_users.list())
+    cause = exc.__cause__
+    assert isinstance(cause, CauseSummary) and exc.__suppress_context__
+    assert cause.type_name.startswith("aiohttp.") and cause.type_name in str(cause)
+    assert not isinstance(cause, aiohttp.ClientError) and cause.__traceback__ is None
+
+
+def test_results_show_public_keys_as_fingerprints_only() -> None:
+    """A result held in a frame (key rotation holds the new key) shows no API key."""
+    from kraken_prime_async import SecretStr
+    from kraken_prime_async.models import ApiKey, CreatedApiKey, CreatedFastApiKey, FastApiKeyInfo
+
+    key = canary_key()
+    results = [
+        CreatedApiKey(id="K1", api_key=key, api_secret=SecretStr(SECRET), user_id="U1"),
+        ApiKey(id="K1", api_key=key),
+        FastApiKeyInfo(api_key=key, api_key_name="desk"),
+        CreatedFastApiKey(api_key=key, secret=SecretStr(SECRET)),
+    ]
+    for result in results:
+        assert key not in repr(result) and SECRET not in repr(result)
+        assert "api_key=<sha256:" in repr(result)
+    assert results[1] == ApiKey(id="K1", api_key=key)  # equality still sees the key
