@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from ._auth import HmacAuth, fingerprint
-from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NONCE_UNIT
+from ._constants import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_NONCE_UNIT,
+)
 from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
 from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
 from ._pipeline import Pipeline
@@ -22,8 +27,9 @@ from ._resources.settlement import Settlement
 from ._retry import RetryPolicy
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._timeout import coerce_timeout
-from ._transport import AiohttpTransport, Transport
-from ._validation import identifier, integer
+from ._transport import Transport, build_transport
+from ._validation import base_url as check_base_url
+from ._validation import client_options, identifier, integer, retry_policy
 from .errors import ValidationError
 
 if TYPE_CHECKING:
@@ -69,6 +75,10 @@ class PrimeClient(ClientBase):
         ``"raw"`` only for a secret that is known not to be base64.
     transport : Transport, optional
         Replace the HTTP layer (tests, special networking). Excludes ``session``.
+    max_response_bytes : int
+        Largest answer accepted, in bytes (default 4 MiB; Kraken's largest page is about
+        150 KB). Reading stops as soon as an answer is over it (nothing more is buffered) and a
+        :class:`ResponseValidationError` says so (:class:`OutcomeUnknownError` for a write).
     sleep, clock : callables, optional
         Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
 
@@ -97,16 +107,27 @@ class PrimeClient(ClientBase):
         transport: Transport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         api_key = identifier("api_key", api_key)
+        if secret_encoding not in ("base64", "raw"):
+            raise ValidationError("secret_encoding", "must be 'base64' or 'raw'")
         try:
             signer = Signer(decode_secret(api_secret, encoding=secret_encoding))
+        except UnicodeError:  # str(exc) would quote a character of the secret
+            raise ValidationError("api_secret", "must be encodable text") from None
         except ValueError as exc:
             raise ValidationError("api_secret", str(exc)) from None
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValidationError("base_url", "must start with http:// or https://")
-        if session is not None and transport is not None:
-            raise ValidationError("transport", "give either session or transport, not both")
+        base_url = check_base_url("base_url", base_url)
+        max_response_bytes = client_options(
+            session=session,
+            transport=transport,
+            sleep=sleep,
+            clock=clock,
+            max_response_bytes=max_response_bytes,
+        )
+        if not isinstance(nonce_unit, str) or nonce_unit not in PER_SECOND:
+            raise ValidationError("nonce_unit", f"must be one of {', '.join(PER_SECOND)}")
         if fleet is not None:
             if nonce_source is not None:
                 raise ValidationError("fleet", "give either fleet or nonce_source, not both")
@@ -125,15 +146,17 @@ class PrimeClient(ClientBase):
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
         resolve(rate_limit)
+        client_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
+        retry = retry_policy("retry", retry)
         self._fingerprint = fingerprint(api_key)
         self._base_url = base_url
-        self._transport: Transport = transport or AiohttpTransport(session)
+        self._transport = build_transport(transport, session, max_response_bytes)
         self._pipeline = Pipeline(
             auth=HmacAuth(api_key, signer, nonce_source),
             base_url=base_url,
             transport=self._open_transport,
-            timeout=DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout),
-            retry=retry or RetryPolicy(),
+            timeout=client_timeout,
+            retry=RetryPolicy() if retry is None else retry,
             user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
@@ -150,7 +173,9 @@ class PrimeClient(ClientBase):
         """Tag "Settlement"."""
 
     def __repr__(self) -> str:
+        # getattr: error trackers render a client whose constructor raised half-way.
         return (
-            f"PrimeClient(base_url={self._base_url!r}, key_fingerprint={self._fingerprint!r}, "
+            f"PrimeClient(base_url={getattr(self, '_base_url', None)!r}, "
+            f"key_fingerprint={getattr(self, '_fingerprint', None)!r}, "
             f"state={self._state.value!r})"
         )

@@ -14,14 +14,16 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from ._auth import BearerAuth, TokenProvider
-from ._constants import DEFAULT_BASE_URL
+from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES
 from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
 from ._pipeline import Pipeline
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
 from ._retry import RetryPolicy
 from ._timeout import coerce_timeout
-from ._transport import AiohttpTransport, Transport
+from ._transport import Transport, build_transport
+from ._validation import base_url as check_base_url
+from ._validation import client_options, retry_policy
 from .errors import ValidationError
 
 
@@ -53,6 +55,8 @@ class FastApiKeyClient(ClientBase):
         refused with the same token share one provider call.
     transport : Transport, optional
         Replace the HTTP layer (tests, special networking). Excludes ``session``.
+    max_response_bytes : int
+        Largest answer accepted, in bytes (default 4 MiB), as for ``PrimeClient``.
     sleep, clock : callables, optional
         Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
 
@@ -80,21 +84,30 @@ class FastApiKeyClient(ClientBase):
         transport: Transport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        if isinstance(access_token, str) and not access_token.isascii():
+            raise ValidationError("access_token", "must contain only ASCII characters")
         auth = BearerAuth(access_token, token_provider)
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValidationError("base_url", "must start with http:// or https://")
-        if session is not None and transport is not None:
-            raise ValidationError("transport", "give either session or transport, not both")
+        base_url = check_base_url("base_url", base_url)
+        max_response_bytes = client_options(
+            session=session,
+            transport=transport,
+            sleep=sleep,
+            clock=clock,
+            max_response_bytes=max_response_bytes,
+        )
+        client_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
+        retry = retry_policy("retry", retry)
         self._auth = auth
         self._base_url = base_url
-        self._transport: Transport = transport or AiohttpTransport(session)
+        self._transport = build_transport(transport, session, max_response_bytes)
         self._pipeline = Pipeline(
             auth=auth,
             base_url=base_url,
             transport=self._open_transport,
-            timeout=DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout),
-            retry=retry or RetryPolicy(),
+            timeout=client_timeout,
+            retry=RetryPolicy() if retry is None else retry,
             user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
@@ -103,8 +116,10 @@ class FastApiKeyClient(ClientBase):
         """Tag "Fast API"."""
 
     def __repr__(self) -> str:
+        # getattr: error trackers render a client whose constructor raised half-way.
+        auth = getattr(self, "_auth", None)
         return (
-            f"FastApiKeyClient(base_url={self._base_url!r}, "
-            f"token_fingerprint={self._auth.fingerprint!r}, "
-            f"token_provider={self._auth.can_refresh}, state={self._state.value!r})"
+            f"FastApiKeyClient(base_url={getattr(self, '_base_url', None)!r}, "
+            f"token_fingerprint={auth.fingerprint if auth else None!r}, "
+            f"token_provider={auth.can_refresh if auth else None}, state={self._state.value!r})"
         )

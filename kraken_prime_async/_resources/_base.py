@@ -11,6 +11,7 @@ from .._endpoint import Endpoint
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from .._timeout import coerce_timeout
+from .._validation import retry_policy
 
 R = TypeVar("R")
 
@@ -38,7 +39,7 @@ class Resource:
             endpoint,
             request,
             timeout=None if timeout is None else coerce_timeout(timeout),
-            retry=retry,
+            retry=retry_policy("retry", retry),
         )
 
     def __repr__(self) -> str:
