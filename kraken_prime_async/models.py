@@ -182,15 +182,19 @@ class Leg(_Result, frozen=True, gc=False, kw_only=True):
         Raises
         ------
         ResponseValidationError
-            The text is not a decimal number.
+            The text is not a finite decimal number (``NaN``, ``sNaN`` and ``Infinity`` are
+            refused: a malformed answer, and comparing an sNaN raises in the caller's code).
         """
         text = self.amount_text
         if text is None:
             return None
         try:
-            return Decimal(text)
+            value = Decimal(text)
         except (InvalidOperation, TypeError, ValueError):
             raise ResponseValidationError(f"Leg.amount: {text!r:.60} is not a decimal") from None
+        if not value.is_finite():
+            raise ResponseValidationError(f"Leg.amount: {text!r:.60} is not a finite decimal")
+        return value
 
     @property
     def started(self) -> bool:
@@ -216,13 +220,14 @@ class BatchAttributes(_Result, frozen=True, gc=False, kw_only=True):
 
     @property
     def created_at_datetime(self) -> datetime | None:
-        """``created_at`` as an aware UTC datetime."""
-        return _ms_to_datetime(self.created_at)
+        """``created_at`` as an aware UTC datetime (``ResponseValidationError`` when it is out of
+        the range a datetime can hold)."""
+        return _ms_to_datetime("created_at", self.created_at)
 
     @property
     def updated_at_datetime(self) -> datetime | None:
-        """``updated_at`` as an aware UTC datetime."""
-        return _ms_to_datetime(self.updated_at)
+        """``updated_at`` as an aware UTC datetime (errors as for ``created_at_datetime``)."""
+        return _ms_to_datetime("updated_at", self.updated_at)
 
 
 class Batch(_Result, frozen=True, gc=False, kw_only=True):
@@ -257,11 +262,20 @@ class BatchPage(_Result, frozen=True, gc=False, kw_only=True):
 
 
 class TransferAttributes(_Result, frozen=True, gc=False, kw_only=True):
-    """``Transfer.attributes``; ``transfer_status`` is an open vocabulary (``pending`` seen)."""
+    """``Transfer.attributes``; ``transfer_status`` is an open vocabulary (``pending`` seen).
+
+    ``transfer_amount`` is a finite ``Decimal``: an answer with ``NaN``, ``sNaN`` or
+    ``Infinity`` there is refused as malformed (``ResponseValidationError``).
+    """
 
     transfer_status: str | None = None
     transfer_amount: Decimal | None = None
     transfer_asset: str | None = None
+
+    def __post_init__(self) -> None:
+        # Decoding turns this ValueError into a ResponseValidationError (a malformed answer).
+        if self.transfer_amount is not None and not self.transfer_amount.is_finite():
+            raise ValueError("transfer_amount must be a finite decimal")
 
 
 class TransferRelationships(_Result, frozen=True, gc=False, kw_only=True):
@@ -330,8 +344,10 @@ class FastApiKeyInfo(_Result, frozen=True, gc=False, kw_only=True):
         Addresses and CIDR networks allowed to use the key (empty: any).
     last_used : int, float or None
         Unit not documented; epoch seconds in the sandbox (0: never used).
-    nonce : int or None
-        The key's highest nonce so far.
+    nonce : int, float or None
+        The key's highest nonce so far. Kraken's spec types it ``number``: an integral JSON
+        number such as ``1.0`` arrives as a ``float`` (exact up to 2**53; ``int(info.nonce)``
+        gives the integer), an integer as an ``int``.
     nonce_window : int, float or None
         How far below the highest nonce a nonce is still accepted, in nonce units.
     oauth_client : str or None
@@ -352,7 +368,7 @@ class FastApiKeyInfo(_Result, frozen=True, gc=False, kw_only=True):
     ip_allowlist: tuple[str, ...] = ()
     last_used: int | float | None = None
     modified_time: str | None = None
-    nonce: int | None = None
+    nonce: int | float | None = None
     nonce_window: int | float | None = None
     oauth_client: str | None = None
     permissions: FastApiKeyPermissions | None = None
@@ -373,7 +389,13 @@ class CreatedFastApiKey(FastApiKeyInfo, frozen=True, gc=False, kw_only=True):
     secret: SecretStr
 
 
-def _ms_to_datetime(value: int | None) -> datetime | None:
+def _ms_to_datetime(field: str, value: int | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        shown = str(value) if -(10**24) < value < 10**24 else "a number of over 24 digits"
+        raise ResponseValidationError(
+            f"BatchAttributes.{field}: {shown} is not a usable epoch-milliseconds timestamp"
+        ) from None
