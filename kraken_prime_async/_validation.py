@@ -235,3 +235,13 @@ def client_options(
         if not callable(value):
             raise ValidationError(field, f"must be callable, got {type(value).__name__}")
     return integer("max_response_bytes", max_response_bytes, minimum=1)
+
+
+def retry_fields(policy: Any) -> None:
+    """The fields of a ``RetryPolicy``: whole attempt counts, finite non-negative seconds."""
+    integer("max_attempts", policy.max_attempts, minimum=1)
+    integer("max_nonce_retries", policy.max_nonce_retries, minimum=0)
+    for field in ("initial_backoff", "rate_limit_backoff", "max_backoff", "max_throttle_wait"):
+        seconds(field, getattr(policy, field), allow_zero=True)
+    if not isinstance(policy.jitter, bool):
+        raise ValidationError("jitter", f"must be a bool, got {type(policy.jitter).__name__}")

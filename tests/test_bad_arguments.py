@@ -388,3 +388,24 @@ def test_a_bad_constructor_argument_is_refused(cls: type, param: str, value: Any
 def test_an_unknown_constructor_keyword_is_pythons_type_error(cls: type) -> None:
     with pytest.raises(TypeError):
         cls(**_good_ctor_kwargs(cls, "-"), bogus=1)
+
+
+RETRY_BAD: dict[str, list[Any]] = {
+    "max_attempts": [0, -1, "3", 1.5, True, None, 10**30],
+    "max_nonce_retries": [-1, "1", 1.5, None, True],
+    "initial_backoff": ["1", -1, NAN, INF, None, True],
+    "rate_limit_backoff": ["1", -1, NAN, INF, None],
+    "max_backoff": ["1", -1, NAN, INF, None],
+    "max_throttle_wait": ["1", -1, NAN, INF, None],
+    "jitter": ["yes", 1, None],
+}
+RETRY_CASES = [(field, value) for field, values in RETRY_BAD.items() for value in values]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), RETRY_CASES, ids=[f"{f}={v!r:.24}" for f, v in RETRY_CASES]
+)
+def test_a_bad_retry_policy_field_is_refused(field: str, value: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        RetryPolicy(**{field: value})
+    assert info.value.field == field
