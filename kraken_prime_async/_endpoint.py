@@ -49,7 +49,9 @@ class Data(msgspec.Struct, Generic[T], frozen=True, gc=False):
 def _dec_hook(tp: type[Any], obj: Any) -> Any:
     if tp is SecretStr and isinstance(obj, str):
         return SecretStr(obj)
-    raise NotImplementedError
+    # msgspec turns a TypeError into a ValidationError (a malformed answer); it would let a
+    # NotImplementedError escape.
+    raise TypeError(f"Expected `str`, got `{type(obj).__name__}`")
 
 
 _error_decoder = msgspec.json.Decoder(ErrorEnvelope)

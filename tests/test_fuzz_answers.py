@@ -52,21 +52,31 @@ JSON = st.recursive(
     ),
     max_leaves=12,
 )
-TEMPLATES: list[Any] = [
-    USER,
-    {"data": USER},
-    {"data": [USER]},
-    {"batch": BATCH},
-    {"data": [BATCH], "pagination": {"has_more": True, "limit": 1, "offset": 0}},
-    {"transfer": {"id": "100", "attributes": {"transfer_amount": "1.5"},
-                  "relationships": {"leg": LEG}}},
-    {"id": "K", "api_key": "A", "api_secret": "S", "user_id": "U"},
-    {"data": [{"id": "K", "key": "A"}]},
-    {"deleted": True},
-    True,
-    [{"api_key_name": "k", "nonce": 1.0}],
-    {"api_key_name": "k", "api_key": "A", "secret": "S", "nonce": 1},
-]  # fmt: skip
+CONFIRMED = {**BATCH, "attributes": {**BATCH["attributes"], "confirmed": True}}  # type: ignore[dict-item]
+TRANSFER = {"id": "100", "attributes": {"transfer_amount": "1.5"}, "relationships": {"leg": LEG}}
+#: A plausible ``result`` per operation, for the fuzzer to mutate.
+TEMPLATES: dict[str, Any] = {
+    "CreatePrimeApiUser": USER,
+    "GetPrimeApiUser": {"data": USER},
+    "ListPrimeApiUsers": {"data": [USER]},
+    "UpdatePrimeApiUser": USER,
+    "UpdatePrimeApiUserRoles": USER,
+    "CreatePrimeApiUserKey": {"id": "K", "api_key": "A", "api_secret": "S", "user_id": "U"},
+    "ListPrimeApiUserKeys": {"data": [{"id": "K", "key": "A", "updated_at": 1}]},
+    "UpdatePrimeApiUserKey": {"id": "K", "api_key": "A"},
+    "DeletePrimeApiUserKey": {"deleted": True},
+    "CreatePrimeSettlementBatch": {"batch": BATCH},
+    "GetPrimeSettlementBatch": {"batch": CONFIRMED},
+    "ListPrimeSettlementBatches": {
+        "data": [BATCH],
+        "pagination": {"has_more": True, "limit": 1, "offset": 0},
+    },
+    "SettlePrimeSettlementBatchAsset": {"transfer": TRANSFER},
+    "CreateFastApiKey": {"api_key_name": "k", "api_key": "A", "secret": "S", "nonce": 1.0},
+    "ListFastApiKeys": [{"api_key_name": "k", "nonce": 1.0, "nonce_window": 5}],
+    "UpdateFastApiKey": True,
+    "DeleteFastApiKey": True,
+}
 
 
 def _mutate(value: Any, data: st.DataObject) -> Any:
@@ -75,7 +85,7 @@ def _mutate(value: Any, data: st.DataObject) -> Any:
         return {k: _mutate(v, data) for k, v in value.items()}
     if isinstance(value, list):
         return [_mutate(v, data) for v in value]
-    if data.draw(st.integers(0, 3)) == 0:
+    if data.draw(st.integers(0, 5)) == 0:
         return data.draw(HOSTILE_SCALARS | JSON)
     return value
 
@@ -85,8 +95,10 @@ def _nested(depth: int, inner: str) -> str:
 
 
 @st.composite
-def bodies(draw: st.DrawFn) -> bytes:
-    kind = draw(st.sampled_from(["template", "json", "deep", "bytes", "huge", "errors"]))
+def bodies(draw: st.DrawFn, operation: str) -> bytes:
+    """An answer body for ``operation``: most often its plausible result, mutated."""
+    kinds = ["template"] * 4 + ["json", "deep", "bytes", "huge", "errors"]
+    kind = draw(st.sampled_from(kinds))
     if kind == "bytes":
         return draw(st.binary(max_size=64))
     if kind == "huge":
@@ -108,29 +120,26 @@ def bodies(draw: st.DrawFn) -> bytes:
     if kind == "json":
         envelope["result"] = draw(JSON)
     elif kind == "template":
-        envelope["result"] = _mutate(draw(st.sampled_from(TEMPLATES)), draw(st.data()))
-    if draw(st.booleans()):
+        envelope["error"] = draw(st.lists(ERRORS, max_size=1)) if draw(st.booleans()) else []
+        envelope["result"] = _mutate(TEMPLATES[operation], draw(st.data()))
+    if draw(st.integers(0, 4)) == 0:
         envelope.pop("error")
     return json.dumps(envelope).encode("utf-8", "surrogatepass")
 
 
-STATUSES = st.sampled_from([200, 200, 200, 201, 204, 302, 400, 401, 403, 404, 413, 429, 500,
+STATUSES = st.sampled_from([200] * 12 + [201, 204, 302, 400, 401, 403, 404, 413, 429, 500,
                             502, 503, 504]) | st.integers(100, 599)  # fmt: skip
-ANSWERS = st.lists(st.builds(RawResponse, STATUSES, bodies()), min_size=1, max_size=4)
 
 
 class FuzzTransport:
-    """Answers request ``n`` with ``answers[n % len(answers)]``."""
+    """Answers every request with a status and body drawn for its operation as it comes."""
 
-    def __init__(self, answers: list[RawResponse]) -> None:
-        self.answers = answers
-        self.sent = 0
+    def __init__(self, data: st.DataObject) -> None:
+        self.data = data
 
-    async def request(self, *args: Any, **kwargs: Any) -> RawResponse:
-        answer = self.answers[self.sent % len(self.answers)]
-        self.sent += 1
+    async def request(self, *args: Any, operation: str, **kwargs: Any) -> RawResponse:
         await asyncio.sleep(0)
-        return answer
+        return RawResponse(self.data.draw(STATUSES), self.data.draw(bodies(operation)))
 
     async def close(self) -> None:
         return None
@@ -199,9 +208,9 @@ SETTINGS = settings(
 @pytest.mark.parametrize("method", FUZZED, ids=[m.label for m in FUZZED])
 def test_any_answer_ends_in_a_result_or_an_sdk_error(method: Method) -> None:
     @SETTINGS
-    @given(answers=ANSWERS)
-    def check(answers: list[RawResponse]) -> None:
-        asyncio.run(drive(method, FuzzTransport(answers)))
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        asyncio.run(drive(method, FuzzTransport(data)))
 
     check()
 

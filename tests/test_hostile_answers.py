@@ -185,3 +185,12 @@ def test_a_library_warning_does_not_reach_stderr_unconfigured() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert "should stay silent" not in done.stderr
+
+
+@pytest.mark.parametrize("secret", [5, 1e308, None, [], {}])
+def test_a_secret_of_the_wrong_type_is_a_malformed_answer(secret: Any) -> None:
+    from kraken_prime_async._resources import api_user_keys
+
+    body = ok({"id": "K", "api_key": "A", "api_secret": secret, "user_id": "U"}).body
+    with pytest.raises(ResponseValidationError, match="unexpected answer shape"):
+        api_user_keys.CREATE.decode(200, body, redact=lambda text: text)
