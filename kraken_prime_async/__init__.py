@@ -16,7 +16,6 @@ from ._constants import LOGGER_NAME as _LOGGER_NAME
 from ._lifecycle import ClientState
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
 from ._rate_limit import RateCounter, RateLimit
-from ._resources.settle_batch import LegOutcome, SettlementReport
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr
 from ._stats import ClientStats
@@ -54,7 +53,9 @@ from .models import (
     FastApiKeyInfo,
     FastApiKeyPermissions,
     Leg,
+    LegOutcome,
     Role,
+    SettlementReport,
     Transfer,
     UserStatus,
 )

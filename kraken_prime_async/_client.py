@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from ._auth import HmacAuth, fingerprint
 from ._constants import (
     DEFAULT_BASE_URL,
+    DEFAULT_CLIENT_TIMEOUT,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_NONCE_UNIT,
 )
-from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
+from ._key_gate import KeyGate
+from ._lifecycle import ClientBase, user_agent
 from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
 from ._pipeline import Pipeline
 from ._rate_limit import RateLimitSetting, resolve
@@ -31,6 +33,7 @@ from ._transport import Transport, build_transport
 from ._validation import base_url as check_base_url
 from ._validation import client_options, identifier, integer, retry_policy
 from .errors import ValidationError
+from .models import CreatedFastApiKey
 
 if TYPE_CHECKING:
     from ._fleet import Fleet
@@ -128,21 +131,7 @@ class PrimeClient(ClientBase):
         )
         if not isinstance(nonce_unit, str) or nonce_unit not in PER_SECOND:
             raise ValidationError("nonce_unit", f"must be one of {', '.join(PER_SECOND)}")
-        if fleet is not None:
-            if nonce_source is not None:
-                raise ValidationError("fleet", "give either fleet or nonce_source, not both")
-            if not all(
-                callable(getattr(fleet, m, None)) for m in ("nonce_source", "gate", "counter")
-            ):
-                raise ValidationError("fleet", "must be a FileLockFleet, a RedisFleet or a Fleet")
-            nonce_source = fleet.nonce_source(api_key, nonce_unit)
-        elif nonce_source is None:
-            try:
-                nonce_source = shared_nonce_source(api_key, nonce_unit)
-            except ValueError as exc:
-                raise ValidationError("nonce_unit", str(exc)) from None
-        elif not isinstance(nonce_source, NonceSource):
-            raise ValidationError("nonce_source", "must have an async next_nonce() method")
+        nonce_source = _nonce_source(api_key, nonce_unit, nonce_source, fleet)
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
         resolve(rate_limit)
@@ -151,8 +140,18 @@ class PrimeClient(ClientBase):
         self._fingerprint = fingerprint(api_key)
         self._base_url = base_url
         self._transport = build_transport(transport, session, max_response_bytes)
+        self._gate = gate = KeyGate(
+            api_key,
+            window_seconds=nonce_window / PER_SECOND[nonce_unit],
+            max_in_flight=max_in_flight,
+            rate_limit=rate_limit,
+            fleet=fleet,
+            clock=clock,
+            sleep=sleep,
+        )
         self._pipeline = Pipeline(
             auth=HmacAuth(api_key, signer, nonce_source),
+            gate=gate,
             base_url=base_url,
             transport=self._open_transport,
             timeout=client_timeout,
@@ -160,10 +159,6 @@ class PrimeClient(ClientBase):
             user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
-            nonce_window_seconds=nonce_window / PER_SECOND[nonce_unit],
-            max_in_flight=max_in_flight,
-            rate_limit=rate_limit,
-            fleet=fleet,
         )
         self.api_users = ApiUsers(self._pipeline)
         """Tag "API Users"."""
@@ -179,3 +174,68 @@ class PrimeClient(ClientBase):
             f"key_fingerprint={getattr(self, '_fingerprint', None)!r}, "
             f"state={self._state.value!r})"
         )
+
+    @classmethod
+    def from_fast_api_key(
+        cls,
+        created: CreatedFastApiKey,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        **kwargs: Any,
+    ) -> PrimeClient:
+        """A client signing with a Fast API key just created (``oauth.fast_api_keys.create``).
+
+        The key's ``api_key`` and ``secret`` become the client's credentials, and its
+        ``nonce_window`` becomes the client's ``nonce_window`` unchanged: both count in nonce
+        units, the units the client sends (milliseconds by default, so a window of 5000 lets
+        requests overlap within 5 s). Pass ``nonce_unit=`` only together with a window chosen for
+        that unit. ``oauth.fast_api_keys.prime_client(created, ...)`` does the same with the
+        OAuth client's base URL as the default.
+
+        Parameters
+        ----------
+        created : CreatedFastApiKey
+            What ``create`` returned (only it carries the secret).
+        base_url : str
+            The Prime REST base URL.
+        **kwargs
+            Any other ``PrimeClient`` keyword (``session``, ``timeout``, ``retry``,
+            ``rate_limit``, ...). ``nonce_window`` may lower the key's window, not raise it.
+        """
+        if not isinstance(created, CreatedFastApiKey):
+            raise ValidationError("created", "must be the CreatedFastApiKey that create() returned")
+        if not created.api_key:
+            raise ValidationError("created", "has no api_key (Kraken's answer did not carry one)")
+        key_window = int(created.nonce_window or 0)
+        window = kwargs.pop("nonce_window", key_window)
+        if integer("nonce_window", window, minimum=0) > key_window:
+            raise ValidationError(
+                "nonce_window", f"must not exceed the key's nonce_window ({key_window})"
+            )
+        return cls(
+            created.api_key,
+            created.secret.get_secret_value(),
+            base_url=base_url,
+            nonce_window=window,
+            **kwargs,
+        )
+
+
+def _nonce_source(
+    api_key: str, unit: NonceUnit, given: NonceSource | None, fleet: Fleet | None
+) -> NonceSource:
+    """The key's nonce source: the fleet's, the one given, or the process-wide one."""
+    if fleet is not None:
+        if given is not None:
+            raise ValidationError("fleet", "give either fleet or nonce_source, not both")
+        if not all(callable(getattr(fleet, m, None)) for m in ("nonce_source", "gate", "counter")):
+            raise ValidationError("fleet", "must be a FileLockFleet, a RedisFleet or a Fleet")
+        return fleet.nonce_source(api_key, unit)
+    if given is None:
+        try:
+            return shared_nonce_source(api_key, unit)
+        except ValueError as exc:
+            raise ValidationError("nonce_unit", str(exc)) from None
+    if not isinstance(given, NonceSource):
+        raise ValidationError("nonce_source", "must have an async next_nonce() method")
+    return given

@@ -1,6 +1,6 @@
 """``FastApiKeyClient``: Kraken Connect OAuth (tag "Fast API") over the same call pipeline.
 
-Bearer auth instead of HMAC signing; no nonce, no per-key dispatch or call counter. Everything
+Bearer auth instead of HMAC signing; no nonce, no per-key gate or call counter. Everything
 else (timeouts, retries, the retry budget, error mapping, typed decoding, redaction, counters,
 the client lifecycle) is the pipeline ``PrimeClient`` uses.
 """
@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from ._auth import BearerAuth, TokenProvider
-from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES
-from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
+from ._client import PrimeClient
+from ._constants import DEFAULT_BASE_URL, DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES
+from ._key_gate import NO_GATE
+from ._lifecycle import ClientBase, user_agent
 from ._pipeline import Pipeline
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
@@ -104,6 +106,7 @@ class FastApiKeyClient(ClientBase):
         self._transport = build_transport(transport, session, max_response_bytes)
         self._pipeline = Pipeline(
             auth=auth,
+            gate=NO_GATE,
             base_url=base_url,
             transport=self._open_transport,
             timeout=client_timeout,
@@ -112,7 +115,9 @@ class FastApiKeyClient(ClientBase):
             sleep=sleep,
             clock=clock,
         )
-        self.fast_api_keys = FastApiKeys(self._pipeline, base_url)
+        self.fast_api_keys: FastApiKeys[PrimeClient] = FastApiKeys(
+            self._pipeline, base_url, PrimeClient.from_fast_api_key
+        )
         """Tag "Fast API"."""
 
     def __repr__(self) -> str:
