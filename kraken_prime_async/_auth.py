@@ -147,6 +147,8 @@ def token_problem(value: object) -> str | None:
         return "must not be empty"
     if any(ch.isspace() or ch < " " or ch == "\x7f" for ch in value):
         return "must not contain whitespace or control characters"
+    if not value.isascii():
+        return "must contain only ASCII characters"
     return None
 
 
