@@ -29,11 +29,11 @@ from ._resources.api_users import ApiUsers
 from ._resources.key_rotation import BorrowedTransport
 from ._resources.settlement import Settlement
 from ._retry import RetryPolicy
-from ._secret import SecretStr
+from ._secret import Credential, MaskedDict, SecretStr
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._timeout import coerce_timeout
 from ._transport import Transport, build_transport
-from ._validation import client_options, identifier, integer, retry_policy
+from ._validation import client_options, identifier_problem, integer, retry_policy
 from .errors import ValidationError
 from .models import CreatedFastApiKey
 
@@ -114,15 +114,14 @@ class PrimeClient(ClientBase):
         clock: Callable[[], float] = time.time,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        api_key = identifier("api_key", api_key)
+        # The credentials are wrapped first: no frame of this call holds them in plain text, so
+        # an error tracker capturing locals on any error below shows a mask.
+        key, secret = Credential(api_key), Credential(api_secret)
+        del api_key, api_secret
         if secret_encoding not in ("base64", "raw"):
             raise ValidationError("secret_encoding", "must be 'base64' or 'raw'")
-        try:
-            signer = Signer(decode_secret(api_secret, encoding=secret_encoding))
-        except UnicodeError:  # str(exc) would quote a character of the secret
-            raise ValidationError("api_secret", "must be encodable text") from None
-        except ValueError as exc:
-            raise ValidationError("api_secret", str(exc)) from None
+        signer, ref = _signer_and_ref(key, secret, secret_encoding)
+        del secret
         base_url = checked_base_url(base_url)
         max_response_bytes = client_options(
             session=session,
@@ -133,18 +132,19 @@ class PrimeClient(ClientBase):
         )
         if not isinstance(nonce_unit, str) or nonce_unit not in PER_SECOND:
             raise ValidationError("nonce_unit", f"must be one of {', '.join(PER_SECOND)}")
-        nonce_source = _nonce_source(api_key, nonce_unit, nonce_source, fleet)
+        nonce_source = _nonce_source(key, ref, nonce_unit, nonce_source, fleet)
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
         resolve(rate_limit)
         client_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
         retry = retry_policy("retry", retry)
-        self._fingerprint = fingerprint(api_key)
+        self._fingerprint = ref[:8]
         self._secret_encoding: SecretEncoding = secret_encoding
         self._base_url = base_url
         self._transport = build_transport(transport, session, max_response_bytes)
         self._gate = gate = KeyGate(
-            api_key,
+            key,
+            ref=ref,
             window_seconds=nonce_window / PER_SECOND[nonce_unit],
             max_in_flight=max_in_flight,
             rate_limit=rate_limit,
@@ -153,7 +153,7 @@ class PrimeClient(ClientBase):
             sleep=sleep,
         )
         self._pipeline = Pipeline(
-            auth=HmacAuth(api_key, signer, nonce_source),
+            auth=HmacAuth(key, signer, nonce_source),
             gate=gate,
             base_url=base_url,
             transport=self._open_transport,
@@ -204,6 +204,7 @@ class PrimeClient(ClientBase):
             A required variable is missing or a value is invalid; the error names the variable
             (never its value).
         """
+        overrides = MaskedDict(overrides)  # may hold credentials: masked in captured frames
         kwargs, sources = prime_settings(overrides)
         try:
             return cls(**kwargs)
@@ -264,21 +265,51 @@ class PrimeClient(ClientBase):
         )
 
 
+def _signer_and_ref(
+    key: Credential, secret: Credential, encoding: SecretEncoding
+) -> tuple[Signer, str]:
+    """Check both credentials; return the signer and the key's reference (a SHA-256 fingerprint
+    that names the key's shared state in this process).
+
+    Problems are found by functions that return (their frames holding the raw values are gone)
+    and raised here, outside any ``except``, so no exception chain holds a credential.
+    """
+    key_problem = identifier_problem(key.reveal())
+    if key_problem is not None:
+        raise ValidationError("api_key", key_problem)
+    signer: Signer | None = None
+    try:
+        signer = Signer(decode_secret(secret.reveal(), encoding=encoding))  # type: ignore[arg-type]
+    except UnicodeError:  # its text would quote a character of the secret
+        secret_problem = "must be encodable text"  # noqa: S105 - a message, not a secret
+    except ValueError as exc:
+        secret_problem = str(exc)
+    if signer is None:
+        raise ValidationError("api_secret", secret_problem)
+    return signer, fingerprint(str(key.reveal()), 32)
+
+
 def _nonce_source(
-    api_key: str, unit: NonceUnit, given: NonceSource | None, fleet: Fleet | None
+    key: Credential,
+    ref: str,
+    unit: NonceUnit,
+    given: NonceSource | None,
+    fleet: Fleet | None,
 ) -> NonceSource:
-    """The key's nonce source: the fleet's, the one given, or the process-wide one."""
+    """The key's nonce source: the fleet's, the one given, or the process-wide one (shared by
+    every client of the key, found by its reference ``ref``)."""
     if fleet is not None:
         if given is not None:
             raise ValidationError("fleet", "give either fleet or nonce_source, not both")
         if not all(callable(getattr(fleet, m, None)) for m in ("nonce_source", "gate", "counter")):
             raise ValidationError("fleet", "must be a FileLockFleet, a RedisFleet or a Fleet")
-        return fleet.nonce_source(api_key, unit)
+        return fleet.nonce_source(str(key.reveal()), unit)
     if given is None:
         try:
-            return shared_nonce_source(api_key, unit)
+            return shared_nonce_source(ref, unit)
         except ValueError as exc:
-            raise ValidationError("nonce_unit", str(exc)) from None
+            problem = str(exc)
+        raise ValidationError("nonce_unit", problem)
     if not isinstance(given, NonceSource):
         raise ValidationError("nonce_source", "must have an async next_nonce() method")
     return given

@@ -24,6 +24,7 @@ from ._pipeline import Pipeline
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
 from ._retry import RetryPolicy
+from ._secret import Credential, MaskedDict
 from ._timeout import coerce_timeout
 from ._transport import Transport, build_transport
 from ._validation import client_options, retry_policy
@@ -89,9 +90,10 @@ class FastApiKeyClient(ClientBase):
         clock: Callable[[], float] = time.time,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        if isinstance(access_token, str) and not access_token.isascii():
-            raise ValidationError("access_token", "must contain only ASCII characters")
-        auth = BearerAuth(access_token, token_provider)
+        token = Credential(access_token)  # wrapped first: no frame of this call shows it
+        del access_token
+        auth = BearerAuth(token, token_provider)
+        del token
         base_url = checked_base_url(base_url)
         max_response_bytes = client_options(
             session=session,
@@ -133,6 +135,7 @@ class FastApiKeyClient(ClientBase):
         ValidationError
             The token is missing or a value is invalid; the error names the variable.
         """
+        overrides = MaskedDict(overrides)  # may hold credentials: masked in captured frames
         kwargs, sources = fast_api_settings(overrides)
         try:
             return cls(**kwargs)
@@ -140,10 +143,10 @@ class FastApiKeyClient(ClientBase):
             raise renamed(exc, sources) from None
 
     def __repr__(self) -> str:
-        # getattr: error trackers render a client whose constructor raised half-way.
         auth = getattr(self, "_auth", None)
         return (
             f"FastApiKeyClient(base_url={getattr(self, '_base_url', None)!r}, "
-            f"token_fingerprint={auth.fingerprint if auth else None!r}, "
-            f"token_provider={auth.can_refresh if auth else None}, state={self._state.value!r})"
+            f"token_fingerprint={None if auth is None else auth.fingerprint!r}, "
+            f"token_provider={auth is not None and auth.can_refresh}, "
+            f"state={self._state.value!r})"
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ._secret import SecretStr
+from ._secret import SecretStr, repr_hiding
 
 
 class _Result(msgspec.Struct, frozen=True, gc=False, kw_only=True):
@@ -103,6 +103,8 @@ class FastApiKeyInfo(_Result, frozen=True, kw_only=True):
     query_from: int | float | None = None
     query_to: int | float | None = None
     valid_until: int | float | None = None
+
+    __repr__ = repr_hiding("api_key")
 
 
 class CreatedFastApiKey(FastApiKeyInfo, frozen=True, kw_only=True):

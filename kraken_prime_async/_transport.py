@@ -35,10 +35,17 @@ _CHUNK = 64 * 1024
 
 
 class RawResponse(NamedTuple):
-    """What came back: the HTTP status and the body bytes, unparsed."""
+    """What came back: the HTTP status and the body bytes, unparsed.
+
+    ``repr`` shows the body's size, not its bytes: an answer may carry a new key's secret, or a
+    proxy's page quoting the request's credentials back.
+    """
 
     status: int
     body: bytes
+
+    def __repr__(self) -> str:
+        return f"RawResponse(status={self.status}, body=<{len(self.body)} bytes>)"
 
 
 class Transport(Protocol):
@@ -129,7 +136,12 @@ class AiohttpTransport:
         operation: str,
         http_method: str = "POST",
     ) -> RawResponse:
-        """Send ``body``; map aiohttp's failures to the SDK's connection errors."""
+        """Send ``body``; map aiohttp's failures to the SDK's connection errors.
+
+        The SDK's exception is raised outside the ``except`` block, from a :class:`CauseSummary`
+        of aiohttp's exception: the chain keeps its type and message, never the request (aiohttp's
+        exceptions and their frames hold the request headers, credentials included).
+        """
         session = self._get_session()
         try:
             async with session.request(
@@ -143,26 +155,9 @@ class AiohttpTransport:
                 if self._max_response_bytes is None:
                     return RawResponse(response.status, await response.read())
                 return await _read_capped(response, self._max_response_bytes, operation)
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise APITimeoutError(
-                f"{operation}: timed out connecting", sent=False, operation=operation
-            ) from exc
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-            raise APITimeoutError(
-                f"{operation}: no answer in time", sent=True, operation=operation
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise APIConnectionError(
-                f"{operation}: could not connect ({type(exc).__name__})",
-                sent=False,
-                operation=operation,
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise APIConnectionError(
-                f"{operation}: connection failed after sending ({type(exc).__name__})",
-                sent=True,
-                operation=operation,
-            ) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            failure, cause = connection_error(exc, operation)
+        raise failure from cause
 
     async def close(self) -> None:
         """Close the session if this transport created it."""
@@ -173,26 +168,74 @@ class AiohttpTransport:
         return f"AiohttpTransport(owned_session={self._owned})"
 
 
+class CauseSummary(Exception):
+    """What the SDK keeps of a third-party exception it replaced: its type and message.
+
+    Attributes
+    ----------
+    type_name : str
+        The original exception's qualified class name, e.g.
+        ``"aiohttp.client_exceptions.ServerDisconnectedError"``.
+    """
+
+    def __init__(self, exc: BaseException) -> None:
+        cls = type(exc)
+        self.type_name = f"{cls.__module__}.{cls.__qualname__}"
+        super().__init__(f"{self.type_name}: {exc}" if str(exc) else self.type_name)
+
+
+def connection_error(exc: BaseException, operation: str) -> tuple[APIConnectionError, CauseSummary]:
+    """The SDK's exception for an aiohttp failure, and the summary to chain it from.
+
+    ``sent`` is ``False`` only when the request certainly never left (connect failures).
+    """
+    name = type(exc).__name__
+    failure: APIConnectionError
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        failure = APITimeoutError(
+            f"{operation}: timed out connecting", sent=False, operation=operation
+        )
+    elif isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        failure = APITimeoutError(f"{operation}: no answer in time", sent=True, operation=operation)
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        failure = APIConnectionError(
+            f"{operation}: could not connect ({name})", sent=False, operation=operation
+        )
+    else:
+        failure = APIConnectionError(
+            f"{operation}: connection failed after sending ({name})",
+            sent=True,
+            operation=operation,
+        )
+    return failure, CauseSummary(exc)
+
+
 async def _read_capped(response: aiohttp.ClientResponse, cap: int, operation: str) -> RawResponse:
-    """Read at most ``cap`` bytes of the body (see the module docstring)."""
+    """Read at most ``cap`` bytes of the body (see the module docstring).
+
+    Nothing read is kept in a local when the refusal is raised (a frame captured with its locals
+    must not carry an answer that may hold a new key's secret).
+    """
+    status = response.status
     declared = response.content_length
-    if declared is not None and declared > cap and 200 <= response.status < 300:
+    if declared is not None and declared > cap and 200 <= status < 300:
         response.close()  # drop the connection rather than drain the rest
-        over_cap(response.status, b"", cap, operation, f"Content-Length {declared}")
+        raise too_large(status, cap, operation, f"Content-Length {declared}")
     body = bytearray()
     async for chunk in response.content.iter_chunked(_CHUNK):
         body += chunk
         if len(body) > cap:
             response.close()
-            return over_cap(response.status, bytes(body), cap, operation, f"over {cap} bytes")
-    return RawResponse(response.status, bytes(body))
+            if 200 <= status < 300:
+                del body, chunk
+                raise too_large(status, cap, operation, f"over {cap} bytes")
+            return RawResponse(status, bytes(body[:cap]))
+    return RawResponse(status, bytes(body))
 
 
-def over_cap(status: int, body: bytes, cap: int, operation: str, size: str) -> RawResponse:
-    """A non-2xx answer cut to ``cap`` bytes; a 2xx answer raises ResponseValidationError."""
-    if not 200 <= status < 300:
-        return RawResponse(status, body[:cap])
-    raise ResponseValidationError(
+def too_large(status: int, cap: int, operation: str, size: str) -> ResponseValidationError:
+    """The refusal of a 2xx answer over ``max_response_bytes``."""
+    return ResponseValidationError(
         f"{operation}: the answer ({size}) is larger than max_response_bytes={cap}; it was not "
         "read further. If answers this large are expected, raise max_response_bytes= on the "
         "client",
@@ -228,12 +271,12 @@ class SizeCheckedTransport:
         raw = await self._inner.request(
             url, body, headers, timeout, operation=operation, http_method=http_method
         )
-        size = len(raw.body)
-        if size > self._max_response_bytes:
-            return over_cap(
-                raw.status, raw.body, self._max_response_bytes, operation, f"{size} bytes"
-            )
-        return raw
+        size, cap = len(raw.body), self._max_response_bytes
+        if size <= cap:
+            return raw
+        if not 200 <= raw.status < 300:
+            return RawResponse(raw.status, raw.body[:cap])
+        raise too_large(raw.status, cap, operation, f"{size} bytes")
 
     async def close(self) -> None:
         """Close the wrapped transport."""

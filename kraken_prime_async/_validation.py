@@ -60,6 +60,18 @@ def identifier(field: str, value: object) -> str:
     return value
 
 
+def identifier_problem(value: object) -> str | None:
+    """What :func:`identifier` refuses in ``value`` (``None``: nothing), without raising.
+
+    For credentials: the caller raises from a frame that holds the value only masked.
+    """
+    try:
+        identifier("value", value)
+    except ValidationError as exc:
+        return exc.reason
+    return None
+
+
 def name(field: str, value: object, *, max_length: int) -> str:
     """A display name: non-blank, at most ``max_length`` characters, no control or format
     characters (Unicode categories Cc, Cf, Cs, Zl, Zp: NEL, U+202E, zero-width spaces, lone

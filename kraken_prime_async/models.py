@@ -27,7 +27,7 @@ import msgspec
 
 from ._key_models import FindingCode, KeyAudit, KeyFinding, Severity
 from ._oauth_models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
-from ._secret import SecretStr
+from ._secret import SecretStr, repr_hiding
 from .errors import KrakenPrimeError, ResponseValidationError
 
 __all__ = [
@@ -130,6 +130,8 @@ class CreatedApiKey(_Result, frozen=True, kw_only=True):
     permissions: tuple[str, ...] = ()
     whitelisted_ips: tuple[str, ...] = ()
 
+    __repr__ = repr_hiding("api_key")
+
 
 class ApiKey(_Result, frozen=True, kw_only=True):
     """An existing key, without its secret.
@@ -143,6 +145,8 @@ class ApiKey(_Result, frozen=True, kw_only=True):
     user_id: str | None = None
     api_key: str | None = None
     permissions: tuple[str, ...] = ()
+
+    __repr__ = repr_hiding("api_key")
     whitelisted_ips: tuple[str, ...] = ()
     updated_at: int | None = None
 

@@ -191,6 +191,6 @@ def test_a_library_warning_does_not_reach_stderr_unconfigured() -> None:
 def test_a_secret_of_the_wrong_type_is_a_malformed_answer(secret: Any) -> None:
     from kraken_prime_async._resources import api_user_keys
 
-    body = ok({"id": "K", "api_key": "A", "api_secret": secret, "user_id": "U"}).body
+    answer = ok({"id": "K", "api_key": "A", "api_secret": secret, "user_id": "U"})
     with pytest.raises(ResponseValidationError, match="unexpected answer shape"):
-        api_user_keys.CREATE.decode(200, body, redact=lambda text: text)
+        api_user_keys.CREATE.decode(answer, redact=lambda text: text)
