@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 
@@ -69,6 +70,13 @@ class PrimeClient(ClientBase):
         ``max_in_flight`` overlap (see README, "Concurrency on one key").
     max_in_flight : int
         Most requests of this key on the wire at once when ``nonce_window > 0``.
+    abandon_hold : "auto" or float
+        How long a request that was sent and then abandoned without an answer (timeout,
+        cancellation, connection lost) keeps the key's slot, because it may still reach Kraken:
+        with ``nonce_window=0`` the key's next request waits that long; with a window it still
+        counts as in flight. ``"auto"``: 4 x the key's slowest recent answer, at least
+        ``DEFAULT_ABANDON_HOLD`` (2 s), at most 30 s. A number: that many seconds (``0`` turns
+        the hold off and risks ``EAPI:Invalid nonce`` for the abandoned request).
     rate_limit : {"auto", "starter", "intermediate", "pro"}, RateLimit or None
         Client-side model of Kraken's call counter. ``"auto"`` paces nothing until Kraken reports
         a rate limit, then paces as the starter tier; ``None`` turns pacing off.
@@ -98,6 +106,7 @@ class PrimeClient(ClientBase):
         nonce_source: NonceSource | None = None,
         nonce_window: int = 0,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        abandon_hold: float | Literal["auto"] = "auto",
         rate_limit: RateLimitSetting = "auto",
         fleet: Fleet | None = None,
         secret_encoding: SecretEncoding = "base64",  # noqa: S107 - an encoding name
@@ -117,6 +126,7 @@ class PrimeClient(ClientBase):
         nonce_source = _nonce_source(api_key, nonce_unit, nonce_source, fleet)
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
+        hold = _abandon_hold(abandon_hold)
         resolve(rate_limit)
         self._fingerprint = fingerprint(api_key)
         self._base_url = base_url
@@ -129,6 +139,7 @@ class PrimeClient(ClientBase):
             fleet=fleet,
             clock=clock,
             sleep=sleep,
+            abandon_hold=hold,
         )
         self._pipeline = Pipeline(
             auth=HmacAuth(api_key, signer, nonce_source),
@@ -198,6 +209,20 @@ class PrimeClient(ClientBase):
             nonce_window=window,
             **kwargs,
         )
+
+
+def _abandon_hold(value: object) -> float | None:
+    """``abandon_hold=``: ``None`` for ``"auto"``, else finite non-negative seconds."""
+    if value == "auto":
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValidationError("abandon_hold", 'must be "auto" or a finite number of seconds >= 0')
+    return float(value)
 
 
 def _nonce_source(
