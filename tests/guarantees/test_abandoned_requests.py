@@ -1,8 +1,8 @@
 """No nonce ban after timeouts: a request sent and then abandoned without an answer is never
 overtaken by the key's next request while it can still reach Kraken (issue 12, section 1).
 
-The sandbox is slow *before* its nonce check (a ``delay`` fault: the request waits on its way in,
-then is nonce-checked), the caller gives up after 50 ms, then makes the next call.
+The sandbox is slow *before* its nonce check (a ``delay_before`` fault: the request waits on its
+way in, then is nonce-checked), the caller gives up after 50 ms, then makes the next call.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ async def _give_up_then_call(sb: PrimeSandbox, client: PrimeClient, rounds: int)
     """Each round: a call abandoned after 50 ms (``asyncio.wait_for`` and ``timeout=`` in
     turn) while the sandbox delays it, then the next call."""
     for index in range(rounds):
-        sb.faults.add("ListPrimeApiUsers", "delay", seconds=DELAY)
+        sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=DELAY)
         if index % 2 == 0:
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(client.api_users.list(), GIVE_UP)
@@ -63,7 +63,7 @@ async def test_window_zero_the_next_request_waits_for_the_abandoned_one() -> Non
         await _give_up_then_call(sb, c, ROUNDS)
         assert _refusals(sb) == (0, False)
         assert c.stats.abandoned == ROUNDS and c.stats.nonce_rejections == 0
-        delayed = [r for r in sb.requests if r.fault == "delay"]
+        delayed = [r for r in sb.requests if r.fault == "delay_before"]
         assert len(delayed) == ROUNDS and all(not r.errors for r in delayed)  # every orphan landed
 
 
@@ -102,7 +102,7 @@ async def test_an_old_abandoned_request_still_holds_a_small_window() -> None:
         PrimeSandbox(rate_limit=False, nonce_window=400) as sb,
         _client(sb, nonce_window=400, abandon_hold=DELAY + 0.05) as client,
     ):
-        sb.faults.add("ListPrimeApiUsers", "delay", seconds=DELAY)
+        sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=DELAY)
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(client.api_users.list(), GIVE_UP)
         await asyncio.sleep(0.25)  # the orphan is now older than half the window
@@ -114,7 +114,7 @@ async def test_an_old_abandoned_request_still_holds_a_small_window() -> None:
 async def test_a_cancelled_write_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="kraken_prime_async")
     async with PrimeSandbox(rate_limit=False) as sb, _client(sb, abandon_hold=DELAY + 0.05) as c:
-        sb.faults.add("CreatePrimeApiUser", "delay", seconds=DELAY)
+        sb.faults.add("CreatePrimeApiUser", "delay_before", seconds=DELAY)
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(c.api_users.create("Desk A", "Trader"), GIVE_UP)
         users = await c.api_users.list()  # waits for the orphan, which then takes effect
@@ -132,7 +132,7 @@ async def test_a_cancelled_write_is_logged_and_counted(caplog: pytest.LogCapture
 async def test_closing_leaves_no_timer_and_a_new_client_inherits_the_hold() -> None:
     async with PrimeSandbox(rate_limit=False) as sb:
         first = _client(sb, abandon_hold=DELAY + 0.05)
-        sb.faults.add("ListPrimeApiUsers", "delay", seconds=DELAY)
+        sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=DELAY)
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(first.api_users.list(), GIVE_UP)
         gate = first._gate.parts().local
