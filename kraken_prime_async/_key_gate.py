@@ -114,7 +114,7 @@ class KeyGate:
         self.max_in_flight = max_in_flight
         self._rate_limit = rate_limit
         self._fleet = fleet
-        self._clock = clock
+        self.clock = clock
         self.sleep = sleep
         self._parts: _Parts | None = None
 
@@ -165,13 +165,13 @@ class KeyGate:
                 self.api_key,
                 window_seconds=self.window_seconds,
                 max_in_flight=self.max_in_flight,
-                clock=self._clock,
+                clock=self.clock,
             )
         except ValueError as exc:
             raise ValidationError("nonce_window", str(exc)) from None
         fleet = self._fleet
         if fleet is None:
-            own = shared_counter(self.api_key, self._rate_limit, self._clock)
+            own = shared_counter(self.api_key, self._rate_limit, self.clock)
             return _Parts(loop, local, None, own)
         fleet_gate = fleet.gate(
             self.api_key, window_seconds=self.window_seconds, max_in_flight=self.max_in_flight
@@ -180,7 +180,7 @@ class KeyGate:
         counter: RateCounter | None = (
             None
             if limits is None and not auto
-            else fleet.counter(self.api_key, limits, auto=auto, clock=self._clock)
+            else fleet.counter(self.api_key, limits, auto=auto, clock=self.clock)
         )
         return _Parts(loop, local, fleet_gate, counter)
 
@@ -246,7 +246,7 @@ class Slot:
 
     async def _bounded_sleep(self, delay: float) -> None:
         if delay > self._max_wait:
-            now = self._gate._clock()
+            now = self._gate.clock()
             raise throttle_too_long(self._operation, now + delay, now, self._max_wait)
         await self._gate.sleep(delay)
 

@@ -6,16 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import pytest
 
-from kraken_prime_async import PrimeClient, RateLimitError, RetryPolicy, ValidationError
+from kraken_prime_async import (
+    FileLockFleet,
+    PrimeClient,
+    RateLimitError,
+    RetryPolicy,
+    ValidationError,
+)
 from kraken_prime_async._constants import AUTO_RATE_LIMIT_QUIET
 from kraken_prime_async._rate_limit import TIERS, CallCounter
 from kraken_prime_async._tasks import run_together
 from kraken_prime_async.models import LegOutcome
 from kraken_prime_async.sandbox import PrimeSandbox
-from tests._fakes import FakeClock
+from tests._fakes import FakeClock, ScriptedTransport, kraken_error, make_client, unique_key
 
 pytestmark = pytest.mark.integration
 
@@ -189,3 +196,26 @@ async def test_the_last_client_to_close_releases_the_key_settings() -> None:
         sb.set_nonce_window(sb.api_key, 5000)
         await other.api_users.list()  # released: the new window applies
         await other.close()
+
+
+@pytest.mark.parametrize("shared", ["process", "file_fleet"])
+async def test_a_throttle_recorded_by_another_client_is_bounded_too(
+    shared: str, tmp_path: Path
+) -> None:
+    # The second client only sees the hold in the shared call-counter model (the process's, or
+    # a fleet's lock file): it raises without sending instead of sleeping for a day.
+    clock = FakeClock()
+    key = unique_key()
+    fleet = FileLockFleet(tmp_path) if shared == "file_fleet" else None
+    until = int(clock.now + DAY)
+    transport = ScriptedTransport().queue(kraken_error(f"EService: Throttled: {until}"))
+    first, _ = make_client(transport, clock=clock, api_key=key, fleet=fleet)
+    second, _ = make_client(transport, clock=clock, api_key=key, fleet=fleet)
+    with pytest.raises(RateLimitError, match="max_throttle_wait"):
+        await first.api_users.list()
+    with pytest.raises(RateLimitError, match="max_throttle_wait") as info:
+        await second.api_users.list()
+    assert info.value.retry_at == pytest.approx(until, abs=1)
+    assert len(transport.requests) == 1 and clock.sleeps == []
+    await first.close()
+    await second.close()
