@@ -279,7 +279,7 @@ class Slot:
             hold = hold_seconds(self._gate.abandon_hold, parts.local.slowest_answer)
         try:
             if parts.fleet_gate is not None and self._fleet_token is not None:
-                await _release_fleet_slot(parts.fleet_gate, self._fleet_token)
+                await _release_fleet_slot(parts.fleet_gate, self._fleet_token, hold)
         finally:
             parts.local.release(self._token, outcome, hold)
 
@@ -337,9 +337,9 @@ async def _tell_refused(counter: RateCounter, exc: RateLimitError, cost: float) 
         logger.warning("could not record a rate-limit refusal: %s", failure)
 
 
-async def _release_fleet_slot(gate: FleetGate, token: Hashable) -> None:
+async def _release_fleet_slot(gate: FleetGate, token: Hashable, hold: float) -> None:
     try:
-        await gate.release(token)
+        await (gate.release(token, hold) if hold > 0 else gate.release(token))
     except CoordinationError as failure:
         # The answer is in hand and must not be lost; the slot's lease frees it later.
         logger.warning("could not free the fleet slot: %s", failure)
