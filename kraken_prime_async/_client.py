@@ -16,6 +16,7 @@ from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CLIENT_TIMEOUT,
     DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_NONCE_UNIT,
 )
 from ._key_gate import KeyGate
@@ -32,8 +33,8 @@ from ._retry import RetryPolicy
 from ._secret import SecretStr
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._timeout import coerce_timeout
-from ._transport import AiohttpTransport, Transport
-from ._validation import identifier, integer
+from ._transport import Transport, build_transport
+from ._validation import client_options, identifier, integer, retry_policy
 from .errors import ValidationError
 from .models import CreatedFastApiKey
 
@@ -87,6 +88,10 @@ class PrimeClient(ClientBase):
         ``"raw"`` only for a secret that is known not to be base64.
     transport : Transport, optional
         Replace the HTTP layer (tests, special networking). Excludes ``session``.
+    max_response_bytes : int
+        Largest answer accepted, in bytes (default 4 MiB; Kraken's largest page is about
+        150 KB). Reading stops as soon as an answer is over it (nothing more is buffered) and a
+        :class:`ResponseValidationError` says so (:class:`OutcomeUnknownError` for a write).
     sleep, clock : callables, optional
         Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
 
@@ -116,24 +121,38 @@ class PrimeClient(ClientBase):
         transport: Transport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         api_key = identifier("api_key", api_key)
+        if secret_encoding not in ("base64", "raw"):
+            raise ValidationError("secret_encoding", "must be 'base64' or 'raw'")
         try:
             signer = Signer(decode_secret(api_secret, encoding=secret_encoding))
+        except UnicodeError:  # str(exc) would quote a character of the secret
+            raise ValidationError("api_secret", "must be encodable text") from None
         except ValueError as exc:
             raise ValidationError("api_secret", str(exc)) from None
         base_url = checked_base_url(base_url)
-        if session is not None and transport is not None:
-            raise ValidationError("transport", "give either session or transport, not both")
+        max_response_bytes = client_options(
+            session=session,
+            transport=transport,
+            sleep=sleep,
+            clock=clock,
+            max_response_bytes=max_response_bytes,
+        )
+        if not isinstance(nonce_unit, str) or nonce_unit not in PER_SECOND:
+            raise ValidationError("nonce_unit", f"must be one of {', '.join(PER_SECOND)}")
         nonce_source = _nonce_source(api_key, nonce_unit, nonce_source, fleet)
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
         hold = _abandon_hold(abandon_hold)
         resolve(rate_limit)
+        client_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
+        retry = retry_policy("retry", retry)
         self._fingerprint = fingerprint(api_key)
         self._secret_encoding: SecretEncoding = secret_encoding
         self._base_url = base_url
-        self._transport: Transport = transport or AiohttpTransport(session)
+        self._transport = build_transport(transport, session, max_response_bytes)
         self._gate = gate = KeyGate(
             api_key,
             window_seconds=nonce_window / PER_SECOND[nonce_unit],
@@ -149,8 +168,8 @@ class PrimeClient(ClientBase):
             gate=gate,
             base_url=base_url,
             transport=self._open_transport,
-            timeout=DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout),
-            retry=retry or RetryPolicy(),
+            timeout=client_timeout,
+            retry=RetryPolicy() if retry is None else retry,
             user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
@@ -203,8 +222,10 @@ class PrimeClient(ClientBase):
             raise renamed(exc, sources) from None
 
     def __repr__(self) -> str:
+        # getattr: error trackers render a client whose constructor raised half-way.
         return (
-            f"PrimeClient(base_url={self._base_url!r}, key_fingerprint={self._fingerprint!r}, "
+            f"PrimeClient(base_url={getattr(self, '_base_url', None)!r}, "
+            f"key_fingerprint={getattr(self, '_fingerprint', None)!r}, "
             f"state={self._state.value!r})"
         )
 

@@ -34,6 +34,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ._constants import DEFAULT_BASE_URL
+from ._validation import base_url
 from .errors import ValidationError
 
 ENV_API_KEY: Final = "KRAKEN_PRIME_API_KEY"
@@ -66,8 +67,7 @@ def checked_base_url(value: object, field: str = "base_url") -> str:
     ValidationError
         Naming ``field``.
     """
-    if not isinstance(value, str):
-        raise ValidationError(field, f"must be a str, got {type(value).__name__}")
+    value = base_url(field, value)  # a str, http(s)://, a host, no whitespace or controls
     try:
         parts = urlsplit(value)
         host = parts.hostname

@@ -49,7 +49,9 @@ class Data(msgspec.Struct, Generic[T], frozen=True, gc=False):
 def _dec_hook(tp: type[Any], obj: Any) -> Any:
     if tp is SecretStr and isinstance(obj, str):
         return SecretStr(obj)
-    raise NotImplementedError
+    # msgspec turns a TypeError into a ValidationError (a malformed answer); it would let a
+    # NotImplementedError escape.
+    raise TypeError(f"Expected `str`, got `{type(obj).__name__}`")
 
 
 _error_decoder = msgspec.json.Decoder(ErrorEnvelope)
@@ -145,6 +147,8 @@ class Endpoint(Generic[W, R]):
                     operation=self.operation,
                     retryable=True,
                 ) from None
+            except RecursionError:
+                raise self._too_deep(status) from None
             if envelope.error:
                 self._check_errors(_redacted(envelope.error, redact), status)
             if isinstance(envelope.result, UnsetType):
@@ -153,7 +157,10 @@ class Endpoint(Generic[W, R]):
                     status=status,
                     operation=self.operation,
                 )
-            return self.unwrap(envelope.result)
+            try:
+                return self.unwrap(envelope.result)
+            except RecursionError:  # an unwrap that renders a nested result
+                raise self._too_deep(status) from None
         errors = _errors_only(body)
         if errors:
             raise _error_map.from_errors(
@@ -161,6 +168,13 @@ class Endpoint(Generic[W, R]):
             )
         snippet = redact(body[:ERROR_BODY_SNIPPET].decode("utf-8", "replace").strip())
         raise _error_map.from_status(status, " ".join(snippet.split()), operation=self.operation)
+
+    def _too_deep(self, status: int) -> ResponseValidationError:
+        return ResponseValidationError(
+            f"{self.operation}: answer is nested too deeply to decode",
+            status=status,
+            operation=self.operation,
+        )
 
     def _check_errors(self, errors: list[str], status: int) -> None:
         if any(_error_map.is_error(entry) for entry in errors):
@@ -178,7 +192,7 @@ def _redacted(errors: list[str], redact: Callable[[str], str]) -> list[str]:
 def _errors_only(body: bytes) -> list[str]:
     try:
         return _error_decoder.decode(body).error
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return []
 
 

@@ -3,6 +3,14 @@
 
 Swapping the transport is how tests (and users with special networking) take over the wire
 without touching the call pipeline.
+
+``max_response_bytes``: :class:`AiohttpTransport` stops reading an answer as soon as it is over
+the cap (a ``Content-Length`` over it is refused before reading), so nothing beyond the cap is
+buffered. A 2xx answer over the cap raises :class:`ResponseValidationError` (for a
+non-idempotent write the pipeline turns it into ``OutcomeUnknownError``); of a non-2xx answer,
+only the first ``max_response_bytes`` are kept (its error strings or status decide the
+exception). A caller's own :class:`Transport` reads bodies itself: the client wraps it in
+:class:`SizeCheckedTransport`, which applies the same rule after the fact.
 """
 
 from __future__ import annotations
@@ -14,8 +22,16 @@ from typing import NamedTuple, Protocol
 import aiohttp
 from yarl import URL
 
-from ._constants import DEFAULT_CONNECTOR_LIMIT, DEFAULT_DNS_CACHE_TTL
-from .errors import APIConnectionError, APITimeoutError
+from ._constants import (
+    DEFAULT_CONNECTOR_LIMIT,
+    DEFAULT_DNS_CACHE_TTL,
+    DEFAULT_MAX_RESPONSE_BYTES,
+)
+from ._validation import integer
+from .errors import APIConnectionError, APITimeoutError, ResponseValidationError
+
+#: Bytes read from the socket at a time while an answer is checked against the cap.
+_CHUNK = 64 * 1024
 
 
 class RawResponse(NamedTuple):
@@ -61,6 +77,8 @@ class AiohttpTransport:
     session : aiohttp.ClientSession, optional
         A caller's session, used as is and never closed here. Without one, a session is created
         on first use (no cookie jar: the API is stateless) and closed by :meth:`close`.
+    max_response_bytes : int or None
+        Largest answer body read (see the module docstring); ``None`` reads any size.
 
     Notes
     -----
@@ -73,11 +91,21 @@ class AiohttpTransport:
     which aiohttp never re-sends.
     """
 
-    __slots__ = ("_owned", "_session")
+    __slots__ = ("_max_response_bytes", "_owned", "_session")
 
-    def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self._session = session
         self._owned = session is None
+        self._max_response_bytes = (
+            None
+            if max_response_bytes is None
+            else integer("max_response_bytes", max_response_bytes, minimum=1)
+        )
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -112,7 +140,9 @@ class AiohttpTransport:
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                return RawResponse(response.status, await response.read())
+                if self._max_response_bytes is None:
+                    return RawResponse(response.status, await response.read())
+                return await _read_capped(response, self._max_response_bytes, operation)
         except aiohttp.ConnectionTimeoutError as exc:
             raise APITimeoutError(
                 f"{operation}: timed out connecting", sent=False, operation=operation
@@ -141,3 +171,84 @@ class AiohttpTransport:
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(owned_session={self._owned})"
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int, operation: str) -> RawResponse:
+    """Read at most ``cap`` bytes of the body (see the module docstring)."""
+    declared = response.content_length
+    if declared is not None and declared > cap and 200 <= response.status < 300:
+        response.close()  # drop the connection rather than drain the rest
+        over_cap(response.status, b"", cap, operation, f"Content-Length {declared}")
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        body += chunk
+        if len(body) > cap:
+            response.close()
+            return over_cap(response.status, bytes(body), cap, operation, f"over {cap} bytes")
+    return RawResponse(response.status, bytes(body))
+
+
+def over_cap(status: int, body: bytes, cap: int, operation: str, size: str) -> RawResponse:
+    """A non-2xx answer cut to ``cap`` bytes; a 2xx answer raises ResponseValidationError."""
+    if not 200 <= status < 300:
+        return RawResponse(status, body[:cap])
+    raise ResponseValidationError(
+        f"{operation}: the answer ({size}) is larger than max_response_bytes={cap}; it was not "
+        "read further. If answers this large are expected, raise max_response_bytes= on the "
+        "client",
+        status=status,
+        operation=operation,
+    )
+
+
+class SizeCheckedTransport:
+    """A caller's :class:`Transport` with ``max_response_bytes`` applied to what it returns.
+
+    The caller's transport has already read the body; this only keeps an oversized answer from
+    being decoded, by the same rule as :class:`AiohttpTransport`.
+    """
+
+    __slots__ = ("_inner", "_max_response_bytes")
+
+    def __init__(self, inner: Transport, max_response_bytes: int) -> None:
+        self._inner = inner
+        self._max_response_bytes = max_response_bytes
+
+    async def request(
+        self,
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+        *,
+        operation: str,
+        http_method: str = "POST",
+    ) -> RawResponse:
+        """Delegate, then apply the cap."""
+        raw = await self._inner.request(
+            url, body, headers, timeout, operation=operation, http_method=http_method
+        )
+        size = len(raw.body)
+        if size > self._max_response_bytes:
+            return over_cap(
+                raw.status, raw.body, self._max_response_bytes, operation, f"{size} bytes"
+            )
+        return raw
+
+    async def close(self) -> None:
+        """Close the wrapped transport."""
+        await self._inner.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"SizeCheckedTransport({self._inner!r}, max_response_bytes={self._max_response_bytes})"
+        )
+
+
+def build_transport(
+    transport: Transport | None, session: aiohttp.ClientSession | None, max_response_bytes: int
+) -> Transport:
+    """The client's transport: its own :class:`AiohttpTransport`, or the caller's, size-checked."""
+    if transport is None:
+        return AiohttpTransport(session, max_response_bytes=max_response_bytes)
+    return SizeCheckedTransport(transport, max_response_bytes)
