@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,7 +33,7 @@ from ._secret import SecretStr
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._timeout import coerce_timeout
 from ._transport import Transport, build_transport
-from ._validation import client_options, identifier, integer, retry_policy
+from ._validation import client_options, identifier, integer, retry_policy, seconds
 from .errors import ValidationError
 from .models import CreatedFastApiKey
 
@@ -277,16 +276,7 @@ class PrimeClient(ClientBase):
 
 def _abandon_hold(value: object) -> float | None:
     """``abandon_hold=``: ``None`` for ``"auto"``, else finite non-negative seconds."""
-    if value == "auto":
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValidationError("abandon_hold", 'must be "auto" or a finite number of seconds >= 0')
-    return float(value)
+    return None if value == "auto" else seconds("abandon_hold", value, allow_zero=True)
 
 
 def _nonce_source(

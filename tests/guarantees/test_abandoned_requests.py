@@ -13,9 +13,10 @@ import time
 
 import pytest
 
-from kraken_prime_async import APITimeoutError, PrimeClient, RetryPolicy
+from kraken_prime_async import APITimeoutError, PrimeClient, RetryPolicy, ValidationError
 from kraken_prime_async._local_gate import hold_seconds
 from kraken_prime_async.sandbox import PrimeSandbox
+from tests._fakes import FAKE_SECRET, unique_key
 
 pytestmark = pytest.mark.integration
 
@@ -151,3 +152,10 @@ def test_the_auto_hold_rule() -> None:
     assert hold_seconds(None, 1.0) == 4.0  # 4 x the slowest recent answer
     assert hold_seconds(None, 60.0) == 30.0  # ABANDON_HOLD_MAX
     assert hold_seconds(0.7, 60.0) == 0.7  # a fixed hold
+
+
+@pytest.mark.parametrize("bad", ["fast", -1, float("inf"), float("nan"), True, None])
+def test_a_bad_abandon_hold_is_refused(bad: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        PrimeClient(unique_key(), FAKE_SECRET, abandon_hold=bad)  # type: ignore[arg-type]
+    assert info.value.field == "abandon_hold"
