@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 
@@ -33,7 +33,7 @@ from ._secret import Credential, MaskedDict, SecretStr
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._timeout import coerce_timeout
 from ._transport import Transport, build_transport
-from ._validation import client_options, identifier_problem, integer, retry_policy
+from ._validation import client_options, identifier_problem, integer, retry_policy, seconds
 from .errors import ValidationError
 from .models import CreatedFastApiKey
 
@@ -73,6 +73,13 @@ class PrimeClient(ClientBase):
         ``max_in_flight`` overlap (see README, "Concurrency on one key").
     max_in_flight : int
         Most requests of this key on the wire at once when ``nonce_window > 0``.
+    abandon_hold : "auto" or float
+        How long a request that was sent and then abandoned without an answer (timeout,
+        cancellation, connection lost) keeps the key's slot, because it may still reach Kraken:
+        with ``nonce_window=0`` the key's next request waits that long; with a window it still
+        counts as in flight. ``"auto"``: 4 x the key's slowest recent answer, at least
+        ``DEFAULT_ABANDON_HOLD`` (2 s), at most 30 s. A number: that many seconds (``0`` turns
+        the hold off and risks ``EAPI:Invalid nonce`` for the abandoned request).
     rate_limit : {"auto", "starter", "intermediate", "pro"}, RateLimit or None
         Client-side model of Kraken's call counter. ``"auto"`` paces nothing until Kraken reports
         a rate limit, then paces as the starter tier; ``None`` turns pacing off.
@@ -106,6 +113,7 @@ class PrimeClient(ClientBase):
         nonce_source: NonceSource | None = None,
         nonce_window: int = 0,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        abandon_hold: float | Literal["auto"] = "auto",
         rate_limit: RateLimitSetting = "auto",
         fleet: Fleet | None = None,
         secret_encoding: SecretEncoding = "base64",  # noqa: S107 - an encoding name
@@ -135,6 +143,7 @@ class PrimeClient(ClientBase):
         nonce_source = _nonce_source(key, ref, nonce_unit, nonce_source, fleet)
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
+        hold = _abandon_hold(abandon_hold)
         resolve(rate_limit)
         client_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
         retry = retry_policy("retry", retry)
@@ -151,6 +160,7 @@ class PrimeClient(ClientBase):
             fleet=fleet,
             clock=clock,
             sleep=sleep,
+            abandon_hold=hold,
         )
         self._pipeline = Pipeline(
             auth=HmacAuth(key, signer, nonce_source),
@@ -287,6 +297,11 @@ def _signer_and_ref(
     if signer is None:
         raise ValidationError("api_secret", secret_problem)
     return signer, fingerprint(str(key.reveal()), 32)
+
+
+def _abandon_hold(value: object) -> float | None:
+    """``abandon_hold=``: ``None`` for ``"auto"``, else finite non-negative seconds."""
+    return None if value == "auto" else seconds("abandon_hold", value, allow_zero=True)
 
 
 def _nonce_source(

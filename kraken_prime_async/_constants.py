@@ -42,6 +42,20 @@ NONCE_MAX: Final = 2**63 - 1
 #: Requests of one key on the wire at once when the key has a nonce window (else 1).
 DEFAULT_MAX_IN_FLIGHT: Final = 8
 
+#: A request sent and then abandoned without an answer (timeout, cancellation, connection lost)
+#: may still reach Kraken: its key's slot stays taken this long at least, in seconds (the
+#: clients' ``abandon_hold="auto"`` rule: 4 x the slowest recent answer, never below this and
+#: never above ``ABANDON_HOLD_MAX``). See docs, "Guarantees: no nonce ban".
+DEFAULT_ABANDON_HOLD: Final = 2.0
+ABANDON_HOLD_MAX: Final = 30.0
+#: A poisoned key fails fast: at most this many ``EAPI:Invalid nonce`` refusals per key within
+#: ``NONCE_REFUSAL_PERIOD`` seconds; then nothing is sent on the key until the oldest is that old.
+NONCE_REFUSAL_LIMIT: Final = 5
+NONCE_REFUSAL_PERIOD: Final = 60.0
+#: ``rate_limit="auto"`` paces a key as the starter tier after a rate-limit refusal, and stops
+#: pacing after this many seconds without another refusal.
+AUTO_RATE_LIMIT_QUIET: Final = 300.0
+
 #: A fleet's in-flight slot outlives its attempt's timeout by this much before another member
 #: may take it over (only matters when the holder died without freeing it).
 FLEET_LEASE_MARGIN: Final = 5.0

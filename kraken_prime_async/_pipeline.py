@@ -15,6 +15,7 @@ endpoint-specific or auth-specific lives here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -28,8 +29,8 @@ from yarl import URL
 from ._auth import CallAuth, RequestAuth
 from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
-from ._error_map import error_code, is_ambiguous
-from ._retry import RetryBudget, RetryPolicy, next_delay
+from ._error_map import error_code, is_ambiguous, unanswered
+from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
 from ._stats import ClientStats
 from ._transport import Transport
 from .errors import (
@@ -41,7 +42,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._key_gate import KeyGate, NoGate
+    from ._key_gate import KeyGate, NoGate, Slot
 
 R = TypeVar("R")
 
@@ -166,6 +167,9 @@ class Pipeline:
             except Exception as exc:
                 delay = self._next_delay(call, exc, attempt)
                 if delay is None:
+                    beyond = throttled_beyond(call.policy, exc, self.clock())
+                    if beyond is not None:
+                        raise beyond from exc
                     raise
                 self._retry_scheduled(call, exc, attempt, delay)
             await self.sleep(delay)
@@ -190,21 +194,26 @@ class Pipeline:
         """One attempt inside the key's slot; one immediate re-send if the auth flow replaced a
         refused credential."""
         transport = self._transport()  # checks the client is still open, before every attempt
-        async with self.gate.slot(call.endpoint.cost, call.timeout.total) as slot:
+        endpoint = call.endpoint
+        async with self.gate.slot(
+            endpoint.cost,
+            call.timeout.total,
+            operation=endpoint.operation,
+            max_wait=call.policy.max_throttle_wait,
+        ) as slot:
             if slot.waited:
                 self.stats.rate_limit_waits += 1
                 self.stats.rate_limit_wait_seconds += slot.waited
             try:
-                return await self._send(call, transport)
+                return await self._send(call, transport, slot)
             except AuthenticationError as exc:
                 if not await call.auth.on_refused(exc):
                     raise
             self.stats.token_refreshes += 1
-            operation = call.endpoint.operation
-            logger.info("%s: credential refused; re-sending with a new one", operation)
-            return await self._send(call, self._transport())
+            logger.info("%s: credential refused; re-sending with a new one", endpoint.operation)
+            return await self._send(call, self._transport(), slot)
 
-    async def _send(self, call: _Call, transport: Transport) -> Any:
+    async def _send(self, call: _Call, transport: Transport, slot: Slot | NoGate) -> Any:
         """prepare → send → decode → map errors: one request on the wire."""
         endpoint = call.endpoint
         call.attempts += 1
@@ -214,6 +223,7 @@ class Pipeline:
         prepared = await call.auth.prepare(endpoint, call.params, self._user_agent)
         started = time.perf_counter()
         status: int | None = None
+        slot.sending()
         try:
             raw = await transport.request(
                 self._url(endpoint),
@@ -225,8 +235,13 @@ class Pipeline:
             )
             status = raw.status
             result = endpoint.decode(raw, redact=lambda text: _redact(text, *prepared.secrets))
+        except asyncio.CancelledError:
+            self._attempt_abandoned(call, None)
+            raise
         except KrakenPrimeError as exc:
             self._attempt_finished(call, status, started, exc)
+            if unanswered(exc):
+                self._attempt_abandoned(call, exc)
             if not endpoint.idempotent and is_ambiguous(exc):
                 raise OutcomeUnknownError(
                     f"{endpoint.operation}: the request was sent but its outcome is unknown "
@@ -274,6 +289,19 @@ class Pipeline:
             error_code(exc),
         )
 
+    def _attempt_abandoned(self, call: _Call, exc: KrakenPrimeError | None) -> None:
+        """The request was sent and no answer came back (``exc``; ``None``: the caller cancelled
+        the call). It may still reach Kraken: the key's slot is held (``_key_gate``)."""
+        self.stats.abandoned += 1
+        if exc is None and not call.endpoint.idempotent:
+            self.stats.cancelled_writes += 1
+            logger.warning(
+                "%s: cancelled after the request was sent (attempt %d); whether it took effect "
+                "is unknown: check the state before trying again",
+                call.endpoint.operation,
+                call.attempts,
+            )
+
     def _retry_scheduled(self, call: _Call, exc: Exception, attempt: int, delay: float) -> None:
         if isinstance(exc, RateLimitError) and delay > 0:
             self.stats.rate_limit_waits += 1
@@ -293,6 +321,8 @@ class Pipeline:
         self.stats.failures += 1
         if isinstance(exc, OutcomeUnknownError):
             self.stats.outcome_unknown += 1
+        elif isinstance(exc, InvalidNonceError) and exc.cooldown_until is not None:
+            self.stats.nonce_cooldowns += 1  # the key rests: this call sent nothing more
 
     def _url(self, endpoint: Endpoint[Any, Any]) -> URL:
         url = self._urls.get(endpoint.operation)

@@ -136,9 +136,20 @@ class PermissionDeniedError(APIError):
 
 
 class InvalidNonceError(APIError):
-    """The nonce was not above the key's last accepted nonce (outside its nonce window)."""
+    """The nonce was not above the key's last accepted nonce (outside its nonce window).
+
+    Also raised, without sending, while a key rests after repeated refusals (a poisoned key:
+    see README, "Nonces"); that error is not retried and names the likely causes and the fix.
+
+    Attributes
+    ----------
+    cooldown_until : float or None
+        Set on the resting key's error: Unix time (the client's clock) when the key is tried
+        again.
+    """
 
     retryable = True
+    cooldown_until: float | None = None
 
 
 class RateLimitError(APIError):

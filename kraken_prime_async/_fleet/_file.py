@@ -40,6 +40,13 @@ _T = TypeVar("_T")
 
 _NONCE_RECORD: Final = b"%020d %-2s\n"
 _COUNTER_RECORD: Final = struct.Struct("<5d")  # value, updated, blocked_until, max, decay
+_HOLD_RECORD: Final = struct.Struct("<d")  # a slot's "busy until" (Unix seconds; 0: free)
+
+
+def _held_until(fd: int) -> float:
+    """The "busy until" time a slot file holds (0.0 when none)."""
+    data = os.pread(fd, _HOLD_RECORD.size, 0)
+    return _HOLD_RECORD.unpack(data)[0] if len(data) == _HOLD_RECORD.size else 0.0
 
 
 class _LockedFile:
@@ -184,7 +191,11 @@ class FileLockNonceSource:
 
 
 class FileLockGate:
-    """The key's in-flight slots as lock files: a slot is held by holding its file's lock."""
+    """The key's in-flight slots as lock files: a slot is held by holding its file's lock.
+
+    A slot released with a hold keeps its "busy until" time (wall clock) in its file: members
+    that lock it before then let it go again.
+    """
 
     def __init__(self, base: str, slots: int) -> None:
         self._files = [_LockedFile(f"{base}.slot{i}") for i in range(slots)]
@@ -195,6 +206,9 @@ class FileLockGate:
         with self._lock:
             for index, file in enumerate(self._files):
                 if index not in self._held and file.try_lock():
+                    if _held_until(file.fd()) > time.time():
+                        file.unlock()  # an abandoned request's hold: still taken
+                        continue
                     self._held.add(index)
                     return index
         return None
@@ -211,11 +225,15 @@ class FileLockGate:
                 return index
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def release(self, token: Hashable) -> None:
-        """Free slot ``token``."""
+    async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
+        """Free slot ``token`` (with ``hold_seconds``: for other members only that much later)."""
         assert isinstance(token, int)
         with self._lock:
-            self._files[token].unlock()
+            file = self._files[token]
+            until = time.time() + hold_seconds if hold_seconds > 0 else 0.0
+            if hold_seconds > 0 or _held_until(file.fd()):
+                os.pwrite(file.fd(), _HOLD_RECORD.pack(until), 0)
+            file.unlock()
             self._held.discard(token)
 
     def close(self) -> None:

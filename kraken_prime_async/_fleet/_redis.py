@@ -239,11 +239,17 @@ class RedisGate:
                 return token
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def release(self, token: Hashable) -> None:
-        """Free the slot (its lease would free it anyway)."""
+    async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
+        """Free the slot (its lease would free it anyway); with ``hold_seconds``, shorten its
+        lease to that instead, so it stays in flight for every member until then (never beyond
+        the keys' expiry, set from the lease at the last grant)."""
         pipe = self._scripts.client.pipeline(transaction=False)
-        for key in self._keys:
-            pipe.zrem(key, str(token))
+        if hold_seconds > 0:
+            until_ms = int((self._clock() + hold_seconds) * 1000)
+            pipe.zadd(self._keys[1], {str(token): until_ms})
+        else:
+            for key in self._keys:
+                pipe.zrem(key, str(token))
         await self._scripts.run("in-flight slot release", pipe.execute())
 
     def __repr__(self) -> str:
