@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, Protocol
 
 from ._endpoint import Endpoint
+from ._fence import fence_floor, issue_nonce
 from ._nonce import NonceSource
 from ._signing import Signer
 from .errors import ValidationError
@@ -45,6 +46,9 @@ class Prepared(NamedTuple):
     secrets: tuple[str, ...]
     #: Which credential was used (:class:`BearerAuth` generation; 0 for HMAC).
     tag: int = 0
+    #: The lowest nonce that, once accepted on the key, fences this request off (``None``: the
+    #: request has no nonce and cannot be fenced). Never logged.
+    fence: int | None = None
 
 
 class RequestAuth(Protocol):
@@ -81,16 +85,21 @@ class HmacAuth:
         Holds the decoded secret.
     nonce_source : NonceSource
         Strictly increasing nonces for this key.
+    nonce_window : int
+        The key's nonce window at Kraken, in nonce units (for :attr:`Prepared.fence`).
     """
 
-    __slots__ = ("_nonce_source", "_signer", "key")
+    __slots__ = ("_nonce_source", "_signer", "_window", "key")
 
     keyed = True
 
-    def __init__(self, api_key: str, signer: Signer, nonce_source: NonceSource) -> None:
+    def __init__(
+        self, api_key: str, signer: Signer, nonce_source: NonceSource, nonce_window: int = 0
+    ) -> None:
         self.key = api_key
         self._signer = signer
         self._nonce_source = nonce_source
+        self._window = nonce_window
 
     @property
     def can_refresh(self) -> bool:
@@ -100,8 +109,11 @@ class HmacAuth:
     async def prepare(
         self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
     ) -> Prepared:
-        """nonce → splice → sign exactly the bytes that will be sent → headers."""
-        nonce = await self._nonce_source.next_nonce()
+        """nonce → splice → sign exactly the bytes that will be sent → headers.
+
+        The nonce is raised to the floor of a fence being put up (``_fence.py``).
+        """
+        nonce = await issue_nonce(self._nonce_source)
         body = with_nonce(nonce, params)
         signature = self._signer.sign(endpoint.path_bytes, nonce, body)
         headers = {
@@ -110,7 +122,9 @@ class HmacAuth:
             "Content-Type": "application/json",
             "User-Agent": user_agent,
         }
-        return Prepared(body, headers, (self.key, signature))
+        return Prepared(
+            body, headers, (self.key, signature), fence=fence_floor(nonce, self._window)
+        )
 
     async def refresh(self, failed_tag: int) -> None:
         """Not supported (``can_refresh`` is ``False``)."""

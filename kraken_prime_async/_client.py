@@ -135,7 +135,7 @@ class PrimeClient(ClientBase):
         self._base_url = base_url
         self._transport: Transport = transport or AiohttpTransport(session)
         self._pipeline = Pipeline(
-            auth=HmacAuth(api_key, signer, nonce_source),
+            auth=HmacAuth(api_key, signer, nonce_source, nonce_window),
             base_url=base_url,
             transport=self._open_transport,
             timeout=DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout),

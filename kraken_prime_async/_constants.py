@@ -67,10 +67,6 @@ DEFAULT_MAX_THROTTLE_WAIT: Final = 120.0
 DEFAULT_RETRY_BUDGET_TOKENS: Final = 10.0
 DEFAULT_RETRY_BUDGET_RATIO: Final = 0.1
 
-#: How far before a lost create_batch call a batch may have been created and still be taken as
-#: its result (covers the difference between our clock and Kraken's).
-RECONCILE_SKEW_MS: Final = 60_000
-
 #: ``settle_batch``: legs settled at once, and seconds between polls of an unconfirmed batch.
 DEFAULT_SETTLE_CONCURRENCY: Final = 4
 DEFAULT_SETTLE_POLL_INTERVAL: Final = 2.0

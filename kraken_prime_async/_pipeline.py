@@ -8,6 +8,7 @@ decision. Nothing endpoint-specific lives here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -145,11 +146,23 @@ class Pipeline:
         *,
         timeout: aiohttp.ClientTimeout | None = None,
         retry: RetryPolicy | None = None,
+        prior_attempts: int = 0,
     ) -> R:
-        """Run ``endpoint`` with ``request``'s fields and return its unwrapped result."""
+        """Run ``endpoint`` with ``request``'s fields and return its unwrapped result.
+
+        ``prior_attempts``: attempts an earlier call of the same write already made (a write
+        re-sent after its lost answer was proven not applied). They count against the policy's
+        ``max_attempts``, and every attempt of this call counts as a retry.
+        """
         call = _Call(endpoint, encode_params(request), timeout or self.timeout)
-        self.stats.calls += 1
+        call.attempts = prior_attempts
         policy = retry or self.retry
+        if prior_attempts:
+            policy = dataclasses.replace(
+                policy, max_attempts=max(1, policy.max_attempts - prior_attempts)
+            )
+        else:
+            self.stats.calls += 1
         try:
             try:
                 # Most calls succeed at once: the retrier is only built when one is needed.
@@ -332,13 +345,15 @@ class Pipeline:
         except KrakenPrimeError as exc:
             self._record_failure(call, exc, status, started)
             if not endpoint.idempotent and is_ambiguous(exc):
-                raise OutcomeUnknownError(
+                unknown = OutcomeUnknownError(
                     f"{endpoint.operation}: the request was sent but its outcome is unknown "
                     f"({_code(exc)}); it was not retried. Check the state before trying again.",
                     operation=endpoint.operation,
                     arguments=msgspec.json.decode(call.params),
                     attempts=call.attempts,
-                ) from exc
+                )
+                unknown._fence = prepared.fence  # for the read-back's fence (never shown)
+                raise unknown from exc
             raise
         self.budget.record_success()
         if logger.isEnabledFor(logging.DEBUG):

@@ -10,6 +10,7 @@ from .. import _validation as check
 from .._endpoint import Data, Endpoint, same
 from .._retry import RetryPolicy
 from ..models import ApiKey, CreatedApiKey
+from . import _reconcile
 from ._base import Request, Resource, TimeoutLike
 
 
@@ -90,7 +91,9 @@ class ApiUserKeys(Resource):
         the one you do not know, then create again).
         """
         request = UserId(user_id=check.identifier("user_id", user_id))
-        return await self._call(CREATE, request, timeout=timeout, retry=retry)
+        return await self._write(
+            CREATE, request, reconcile=_reconcile.CREATE_KEY, timeout=timeout, retry=retry
+        )
 
     async def list(
         self,

@@ -10,6 +10,7 @@ from .._endpoint import Data, Endpoint, data, same
 from .._retry import RetryPolicy
 from ..errors import ValidationError
 from ..models import ApiUser, Role, UserStatus
+from . import _reconcile
 from ._base import Request, Resource, TimeoutLike
 
 
@@ -69,7 +70,9 @@ class ApiUsers(Resource):
             name=check.name("name", name, max_length=MAX_USER_NAME_LENGTH),
             role=check.choice("role", role, Role),
         )
-        return await self._call(CREATE, request, timeout=timeout, retry=retry)
+        return await self._write(
+            CREATE, request, reconcile=_reconcile.CREATE_USER, timeout=timeout, retry=retry
+        )
 
     async def get(
         self,

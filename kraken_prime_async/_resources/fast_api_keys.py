@@ -32,7 +32,7 @@ from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from ..errors import ResponseValidationError, ValidationError
 from ..models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
-from . import _reconcile
+from . import _reconcile_fast_api as _reconcile
 from ._base import Request, Resource, TimeoutLike
 
 #: What :meth:`FastApiKeys.prime_client` returns (a ``PrimeClient``; the OAuth client passes
