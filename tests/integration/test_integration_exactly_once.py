@@ -2,11 +2,12 @@
 
 Every non-idempotent write (create user, create key, create batch, settle asset, Fast API key
 create), for every way an answer is lost (dropped before or after processing, HTTP 500 before or
-after processing, an injected timeout before or after processing, and a late arrival: the
-request is delayed on its way in past the client's timeout and reaches the server after the
-read-back), with a nonce window of 0 and of 5000. The sandbox's own request log and state are
-counted: exactly one effect when the call returns, none when it raises, no orphan key, and never
-a result for a write that did not happen (including when a batch of the kind already existed).
+after processing, an injected timeout before or after processing, a slow answer that times out
+after processing, and a late arrival: the request is delayed on its way in past the client's
+timeout and reaches the server after the read-back), with a nonce window of 0 and of 5000. The
+sandbox's own request log and state are counted: exactly one effect when the call returns, none
+when it raises, no orphan key, and never a result for a write that did not happen (including
+when a batch of the kind already existed).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ LOSSES: dict[str, dict[str, Any]] = {
     "5xx_after": {"kind": "http_500", "processed": True},
     "timeout_before": {"inject": "before"},
     "timeout_after": {"inject": "after"},
-    "late_arrival": {"kind": "delay", "seconds": 0.25},
+    "slow_answer": {"kind": "delay_after", "seconds": 0.25},
+    "late_arrival": {"kind": "delay_before", "seconds": 0.25},
 }
 CLIENT_TIMEOUT = 0.08
 
@@ -128,7 +130,7 @@ async def late_request(sb: PrimeSandbox, operation: str) -> Any:
     request is logged when it is finally processed or refused."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        late = [record for record in sb.calls(operation) if record.fault == "delay"]
+        late = [record for record in sb.calls(operation) if record.fault == "delay_before"]
         if late:
             return late[0]
         await asyncio.sleep(0.02)
