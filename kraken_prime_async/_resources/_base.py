@@ -13,7 +13,7 @@ from .._endpoint import Endpoint
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from .._timeout import coerce_timeout
-from ..errors import OutcomeUnknownError
+from ..errors import KrakenPrimeError, OutcomeUnknownError
 from ._reconcile import LostAnswer, Outcome, Resend, Rule, not_applied
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -81,11 +81,13 @@ class Resource:
         The rule's ``before`` read (if any) runs once, before the first send. After a lost
         answer the rule reads back: applied → its result; proven not applied → the write is sent
         again as a new attempt, while the retry policy's ``max_attempts`` allows (then the
-        failure of the last attempt is raised: the write did not take effect).
+        failure of the last attempt is raised: the write did not take effect). A resend refused
+        outright is raised, unless the rule's ``refused`` hook finds the refusal revealed the
+        lost request's effect (it then undoes it and the write is sent again).
         """
         max_attempts = (retry or self._pipeline.retry).max_attempts
         before = None if reconcile.before is None else await reconcile.before(self, request)
-        attempts = 0
+        attempts, lost, refused = 0, None, None
         while True:
             try:
                 value = await self._call(
@@ -94,12 +96,16 @@ class Resource:
                 return Outcome(value)
             except OutcomeUnknownError as exc:
                 lost = LostAnswer(endpoint.operation, request, exc, before, exc._fence)
-            verdict = await reconcile.resolve(self, lost)
+                attempts, refused = exc.attempts, None
+            except KrakenPrimeError as exc:
+                if lost is None or reconcile.refused is None:
+                    raise  # refused outright, or a resend refused for its own reasons
+                attempts, refused = attempts + 1, exc
+            verdict = await self._verdict(reconcile, lost, refused)
             if not isinstance(verdict, Resend):
                 return Outcome(verdict, read_back=True)
-            attempts = lost.error.attempts
             if attempts >= max_attempts:
-                raise not_applied(lost, verdict)
+                raise not_applied(lost, verdict, refused)
             logger.warning(
                 "%s: answer lost; %s; sending it again (attempt %d of %d)",
                 endpoint.operation,
@@ -107,6 +113,23 @@ class Resource:
                 attempts + 1,
                 max_attempts,
             )
+
+    async def _verdict(
+        self: Res,
+        reconcile: Rule[Res, Q, F],
+        lost: LostAnswer[Q],
+        refused: KrakenPrimeError | None,
+    ) -> F | Resend:
+        """The rule's verdict on ``lost``; after a resend refused with ``refused``, that refusal
+        is raised unless the rule's ``refused`` hook finds it revealed the lost request's
+        effect (and undid it)."""
+        if refused is None:
+            return await reconcile.resolve(self, lost)
+        hook = reconcile.refused
+        verdict = None if hook is None else await hook(self, lost, refused)
+        if verdict is None:
+            raise refused
+        return verdict
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

@@ -124,10 +124,18 @@ class Resend:
 
 @dataclasses.dataclass(frozen=True)
 class Rule(Generic[Rd, Q_contra, R_co]):
-    """How one write is reconciled after a lost answer (see the module docstring)."""
+    """How one write is reconciled after a lost answer (see the module docstring).
+
+    ``refused(reader, lost, exc)``, if given, runs when the write sent again after ``lost`` is
+    refused with ``exc``: it returns :class:`Resend` if the refusal shows the lost request took
+    effect after all (and undoes that effect), else ``None`` (``exc`` is raised).
+    """
 
     resolve: Callable[[Rd, LostAnswer[Q_contra]], Awaitable[R_co | Resend]]
     before: Callable[[Rd, Q_contra], Awaitable[object]] | None = None
+    refused: (
+        Callable[[Rd, LostAnswer[Q_contra], KrakenPrimeError], Awaitable[Resend | None]] | None
+    ) = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,14 +177,17 @@ async def read_back(lost: LostAnswer[Any], what: str, read: Callable[[], Awaitab
     return value
 
 
-def not_applied(lost: LostAnswer[Any], verdict: Resend) -> KrakenPrimeError:
-    """What a write proven not applied raises when no attempt is left: its last failure."""
+def not_applied(
+    lost: LostAnswer[Any], verdict: Resend, refused: KrakenPrimeError | None = None
+) -> KrakenPrimeError:
+    """What a write proven not applied raises when no attempt is left: its last failure (the
+    refusal of the last resend, else what the lost attempt failed with)."""
     logger.warning(
         "%s: answer lost; %s; no attempt left (the write did not take effect)",
         lost.operation,
         verdict.reason,
     )
-    cause = lost.error.__cause__
+    cause = refused if refused is not None else lost.error.__cause__
     return cause if isinstance(cause, KrakenPrimeError) else lost.error
 
 

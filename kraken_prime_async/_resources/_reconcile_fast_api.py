@@ -13,7 +13,7 @@ from typing import NoReturn, Protocol
 
 from msgspec import UnsetType
 
-from ..errors import KrakenPrimeError, PermissionDeniedError
+from ..errors import InvalidArgumentsError, KrakenPrimeError, PermissionDeniedError
 from ..models import FastApiKeyInfo
 from ._reconcile import LostAnswer, Resend, Rule, logger, read_back
 
@@ -72,16 +72,35 @@ async def _created_key(reader: KeyLister, lost: LostAnswer[KeyName]) -> Resend:
     names = await read_back(lost, "the Fast API keys", lambda: _names(reader))
     if name not in names:
         return Resend(f"the keys read back show no key named {name!r}")
+    return await _delete_secretless(reader, lost, "created")
+
+
+async def _delete_secretless(reader: KeyLister, lost: LostAnswer[KeyName], how: str) -> Resend:
+    """Delete the key the lost request made (its secret was never received)."""
+    name = lost.request.api_key_name
     try:
         await reader.delete(name)
     except KrakenPrimeError as exc:
         raise lost.unknown(
-            f"{lost.operation}: the answer was lost; the key {name!r} was created but its secret "
-            f"was not received, and deleting it failed ({type(exc).__name__}). Delete it "
+            f"{lost.operation}: the answer was lost; the request {how} the key {name!r} but its "
+            f"secret was not received, and deleting it failed ({type(exc).__name__}). Delete it "
             f"(fast_api_keys.delete({name!r})) before trying again.",
             orphan_key_id=name,
         ) from lost.error
-    return Resend(f"the key {name!r} was created but its secret was lost; the key was deleted")
+    return Resend(f"the request {how} the key {name!r} but its secret was lost; it was deleted")
+
+
+async def _refused_as_duplicate(
+    reader: KeyLister, lost: LostAnswer[KeyName], exc: KrakenPrimeError
+) -> Resend | None:
+    """The create sent again was refused as a duplicate of a name absent before the call: the
+    lost request arrived late (after the read-back) and made the key, whose secret is lost.
+    Delete it and create again."""
+    name = lost.request.api_key_name
+    duplicate = isinstance(exc, InvalidArgumentsError) and "duplicate" in str(exc)
+    if not duplicate or not isinstance(lost.before, frozenset) or name in lost.before:
+        return None
+    return await _delete_secretless(reader, lost, "arrived late and created")
 
 
 async def _renamed_key(reader: KeyLister, lost: LostAnswer[KeyRename]) -> bool:
@@ -117,6 +136,8 @@ async def _deleted_key(reader: KeyLister, lost: LostAnswer[KeyName]) -> bool:
     raise lost.unknown(f"{lost.operation}: the answer was lost and {detail}.") from lost.error
 
 
-FAST_API_CREATE: Rule[KeyLister, KeyName, NoReturn] = Rule(_created_key, _names_before)
+FAST_API_CREATE: Rule[KeyLister, KeyName, NoReturn] = Rule(
+    _created_key, _names_before, _refused_as_duplicate
+)
 FAST_API_RENAME: Rule[KeyLister, KeyRename, bool] = Rule(_renamed_key)
 FAST_API_DELETE: Rule[KeyLister, KeyName, bool] = Rule(_deleted_key)

@@ -49,6 +49,7 @@ LOSSES: dict[str, dict[str, Any]] = {
     "timeout_before": {"inject": "before"},
     "timeout_after": {"inject": "after"},
     "slow_answer": {"kind": "delay_after", "seconds": 0.25},
+    "late_before_resend": {"inject": "hold"},
     "late_arrival": {"kind": "delay_before", "seconds": 0.25},
 }
 CLIENT_TIMEOUT = 0.08
@@ -56,13 +57,16 @@ CLIENT_TIMEOUT = 0.08
 
 class LoseAnswers:
     """A real transport that loses the answer of the next ``operation`` request: it raises
-    :class:`APITimeoutError` either without sending (``before``) or after the server answered
-    (``after``): a timeout at a chosen point, without waiting for one."""
+    :class:`APITimeoutError` either without sending (``before``), after the server answered
+    (``after``), or holding the request back (``hold``) to deliver it just before the next
+    request of the operation (a late arrival between the read-back and the resend): a timeout
+    at a chosen point, without waiting for one."""
 
     def __init__(self) -> None:
         self.inner = AiohttpTransport()
         self.pending: dict[str, str] = {}
         self.on_send: dict[str, Callable[[], object]] = {}
+        self.held: dict[str, tuple[Any, ...]] = {}
 
     async def request(
         self,
@@ -78,8 +82,14 @@ class LoseAnswers:
         hook = self.on_send.pop(operation, None)
         if hook is not None:
             hook()
-        if when == "before":
+        if when in ("before", "hold"):
+            if when == "hold":
+                self.held[operation] = (url, body, headers, timeout, http_method)
             raise APITimeoutError("injected timeout", sent=True, operation=operation)
+        late = self.held.pop(operation, None)
+        if late is not None:  # the held request arrives now, just before this one
+            *args, method = late
+            await self.inner.request(*args, operation=operation, http_method=method)
         answer = await self.inner.request(
             url, body, headers, timeout, operation=operation, http_method=http_method
         )
@@ -144,6 +154,9 @@ def effects(sb: PrimeSandbox, operation: str) -> int:
 
 async def finish(sb: PrimeSandbox, operation: str, loss: str) -> None:
     """Let a late request arrive, then check it was refused by the nonce (fenced off)."""
+    if loss == "late_before_resend":
+        refused = [r for r in sb.calls(operation) if r.errors == ("EAPI:Invalid nonce",)]
+        assert len(refused) == 1 and not refused[0].processed
     if loss != "late_arrival":
         return
     late = await late_request(sb, operation)
@@ -221,7 +234,9 @@ async def test_create_batch_takes_effect_exactly_once(window: int, loss: str) ->
 
 
 @pytest.mark.parametrize("window", WINDOWS)
-@pytest.mark.parametrize("loss", ["drop_before", "5xx_before", "timeout_before", "late_arrival"])
+@pytest.mark.parametrize(
+    "loss", ["drop_before", "5xx_before", "timeout_before", "late_arrival", "late_before_resend"]
+)
 async def test_create_batch_never_returns_a_batch_another_worker_made_just_before(
     window: int, loss: str
 ) -> None:
@@ -371,6 +386,9 @@ async def test_fast_api_create_leaves_one_key_whose_secret_the_caller_holds(loss
         created = await oauth.fast_api_keys.create("bot", nonce_window=5000)
         if loss == "late_arrival":  # refused as a duplicate: names are unique
             assert not (await late_request(sb, op)).processed
+        if loss == "late_before_resend":  # it made the key; the resend, refused, deleted it
+            duplicates = [r for r in sb.calls(op) if r.errors and "duplicate" in r.errors[0]]
+            assert len(duplicates) == 1 and len(sb.calls("DeleteFastApiKey")) == 1
         names = sorted(key.api_key_name or "" for key in await oauth.fast_api_keys.list())
         assert names == ["bot", "other"]  # no second key, no orphan
         assert effects(sb, op) - effects(sb, "DeleteFastApiKey") == 2
