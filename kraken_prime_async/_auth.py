@@ -88,10 +88,16 @@ class HmacAuth:
     nonce_source : NonceSource
         Strictly increasing nonces for this key.
     nonce_window : int
-        The key's nonce window at Kraken, in nonce units (for :attr:`Prepared.fence`).
+        The key's nonce window at Kraken, in nonce units: :attr:`fence_window`.
+
+    Attributes
+    ----------
+    fence_window : int
+        The window :attr:`Prepared.fence` is computed with: the key's window at Kraken, even
+        when the client runs with a smaller one.
     """
 
-    __slots__ = ("_nonce_source", "_signer", "_window", "key")
+    __slots__ = ("_nonce_source", "_signer", "fence_window", "key")
 
     def __init__(
         self, api_key: str, signer: Signer, nonce_source: NonceSource, nonce_window: int = 0
@@ -99,7 +105,7 @@ class HmacAuth:
         self.key = api_key
         self._signer = signer
         self._nonce_source = nonce_source
-        self._window = nonce_window
+        self.fence_window = nonce_window
 
     def begin(self) -> HmacAuth:
         """No per-call state: the strategy is its own flow."""
@@ -122,7 +128,7 @@ class HmacAuth:
             "User-Agent": user_agent,
         }
         return Prepared(
-            body, headers, (self.key, signature), fence=fence_floor(nonce, self._window)
+            body, headers, (self.key, signature), fence=fence_floor(nonce, self.fence_window)
         )
 
     async def on_refused(self, exc: AuthenticationError) -> bool:

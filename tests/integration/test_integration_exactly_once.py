@@ -404,3 +404,17 @@ async def test_fast_api_create_of_a_name_that_existed_before_deletes_nothing() -
             await oauth.fast_api_keys.create("bot")
         assert sb.calls("DeleteFastApiKey") == []
         assert [k.api_key_name for k in await oauth.fast_api_keys.list()] == ["bot"]
+
+
+async def test_a_client_with_a_lowered_window_still_fences_with_the_keys_window() -> None:
+    async with oauth_world() as (sb, oauth, _transport):
+        created = await oauth.fast_api_keys.create("bot", nonce_window=5000)
+        async with oauth.fast_api_keys.prime_client(
+            created, nonce_window=0, timeout=CLIENT_TIMEOUT
+        ) as prime:
+            sb.faults.add("CreatePrimeApiUser", "delay_before", seconds=0.25)
+            user = await prime.api_users.create("Desk", "Trader")
+            late = await late_request(sb, "CreatePrimeApiUser")
+            assert late.errors == ("EAPI:Invalid nonce",)  # 5000 below the fence, not 0
+            assert effects(sb, "CreatePrimeApiUser") == 1
+            assert [u.id for u in await prime.api_users.list()] == [user.id]
