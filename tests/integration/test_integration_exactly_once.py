@@ -13,6 +13,7 @@ when a batch of the kind already existed).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -315,16 +316,26 @@ async def test_an_orphan_key_that_cannot_be_deleted_is_named_in_the_error() -> N
         assert "secret was not received" in str(info.value)
 
 
-async def test_a_read_back_that_fails_leaves_the_outcome_unknown_and_nothing_resent() -> None:
-    async with world(0) as w:
+@pytest.mark.parametrize("window", WINDOWS)
+async def test_a_read_back_that_fails_leaves_the_outcome_unknown_and_nothing_resent(
+    window: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="kraken_prime_async")
+    async with world(window) as w:
         w.lose("CreatePrimeApiUser", "drop_after")
         # once the write is on its way (the read before it was answered), reads fail
         w.transport.on_send["CreatePrimeApiUser"] = lambda: w.sb.faults.add(
             "ListPrimeApiUsers", "error", message="EGeneral:Permission denied"
         )
-        with pytest.raises(OutcomeUnknownError, match="could not be read back"):
+        with pytest.raises(OutcomeUnknownError, match="could not be read back") as info:
             await w.client.api_users.create("Desk A", "Trader")
         assert len(w.sb.calls("CreatePrimeApiUser")) == 1
+    # the lost request's nonce and its fence floor stay internal: never in messages or logs
+    lost = w.sb.calls("CreatePrimeApiUser")[0].nonce
+    assert lost is not None
+    shown = [str(info.value), repr(info.value), *(r.getMessage() for r in caplog.records)]
+    for number in (lost, lost + window + 1):
+        assert not any(str(number) in text for text in shown)
 
 
 class StaleSource:
