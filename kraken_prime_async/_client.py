@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from ._auth import HmacAuth, fingerprint
+from ._config import checked_base_url, prime_settings, renamed
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CLIENT_TIMEOUT,
@@ -18,14 +19,16 @@ from ._constants import (
 )
 from ._key_gate import KeyGate
 from ._lifecycle import ClientBase, user_agent
-from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
+from ._nonce import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, shared_nonce_source
 from ._pipeline import Pipeline
 from ._rate_limit import RateLimitSetting, resolve
 from ._resources._base import TimeoutLike
 from ._resources.api_user_keys import ApiUserKeys
 from ._resources.api_users import ApiUsers
+from ._resources.key_rotation import BorrowedTransport
 from ._resources.settlement import Settlement
 from ._retry import RetryPolicy
+from ._secret import SecretStr
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._timeout import coerce_timeout
 from ._transport import AiohttpTransport, Transport
@@ -110,8 +113,7 @@ class PrimeClient(ClientBase):
             signer = Signer(decode_secret(api_secret, encoding=secret_encoding))
         except ValueError as exc:
             raise ValidationError("api_secret", str(exc)) from None
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValidationError("base_url", "must start with http:// or https://")
+        base_url = checked_base_url(base_url)
         if session is not None and transport is not None:
             raise ValidationError("transport", "give either session or transport, not both")
         nonce_source = _nonce_source(api_key, nonce_unit, nonce_source, fleet)
@@ -119,6 +121,7 @@ class PrimeClient(ClientBase):
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
         resolve(rate_limit)
         self._fingerprint = fingerprint(api_key)
+        self._secret_encoding: SecretEncoding = secret_encoding
         self._base_url = base_url
         self._transport: Transport = transport or AiohttpTransport(session)
         self._gate = gate = KeyGate(
@@ -144,10 +147,50 @@ class PrimeClient(ClientBase):
         )
         self.api_users = ApiUsers(self._pipeline)
         """Tag "API Users"."""
-        self.api_user_keys = ApiUserKeys(self._pipeline)
+        self.api_user_keys = ApiUserKeys(self._pipeline, self._sibling)
         """Tag "API User Keys"."""
         self.settlement = Settlement(self._pipeline)
         """Tag "Settlement"."""
+
+    def _sibling(self, api_key: str, api_secret: SecretStr) -> PrimeClient:
+        """A short-lived client for another key of the account (key rotation verifies the new
+        key with it): same server, HTTP layer (not closed by it), timeout, retry, secret encoding,
+        sleep and clock; its own nonce source in seconds, the smallest unit (``key_rotation``)."""
+        pipeline = self._pipeline
+        return PrimeClient(
+            api_key,
+            api_secret.get_secret_value(),
+            base_url=self._base_url,
+            transport=BorrowedTransport(self._transport),
+            timeout=pipeline.timeout,
+            retry=pipeline.retry,
+            nonce_source=LocalNonceSource("s"),
+            secret_encoding=self._secret_encoding,
+            sleep=pipeline.sleep,
+            clock=pipeline.clock,
+        )
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> PrimeClient:
+        """A client configured from the environment; keyword arguments override it.
+
+        Reads ``KRAKEN_PRIME_API_KEY``, ``KRAKEN_PRIME_API_SECRET`` (or
+        ``KRAKEN_PRIME_API_SECRET_FILE``: a file holding the secret, one trailing newline
+        dropped), ``KRAKEN_PRIME_BASE_URL``, ``KRAKEN_PRIME_RATE_LIMIT`` (``auto``, ``none`` or
+        a tier) and ``KRAKEN_PRIME_NONCE_WINDOW``; any other ``PrimeClient`` argument can be
+        given as a keyword. A variable whose argument is given is not read.
+
+        Raises
+        ------
+        ValidationError
+            A required variable is missing or a value is invalid; the error names the variable
+            (never its value).
+        """
+        kwargs, sources = prime_settings(overrides)
+        try:
+            return cls(**kwargs)
+        except ValidationError as exc:
+            raise renamed(exc, sources) from None
 
     def __repr__(self) -> str:
         return (

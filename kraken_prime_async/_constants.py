@@ -76,6 +76,17 @@ MAX_LIST_LIMIT: Final = 200
 MAX_USER_NAME_LENGTH: Final = 256
 MAX_FAST_API_KEY_NAME_LENGTH: Final = 32
 
+#: Key audit thresholds (``client.api_user_keys.audit``): more keys per user than a rotation
+#: needs (the old key and its successor) is ``many_keys``; an allow-list entry with a prefix
+#: shorter than these (a whole office or provider range rather than a few hosts) is
+#: ``wide_ip_range``.
+AUDIT_MAX_KEYS_PER_USER: Final = 2
+AUDIT_MIN_IPV4_PREFIX: Final = 24
+AUDIT_MIN_IPV6_PREFIX: Final = 48
+#: How many times a key rotation creates the new key when a create's answer is lost (each lost
+#: one is found by listing the user's keys and deleted before the next create).
+ROTATE_CREATE_ATTEMPTS: Final = 3
+
 #: How much of a non-JSON error body is kept on an exception.
 ERROR_BODY_SNIPPET: Final = 200
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
 from ._auth import BearerAuth, TokenProvider
 from ._client import PrimeClient
+from ._config import checked_base_url, fast_api_settings, renamed
 from ._constants import DEFAULT_BASE_URL, DEFAULT_CLIENT_TIMEOUT
 from ._key_gate import NO_GATE
 from ._lifecycle import ClientBase, user_agent
@@ -84,8 +86,7 @@ class FastApiKeyClient(ClientBase):
         clock: Callable[[], float] = time.time,
     ) -> None:
         auth = BearerAuth(access_token, token_provider)
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValidationError("base_url", "must start with http:// or https://")
+        base_url = checked_base_url(base_url)
         if session is not None and transport is not None:
             raise ValidationError("transport", "give either session or transport, not both")
         self._auth = auth
@@ -106,6 +107,24 @@ class FastApiKeyClient(ClientBase):
             self._pipeline, base_url, PrimeClient.from_fast_api_key
         )
         """Tag "Fast API"."""
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> FastApiKeyClient:
+        """A client configured from the environment; keyword arguments override it.
+
+        Reads ``KRAKEN_OAUTH_TOKEN`` (not needed when ``access_token`` or ``token_provider`` is
+        given) and ``KRAKEN_PRIME_BASE_URL``.
+
+        Raises
+        ------
+        ValidationError
+            The token is missing or a value is invalid; the error names the variable.
+        """
+        kwargs, sources = fast_api_settings(overrides)
+        try:
+            return cls(**kwargs)
+        except ValidationError as exc:
+            raise renamed(exc, sources) from None
 
     def __repr__(self) -> str:
         return (

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from ._key_models import FindingCode, KeyAudit, KeyFinding, Severity
 from ._oauth_models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
 from ._secret import SecretStr
 from .errors import KrakenPrimeError, ResponseValidationError
@@ -42,12 +43,16 @@ __all__ = [
     "CreatedFastApiKey",
     "FastApiKeyInfo",
     "FastApiKeyPermissions",
+    "FindingCode",
+    "KeyAudit",
+    "KeyFinding",
     "Leg",
     "LegOutcome",
     "Pagination",
     "Role",
     "SecretStr",
     "SettlementReport",
+    "Severity",
     "Transfer",
     "TransferAttributes",
     "TransferRelationships",

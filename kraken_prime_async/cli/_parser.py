@@ -8,7 +8,7 @@ from .._constants import DEFAULT_TIMEOUT
 from .._resources.fast_api_keys import PERMISSION_NAMES
 from ..models import AssetKind, BatchStatus, Role, UserStatus
 from . import _commands as cmd
-from . import _sandbox
+from . import _keys_lifecycle, _sandbox
 
 EPILOG = (
     "Credentials come from KRAKEN_PRIME_API_KEY and KRAKEN_PRIME_API_SECRET "
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("user_id")
     delete.add_argument("key_id")
     delete.set_defaults(run=cmd.keys_delete)
+    _keys_lifecycle.configure(keys)  # keys rotate, keys audit
 
     batches = groups.add_parser("batches", help="settlement batches").add_subparsers(
         dest="action", required=True
