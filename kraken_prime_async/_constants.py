@@ -83,9 +83,6 @@ MAX_FAST_API_KEY_NAME_LENGTH: Final = 32
 AUDIT_MAX_KEYS_PER_USER: Final = 2
 AUDIT_MIN_IPV4_PREFIX: Final = 24
 AUDIT_MIN_IPV6_PREFIX: Final = 48
-#: How many times a key rotation creates the new key when a create's answer is lost (each lost
-#: one is found by listing the user's keys and deleted before the next create).
-ROTATE_CREATE_ATTEMPTS: Final = 3
 
 #: How much of a non-JSON error body is kept on an exception.
 ERROR_BODY_SNIPPET: Final = 200
