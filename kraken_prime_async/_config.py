@@ -34,6 +34,8 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ._constants import DEFAULT_BASE_URL
+from ._secret import MaskedDict
+from ._validation import base_url
 from .errors import ValidationError
 
 ENV_API_KEY: Final = "KRAKEN_PRIME_API_KEY"
@@ -66,8 +68,7 @@ def checked_base_url(value: object, field: str = "base_url") -> str:
     ValidationError
         Naming ``field``.
     """
-    if not isinstance(value, str):
-        raise ValidationError(field, f"must be a str, got {type(value).__name__}")
+    value = base_url(field, value)  # a str, http(s)://, a host, no whitespace or controls
     try:
         parts = urlsplit(value)
         host = parts.hostname
@@ -174,7 +175,7 @@ def prime_settings(
         constructor error can name the variable the user set).
     """
     env = os.environ if environ is None else environ
-    taken: dict[str, Any] = {}
+    taken: dict[str, Any] = MaskedDict()
     sources: dict[str, str] = {}
     if "api_key" not in overrides:
         taken["api_key"] = _required(env, ENV_API_KEY, "public API key")
@@ -193,7 +194,7 @@ def prime_settings(
         if window is not None:
             taken["nonce_window"] = window
             sources["nonce_window"] = ENV_NONCE_WINDOW
-    return {**taken, **overrides}, sources
+    return MaskedDict({**taken, **overrides}), sources
 
 
 def fast_api_settings(
@@ -204,7 +205,7 @@ def fast_api_settings(
     The token is not required when ``access_token`` or ``token_provider`` is given.
     """
     env = os.environ if environ is None else environ
-    taken: dict[str, Any] = {}
+    taken: dict[str, Any] = MaskedDict()
     sources: dict[str, str] = {}
     if "access_token" not in overrides and overrides.get("token_provider") is None:
         taken["access_token"] = _required(env, ENV_OAUTH_TOKEN, "OAuth access token")
@@ -212,7 +213,7 @@ def fast_api_settings(
     if "base_url" not in overrides:
         taken["base_url"] = _get(env, ENV_BASE_URL) or DEFAULT_BASE_URL
         sources["base_url"] = ENV_BASE_URL
-    return {**taken, **overrides}, sources
+    return MaskedDict({**taken, **overrides}), sources
 
 
 def renamed(exc: ValidationError, sources: Mapping[str, str]) -> ValidationError:

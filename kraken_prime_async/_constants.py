@@ -73,6 +73,11 @@ DEFAULT_SETTLE_POLL_INTERVAL: Final = 2.0
 
 #: Client-side input limits.
 MAX_LIST_LIMIT: Final = 200
+#: Ids (``user_id``, ``key_id``, ``batch_id``, ``asset``, the API key): Kraken's are 13-56 visible
+#: ASCII characters; anything longer is refused before it is uploaded.
+MAX_ID_LENGTH: Final = 128
+#: Largest integer argument sent (Kraken reads JSON integers as int64).
+MAX_WIRE_INTEGER: Final = 2**63 - 1
 MAX_USER_NAME_LENGTH: Final = 256
 MAX_FAST_API_KEY_NAME_LENGTH: Final = 32
 
@@ -83,6 +88,10 @@ MAX_FAST_API_KEY_NAME_LENGTH: Final = 32
 AUDIT_MAX_KEYS_PER_USER: Final = 2
 AUDIT_MIN_IPV4_PREFIX: Final = 24
 AUDIT_MIN_IPV6_PREFIX: Final = 48
+
+#: Largest answer body read, in bytes (``max_response_bytes=``). Kraken's largest page (200
+#: batches) is about 150 KB; a longer answer is refused while it is read.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
 
 #: How much of a non-JSON error body is kept on an exception.
 ERROR_BODY_SNIPPET: Final = 200

@@ -78,10 +78,13 @@ class ValidationError(KrakenPrimeError, ValueError):
     ----------
     field : str
         The argument's name, as in the method signature (wire name for request fields).
+    reason : str
+        What is wrong with it (the message without the field's name).
     """
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.reason = message
         super().__init__(f"{field}: {message}")
 
 

@@ -13,6 +13,7 @@ from .._endpoint import Endpoint
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from .._timeout import coerce_timeout
+from .._validation import retry_policy
 from ..errors import KrakenPrimeError, OutcomeUnknownError
 from ._reconcile import LostAnswer, Outcome, Resend, Rule, not_applied
 
@@ -48,7 +49,7 @@ class Resource:
             endpoint,
             request,
             timeout=None if timeout is None else coerce_timeout(timeout),
-            retry=retry,
+            retry=retry_policy("retry", retry),
             prior_attempts=prior_attempts,
         )
 
@@ -85,7 +86,11 @@ class Resource:
         outright is raised, unless the rule's ``refused`` hook finds the refusal revealed the
         lost request's effect (it then undoes it and the write is sent again).
         """
-        max_attempts = (retry or self._pipeline.retry).max_attempts
+        # Checked before the rule's read-before-write, so a bad argument sends nothing.
+        policy = retry_policy("retry", retry) or self._pipeline.retry
+        if timeout is not None:
+            coerce_timeout(timeout)
+        max_attempts = policy.max_attempts
         before = None if reconcile.before is None else await reconcile.before(self, request)
         attempts, lost, refused = 0, None, None
         while True:
