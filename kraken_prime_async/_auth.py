@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ._endpoint import Endpoint
+from ._fence import fence_floor, issue_nonce
 from ._nonce import NonceSource
 from ._secret import Credential, MaskedHeaders
 from ._signing import Signer
@@ -52,16 +53,24 @@ class Prepared:
         The headers, credentials included (masked in ``repr`` only).
     secrets : tuple of str
         Values to redact from anything quoted in an exception.
+    fence : int or None
+        The lowest nonce that, once accepted on the key, fences this request off (``None``: the
+        request has no nonce and cannot be fenced). Never logged.
     """
 
-    __slots__ = ("body", "headers", "secrets")
+    __slots__ = ("body", "fence", "headers", "secrets")
 
     def __init__(
-        self, body: bytes | None, headers: MaskedHeaders, secrets: tuple[str, ...]
+        self,
+        body: bytes | None,
+        headers: MaskedHeaders,
+        secrets: tuple[str, ...],
+        fence: int | None = None,
     ) -> None:
         self.body = body
         self.headers = headers
         self.secrets = secrets
+        self.fence = fence
 
     def __repr__(self) -> str:
         return f"Prepared(body_bytes={None if self.body is None else len(self.body)})"
@@ -101,14 +110,25 @@ class HmacAuth:
         Holds the decoded secret.
     nonce_source : NonceSource
         Strictly increasing nonces for this key.
+    nonce_window : int
+        The key's nonce window at Kraken, in nonce units: :attr:`fence_window`.
+
+    Attributes
+    ----------
+    fence_window : int
+        The window :attr:`Prepared.fence` is computed with: the key's window at Kraken, even
+        when the client runs with a smaller one.
     """
 
-    __slots__ = ("_nonce_source", "_signer", "key")
+    __slots__ = ("_nonce_source", "_signer", "fence_window", "key")
 
-    def __init__(self, api_key: Credential, signer: Signer, nonce_source: NonceSource) -> None:
+    def __init__(
+        self, api_key: Credential, signer: Signer, nonce_source: NonceSource, nonce_window: int = 0
+    ) -> None:
         self.key = str(api_key.reveal())
         self._signer = signer
         self._nonce_source = nonce_source
+        self.fence_window = nonce_window
 
     def begin(self) -> HmacAuth:
         """No per-call state: the strategy is its own flow."""
@@ -117,8 +137,11 @@ class HmacAuth:
     async def prepare(
         self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
     ) -> Prepared:
-        """nonce → splice → sign exactly the bytes that will be sent → headers."""
-        nonce = await self._nonce_source.next_nonce()
+        """nonce → splice → sign exactly the bytes that will be sent → headers.
+
+        The nonce is raised to the floor of a fence being put up (``_fence.py``).
+        """
+        nonce = await issue_nonce(self._nonce_source)
         body = with_nonce(nonce, params)
         signature = self._signer.sign(endpoint.path_bytes, nonce, body)
         headers = MaskedHeaders(
@@ -129,7 +152,9 @@ class HmacAuth:
                 "User-Agent": user_agent,
             }
         )
-        return Prepared(body, headers, (self.key, signature))
+        return Prepared(
+            body, headers, (self.key, signature), fence=fence_floor(nonce, self.fence_window)
+        )
 
     async def on_refused(self, exc: AuthenticationError) -> bool:
         """Never re-send: a refused key is final."""

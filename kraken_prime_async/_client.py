@@ -162,8 +162,9 @@ class PrimeClient(ClientBase):
             sleep=sleep,
             abandon_hold=hold,
         )
+        self._auth = HmacAuth(key, signer, nonce_source, nonce_window)
         self._pipeline = Pipeline(
-            auth=HmacAuth(key, signer, nonce_source),
+            auth=self._auth,
             gate=gate,
             base_url=base_url,
             transport=self._open_transport,
@@ -266,13 +267,16 @@ class PrimeClient(ClientBase):
             raise ValidationError(
                 "nonce_window", f"must not exceed the key's nonce_window ({key_window})"
             )
-        return cls(
+        client = cls(
             created.api_key,
             created.secret.get_secret_value(),
             base_url=base_url,
             nonce_window=window,
             **kwargs,
         )
+        # A lowered window still fences lost requests off with the key's own (docs/guarantees.md).
+        client._auth.fence_window = key_window
+        return client
 
 
 def _signer_and_ref(

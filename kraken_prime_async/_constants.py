@@ -81,10 +81,6 @@ DEFAULT_MAX_THROTTLE_WAIT: Final = 120.0
 DEFAULT_RETRY_BUDGET_TOKENS: Final = 10.0
 DEFAULT_RETRY_BUDGET_RATIO: Final = 0.1
 
-#: How far before a lost create_batch call a batch may have been created and still be taken as
-#: its result (covers the difference between our clock and Kraken's).
-RECONCILE_SKEW_MS: Final = 60_000
-
 #: ``settle_batch``: legs settled at once, and seconds between polls of an unconfirmed batch.
 DEFAULT_SETTLE_CONCURRENCY: Final = 4
 DEFAULT_SETTLE_POLL_INTERVAL: Final = 2.0
@@ -106,9 +102,6 @@ MAX_FAST_API_KEY_NAME_LENGTH: Final = 32
 AUDIT_MAX_KEYS_PER_USER: Final = 2
 AUDIT_MIN_IPV4_PREFIX: Final = 24
 AUDIT_MIN_IPV6_PREFIX: Final = 48
-#: How many times a key rotation creates the new key when a create's answer is lost (each lost
-#: one is found by listing the user's keys and deleted before the next create).
-ROTATE_CREATE_ATTEMPTS: Final = 3
 
 #: Largest answer body read, in bytes (``max_response_bytes=``). Kraken's largest page (200
 #: batches) is about 150 KB; a longer answer is refused while it is read.

@@ -16,6 +16,7 @@ endpoint-specific or auth-specific lives here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -135,9 +136,18 @@ class Pipeline:
         *,
         timeout: aiohttp.ClientTimeout | None = None,
         retry: RetryPolicy | None = None,
+        prior_attempts: int = 0,
     ) -> R:
-        """Run ``endpoint`` with ``request``'s fields and return its unwrapped result."""
+        """Run ``endpoint`` with ``request``'s fields and return its unwrapped result.
+
+        ``prior_attempts``: attempts an earlier call of the same write already made (a write
+        sent again after its lost answer was proven not applied). They count against the
+        policy's ``max_attempts``, and every attempt of this call counts as a retry.
+        """
         policy = retry or self.retry
+        if prior_attempts:
+            remaining = max(1, policy.max_attempts - prior_attempts)
+            policy = dataclasses.replace(policy, max_attempts=remaining)
         call = _Call(
             endpoint,
             encode_params(request),
@@ -146,6 +156,7 @@ class Pipeline:
             policy.budget or self.budget,
             self._auth.begin(),
         )
+        call.attempts = prior_attempts
         self._call_started(call)
         try:
             result: R = await self._run(call)
@@ -243,14 +254,16 @@ class Pipeline:
             if unanswered(exc):
                 self._attempt_abandoned(call, exc)
             if not endpoint.idempotent and is_ambiguous(exc):
-                raise OutcomeUnknownError(
+                unknown = OutcomeUnknownError(
                     f"{endpoint.operation}: the request was sent but its outcome is unknown "
                     f"({error_code(exc)}); it was not retried. "
                     "Check the state before trying again.",
                     operation=endpoint.operation,
                     arguments=msgspec.json.decode(call.params),
                     attempts=call.attempts,
-                ) from exc
+                )
+                unknown._fence = prepared.fence  # for the read-back's fence (never shown)
+                raise unknown from exc
             raise
         self._attempt_finished(call, status, started, None)
         return result
@@ -258,7 +271,8 @@ class Pipeline:
     # -- one hook per phase: counters and logging today, events later -------------------------
 
     def _call_started(self, call: _Call) -> None:
-        self.stats.calls += 1
+        if not call.attempts:  # a write sent again is the same call
+            self.stats.calls += 1
 
     def _attempt_finished(
         self, call: _Call, status: int | None, started: float, exc: KrakenPrimeError | None

@@ -251,8 +251,10 @@ class ResponseValidationError(KrakenPrimeError):
 class OutcomeUnknownError(KrakenPrimeError):
     """A non-idempotent write was sent but its effect could not be established.
 
-    Nothing was retried after the ambiguous attempt. Read the state (list users or keys, get the
-    batch) before trying again.
+    Raised when the answer to a write was lost and reading the state back (see
+    ``docs/guarantees.md``, "Exactly-once writes") could not settle it: the state could not be
+    read, the lost request could not be fenced off, or the state is ambiguous. The message says
+    what is known and what remains to be checked. Read the state before trying again.
 
     Attributes
     ----------
@@ -262,6 +264,9 @@ class OutcomeUnknownError(KrakenPrimeError):
         The arguments of the call (never credentials).
     attempts : int
         How many attempts were made, the ambiguous one included.
+    orphan_key_id : str or None
+        ``api_user_keys.create``: the id of a key this call created whose secret was lost and
+        that could not be deleted (delete it yourself); ``None`` otherwise.
     """
 
     operation: str
@@ -273,10 +278,15 @@ class OutcomeUnknownError(KrakenPrimeError):
         operation: str,
         arguments: Mapping[str, Any],
         attempts: int,
+        orphan_key_id: str | None = None,
     ) -> None:
         self.operation = operation
         self.arguments = dict(arguments)
         self.attempts = attempts
+        self.orphan_key_id = orphan_key_id
+        # The lowest nonce that, once Kraken accepts it on this key, fences the lost request off
+        # (set by the pipeline; ``None`` without a nonce). Internal: never in messages or logs.
+        self._fence: int | None = None
         super().__init__(message)
 
 

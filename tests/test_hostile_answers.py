@@ -50,9 +50,11 @@ async def test_a_deeply_nested_answer_to_a_write_is_an_unknown_outcome(
 ) -> None:
     transport.queue(RawResponse(200, _deep()), RawResponse(200, _deep()))
     client, _ = make_client(transport)
-    with pytest.raises(OutcomeUnknownError) as info:
+    with pytest.raises(OutcomeUnknownError, match="could not be read back") as info:
         await client.settlement.settle_asset("B", "A")
-    assert isinstance(info.value.__cause__, ResponseValidationError)
+    lost = info.value.__cause__  # the lost write, then why it was lost
+    assert isinstance(lost, OutcomeUnknownError)
+    assert isinstance(lost.__cause__, ResponseValidationError)
     assert [r.operation for r in transport.requests] == [
         "SettlePrimeSettlementBatchAsset",  # not re-sent: the batch is read back instead
         "GetPrimeSettlementBatch",
@@ -76,12 +78,18 @@ async def test_a_non_finite_amount_is_a_malformed_answer(
     with pytest.raises(ResponseValidationError, match="finite"):
         _ = Leg(asset="BTC", amount_text=text).amount
     transfer = {"id": "1", "attributes": {"transfer_amount": text}}
-    transport.queue(ok({"transfer": transfer}), ok({"batch": BATCH}))
+    good = {"id": "2", "attributes": {"transfer_amount": "1.5"}}
+    transport.queue(ok({"transfer": transfer}), ok({"batch": BATCH}), ok({"transfer": good}))
     client, _ = make_client(transport)
-    # Decoding refuses it; the lost-answer handling then reads the batch back (leg unsettled).
-    with pytest.raises(OutcomeUnknownError) as info:
-        await client.settlement.settle_asset("B_Y7T2LPVX", "BTC")
-    assert isinstance(info.value.__cause__, ResponseValidationError)
+    # Decoding refuses it; the lost-answer handling then reads the batch back: the leg is
+    # unsettled, so the settle certainly did not happen and is sent again.
+    settled = await client.settlement.settle_asset("B_Y7T2LPVX", "BTC")
+    assert settled.id == "2"
+    assert [r.operation for r in transport.requests] == [
+        "SettlePrimeSettlementBatchAsset",
+        "GetPrimeSettlementBatch",
+        "SettlePrimeSettlementBatchAsset",
+    ]
 
 
 @pytest.mark.parametrize("value", [10**30, -(10**30), 10**17, -(10**17), 10**400])
@@ -137,10 +145,12 @@ async def test_an_oversized_answer_to_a_write_is_an_unknown_outcome() -> None:
     async with raw_http_server(200, "chunked", b"x" * 100_000) as base_url:
         client = PrimeClient(unique_key(), FAKE_SECRET, base_url=base_url, max_response_bytes=1000)
         async with client:
-            with pytest.raises(OutcomeUnknownError) as info:
-                await client.api_users.create("N", "Trader")
-    assert isinstance(info.value.__cause__, ResponseValidationError)
-    assert "max_response_bytes=1000" in str(info.value.__cause__)
+            with pytest.raises(OutcomeUnknownError, match="could not be read back") as info:
+                await client.settlement.settle_asset("B", "BTC")  # no read before sending
+    lost = info.value.__cause__  # the lost write (its read-back was oversized too)
+    assert isinstance(lost, OutcomeUnknownError)
+    assert isinstance(lost.__cause__, ResponseValidationError)
+    assert "max_response_bytes=1000" in str(lost.__cause__)
 
 
 @pytest.mark.parametrize("framing", ["length", "chunked"])

@@ -9,7 +9,7 @@ import pytest
 
 from kraken_prime_async import LocalNonceSource, NonceSource, PrimeClient, ValidationError
 from kraken_prime_async._auth import HmacAuth, fingerprint
-from kraken_prime_async._nonce import shared_nonce_source
+from kraken_prime_async._nonce import FloorNonceSource, shared_nonce_source
 from tests._fakes import FAKE_SECRET, FakeClock, ScriptedTransport, make_client, ok, unique_key
 
 
@@ -63,6 +63,15 @@ def test_units(unit: str, expected: int) -> None:
 def test_start_after_is_a_floor() -> None:
     source = LocalNonceSource(clock=lambda: 1.0, start_after=10**15)
     assert source.next_nonce_sync() == 10**15 + 1
+
+
+async def test_a_nonce_at_least_a_floor_keeps_the_sequence_increasing() -> None:
+    source = LocalNonceSource(clock=lambda: 1_700_000_000.0)
+    first = await source.next_nonce()
+    assert await source.next_nonce_at_least(first + 5001) == first + 5001
+    assert await source.next_nonce() == first + 5002
+    assert await source.next_nonce_at_least(first) == first + 5003  # a floor never lowers it
+    assert isinstance(source, FloorNonceSource)
 
 
 def test_rejects_unknown_units() -> None:

@@ -151,9 +151,10 @@ class FileLockNonceSource:
         """The nonce file."""
         return self._file.path
 
-    def next_nonce_sync(self) -> int:
-        """Return the next nonce without awaiting (the lock is held for microseconds)."""
-        now = int(self._clock() * self._scale)
+    def next_nonce_sync(self, floor: int = 0) -> int:
+        """Return the next nonce without awaiting, ``>= floor`` (the lock is held for
+        microseconds)."""
+        now = max(int(self._clock() * self._scale), floor)
         with self._file.locked() as fd:
             nonce = following(now, self._read(fd))
             os.pwrite(fd, _NONCE_RECORD % (nonce, self.unit.encode()), 0)
@@ -162,6 +163,10 @@ class FileLockNonceSource:
     async def next_nonce(self) -> int:
         """Return the next nonce."""
         return self.next_nonce_sync()
+
+    async def next_nonce_at_least(self, floor: int) -> int:
+        """Return the next nonce, ``>= floor``: ``max(floor, now, last + 1)``."""
+        return self.next_nonce_sync(floor)
 
     def _read(self, fd: int) -> int:
         raw = os.pread(fd, 64, 0)

@@ -178,7 +178,12 @@ class RedisNonceSource:
 
     async def next_nonce(self) -> int:
         """Return the next nonce of the fleet."""
-        now = int(self._clock() * self._scale)
+        return await self.next_nonce_at_least(0)
+
+    async def next_nonce_at_least(self, floor: int) -> int:
+        """Return the next nonce of the fleet, ``>= floor``: the script stores
+        ``max(candidate, last + 1)`` with ``candidate = max(floor, now)``."""
+        now = max(int(self._clock() * self._scale), floor)
         try:
             nonce = await self._scripts.run(
                 "nonce", self._scripts.nonce(keys=[self.key], args=[now, self.unit])

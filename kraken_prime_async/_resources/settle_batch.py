@@ -2,8 +2,9 @@
 
 Safety comes from reading state, not from memory: every run starts from the batch as Kraken
 reports it, so a leg that is settling or settled (its ``status`` is no longer ``unsettled``, or it
-carries a ``latest_spot_transfer``) is skipped, and a leg whose settle call ended with an unknown
-outcome is read back instead of being sent again.
+carries a ``latest_spot_transfer``) is skipped, and a leg whose settle answer was lost is read back
+once the lost request is fenced off (``_reconcile.SETTLE_LEG``): settled if the batch shows it
+started, settled again if it shows it not started, never sent blindly.
 
 Structured: the legs run as tasks that never outlive the call (``_tasks.run_together``): when
 ``settle_batch`` returns or raises (also when its caller cancels it), none of its tasks is still
@@ -29,7 +30,7 @@ ProgressCallback = Callable[[int, int, LegOutcome], None]
 GetBatch = Callable[[str], Awaitable[Batch]]
 #: Settle one leg (``batch_id``, ``asset``): the transfer (``None`` when a lost answer was read
 #: back from a batch that shows the leg started without naming its transfer), and whether it was
-#: read back. Raises ``OutcomeUnknownError`` when the batch does not show the leg started.
+#: read back. Raises ``OutcomeUnknownError`` when the batch cannot be read back after a loss.
 SettleLeg = Callable[[str, str], Awaitable[Outcome[Transfer | None]]]
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -130,7 +131,7 @@ async def _settle_leg(settle_leg: SettleLeg, batch_id: str, asset: str) -> LegOu
         outcome = await settle_leg(batch_id, asset)
     except OutcomeUnknownError as exc:
         # The batch was read after the lost answer and does not show this leg started.
-        return LegOutcome(asset, "unknown", reason="answer lost; leg not shown started", error=exc)
+        return LegOutcome(asset, "unknown", reason="answer lost; leg not read back", error=exc)
     except KrakenPrimeError as exc:
         return LegOutcome(asset, "failed", reason=type(exc).__name__, error=exc)
     reason = "answer lost; the batch shows it started" if outcome.read_back else None

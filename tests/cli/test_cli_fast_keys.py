@@ -117,6 +117,8 @@ def test_exit_codes(sandbox: ThreadedSandbox) -> None:
     assert revoked.returncode == 1 and "AuthenticationError" in revoked.stderr
 
     sandbox.sync(lambda: sandbox.sandbox.faults.add("CreateFastApiKey", "drop_after"))
+    # The key created by the lost request cannot be deleted: an orphan the caller must see.
+    sandbox.sync(lambda: sandbox.sandbox.faults.add("DeleteFastApiKey", "http_500", times=None))
     lost = run_cli(
         "fast-keys", "create", "lost", env=read_only | {"KRAKEN_OAUTH_TOKEN": _env(sandbox)[1]}
     )
