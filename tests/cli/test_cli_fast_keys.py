@@ -43,6 +43,7 @@ def test_create_list_update_delete(sandbox: ThreadedSandbox) -> None:
         "funds_withdraw",
         "--valid-until",
         "2030-01-01T00:00:00Z",
+        "--print-secret",
         env=env,
     )
     assert created.returncode == 0, created.stderr
@@ -50,8 +51,8 @@ def test_create_list_update_delete(sandbox: ThreadedSandbox) -> None:
     assert len(secret_lines) == 1 and "*" not in secret_lines[0]
     secret = secret_lines[0].split(": ", 1)[1]
     assert created.stdout.count(secret) == 1  # printed once
-    assert "shown once" in created.stderr
-    assert "bot-1" in created.stdout and "API_KEY_NAME" in created.stdout
+    assert "cannot be retrieved again" in created.stderr
+    assert "bot-1" in created.stdout and "API KEY NAME" in created.stdout
 
     listed = run_cli("--json", "fast-keys", "list", env=env)
     assert listed.returncode == 0, listed.stderr
@@ -109,7 +110,7 @@ def test_exit_codes(sandbox: ThreadedSandbox) -> None:
     assert unknown.returncode == 1 and "unknown api_key_name" in unknown.stderr
 
     read_only, read_token = _env(sandbox, "account.fast-api-key:read")
-    denied = run_cli("fast-keys", "create", "k", env=read_only)
+    denied = run_cli("fast-keys", "create", "k", "--print-secret", env=read_only)
     assert denied.returncode == 1 and "PermissionDeniedError" in denied.stderr
 
     sandbox.sync(lambda: sandbox.sandbox.revoke_token(token))
@@ -118,7 +119,11 @@ def test_exit_codes(sandbox: ThreadedSandbox) -> None:
 
     sandbox.sync(lambda: sandbox.sandbox.faults.add("CreateFastApiKey", "drop_after"))
     lost = run_cli(
-        "fast-keys", "create", "lost", env=read_only | {"KRAKEN_OAUTH_TOKEN": _env(sandbox)[1]}
+        "fast-keys",
+        "create",
+        "lost",
+        "--print-secret",
+        env=read_only | {"KRAKEN_OAUTH_TOKEN": _env(sandbox)[1]},
     )
     assert lost.returncode == 3 and "secret was not received" in lost.stderr
 

@@ -1,0 +1,46 @@
+"""Parse, run one command, and turn what went wrong into a message and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import sys
+from collections.abc import Callable, Sequence
+
+from ..errors import KrakenPrimeError
+from ._console import setup_logging
+from ._errors import UsageError, describe
+from ._parser import build_parser
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    """Whether ``--json`` is on the line (before a ``--``), known even when parsing fails."""
+    options = argv[: list(argv).index("--")] if "--" in argv else argv
+    return "--json" in options
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = wants_json(argv)
+    args: argparse.Namespace | None = None
+    undo: Callable[[], None] | None = None
+    try:
+        args = build_parser().parse_args(argv)
+        args.json = getattr(args, "json", False)
+        undo = setup_logging(args.verbose)
+        outcome = args.run(args)
+        code: int = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
+        return code
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except (KeyboardInterrupt, KrakenPrimeError, UsageError) as exc:
+        failure = describe(exc, args)
+        if failure is None:  # pragma: no cover - describe knows every KrakenPrimeError
+            raise
+        failure.emit(as_json=as_json)
+        return failure.code
+    finally:
+        if undo is not None:
+            undo()
