@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
@@ -62,6 +62,19 @@ def err() -> Console:
     return console_for(sys.stderr)
 
 
+def show(renderable: RenderableType, console: Console | None = None) -> None:
+    """Print a table or grid; off a terminal, without the padding rich leaves at line ends."""
+    console = console or out()
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    lines = captured.get().splitlines()
+    console.file.write("".join(line.rstrip() + "\n" for line in lines))
+    console.file.flush()
+
+
 def say(text: str) -> None:
     """One note on stderr (above the progress bar when one is drawn)."""
     err().print(Text(text))
@@ -86,7 +99,7 @@ def print_fields(fields: dict[str, Any]) -> None:
     table.add_column()
     for name, value in fields.items():
         table.add_row(name, _cell(value))
-    out().print(table)
+    show(table)
 
 
 def print_table(
@@ -121,7 +134,7 @@ def print_table(
         table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=width)
     for row in cells:
         table.add_row(*row)
-    console.print(table)
+    show(table, console)
 
 
 class _PlainHandler(logging.Handler):

@@ -12,7 +12,7 @@ import argparse
 import dataclasses
 import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import aiohttp
@@ -33,7 +33,7 @@ from ._config import (
     client_from,
     rate_limit_name,
 )
-from ._console import out
+from ._console import show
 from ._errors import EXIT_INCOMPLETE, EXIT_OK
 from ._output import emit_json
 
@@ -135,34 +135,44 @@ def clock_check(skew: float | None, url: str) -> Check:
     )
 
 
+async def _permitted(read: Callable[[], Awaitable[Any]]) -> bool:
+    try:
+        await read()
+    except PermissionDeniedError:
+        return False
+    return True
+
+
 async def probe_key(client: PrimeClient) -> tuple[Check, Check]:
-    """A signed read for the credentials, then a read of each kind for the permissions."""
-    probes: dict[str, Any] = {
-        "users": client.api_users.list,
-        "settlement batches": lambda: client.settlement.list_batches(limit=1),
-    }
+    """A signed read for the credentials, then one read of each kind for the permissions."""
     allowed: list[str] = []
     denied: list[str] = []
-    for label, read in probes.items():
-        try:
-            users = await read()
-        except PermissionDeniedError:
-            denied.append(label)
-            continue
-        allowed.append(label)
-        if label == "users" and users:
-            await client.api_user_keys.list(users[0].id)
-            allowed.append("keys")
-    detail = "a signed read was accepted"
-    credentials = Check("credentials", True, f"{detail} ({ENV_KEY} and {ENV_SECRET})")
-    reads = f"reads {', '.join(allowed) or 'nothing'}"
+    notes = ["writes are never probed (a Viewer cannot create batches or settle)"]
+    try:
+        users = await client.api_users.list()  # the signed read: raises if the key is refused
+        allowed.append("users")
+    except PermissionDeniedError:
+        users = None
+        denied.append("users")
+    if users:
+        first = users[0].id
+        keys = await _permitted(lambda: client.api_user_keys.list(first))
+        (allowed if keys else denied).append("keys")
+    elif users is not None:
+        notes.insert(0, "keys not tried (no API user yet)")
+    batches = await _permitted(lambda: client.settlement.list_batches(limit=1))
+    (allowed if batches else denied).append("settlement batches")
+    credentials = Check(
+        "credentials", True, f"a signed read was accepted ({ENV_KEY} and {ENV_SECRET})"
+    )
+    parts = [f"reads {', '.join(allowed) or 'nothing'}"]
     if denied:
-        reads += f"; denied {', '.join(denied)}"
-    reads += "; writes are never probed (a Viewer cannot create batches or settle)"
+        parts.append(f"denied {', '.join(denied)}")
+    detail = "; ".join(parts + notes)
     if not allowed:
         fix = "give the key's user a role (kraken-prime users set-role USER_ID --role Viewer)"
-        return credentials, Check("permissions", False, reads, fix)
-    return credentials, Check("permissions", True, reads)
+        return credentials, Check("permissions", False, detail, fix)
+    return credentials, Check("permissions", True, detail)
 
 
 def credential_failure(exc: KrakenPrimeError) -> Check:
@@ -235,6 +245,7 @@ async def run_checks(
 def render(checks: list[Check]) -> None:
     """One line per check on stdout (wrapped under its own column on a narrow terminal)."""
     grid = Table.grid(padding=(0, 1))
+    width = max(len(check.name) for check in checks) + 1
     grid.add_column(no_wrap=True)
     grid.add_column(no_wrap=True)
     grid.add_column()
@@ -243,8 +254,8 @@ def render(checks: list[Check]) -> None:
         detail = Text(check.detail)
         if check.fix:
             detail.append(f" ({'tip' if check.ok else 'fix'}: {check.fix})")
-        grid.add_row(mark, Text(check.name), detail)
-    out().print(grid)
+        grid.add_row(mark, Text(check.name.ljust(width)), detail)
+    show(grid)
 
 
 async def doctor(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from ..errors import KrakenPrimeError
 from ._console import setup_logging
 from ._errors import UsageError, describe
-from ._parser import build_parser
+from ._parser import apply_defaults, build_parser
 
 
 def wants_json(argv: Sequence[str]) -> bool:
@@ -27,8 +27,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args: argparse.Namespace | None = None
     undo: Callable[[], None] | None = None
     try:
-        args = build_parser().parse_args(argv)
-        args.json = getattr(args, "json", False)
+        args = apply_defaults(build_parser().parse_args(argv))
         undo = setup_logging(args.verbose)
         outcome = args.run(args)
         code: int = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome

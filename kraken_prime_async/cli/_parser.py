@@ -1,6 +1,7 @@
 """The ``kraken-prime`` argument parser: every command, option and help text.
 
-``--json`` is accepted anywhere on the line (before or after the command). Parse errors raise
+The global options (``--json``, ``--base-url``, ``--timeout``, ``--rate-limit``, ``-v``) are
+accepted anywhere on the line, before or after the command. Parse errors raise
 :class:`UsageError` instead of exiting, so ``main`` reports them like any other error (as JSON
 under ``--json``).
 """
@@ -8,8 +9,9 @@ under ``--json``).
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
+from .._constants import DEFAULT_TIMEOUT
 from .._resources.fast_api_keys import PERMISSION_NAMES
 from .._version import __version__
 from ..models import AssetKind, BatchStatus, Role, UserStatus
@@ -25,13 +27,23 @@ from ._config import (
 from ._demo import BOOK, demo
 from ._errors import UsageError
 
-EPILOG = (
-    f"Credentials come from {ENV_KEY} and {ENV_SECRET}, the URL from {ENV_BASE_URL} "
-    f"(fast-keys: an OAuth token from {ENV_OAUTH_TOKEN} or --token). "
-    "Exit codes: 0 ok, 1 Kraken refused or did not answer, 2 bad input or setup, "
-    "3 outcome unknown (read the state before retrying), 4 settlement incomplete or a doctor "
-    "check failed, 130 interrupted. `kraken-prime COMMAND --help` for each command."
-)
+EPILOG = f"""\
+environment:
+  {ENV_KEY}, {ENV_SECRET}  the key and its secret
+  {ENV_BASE_URL}     API base URL (--base-url)
+  {ENV_RATE_LIMIT}   rate-limit tier (--rate-limit)
+  {ENV_OAUTH_TOKEN}        fast-keys: OAuth access token (--token)
+
+exit codes:
+  0    ok
+  1    Kraken refused, or did not answer
+  2    bad input or setup (the message names the option or variable)
+  3    outcome unknown: read the state before trying again
+  4    settlement incomplete, or a doctor check failed
+  130  interrupted
+
+`kraken-prime COMMAND --help` describes each command.
+"""
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[Any]
@@ -43,7 +55,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        shown = default not in (None, False, argparse.SUPPRESS) and not isinstance(default, list)
+        shown = not (default is None or default is False or default == argparse.SUPPRESS)
         if shown and action.option_strings and "%(default)" not in text:
             text += " (default: %(default)s)"
         return text
@@ -56,22 +68,62 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
-def _json_option() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+#: The global options' values when they are not given (they may be given anywhere on the line,
+#: so their parsers leave them unset and :func:`apply_defaults` fills them in).
+GLOBAL_DEFAULTS: Final[dict[str, Any]] = {
+    "json": False,
+    "base_url": None,
+    "timeout": DEFAULT_TIMEOUT,
+    "rate_limit": None,
+    "verbose": 0,
+}
+
+
+def _global_options() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common = parser.add_argument_group("global options (before or after the command)")
     common.add_argument(
         "--json",
         action="store_true",
-        default=argparse.SUPPRESS,
-        help="print results as JSON (errors as JSON on stderr); allowed anywhere on the line",
+        help="print results as JSON (errors as JSON on stderr)",
     )
-    return common
+    common.add_argument(
+        "--base-url", metavar="URL", help=f"API base URL (default: ${ENV_BASE_URL} or Kraken's)"
+    )
+    common.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"budget of each attempt (default: {DEFAULT_TIMEOUT:g})",
+    )
+    common.add_argument(
+        "--rate-limit",
+        choices=RATE_LIMIT_CHOICES,
+        help=f"client-side pacing: your account's tier, auto or off (default: ${ENV_RATE_LIMIT} "
+        "or auto)",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        help="log the SDK's calls (-vv: debug; default: warnings only)",
+    )
+    return parser
 
 
-_COMMON = _json_option()
+def apply_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill in the global options that were not given."""
+    for name, value in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    return args
+
+
+_COMMON = _global_options()
 
 
 def _leaf(group: Subparsers, name: str, help: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """A command: help text, the defaults formatter and ``--json``."""
+    """A command: help text, the defaults formatter and the global options."""
     parents = [_COMMON, *kwargs.pop("parents", [])]
     parser: argparse.ArgumentParser = group.add_parser(
         name,
@@ -106,19 +158,6 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"kraken-prime {__version__}")
-    parser.add_argument(
-        "--base-url", metavar="URL", help=f"API base URL (default: ${ENV_BASE_URL} or Kraken's)"
-    )
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per attempt")
-    parser.add_argument(
-        "--rate-limit",
-        choices=RATE_LIMIT_CHOICES,
-        help=f"client-side pacing: your account's tier, auto or off (default: ${ENV_RATE_LIMIT} "
-        "or auto)",
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log the SDK's calls (-vv: debug)"
-    )
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     _add_users(groups)
     _add_keys(groups)
