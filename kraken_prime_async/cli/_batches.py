@@ -170,12 +170,13 @@ async def settle(args: argparse.Namespace) -> int:
                 }
                 print_table([row], ("transfer", "asset", "amount", "status"))
             return EXIT_OK
-        with SettleProgress(err(), label=f"settling {args.batch_id}") as progress:
+        label = f"settling {args.batch_id}"
+        with SettleProgress(err(), label=label, enabled=not args.json) as progress:
             report = await client.settlement.settle_batch(
                 args.batch_id,
                 concurrency=args.concurrency,
                 wait_for_confirmation=args.wait_confirmation,
-                on_progress=None if args.json else progress,
+                on_progress=progress.callback,
             )
         numbers = counters(report, client.stats)
     if args.json:

@@ -14,7 +14,9 @@ from decimal import Decimal
 from typing import Final
 
 from .._client import PrimeClient
+from .._resources.settle_batch import SettlementReport
 from ..errors import ValidationError
+from ..models import Batch, CreatedApiKey
 from ..sandbox import PrimeSandbox
 from ._batches import counters, print_legend, verdict
 from ._console import err, out, say
@@ -65,50 +67,62 @@ async def demo(args: argparse.Namespace) -> int:
     )
 
 
+async def _set_up(sb: PrimeSandbox, legs: int) -> CreatedApiKey:
+    """Steps 1-3: a Trader user and its key (as the owner would), and the day's trades."""
+    async with PrimeClient(sb.api_key, sb.api_secret, base_url=sb.url) as owner:
+        user = await owner.api_users.create(name="Desk A", role="Trader")
+        say(f"1. created Trader user {user.name!r} ({user.id})")
+        key = await owner.api_user_keys.create(user.id)
+        say(f"2. created key {key.api_key} (its secret stays in memory: {key.api_secret})")
+    sb.set_nonce_window(key.api_key, DEMO_NONCE_WINDOW_MS)
+    for asset, amount in BOOK[:legs]:
+        sb.add_trade(asset, Decimal(amount))
+    say(f"3. booked {legs} trades: {', '.join(asset for asset, _ in BOOK[:legs])}")
+    return key
+
+
+async def _settle(
+    sb: PrimeSandbox, trader: PrimeClient, concurrency: int, as_json: bool
+) -> tuple[Batch, SettlementReport]:
+    """Steps 4-7, with the Trader's key: snapshot, confirm, settle under faults, complete."""
+    batch = await trader.settlement.create_batch()
+    trades = batch.attributes.trade_count
+    say(f"4. snapshotted batch {batch.id}: {len(batch.legs)} legs, {trades} trades")
+    sb.confirm_batch(batch.id)
+    say("5. Kraken confirmed the batch (the sandbox does it on request)")
+    sb.faults.add(SETTLE, "drop_after")
+    sb.faults.add(SETTLE, "error", message="EService:Unavailable")
+    say(
+        f"6. settling every leg, {concurrency} at a time; the sandbox loses one answer "
+        "after settling and answers one EService:Unavailable"
+    )
+    with SettleProgress(err(), enabled=not as_json) as progress:
+        report = await trader.settlement.settle_batch(
+            batch.id, concurrency=concurrency, on_progress=progress.callback
+        )
+    sb.complete_transfers(batch.id)
+    say("7. Kraken completed the transfers (the sandbox does it on request)")
+    return await trader.settlement.get_batch(batch.id), report
+
+
 async def run_demo(*, legs: int = 12, concurrency: int = 4, as_json: bool = False) -> int:
     """Run the demo; return the exit code."""
     started = time.perf_counter()
     async with PrimeSandbox(latency=(0.0, 0.01), seed=7) as sb:
         say(f"kraken-prime demo: embedded Kraken Prime sandbox at {sb.url}")
-        async with PrimeClient(sb.api_key, sb.api_secret, base_url=sb.url) as owner:
-            user = await owner.api_users.create(name="Desk A", role="Trader")
-            say(f"1. created Trader user {user.name!r} ({user.id})")
-            key = await owner.api_user_keys.create(user.id)
-            say(f"2. created key {key.api_key} (its secret stays in memory: {key.api_secret})")
-        sb.set_nonce_window(key.api_key, DEMO_NONCE_WINDOW_MS)
-        for asset, amount in BOOK[:legs]:
-            sb.add_trade(asset, Decimal(amount))
-        say(f"3. booked {legs} trades: {', '.join(asset for asset, _ in BOOK[:legs])}")
-
+        key = await _set_up(sb, legs)
         async with PrimeClient(
             key.api_key,
             key.api_secret.get_secret_value(),
             base_url=sb.url,
             nonce_window=DEMO_NONCE_WINDOW_MS,  # requests may overlap within the key's window
         ) as trader:
-            batch = await trader.settlement.create_batch()
-            trades = batch.attributes.trade_count
-            say(f"4. snapshotted batch {batch.id}: {len(batch.legs)} legs, {trades} trades")
-            sb.confirm_batch(batch.id)
-            say("5. Kraken confirmed the batch (the sandbox does it on request)")
-            sb.faults.add(SETTLE, "drop_after")
-            sb.faults.add(SETTLE, "error", message="EService:Unavailable")
-            say(
-                f"6. settling every leg, {concurrency} at a time; the sandbox loses one answer "
-                "after settling and answers one EService:Unavailable"
-            )
-            with SettleProgress(err(), label="settling") as progress:
-                report = await trader.settlement.settle_batch(
-                    batch.id, concurrency=concurrency, on_progress=None if as_json else progress
-                )
-            sb.complete_transfers(batch.id)
-            say("7. Kraken completed the transfers (the sandbox does it on request)")
-            final = await trader.settlement.get_batch(batch.id)
+            final, report = await _settle(sb, trader, concurrency, as_json)
             numbers = counters(report, trader.stats)
         settle_calls = sb.calls(SETTLE)
         processed = sum(1 for record in settle_calls if record.processed)
     summary = {
-        "batch_id": batch.id,
+        "batch_id": final.id,
         "batch_status": final.attributes.status,
         "legs": len(report.legs),
         "settled": len(report.settled),
@@ -121,17 +135,16 @@ async def run_demo(*, legs: int = 12, concurrency: int = 4, as_json: bool = Fals
         "elapsed_seconds": round(time.perf_counter() - started, 3),
         "verdict": verdict(report),
     }
-    ok = report.complete and processed == legs
     if as_json:
         emit_json(summary)
     else:
-        console = out()
-        console.print(
-            f"batch {batch.id} is {final.attributes.status}; {len(settle_calls)} settle requests "
-            f"for {legs} legs, {processed} transfers started"
+        out().print(
+            f"batch {final.id} is {final.attributes.status}; {len(settle_calls)} settle "
+            f"requests for {legs} legs, {processed} transfers started"
         )
         print_legend(numbers)
-        console.print(verdict(report))
-    if not ok:
+        out().print(verdict(report))
+    if not (report.complete and processed == legs):
         say("demo FAILED: not every leg settled exactly once")
-    return EXIT_OK if ok else EXIT_REFUSED
+        return EXIT_REFUSED
+    return EXIT_OK

@@ -28,15 +28,17 @@ class SettleProgress:
     failed or is unknown, and every log record, is printed above it. Elsewhere: one plain line
     per leg.
 
-    Use as a context manager around the ``settle_batch`` call.
+    Use as a context manager around the ``settle_batch`` call; pass ``callback`` as its
+    ``on_progress`` (``None`` when not ``enabled``, e.g. under ``--json``).
     """
 
-    def __init__(self, console: Console, *, label: str = "settling") -> None:
+    def __init__(self, console: Console, *, label: str = "settling", enabled: bool = True) -> None:
         self._console = console
         self._counts: Counter[str] = Counter()
         self._progress: Progress | None = None
         self._task: TaskID | None = None
-        if console.is_terminal:
+        self.enabled = enabled
+        if console.is_terminal and enabled:
             self._progress = Progress(
                 TextColumn(label),
                 BarColumn(bar_width=None),
@@ -47,6 +49,11 @@ class SettleProgress:
                 expand=True,
                 transient=False,
             )
+
+    @property
+    def callback(self) -> SettleProgress | None:
+        """``self`` when enabled, else ``None``."""
+        return self if self.enabled else None
 
     def _counts_text(self) -> str:
         return " ".join(f"{name} {self._counts[name]}" for name in RESULTS if self._counts[name])
