@@ -7,7 +7,7 @@ import sys
 
 from ..errors import ValidationError
 from ..models import CreatedApiKey
-from ._config import ENV_BASE_URL, ENV_KEY, ENV_SECRET, client_from
+from ._config import client_from
 from ._console import out, say
 from ._errors import EXIT_OK, EXIT_REFUSED
 from ._output import emit, emit_json, to_builtins
@@ -103,17 +103,3 @@ async def keys_delete(args: argparse.Namespace) -> int:
     else:
         out().print("deleted" if deleted else "not deleted")
     return EXIT_OK if deleted else EXIT_REFUSED
-
-
-async def sandbox(args: argparse.Namespace) -> int:
-    from ..sandbox import serve
-
-    say("sandbox: serving until Ctrl-C; export these to point the CLI at it:")
-    await serve(args.host, args.port, announce=_announce)
-    return EXIT_OK
-
-
-def _announce(line: str) -> None:
-    name, _, value = line.partition("=")
-    variable = {"url": ENV_BASE_URL, "api_key": ENV_KEY, "api_secret": ENV_SECRET}.get(name)
-    print(f"export {variable}={value}" if variable else line, flush=True)

@@ -15,7 +15,7 @@ from .._constants import DEFAULT_TIMEOUT
 from .._resources.fast_api_keys import PERMISSION_NAMES
 from .._version import __version__
 from ..models import AssetKind, BatchStatus, Role, UserStatus
-from . import _batches, _commands, _doctor, _fast_keys
+from . import _batches, _commands, _doctor, _fast_keys, _sandbox
 from ._config import (
     ENV_BASE_URL,
     ENV_KEY,
@@ -327,14 +327,5 @@ def _add_fast_keys(groups: Subparsers) -> None:
 
 
 def _add_sandbox(groups: Subparsers) -> None:
-    """``sandbox``: serve the embedded sandbox.
-
-    MERGE POINT (sandbox branch): its ``kraken_prime_async/cli/_sandbox.py`` owns this command's
-    options and handler. At merge, replace the body below the ``add_parser`` call with
-    ``_sandbox.configure(sandbox)`` and ``sandbox.set_defaults(run=_sandbox.run)``; ``main``
-    accepts a ``run`` that returns an int or a coroutine.
-    """
-    sandbox = _leaf(groups, "sandbox", "serve the embedded sandbox until Ctrl-C")
-    sandbox.add_argument("--host", default="127.0.0.1", help="interface to listen on")
-    sandbox.add_argument("--port", type=int, default=0, help="TCP port (0: a free one)")
-    sandbox.set_defaults(run=_commands.sandbox)
+    """``sandbox``: its options and handler live in ``_sandbox`` (``configure`` sets ``run``)."""
+    _sandbox.configure(_leaf(groups, "sandbox", "serve the embedded sandbox until Ctrl-C"))

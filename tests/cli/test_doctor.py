@@ -45,8 +45,9 @@ def test_all_checks_pass_against_the_sandbox(sandbox: ThreadedSandbox) -> None:
     assert "unit ms; 0 nonce rejections" in lines["nonces"]
     assert "auto" in lines["rate limit"]
     # Probing reads only, never a write.
-    methods = {record.method for record in sandbox.sync(lambda: sandbox.sandbox.requests)}
-    assert methods <= {"ListPrimeApiUsers", "ListPrimeApiUserKeys", "ListPrimeSettlementBatches"}
+    seen = {record.operation for record in sandbox.sync(lambda: sandbox.sandbox.requests)}
+    reads = {"Time", "ListPrimeApiUsers", "ListPrimeApiUserKeys", "ListPrimeSettlementBatches"}
+    assert seen == reads
 
     as_json = run_cli("--json", "doctor", "--rate-limit", "pro", env=sandbox.env)
     report = json.loads(as_json.stdout)

@@ -112,7 +112,7 @@ async def test_create_list_update_delete() -> None:
 
         assert await oauth.fast_api_keys.delete("bot-2") is True
         assert await oauth.fast_api_keys.list() == []
-    assert [r.method for r in sb.requests] == [
+    assert [r.operation for r in sb.requests] == [
         "CreateFastApiKey",
         "ListFastApiKeys",
         "UpdateFastApiKey",
