@@ -15,6 +15,8 @@ from ._secret_file import SecretDelivery
 
 USER_COLUMNS = ("id", "name", "status", "roles")
 KEY_COLUMNS = ("id", "api_key", "user_id", "permissions", "whitelisted_ips", "updated_at")
+#: Long cells shortened first on a narrow terminal (``--json`` has them in full).
+KEY_SQUEEZE = ("permissions", "whitelisted_ips")
 
 
 async def users_list(args: argparse.Namespace) -> int:
@@ -52,7 +54,8 @@ async def users_set_role(args: argparse.Namespace) -> int:
 
 async def keys_list(args: argparse.Namespace) -> int:
     async with client_from(args) as client:
-        emit(await client.api_user_keys.list(args.user_id), KEY_COLUMNS, as_json=args.json)
+        keys = await client.api_user_keys.list(args.user_id)
+    emit(keys, KEY_COLUMNS, as_json=args.json, squeeze=KEY_SQUEEZE)
     return EXIT_OK
 
 
@@ -78,7 +81,7 @@ def show_created_key(key: CreatedApiKey, delivery: SecretDelivery, *, as_json: b
             data["secret_file"] = str(delivery.file.path)
         emit_json(data)
         return
-    emit(key, ("id", "api_key", "user_id", "permissions", "whitelisted_ips"), as_json=False)
+    emit(key, KEY_COLUMNS[:-1], as_json=False, squeeze=KEY_SQUEEZE)
     if delivery.print_secret:
         # A plain write: the one value the user asked to see, never through a log or a table.
         sys.stdout.write(f"api_secret: {key.api_secret.get_secret_value()}\n")
@@ -91,7 +94,7 @@ async def keys_update(args: argparse.Namespace) -> int:
         raise ValidationError("--ip", "give --ip at least once, or --clear-ips")
     async with client_from(args) as client:
         key = await client.api_user_keys.update(args.user_id, args.key_id, whitelisted_ips=ips)
-    emit(key, KEY_COLUMNS, as_json=args.json)
+    emit(key, KEY_COLUMNS, as_json=args.json, squeeze=KEY_SQUEEZE)
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import ipaddress
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -107,7 +108,10 @@ async def probe_time(
         fix = "check the host name and the system's CA certificates"
         return Check("base URL", False, f"TLS to {url} failed ({type(exc).__name__})", fix), None
     except (aiohttp.ClientError, TimeoutError) as exc:
-        detail = f"could not reach {url} ({type(exc).__name__})"
+        cause = getattr(exc, "os_error", None)
+        errno = cause.errno if isinstance(cause, OSError) else None
+        reason = os.strerror(errno).lower() if errno else type(exc).__name__
+        detail = f"could not reach {url} ({reason})"
         return Check("base URL", False, detail, URL_FIX), None
     check = transport_check(url, status, time.perf_counter() - started)
     try:
@@ -125,8 +129,10 @@ def clock_check(skew: float | None, url: str) -> Check:
         return Check("clock", False, detail, f"is the base URL Kraken's API? {URL_FIX}")
     direction = "ahead of" if skew < 0 else "behind"
     size = f"{abs(skew):.0f} s {direction} the server"
+    if abs(skew) < 1:
+        return Check("clock", True, "in step with the server (to the second it reports)")
     if abs(skew) <= MAX_SKEW:
-        return Check("clock", True, f"within {MAX_SKEW:.0f} s of the server ({size})")
+        return Check("clock", True, f"{size}: within {MAX_SKEW:.0f} s")
     return Check(
         "clock",
         False,
@@ -193,9 +199,10 @@ def nonce_check(client: PrimeClient | None) -> Check:
     if client is None:
         return Check("nonces", True, f"unit {DEFAULT_NONCE_UNIT}; no signed request was made")
     stats = client.stats
+    requests = "request" if stats.attempts == 1 else "requests"
     detail = (
         f"unit {DEFAULT_NONCE_UNIT}; {stats.nonce_rejections} nonce rejections "
-        f"in {stats.attempts} signed requests"
+        f"in this run's {stats.attempts} signed {requests}"
     )
     if stats.nonce_rejections:
         fix = (

@@ -47,14 +47,14 @@ def iso_ms(epoch_ms: int | None, *, seconds: bool = True) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%dT%H:%MZ")
 
 
-def emit(value: Any, columns: Sequence[str], *, as_json: bool) -> None:
+def emit(value: Any, columns: Sequence[str], *, as_json: bool, squeeze: Sequence[str] = ()) -> None:
     """Print a result (a Struct or a list of them) as JSON or as a table."""
     if as_json:
         emit_json(value)
         return
     data = to_builtins(value)
     rows = data if isinstance(data, list) else [data]
-    print_table([_flatten(row) for row in rows], columns)
+    print_table([_flatten(row) for row in rows], columns, squeeze=squeeze)
 
 
 def _flatten(row: dict[str, Any]) -> dict[str, Any]:

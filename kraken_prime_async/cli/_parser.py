@@ -55,7 +55,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        shown = not (default is None or default is False or default == argparse.SUPPRESS)
+        shown = not (default is None or default is False or default in (argparse.SUPPRESS, []))
         if shown and action.option_strings and "%(default)" not in text:
             text += " (default: %(default)s)"
         return text
