@@ -14,7 +14,8 @@ from ._output import emit, emit_json, to_builtins
 from ._secret_file import SecretDelivery
 
 USER_COLUMNS = ("id", "name", "status", "roles")
-KEY_COLUMNS = ("id", "api_key", "user_id", "permissions", "whitelisted_ips", "updated_at")
+#: A user's keys (the user is on the command line, so no user id column).
+KEY_COLUMNS = ("id", "api_key", "permissions", "whitelisted_ips", "updated_at")
 #: Long cells shortened first on a narrow terminal (``--json`` has them in full).
 KEY_SQUEEZE = ("permissions", "whitelisted_ips")
 

@@ -128,7 +128,7 @@ def print_table(
         fixed = sum(w for i, w in enumerate(widths) if i not in squeezed) + GAP * (len(widths) - 1)
         budget = max(MIN_SQUEEZED, (console.width - fixed) // len(squeezed))
         for i in squeezed:
-            widths[i] = min(widths[i], max(budget, len(headers[i])))
+            widths[i] = min(widths[i], budget)
     table = Table(box=None, pad_edge=False, padding=(0, GAP, 0, 0), header_style="bold")
     for header, width in zip(headers, widths, strict=True):
         table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=width)

@@ -76,7 +76,9 @@ def test_keys_create_writes_the_secret_file_and_prints_no_secret(
     assert len(secret) > 40
     assert secret not in created.stdout and secret not in created.stderr
     assert f"written to {path} (mode 0600)" in created.stderr
-    api_key = created.stdout.split()[created.stdout.split().index(user_id) - 1]
+    header, row = created.stdout.splitlines()
+    assert header.split()[:3] == ["ID", "API", "KEY"]
+    api_key = row.split()[1]
 
     async def works() -> int:  # the file holds the secret of the key just created
         async with PrimeClient(api_key, secret, base_url=sandbox.sandbox.url) as client:
