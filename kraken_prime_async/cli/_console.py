@@ -152,12 +152,20 @@ class _PlainHandler(logging.Handler):
             self.handleError(record)
 
 
+#: ``KRAKEN_PRIME_LOG=info|debug`` (the SDK's switch for a stderr log) raises the CLI's level too.
+ENV_LOG = "KRAKEN_PRIME_LOG"
+_ENV_VERBOSITY = {"info": 1, "debug": 2}
+
+
 def setup_logging(verbosity: int) -> Callable[[], None]:
     """Send the SDK's log records through the stderr console; return the undo function.
 
-    ``verbosity``: 0 warnings, 1 info, 2 debug (metadata only: the SDK never logs a secret).
+    ``verbosity``: 0 warnings, 1 info, 2 debug (metadata only: the SDK never logs a secret), or
+    more if ``KRAKEN_PRIME_LOG`` asks for it. A stream handler already on the SDK's logger is set
+    aside while the command runs: it would write past the console and tear the progress bar.
     """
     console = err()
+    verbosity = max(verbosity, _ENV_VERBOSITY.get(os.environ.get(ENV_LOG, "").lower(), 0))
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler: logging.Handler
     if console.is_terminal:
@@ -166,12 +174,17 @@ def setup_logging(verbosity: int) -> Callable[[], None]:
         handler = _PlainHandler(console)
     logger = logging.getLogger(LOGGER_NAME)
     saved = (logger.level, logger.propagate)
+    streams = [h for h in logger.handlers if type(h) is logging.StreamHandler]
+    for stream in streams:
+        logger.removeHandler(stream)
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
 
     def undo() -> None:
         logger.removeHandler(handler)
+        for stream in streams:
+            logger.addHandler(stream)
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
 

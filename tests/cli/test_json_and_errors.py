@@ -6,7 +6,9 @@ These run ``main`` in this process (fast); the subprocess tests cover the instal
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -151,3 +153,22 @@ def test_request_id_is_reported_only_when_the_exception_has_one(
     assert json.loads(capsys.readouterr().err)["error"]["request_id"] == "req-7"
     failure.emit(as_json=False)
     assert "(request id req-7)" in capsys.readouterr().err
+
+
+def test_log_records_go_through_the_console_and_an_sdk_handler_is_set_aside(
+    sandbox: ThreadedSandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logger = logging.getLogger("kraken_prime_async")
+    elsewhere = io.StringIO()
+    direct = logging.StreamHandler(elsewhere)  # what KRAKEN_PRIME_LOG may have installed
+    logger.addHandler(direct)
+    try:
+        monkeypatch.setenv("KRAKEN_PRIME_LOG", "debug")
+        code, _, err = _run(capsys, "users", "list")
+        assert code == 0
+        assert "DEBUG kraken_prime_async" in err and "ListPrimeApiUsers attempt=1 status=200" in err
+        assert elsewhere.getvalue() == ""  # nothing bypassed the console
+        assert direct in logger.handlers  # and it is back once the command is done
+    finally:
+        logger.removeHandler(direct)
+    assert sandbox.sandbox.api_secret not in err
