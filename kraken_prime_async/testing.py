@@ -36,6 +36,7 @@ Faults read as what happens: ``prime_sandbox.faults.drop_after("SettlePrimeSettl
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Final
 
@@ -109,6 +110,9 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
 def _shared(request: pytest.FixtureRequest, options: dict[str, Any]) -> dict[str, Any]:
     merged = {**request.getfixturevalue("prime_sandbox_options"), **_marker_options(request)}
     shared = {name: merged[name] for name in _SHARED_WITH_CLIENTS if name in merged}
+    sleep = getattr(shared.get("clock"), "sleep", None)
+    if inspect.iscoroutinefunction(sleep):  # a fake clock that advances when slept on
+        shared["sleep"] = sleep
     return {**shared, **options}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -27,6 +28,20 @@ __all__ = ["configure", "run"]
 
 DEFAULT_HOST: Final = "127.0.0.1"
 TIER_NAMES: Final = ("starter", "intermediate", "pro")
+#: ``sandbox.FAULT_KINDS``, spelled out so that ``--help`` does not import the server.
+FAULT_KIND_NAMES: Final = (
+    "http_500",
+    "http_502_html",
+    "http_503_html",
+    "delay",
+    "delay_before",
+    "delay_after",
+    "drop_before",
+    "drop_after",
+    "malformed_json",
+    "error",
+    "throttled",
+)
 _FOREVER: Final = ("*", "forever")
 
 
@@ -81,6 +96,16 @@ def _latency(text: str) -> tuple[float, float]:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``sandbox`` options to ``parser`` and set ``run`` as its handler."""
+    parser.description = (
+        "Serve the embedded Kraken Prime sandbox until Ctrl-C. Prints export lines for "
+        "KRAKEN_PRIME_BASE_URL, KRAKEN_PRIME_API_KEY, KRAKEN_PRIME_API_SECRET, KRAKEN_OAUTH_TOKEN "
+        "and KRAKEN_SANDBOX_ADMIN_TOKEN, then one line per request."
+    )
+    parser.epilog = (
+        f"Fault kinds: {', '.join(FAULT_KIND_NAMES)}. Admin API under /_sandbox/ with "
+        "'Authorization: Bearer $KRAKEN_SANDBOX_ADMIN_TOKEN'. "
+        "Guide: docs/testing-with-the-sandbox.md."
+    )
     parser.add_argument("--host", help=f"interface to bind (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, help="TCP port, 0-65535 (default 0: any free port)")
     parser.add_argument(
@@ -154,7 +179,8 @@ def log_line(record: RequestRecord) -> str:
 def _printer(as_json: bool) -> Callable[[RequestRecord], None]:
     def show(record: RequestRecord) -> None:
         text = msgspec.json.encode(record.to_json()).decode() if as_json else log_line(record)
-        print(text, flush=True)
+        with contextlib.suppress(OSError):  # stdout went away (a closed pipe): keep serving
+            print(text, flush=True)
 
     return show
 

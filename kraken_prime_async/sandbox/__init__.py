@@ -3,7 +3,14 @@
 ``PrimeSandbox`` runs an aiohttp server on loopback with real state (API users, keys, trades,
 settlement batches, legs, transfers) and Kraken's rules: ``API-Sign`` verification, per-key nonces
 with nonce windows, the call-counter rate limit, temporary lockouts, role permissions, immediate
-key revocation, ``additionalProperties: false`` validation and scriptable faults.
+key revocation, ``additionalProperties: false`` validation and scriptable faults (``_faults``).
+
+Layout: ``_server`` (``PrimeSandbox``: options, lifecycle, log, helpers), ``_http`` (routes and
+the per-request steps), ``_prime`` (the Prime chain: authenticate → admit → execute), ``_fast_api``
+(its OAuth twin), ``_operations`` (the 13 Prime operations as data), ``_state`` and ``_views``
+(account records and their JSON), ``_rules`` (nonces, call counter, lockouts), ``_errors``,
+``_records`` (``RequestRecord``, ``Announcement``), ``_admin`` (the ``/_sandbox/`` admin API) and
+``_scenario`` (TOML scenarios). Guide: ``docs/testing-with-the-sandbox.md``.
 
 Error strings
 -------------

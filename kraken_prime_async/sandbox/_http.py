@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -53,6 +53,7 @@ class Received:
     http_method: str
     body: bytes
     writes: bool
+    params: dict[str, Any] | None = None
 
 
 class RequestServer:
@@ -163,6 +164,7 @@ class RequestServer:
         fault = self._faults.take(received.operation)
         try:
             received.body = await request.read()
+            received.params = decode_object(received.body)
         except ConnectionError:  # the client went away before its request had arrived
             self._record(received, Outcome(0, {}), Rendered(None, (), None), fault)
             return web.Response()
@@ -175,8 +177,8 @@ class RequestServer:
             self._tick()
             outcome = process(request, received)
         else:
-            params = decode_object(received.body)
-            outcome = Outcome(0, {}, api_key=_api_key(request), nonce=body_nonce(params))
+            nonce = body_nonce(received.params)
+            outcome = Outcome(0, {}, api_key=_api_key(request), nonce=nonce)
         rendered = render(fault, outcome, self._clock())
         self._record(received, outcome, rendered, fault)
         if fault is not None and fault.delay_after:
@@ -188,7 +190,7 @@ class RequestServer:
         return _response(rendered)
 
     def _process_prime(self, request: web.Request, received: Received) -> Outcome:
-        params = decode_object(received.body)
+        params = received.params
         prime_request = PrimeRequest(
             operation=received.operation,
             api_key=_api_key(request),
@@ -235,7 +237,7 @@ class RequestServer:
                 fault=None if fault is None else fault.kind,
                 timestamp=self._clock(),
                 changed=outcome.processed and received.writes,
-                arguments=redact_arguments(decode_object(received.body)),
+                arguments=redact_arguments(received.params),
                 http_method=received.http_method,
             )
         )

@@ -66,6 +66,29 @@ async def test_marker_options_reach_the_client(prime_sandbox, prime_client):
     assert len(await prime_client.api_users.list()) == 5
 
 
+class FakeClock:
+    def __init__(self):
+        self.now = 1_700_000_000.0
+
+    def __call__(self):
+        return self.now
+
+    async def sleep(self, seconds):
+        self.now += seconds
+
+
+CLOCK = FakeClock()
+
+
+@pytest.mark.prime_sandbox(clock=CLOCK, rate_limit=True, tier="starter")
+async def test_a_fake_clock_is_shared_with_the_client(prime_sandbox, prime_client):
+    started = CLOCK.now
+    for _ in range(20):  # more than the starter tier's 15: someone has to wait
+        await prime_client.api_users.list()
+    assert all(record.timestamp >= started for record in prime_sandbox.requests)
+    assert CLOCK.now > started  # the waiting happened on the fake clock
+
+
 async def test_fast_api_client(prime_sandbox, fast_api_client):
     created = await fast_api_client.fast_api_keys.create("desk-bot")
     listed = await fast_api_client.fast_api_keys.list()
@@ -115,7 +138,7 @@ def test_user_project_runs_with_the_plugin(tmp_path: Path, mode: str, via_confte
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "8 passed" in done.stdout, done.stdout
+    assert "9 passed" in done.stdout, done.stdout
 
 
 def test_without_the_plugin_the_marker_is_unknown(tmp_path: Path) -> None:
@@ -131,3 +154,27 @@ def test_without_the_plugin_the_marker_is_unknown(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "'prime_sandbox' not found in `markers`" in done.stdout + done.stderr
+
+
+def test_the_example_project_runs_in_strict_mode() -> None:
+    example = Path(__file__).parents[2] / "examples" / "sandbox_pytest"
+    done = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "asyncio_mode=strict",
+            str(example),
+        ],
+        cwd=example.parents[1],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed" in done.stdout, done.stdout

@@ -234,7 +234,7 @@ async def test_request_log_records_metadata() -> None:
 @pytest.mark.parametrize("kind", ["delay_before", "delay"])
 async def test_delay_before_checks_the_nonce_after_the_wait(kind: str) -> None:
     async with running() as (sb, owner):
-        sb.faults.add("ListPrimeApiUsers", kind, seconds=0.1)  # type: ignore[arg-type]
+        sb.faults.add("ListPrimeApiUsers", kind, seconds=0.3)  # type: ignore[arg-type]
         late = asyncio.ensure_future(owner.call("ListPrimeApiUsers", nonce=10))
         await asyncio.sleep(0.02)
         prompt = await owner.call("ListPrimeApiUsers", nonce=11)
@@ -245,7 +245,7 @@ async def test_delay_before_checks_the_nonce_after_the_wait(kind: str) -> None:
 
 async def test_delay_after_processes_at_once_and_answers_late() -> None:
     async with running() as (sb, owner):
-        sb.faults.delay_after("CreatePrimeApiUser", 0.1)
+        sb.faults.delay_after("CreatePrimeApiUser", 0.3)
         slow = asyncio.ensure_future(owner.call(CREATE, nonce=10, name="A", role="Trader"))
         await _wait_for_log(sb, 1)
         assert not slow.done()
