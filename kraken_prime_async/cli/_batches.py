@@ -170,6 +170,8 @@ async def settle(args: argparse.Namespace) -> int:
                 }
                 print_table([row], ("transfer", "asset", "amount", "status"))
             return EXIT_OK
+        if args.wait_confirmation > 0:
+            say(f"waiting up to {args.wait_confirmation:g} s for Kraken to confirm the batch")
         label = f"settling {args.batch_id}"
         with SettleProgress(err(), label=label, enabled=not args.json) as progress:
             report = await client.settlement.settle_batch(

@@ -172,3 +172,34 @@ def test_log_records_go_through_the_console_and_an_sdk_handler_is_set_aside(
     finally:
         logger.removeHandler(direct)
     assert sandbox.sandbox.api_secret not in err
+
+
+def test_settle_one_asset_and_the_verdict_in_json(
+    sandbox: ThreadedSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def book() -> None:
+        sandbox.sandbox.add_trade("BTC", "1.5")
+        sandbox.sandbox.add_trade("ETH", "-3")
+
+    sandbox.sync(book)
+    code, out, _ = _run(capsys, "batches", "create", "--json")
+    batch_id = json.loads(out)["id"]
+    sandbox.sync(lambda: sandbox.sandbox.confirm_batch(batch_id))
+
+    code, out, err = _run(capsys, "settle", batch_id, "--asset", "BTC")
+    assert code == 0, err
+    header, row = out.splitlines()
+    assert header.split() == ["TRANSFER", "ASSET", "AMOUNT", "STATUS"]
+    assert row.split()[1:] == ["BTC", "1.5", "pending"]
+
+    code, out, err = _run(capsys, "--json", "settle", batch_id)
+    assert code == 0, err
+    report = json.loads(out)
+    assert [(leg["asset"], leg["result"]) for leg in report["legs"]] == [
+        ("BTC", "skipped"),
+        ("ETH", "settled"),
+    ]
+    assert report["verdict"] == (
+        "2 legs: 1 settled exactly once, 1 skipped (already settling), 0 failed, 0 unknown"
+    )
+    assert err == ""  # no progress output under --json
