@@ -69,13 +69,16 @@ def test_keys_create_writes_the_secret_file_and_prints_no_secret(
 ) -> None:
     user_id = sandbox.sync(lambda: sandbox.sandbox.add_api_user("Desk A", "Trader"))
     path = tmp_path / "desk-a.secret"
-    created = run_cli("keys", "create", user_id, "--secret-file", str(path), env=sandbox.env)
+    created = run_cli(  # -vv: the SDK's debug log too stays free of the secret
+        "keys", "create", user_id, "--secret-file", str(path), "-vv", env=sandbox.env
+    )
     assert created.returncode == 0, created.stderr
     assert _mode(path) == 0o600
     secret = path.read_text()
     assert len(secret) > 40
     assert secret not in created.stdout and secret not in created.stderr
     assert f"written to {path} (mode 0600)" in created.stderr
+    assert "DEBUG kraken_prime_async" in created.stderr
     header, row = created.stdout.splitlines()
     assert header.split()[:3] == ["ID", "API", "KEY"]
     api_key = row.split()[1]
