@@ -7,14 +7,15 @@ Kraken Connect OAuth Fast API key operations.
 ...     keys = await oauth.fast_api_keys.list()
 """
 
+import logging as _logging
 from typing import TYPE_CHECKING, Any
 
 from . import errors, models
 from ._client import PrimeClient
+from ._constants import LOGGER_NAME as _LOGGER_NAME
 from ._lifecycle import ClientState
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
 from ._rate_limit import RateCounter, RateLimit
-from ._resources.settle_batch import LegOutcome, SettlementReport
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr
 from ._stats import ClientStats
@@ -31,6 +32,7 @@ from .errors import (
     InternalServerError,
     InvalidArgumentsError,
     InvalidNonceError,
+    KeyRotationError,
     KrakenPrimeError,
     OutcomeUnknownError,
     PermissionDeniedError,
@@ -51,28 +53,38 @@ from .models import (
     CreatedFastApiKey,
     FastApiKeyInfo,
     FastApiKeyPermissions,
+    KeyAudit,
+    KeyFinding,
     Leg,
+    LegOutcome,
     Role,
+    SettlementReport,
     Transfer,
     UserStatus,
 )
 
 if TYPE_CHECKING:
     from ._fleet import Fleet, FleetGate
-    from ._fleet_file import FileLockFleet, FileLockNonceSource
-    from ._fleet_redis import RedisFleet, RedisNonceSource
+    from ._fleet._file import FileLockFleet, FileLockNonceSource
+    from ._fleet._redis import RedisFleet, RedisNonceSource
     from ._oauth_client import FastApiKeyClient
+
+# A library's logger stays silent unless the application configures logging (without a
+# handler, Python's last-resort handler would print warnings to stderr).
+_logger = _logging.getLogger(_LOGGER_NAME)
+if not any(isinstance(handler, _logging.NullHandler) for handler in _logger.handlers):
+    _logger.addHandler(_logging.NullHandler())
 
 #: Imported on first use: most processes never share a key or manage Fast API keys (keeps
 #: ``import kraken_prime_async`` lean).
 _LAZY = {
     "FastApiKeyClient": "._oauth_client",
-    "FileLockFleet": "._fleet_file",
-    "FileLockNonceSource": "._fleet_file",
+    "FileLockFleet": "._fleet._file",
+    "FileLockNonceSource": "._fleet._file",
     "Fleet": "._fleet",
     "FleetGate": "._fleet",
-    "RedisFleet": "._fleet_redis",
-    "RedisNonceSource": "._fleet_redis",
+    "RedisFleet": "._fleet._redis",
+    "RedisNonceSource": "._fleet._redis",
 }
 
 
@@ -116,6 +128,9 @@ __all__ = [
     "InternalServerError",
     "InvalidArgumentsError",
     "InvalidNonceError",
+    "KeyAudit",
+    "KeyFinding",
+    "KeyRotationError",
     "KrakenPrimeError",
     "Leg",
     "LegOutcome",

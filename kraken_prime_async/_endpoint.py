@@ -1,7 +1,7 @@
 """Endpoints as data, and decoding of Kraken's ``{"error": [...], "result": ...}`` envelope.
 
-An :class:`Endpoint` says everything the pipeline needs: the wire method name, the HTTP verb and
-path (``POST /0/private/<method>`` for every Prime endpoint), the Struct the ``result`` decodes
+An :class:`Endpoint` says everything the pipeline needs: the wire operation name, the HTTP verb and
+path (``POST /0/private/<operation>`` for every Prime endpoint), the Struct the ``result`` decodes
 into, how to unwrap it (``data``/``batch``/``transfer`` wrappers), and whether the call is
 idempotent (may be re-sent after its answer was lost).
 """
@@ -18,6 +18,7 @@ from msgspec import UNSET, UnsetType
 from . import _error_map
 from ._constants import ERROR_BODY_SNIPPET, LOGGER_NAME, PRIVATE_PATH_PREFIX
 from ._secret import SecretStr
+from ._transport import RawResponse
 from .errors import ResponseValidationError
 
 T = TypeVar("T")
@@ -49,18 +50,20 @@ class Data(msgspec.Struct, Generic[T], frozen=True, gc=False):
 def _dec_hook(tp: type[Any], obj: Any) -> Any:
     if tp is SecretStr and isinstance(obj, str):
         return SecretStr(obj)
-    raise NotImplementedError
+    # msgspec turns a TypeError into a ValidationError (a malformed answer); it would let a
+    # NotImplementedError escape.
+    raise TypeError(f"Expected `str`, got `{type(obj).__name__}`")
 
 
 _error_decoder = msgspec.json.Decoder(ErrorEnvelope)
 
 
 class Endpoint(Generic[W, R]):
-    """One API method.
+    """One API operation.
 
     Parameters
     ----------
-    method : str
+    operation : str
         Wire name, e.g. ``"GetPrimeApiUser"`` (for OAuth operations, a name for logs and errors).
     wire_type : type
         What ``result`` decodes into.
@@ -73,7 +76,7 @@ class Endpoint(Generic[W, R]):
     http_method : str
         HTTP verb. ``GET`` requests carry no body; the others send the JSON body.
     path : str, optional
-        URL path under the base URL; default ``/0/private/<method>``.
+        URL path under the base URL; default ``/0/private/<operation>``.
     """
 
     __slots__ = (
@@ -81,7 +84,7 @@ class Endpoint(Generic[W, R]):
         "cost",
         "http_method",
         "idempotent",
-        "method",
+        "operation",
         "path",
         "path_bytes",
         "unwrap",
@@ -90,7 +93,7 @@ class Endpoint(Generic[W, R]):
 
     def __init__(
         self,
-        method: str,
+        operation: str,
         wire_type: Any,
         unwrap: Callable[[W], R],
         *,
@@ -99,9 +102,9 @@ class Endpoint(Generic[W, R]):
         http_method: str = "POST",
         path: str | None = None,
     ) -> None:
-        self.method = method
+        self.operation = operation
         self.http_method = http_method
-        self.path = f"{PRIVATE_PATH_PREFIX}{method}" if path is None else path
+        self.path = f"{PRIVATE_PATH_PREFIX}{operation}" if path is None else path
         self.path_bytes = self.path.encode("ascii")
         self.wire_type = wire_type
         self.unwrap = unwrap
@@ -116,59 +119,79 @@ class Endpoint(Generic[W, R]):
             self._decoder = msgspec.json.Decoder(Envelope[self.wire_type], dec_hook=_dec_hook)  # type: ignore[name-defined]
         return self._decoder
 
-    def decode(self, status: int, body: bytes, *, redact: Callable[[str], str]) -> R:
+    def decode(self, answer: RawResponse, *, redact: Callable[[str], str]) -> R:
         """Turn an answer into the result, or raise the matching exception.
 
         The ``error`` array is looked at before the result is used. Bodies of 2xx answers are never
         quoted in exceptions (they may carry a new key's secret); non-2xx bodies are quoted
         truncated. Both the quoted snippet and the ``error`` strings pass through ``redact`` (a
-        server may echo a credential back).
+        server may echo a credential back) before anything else is done with them.
+
+        The body is only ever reached through ``answer`` (whose ``repr`` hides it): no frame on
+        an error's traceback holds the answer's bytes as a local.
         """
+        status = answer.status
         if 200 <= status < 300:
             try:
-                envelope = self.decoder.decode(body)
+                envelope = self.decoder.decode(answer.body)
             except msgspec.ValidationError as exc:
-                errors = _errors_only(body)
+                errors = _redacted(_errors_only(answer.body), redact)
                 if any(_error_map.is_error(entry) for entry in errors):
                     raise _error_map.from_errors(
-                        _redacted(errors, redact), status=status, method=self.method
+                        errors, status=status, operation=self.operation
                     ) from None
                 raise ResponseValidationError(
-                    f"{self.method}: unexpected answer shape: {exc}",
+                    f"{self.operation}: unexpected answer shape: {exc}",
                     status=status,
-                    method=self.method,
+                    operation=self.operation,
                 ) from None
             except msgspec.DecodeError:
                 raise ResponseValidationError(
-                    f"{self.method}: answer is not valid JSON ({len(body)} bytes)",
+                    f"{self.operation}: answer is not valid JSON ({len(answer.body)} bytes)",
                     status=status,
-                    method=self.method,
+                    operation=self.operation,
                     retryable=True,
                 ) from None
+            except RecursionError:
+                raise self._too_deep(status) from None
             if envelope.error:
                 self._check_errors(_redacted(envelope.error, redact), status)
             if isinstance(envelope.result, UnsetType):
                 raise ResponseValidationError(
-                    f"{self.method}: answer has neither errors nor a result",
+                    f"{self.operation}: answer has neither errors nor a result",
                     status=status,
-                    method=self.method,
+                    operation=self.operation,
                 )
-            return self.unwrap(envelope.result)
-        errors = _errors_only(body)
+            try:
+                return self.unwrap(envelope.result)
+            except RecursionError:  # an unwrap that renders a nested result
+                raise self._too_deep(status) from None
+        errors = _redacted(_errors_only(answer.body), redact)
         if errors:
-            raise _error_map.from_errors(
-                _redacted(errors, redact), status=status, method=self.method
-            )
-        snippet = redact(body[:ERROR_BODY_SNIPPET].decode("utf-8", "replace").strip())
-        raise _error_map.from_status(status, " ".join(snippet.split()), method=self.method)
+            raise _error_map.from_errors(errors, status=status, operation=self.operation)
+        raise _error_map.from_status(status, _snippet(answer, redact), operation=self.operation)
+
+    def _too_deep(self, status: int) -> ResponseValidationError:
+        return ResponseValidationError(
+            f"{self.operation}: answer is nested too deeply to decode",
+            status=status,
+            operation=self.operation,
+        )
 
     def _check_errors(self, errors: list[str], status: int) -> None:
         if any(_error_map.is_error(entry) for entry in errors):
-            raise _error_map.from_errors(errors, status=status, method=self.method)
-        logger.warning("%s answered with warnings: %s", self.method, errors)
+            raise _error_map.from_errors(errors, status=status, operation=self.operation)
+        logger.warning("%s answered with warnings: %s", self.operation, errors)
 
     def __repr__(self) -> str:
-        return f"Endpoint({self.method!r}, idempotent={self.idempotent})"
+        return f"Endpoint({self.operation!r}, idempotent={self.idempotent})"
+
+
+def _snippet(answer: RawResponse, redact: Callable[[str], str]) -> str:
+    """The start of a non-JSON error body, redacted BEFORE it is cut (a credential cut in half
+    would no longer match) and with whitespace collapsed."""
+    text = redact(answer.body.decode("utf-8", "replace"))
+    return " ".join(text[: ERROR_BODY_SNIPPET * 2].split())[:ERROR_BODY_SNIPPET]
 
 
 def _redacted(errors: list[str], redact: Callable[[str], str]) -> list[str]:
@@ -178,7 +201,7 @@ def _redacted(errors: list[str], redact: Callable[[str], str]) -> list[str]:
 def _errors_only(body: bytes) -> list[str]:
     try:
         return _error_decoder.decode(body).error
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return []
 
 

@@ -1,4 +1,5 @@
-"""Map Kraken's ``error`` strings and bare HTTP statuses to the exception tree in ``errors``.
+"""Map Kraken's ``error`` strings and bare HTTP statuses to the exception tree in ``errors``, and
+say what a mapped error means for the call (:func:`is_ambiguous`, :func:`error_code`).
 
 Matching is on the ``<severity><category>:<type>`` prefix; the full original strings are kept on
 the exception because extra information may follow further colons.
@@ -68,30 +69,50 @@ def _classify(entry: str) -> type[e.APIError]:
     return _BY_PREFIX.get(f"{category.strip()}:{kind}".lower(), e.APIError)
 
 
-def from_errors(errors: Sequence[str], *, status: int, method: str) -> e.APIError:
+def from_errors(errors: Sequence[str], *, status: int, operation: str) -> e.APIError:
     """Build the exception for a response whose ``error`` array holds ``E`` entries."""
     found = {_classify(entry) for entry in errors if is_error(entry)}
     cls = next((c for c in _PRECEDENCE if c in found), e.APIError)
-    message = f"{method}: {'; '.join(errors)}"
+    message = f"{operation}: {'; '.join(errors)}"
     if issubclass(cls, e.RateLimitError):
         retry_at = None
         for entry in errors:
             match = _THROTTLED.search(entry)
             if match:
                 retry_at = float(match.group(1))
-        return cls(message, errors=errors, status=status, method=method, retry_at=retry_at)
-    return cls(message, errors=errors, status=status, method=method)
+        return cls(message, errors=errors, status=status, operation=operation, retry_at=retry_at)
+    return cls(message, errors=errors, status=status, operation=operation)
 
 
-def from_status(status: int, snippet: str, *, method: str) -> e.APIError:
+def from_status(status: int, snippet: str, *, operation: str) -> e.APIError:
     """Build the exception for a non-2xx answer whose body carried no Kraken ``error`` array."""
-    message = f"{method}: HTTP {status}" + (f": {snippet}" if snippet else "")
+    message = f"{operation}: HTTP {status}" + (f": {snippet}" if snippet else "")
     if status == 429:
-        return e.RateLimitError(message, status=status, method=method)
+        return e.RateLimitError(message, status=status, operation=operation)
     if status in (401, 403):
-        return e.AuthenticationError(message, status=status, method=method)
+        return e.AuthenticationError(message, status=status, operation=operation)
     if status in (502, 503, 504):
-        return e.ServiceUnavailableError(message, status=status, method=method)
+        return e.ServiceUnavailableError(message, status=status, operation=operation)
     if status >= 500:
-        return e.InternalServerError(message, status=status, method=method)
-    return e.APIError(message, status=status, method=method)
+        return e.InternalServerError(message, status=status, operation=operation)
+    return e.APIError(message, status=status, operation=operation)
+
+
+def is_ambiguous(exc: BaseException) -> bool:
+    """Whether the request may have taken effect although no usable answer came back."""
+    if isinstance(exc, e.APIConnectionError):
+        return exc.sent
+    if isinstance(exc, (e.DeadlineElapsedError, e.InternalServerError)):
+        return True
+    if isinstance(exc, e.ServiceUnavailableError):
+        return not exc.errors  # a proxy's 502/503/504 page: the origin may have processed it
+    if isinstance(exc, e.ResponseValidationError):
+        return exc.status is not None and 200 <= exc.status < 300
+    return False
+
+
+def error_code(exc: BaseException) -> str:
+    """A short name of ``exc`` for logs: Kraken's error code, the HTTP status, or the class."""
+    if isinstance(exc, e.APIError):
+        return exc.code or f"HTTP {exc.status}"
+    return type(exc).__name__

@@ -39,7 +39,7 @@ class Sent:
     body: bytes | None
     headers: Mapping[str, str]
     timeout: aiohttp.ClientTimeout
-    method: str
+    operation: str
     http_method: str = "POST"
 
     @property
@@ -68,13 +68,13 @@ class ScriptedTransport:
         headers: Mapping[str, str],
         timeout: aiohttp.ClientTimeout,
         *,
-        method: str,
+        operation: str,
         http_method: str = "POST",
     ) -> RawResponse:
-        self.requests.append(Sent(url, body, dict(headers), timeout, method, http_method))
+        self.requests.append(Sent(url, body, dict(headers), timeout, operation, http_method))
         await asyncio.sleep(0)  # let other tasks run, as a real round trip would
         if not self.script:
-            raise AssertionError(f"unexpected request #{len(self.requests)} to {method}")
+            raise AssertionError(f"unexpected request #{len(self.requests)} to {operation}")
         item = self.script.popleft()
         if isinstance(item, BaseException):
             raise item
@@ -115,18 +115,18 @@ def html(status: int, text: str = "Bad Gateway") -> RawResponse:
     return RawResponse(status, f"<html><body><h1>{status} {text}</h1></body></html>".encode())
 
 
-def lost(method: str = "X") -> APIConnectionError:
+def lost(operation: str = "X") -> APIConnectionError:
     """The connection dropped after the request was sent."""
-    return APIConnectionError("dropped", sent=True, method=method)
+    return APIConnectionError("dropped", sent=True, operation=operation)
 
 
-def refused(method: str = "X") -> APIConnectionError:
+def refused(operation: str = "X") -> APIConnectionError:
     """The connection was refused: nothing was sent."""
-    return APIConnectionError("refused", sent=False, method=method)
+    return APIConnectionError("refused", sent=False, operation=operation)
 
 
-def timed_out(method: str = "X") -> APITimeoutError:
-    return APITimeoutError("timeout", sent=True, method=method)
+def timed_out(operation: str = "X") -> APITimeoutError:
+    return APITimeoutError("timeout", sent=True, operation=operation)
 
 
 def make_client(

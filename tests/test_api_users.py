@@ -18,7 +18,7 @@ async def test_create(transport: ScriptedTransport) -> None:
         id="2T0RXL9B8K5D6", name="Test User", status="Enabled", roles=("Trader",)
     )
     sent = transport.requests[0]
-    assert sent.method == "CreatePrimeApiUser"
+    assert sent.operation == "CreatePrimeApiUser"
     assert str(sent.url) == "https://prime.test/0/private/CreatePrimeApiUser"
     assert sent.json == {"nonce": sent.json["nonce"], "name": "Test User", "role": "Trader"}
 

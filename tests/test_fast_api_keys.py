@@ -88,7 +88,7 @@ async def test_verbs_paths_headers_and_bodies(transport: ScriptedTransport) -> N
     sent = transport.requests
     assert [r.http_method for r in sent] == ["POST", "GET", "PUT", "DELETE"]
     assert {str(r.url) for r in sent} == {"https://oauth.test/oauth/fast-api-key"}
-    assert [r.method for r in sent] == [
+    assert [r.operation for r in sent] == [
         "CreateFastApiKey",
         "ListFastApiKeys",
         "UpdateFastApiKey",

@@ -9,6 +9,6 @@ pytest_plugins = ["kraken_prime_async.testing"]
 
 
 @pytest.fixture
-def prime_sandbox_options():
+def prime_sandbox_options() -> dict[str, object]:
     """This directory's sandbox defaults (a test's @pytest.mark.prime_sandbox adds to them)."""
     return {"rate_limit": False, "seed": 7}

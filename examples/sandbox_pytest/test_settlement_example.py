@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from kraken_prime_async import PrimeClient
+from kraken_prime_async import FastApiKeyClient, PrimeClient
+from kraken_prime_async.sandbox import PrimeSandbox
 
 pytestmark = pytest.mark.asyncio  # needed in strict mode, harmless in auto mode
 
@@ -20,7 +21,9 @@ async def settle_everything(client: PrimeClient) -> str:
 
 
 @pytest.mark.prime_sandbox(auto_confirm_after=0)
-async def test_settles_every_leg_once(prime_sandbox, prime_client):
+async def test_settles_every_leg_once(
+    prime_sandbox: PrimeSandbox, prime_client: PrimeClient
+) -> None:
     prime_sandbox.add_trade("BTC", "1.5")
     prime_sandbox.add_trade("ETH", "-3")
     batch_id = await settle_everything(prime_client)
@@ -30,7 +33,9 @@ async def test_settles_every_leg_once(prime_sandbox, prime_client):
 
 
 @pytest.mark.prime_sandbox(auto_confirm_after=0)
-async def test_survives_a_lost_answer_and_an_outage(prime_sandbox, prime_client):
+async def test_survives_a_lost_answer_and_an_outage(
+    prime_sandbox: PrimeSandbox, prime_client: PrimeClient
+) -> None:
     prime_sandbox.add_trade("BTC", "1.5")
     prime_sandbox.add_trade("ETH", "-3")
     prime_sandbox.faults.drop_after(SETTLE)  # settled, but the answer never arrives
@@ -39,12 +44,14 @@ async def test_survives_a_lost_answer_and_an_outage(prime_sandbox, prime_client)
     assert [r.changed for r in prime_sandbox.calls(SETTLE)].count(True) == 2  # each leg once
 
 
-async def test_concurrent_calls_within_the_nonce_window(prime_sandbox, prime_client):
+async def test_concurrent_calls_within_the_nonce_window(
+    prime_sandbox: PrimeSandbox, prime_client: PrimeClient
+) -> None:
     await asyncio.gather(*(prime_client.api_users.list() for _ in range(10)))
     assert all(record.ok for record in prime_sandbox.requests)
 
 
-async def test_fast_api_key_lifecycle(fast_api_client):
+async def test_fast_api_key_lifecycle(fast_api_client: FastApiKeyClient) -> None:
     await fast_api_client.fast_api_keys.create("desk-bot")
     await fast_api_client.fast_api_keys.delete("desk-bot")
     assert await fast_api_client.fast_api_keys.list() == []

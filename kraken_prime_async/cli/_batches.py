@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .._resources.settle_batch import SettlementReport
 from .._stats import ClientStats
-from ..models import Batch
+from ..models import Batch, SettlementReport
 from ._config import client_from
 from ._console import err, out, print_fields, print_table, say
 from ._errors import EXIT_INCOMPLETE, EXIT_OK

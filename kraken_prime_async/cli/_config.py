@@ -1,35 +1,69 @@
-"""Where the CLI's settings come from: the environment, then the command line's global options.
+"""How the CLI builds its clients: the library's reading of the environment, options on top.
 
-Every failure here names what to fix: the environment variable that is missing or wrong, or the
-option to use. A secret's value is never echoed.
+``client_from`` is ``PrimeClient.from_env(...)`` and ``oauth_client_from`` is
+``FastApiKeyClient.from_env(...)``, so every variable (``KRAKEN_PRIME_API_SECRET_FILE`` included)
+means the same to the CLI as to the library (see ``kraken_prime_async._config``). The global
+options ``--base-url``, ``--timeout``, ``--rate-limit`` and ``fast-keys --token`` override their
+variables. Every failure names what to fix (the variable or the option); a secret's value is
+never echoed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Final
+from typing import Any, Final
 
 from .._client import PrimeClient
-from .._constants import DEFAULT_BASE_URL, DEFAULT_NONCE_UNIT
+from .._config import (
+    ENV_API_KEY,
+    ENV_API_SECRET,
+    ENV_API_SECRET_FILE,
+    ENV_BASE_URL,
+    ENV_OAUTH_TOKEN,
+    ENV_RATE_LIMIT,
+    base_url_from,
+    rate_limit_from,
+)
 from .._oauth_client import FastApiKeyClient
 from .._rate_limit import TIERS, RateLimitSetting
 from ..errors import ValidationError
 
-ENV_KEY: Final = "KRAKEN_PRIME_API_KEY"
-ENV_SECRET: Final = "KRAKEN_PRIME_API_SECRET"  # noqa: S105 - the variable's name, not a secret
-ENV_BASE_URL: Final = "KRAKEN_PRIME_BASE_URL"
-ENV_RATE_LIMIT: Final = "KRAKEN_PRIME_RATE_LIMIT"
-ENV_OAUTH_TOKEN: Final = "KRAKEN_OAUTH_TOKEN"  # noqa: S105 - the variable's name, not a token
+__all__ = [
+    "ENV_BASE_URL",
+    "ENV_KEY",
+    "ENV_OAUTH_TOKEN",
+    "ENV_RATE_LIMIT",
+    "ENV_SECRET",
+    "ENV_SECRET_FILE",
+    "RATE_LIMIT_CHOICES",
+    "base_url",
+    "base_url_source",
+    "client_from",
+    "oauth_client_from",
+    "rate_limit_name",
+]
+
+ENV_KEY: Final = ENV_API_KEY
+ENV_SECRET: Final = ENV_API_SECRET
+ENV_SECRET_FILE: Final = ENV_API_SECRET_FILE
 
 #: ``--rate-limit`` choices: ``off`` is ``rate_limit=None``.
 RATE_LIMIT_CHOICES: Final = ("auto", *TIERS, "off")
-DEFAULT_RATE_LIMIT: Final = "auto"
+_SETTINGS: Final[dict[str, RateLimitSetting]] = {
+    "auto": "auto",
+    "starter": "starter",
+    "intermediate": "intermediate",
+    "pro": "pro",
+    "off": None,
+}
+#: Added to "not set" errors about the credentials.
+_SANDBOX_HINT: Final = "`kraken-prime sandbox` prints them for a local sandbox"
 
 
 def base_url(args: argparse.Namespace) -> str:
-    """``--base-url``, else ``$KRAKEN_PRIME_BASE_URL``, else Kraken's."""
-    url: str = args.base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    """``--base-url``, else ``$KRAKEN_PRIME_BASE_URL``, else Kraken's (for messages)."""
+    url: str = args.base_url or base_url_from(os.environ)
     return url.rstrip("/")
 
 
@@ -41,72 +75,54 @@ def base_url_source(args: argparse.Namespace) -> str:
 
 
 def rate_limit_name(args: argparse.Namespace) -> str:
-    """``--rate-limit``, else ``$KRAKEN_PRIME_RATE_LIMIT``, else ``auto``; checked."""
-    name: str = args.rate_limit or os.environ.get(ENV_RATE_LIMIT) or DEFAULT_RATE_LIMIT
-    if name not in RATE_LIMIT_CHOICES:
-        where = "--rate-limit" if args.rate_limit else ENV_RATE_LIMIT
-        raise ValidationError(where, f"must be one of {', '.join(RATE_LIMIT_CHOICES)}")
-    return name
+    """``--rate-limit``, else ``$KRAKEN_PRIME_RATE_LIMIT`` (checked by the library), else auto."""
+    if args.rate_limit:
+        return str(args.rate_limit)
+    setting = rate_limit_from(os.environ)
+    return "off" if setting is None else setting
 
 
-_SETTINGS: Final[dict[str, RateLimitSetting]] = {
-    "auto": "auto",
-    "starter": "starter",
-    "intermediate": "intermediate",
-    "pro": "pro",
-    "off": None,
-}
-
-
-def rate_limit_setting(name: str) -> RateLimitSetting:
-    """The ``rate_limit=`` value for a ``--rate-limit`` name."""
-    return _SETTINGS[name]
-
-
-def credentials() -> tuple[str, str]:
-    """``(api_key, api_secret)`` from the environment; a missing one is named."""
-    key, secret = os.environ.get(ENV_KEY), os.environ.get(ENV_SECRET)
-    missing = [name for name, value in ((ENV_KEY, key), (ENV_SECRET, secret)) if not value]
-    if missing:
-        hint = "`kraken-prime sandbox` prints them for a local sandbox"
-        raise ValidationError(" and ".join(missing), f"not set: export it ({hint})")
-    assert key is not None
-    assert secret is not None
-    return key, secret
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {"timeout": args.timeout}
+    if args.base_url:
+        overrides["base_url"] = args.base_url
+    return overrides
 
 
 def client_from(args: argparse.Namespace) -> PrimeClient:
-    """A client from the environment's credentials and the global options."""
-    key, secret = credentials()
+    """``PrimeClient.from_env`` with the global options on top."""
+    overrides = _overrides(args)
+    if getattr(args, "rate_limit", None):
+        overrides["rate_limit"] = _SETTINGS[args.rate_limit]
     try:
-        return PrimeClient(
-            key,
-            secret,
-            base_url=base_url(args),
-            timeout=args.timeout,
-            nonce_unit=DEFAULT_NONCE_UNIT,
-            rate_limit=rate_limit_setting(rate_limit_name(args)),
-        )
+        return PrimeClient.from_env(**overrides)
     except ValidationError as exc:
-        raise _named(exc, args) from None
-
-
-def _named(exc: ValidationError, args: argparse.Namespace) -> ValidationError:
-    """The client's complaint about an argument, as one about where the value came from."""
-    reason = str(exc).partition(": ")[2] or str(exc)
-    if exc.field in ("api_key", "api_secret"):
-        variable = ENV_KEY if exc.field == "api_key" else ENV_SECRET
-        return ValidationError(variable, f"{reason} (check {variable})")
-    if exc.field == "base_url":
-        return ValidationError(base_url_source(args), reason)
-    return exc
+        raise _named(exc) from None
 
 
 def oauth_client_from(args: argparse.Namespace) -> FastApiKeyClient:
-    """An OAuth client from ``--token`` (or ``$KRAKEN_OAUTH_TOKEN``) and the global options."""
-    token = args.token or os.environ.get(ENV_OAUTH_TOKEN)
-    if not token:
-        raise ValidationError(
-            "--token", f"give --token or set {ENV_OAUTH_TOKEN} in the environment"
-        )
-    return FastApiKeyClient(token, base_url(args), timeout=args.timeout)
+    """``FastApiKeyClient.from_env`` with ``--token`` and the global options on top."""
+    overrides = _overrides(args)
+    if getattr(args, "token", None):
+        overrides["access_token"] = args.token
+    try:
+        return FastApiKeyClient.from_env(**overrides)
+    except ValidationError as exc:
+        if exc.field == ENV_OAUTH_TOKEN:
+            raise ValidationError(
+                ENV_OAUTH_TOKEN, f"not set: set it, or give --token=TOKEN ({_SANDBOX_HINT})"
+            ) from None
+        raise _named(exc) from None
+
+
+def _named(exc: ValidationError, hint: str = _SANDBOX_HINT) -> ValidationError:
+    """The library's complaint, with the fix: the option for an option's value, a hint else."""
+    reason = str(exc).partition(": ")[2] or str(exc)
+    if exc.field == "base_url":
+        return ValidationError("--base-url", reason)
+    if exc.field in (ENV_KEY, ENV_SECRET, ENV_SECRET_FILE):
+        if reason.startswith("not set"):
+            return ValidationError(exc.field, f"{reason} ({hint})")
+        if "not both" not in reason:
+            return ValidationError(exc.field, f"{reason} (check {exc.field})")
+    return exc

@@ -14,9 +14,8 @@ from decimal import Decimal
 from typing import Final
 
 from .._client import PrimeClient
-from .._resources.settle_batch import SettlementReport
 from ..errors import ValidationError
-from ..models import Batch, CreatedApiKey
+from ..models import Batch, CreatedApiKey, SettlementReport
 from ..sandbox import PrimeSandbox
 from ._batches import counters, print_legend, verdict
 from ._console import err, out, say

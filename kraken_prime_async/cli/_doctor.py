@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from rich.text import Text
 from yarl import URL
 
 from .._client import PrimeClient
+from .._config import is_loopback
 from .._constants import DEFAULT_NONCE_UNIT
 from ..errors import AuthenticationError, KrakenPrimeError, PermissionDeniedError, ValidationError
 from ._config import (
@@ -63,25 +63,13 @@ class _TimeAnswer(msgspec.Struct):
     result: _Time | None = None
 
 
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` is this machine (``localhost`` or a loopback address)."""
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def transport_check(url: str, status: int, elapsed: float) -> Check:
     """The base URL answered: judge its scheme."""
     parsed = URL(url)
     answered = f"{url} answered HTTP {status} in {elapsed * 1000:.0f} ms"
     if parsed.scheme == "https":
         return Check("base URL", True, f"{answered}; TLS certificate verified")
-    if is_loopback(parsed.host):
+    if parsed.host is not None and is_loopback(parsed.host.strip("[]")):
         return Check("base URL", True, f"{answered}; plain HTTP on loopback (a local sandbox)")
     return Check(
         "base URL",

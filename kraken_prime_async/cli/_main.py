@@ -7,11 +7,29 @@ import asyncio
 import inspect
 import sys
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from ..errors import KrakenPrimeError
 from ._console import setup_logging
 from ._errors import UsageError, describe
 from ._parser import apply_defaults, build_parser
+
+#: Options whose value may start with ``-`` (a random OAuth token may): the word after them is
+#: their value, whatever it looks like (argparse would read ``--token -x...`` as an option).
+VALUE_OPTIONS: Final = frozenset({"--token"})
+
+
+def join_values(argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``--token VALUE`` spelled ``--token=VALUE`` (up to a ``--``)."""
+    joined: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            joined += [word, *words]
+            break
+        value = next(words, None) if word in VALUE_OPTIONS else None
+        joined.append(word if value is None else f"{word}={value}")
+    return joined
 
 
 def wants_json(argv: Sequence[str]) -> bool:
@@ -22,7 +40,7 @@ def wants_json(argv: Sequence[str]) -> bool:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = join_values(sys.argv[1:] if argv is None else argv)
     as_json = wants_json(argv)
     args: argparse.Namespace | None = None
     undo: Callable[[], None] | None = None

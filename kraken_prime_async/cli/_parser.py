@@ -15,13 +15,14 @@ from .._constants import DEFAULT_TIMEOUT
 from .._resources.fast_api_keys import PERMISSION_NAMES
 from .._version import __version__
 from ..models import AssetKind, BatchStatus, Role, UserStatus
-from . import _batches, _commands, _doctor, _fast_keys, _sandbox
+from . import _batches, _commands, _doctor, _fast_keys, _keys, _sandbox
 from ._config import (
     ENV_BASE_URL,
     ENV_KEY,
     ENV_OAUTH_TOKEN,
     ENV_RATE_LIMIT,
     ENV_SECRET,
+    ENV_SECRET_FILE,
     RATE_LIMIT_CHOICES,
 )
 from ._demo import BOOK, demo
@@ -30,6 +31,7 @@ from ._errors import UsageError
 EPILOG = f"""\
 environment:
   {ENV_KEY}, {ENV_SECRET}  the key and its secret
+  {ENV_SECRET_FILE}   a file holding the secret instead
   {ENV_BASE_URL}     API base URL (--base-url)
   {ENV_RATE_LIMIT}   rate-limit tier (--rate-limit)
   {ENV_OAUTH_TOKEN}        fast-keys: OAuth access token (--token)
@@ -39,7 +41,7 @@ exit codes:
   1    Kraken refused, or did not answer
   2    bad input or setup (the message names the option or variable)
   3    outcome unknown: read the state before trying again
-  4    settlement incomplete, or a doctor check failed
+  4    settlement incomplete, a doctor check failed, or keys audit found something
   130  interrupted
 
 `kraken-prime COMMAND --help` describes each command.
@@ -214,7 +216,7 @@ def _add_keys(groups: Subparsers) -> None:
     keys = _group(groups, "keys", "API keys of a user")
     listing = _leaf(keys, "list", "list a user's keys (never their secrets)")
     listing.add_argument("user_id", help="the user's id")
-    listing.set_defaults(run=_commands.keys_list)
+    listing.set_defaults(run=_keys.keys_list)
     create = _leaf(
         keys,
         "create",
@@ -222,17 +224,42 @@ def _add_keys(groups: Subparsers) -> None:
         parents=[_secret_options()],
     )
     create.add_argument("user_id", help="the user's id")
-    create.set_defaults(run=_commands.keys_create)
+    create.set_defaults(run=_keys.keys_create)
     update = _leaf(keys, "update", "set a key's IP allow-list")
     update.add_argument("user_id", help="the user's id")
     update.add_argument("key_id", help="the key's id")
     update.add_argument("--ip", action="append", help="address or CIDR; repeat for several")
     update.add_argument("--clear-ips", action="store_true", help="send an empty allow-list")
-    update.set_defaults(run=_commands.keys_update)
+    update.set_defaults(run=_keys.keys_update)
     delete = _leaf(keys, "delete", "delete a key (revoked at once)")
     delete.add_argument("user_id", help="the user's id")
     delete.add_argument("key_id", help="the key's id")
-    delete.set_defaults(run=_commands.keys_delete)
+    delete.set_defaults(run=_keys.keys_delete)
+    rotate = _leaf(
+        keys,
+        "rotate",
+        "replace a key: create a new one, verify it, then delete the old one; give "
+        "--secret-file or --print-secret",
+        parents=[_secret_options()],
+    )
+    rotate.add_argument("user_id", help="the user's id")
+    rotate.add_argument("key_id", help="the key to replace")
+    rotate.add_argument(
+        "--ip", action="append", help="new key's allow-list; repeat for several (default: copied)"
+    )
+    rotate.add_argument(
+        "--no-verify", action="store_true", help="skip the signed test read with the new key"
+    )
+    rotate.set_defaults(run=_keys.keys_rotate)
+    audit = _leaf(keys, "audit", "report risky keys (exit code 4 when anything is found)")
+    audit.add_argument("user_ids", nargs="*", metavar="USER_ID", help="(default: every user)")
+    audit.add_argument(
+        "--stale-days", type=float, metavar="DAYS", help="report keys not updated for this long"
+    )
+    audit.add_argument(
+        "--updated-at-unit", choices=("s", "ms"), help="unit of updated_at (with --stale-days)"
+    )
+    audit.set_defaults(run=_keys.keys_audit)
 
 
 def _add_batches(groups: Subparsers) -> None:
@@ -273,7 +300,10 @@ def _add_fast_keys(groups: Subparsers) -> None:
     """``fast-keys {create,list,update,delete}``: OAuth Fast API keys, addressed by name."""
     token = argparse.ArgumentParser(add_help=False)
     token.add_argument(
-        "--token", help=f"OAuth access token (prefer ${ENV_OAUTH_TOKEN}: argv is visible to ps)"
+        "--token",
+        metavar="TOKEN",
+        help=f"OAuth access token; --token=TOKEN or --token TOKEN (prefer ${ENV_OAUTH_TOKEN}: "
+        "argv is visible to ps)",
     )
     settings = argparse.ArgumentParser(add_help=False)
     settings.add_argument("--ip", action="append", help="address or CIDR; repeat for several")

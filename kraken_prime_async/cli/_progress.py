@@ -16,7 +16,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from .._resources.settle_batch import LegOutcome
+from ..models import LegOutcome
 
 RESULTS = ("settled", "skipped", "failed", "unknown")
 

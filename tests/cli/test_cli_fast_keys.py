@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from kraken_prime_async.sandbox import _fast_api
 from tests.cli._support import ThreadedSandbox, run_cli
 
 pytestmark = pytest.mark.integration
@@ -80,11 +81,29 @@ def test_create_list_update_delete(sandbox: ThreadedSandbox) -> None:
 
 def test_token_from_the_command_line(sandbox: ThreadedSandbox) -> None:
     env, token = _env(sandbox)
-    listed = run_cli(
-        "--base-url", env["KRAKEN_PRIME_BASE_URL"], "--json", "fast-keys", "list", "--token", token
-    )
-    assert listed.returncode == 0, listed.stderr
-    assert json.loads(listed.stdout) == []
+    url = env["KRAKEN_PRIME_BASE_URL"]
+    for given in (["--token", token], [f"--token={token}"]):
+        listed = run_cli("--base-url", url, "--json", "fast-keys", "list", *given)
+        assert listed.returncode == 0, listed.stderr
+        assert json.loads(listed.stdout) == []
+
+
+def test_a_token_that_starts_with_a_dash_is_still_the_tokens_value(
+    sandbox: ThreadedSandbox,
+) -> None:
+    url = sandbox.sandbox.url
+    for given in (["--token", "-not-a-token"], ["--token=-not-a-token"]):
+        refused = run_cli("--base-url", url, "fast-keys", "list", *given)
+        assert refused.returncode == 1, refused.stderr  # sent, and refused by the sandbox
+        assert "AuthenticationError" in refused.stderr and "-not-a-token" not in refused.stderr
+
+
+def test_the_sandbox_never_issues_a_token_that_starts_with_a_dash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn = iter(["-first", "-second", "third"])
+    monkeypatch.setattr("secrets.token_urlsafe", lambda nbytes: next(drawn))
+    assert _fast_api.new_token(32) == "third"
 
 
 def test_exit_codes(sandbox: ThreadedSandbox) -> None:

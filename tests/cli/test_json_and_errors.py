@@ -80,8 +80,9 @@ def test_errors_are_json_on_stderr_under_json(
     assert json.loads(err) == {
         "error": {
             "type": "ValidationError",
-            "message": "KRAKEN_PRIME_API_KEY and KRAKEN_PRIME_API_SECRET: not set: export it "
-            "(`kraken-prime sandbox` prints them for a local sandbox)",
+            "message": "KRAKEN_PRIME_API_KEY: not set, nor KRAKEN_PRIME_API_SECRET (or "
+            "KRAKEN_PRIME_API_SECRET_FILE): put the public API key and its secret in the "
+            "environment (`kraken-prime sandbox` prints them for a local sandbox)",
         }
     }
 

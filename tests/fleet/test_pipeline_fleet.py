@@ -14,7 +14,7 @@ from kraken_prime_async import (
     RateLimitError,
     RetryPolicy,
 )
-from kraken_prime_async._fleet_file import FileLockGate
+from kraken_prime_async._fleet._file import FileLockGate
 from kraken_prime_async._nonce import LocalNonceSource, NonceUnit
 from kraken_prime_async._rate_limit import RateCounter, RateLimit
 
