@@ -15,6 +15,7 @@ import pytest
 
 from kraken_prime_async.cli import main
 from kraken_prime_async.cli._errors import describe
+from kraken_prime_async.cli._main import join_values
 from kraken_prime_async.errors import APIConnectionError, APITimeoutError, InvalidNonceError
 from tests.cli._support import ThreadedSandbox
 
@@ -204,3 +205,19 @@ def test_settle_one_asset_and_the_verdict_in_json(
         "2 legs: 1 settled exactly once, 1 skipped (already settling), 0 failed, 0 unknown"
     )
     assert err == ""  # no progress output under --json
+
+
+def test_the_word_after_token_is_its_value_whatever_it_looks_like() -> None:
+    assert join_values(["fast-keys", "list", "--token", "-abc", "--json"]) == [
+        "fast-keys",
+        "list",
+        "--token=-abc",
+        "--json",
+    ]
+    assert join_values(["--token=-abc", "--", "--token", "x"]) == [
+        "--token=-abc",
+        "--",
+        "--token",
+        "x",
+    ]
+    assert join_values(["fast-keys", "list", "--token"]) == ["fast-keys", "list", "--token"]
