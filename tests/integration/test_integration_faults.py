@@ -18,6 +18,7 @@ from kraken_prime_async import (
     ServiceUnavailableError,
     TemporaryLockoutError,
 )
+from kraken_prime_async._constants import DEFAULT_RATE_LIMIT_BACKOFF
 from kraken_prime_async.sandbox import FaultKind, Tier
 from tests.integration._env import sandbox_and_client
 
@@ -198,12 +199,17 @@ async def test_a_known_tier_is_paced_from_the_first_call() -> None:
 
 
 async def test_without_pacing_the_client_only_backs_off() -> None:
+    # Without jitter the backoffs are the policy's full steps: with equal jitter a run of short
+    # draws could end the call's attempts before the counter had decayed (1 run in ~12).
     async with sandbox_and_client(
-        rate_limit=True, tier="pro", client_kwargs={"rate_limit": None}
-    ) as (_sb, client, _clock):
+        rate_limit=True,
+        tier="pro",
+        client_kwargs={"rate_limit": None, "retry": RetryPolicy(jitter=False)},
+    ) as (_sb, client, clock):
         for _ in range(25):
             await client.api_users.list()
         assert client.stats.rate_limit_errors >= 1
+        assert clock.sleeps and all(s >= DEFAULT_RATE_LIMIT_BACKOFF for s in clock.sleeps)
 
 
 async def test_a_lockout_is_never_retried() -> None:
