@@ -44,6 +44,6 @@ def test_without_a_terminal_the_output_is_plain_lines() -> None:
     )
     lines = done.stdout.splitlines()
     assert lines[-1] == VERDICT
-    assert "attempts 17, retries 1, read-backs 1" in done.stdout  # 13 settle requests explained
+    assert "attempts 18, retries 1, read-backs 1" in done.stdout  # 13 settles + 5 reads
     assert any(line.startswith("  read-backs") for line in lines)
     assert any(line.startswith("  retries") for line in lines)
