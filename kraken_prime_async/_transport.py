@@ -101,14 +101,18 @@ class AiohttpTransport:
         """Send ``body``; map aiohttp's failures to the SDK's connection errors."""
         session = self._get_session()
         try:
-            async with session.request(
+            # ``_request`` is the coroutine ``request`` wraps in a context manager; awaiting it
+            # directly saves that wrapper, and ``async with response`` releases the connection
+            # exactly as the wrapper's exit would.
+            response = await session._request(
                 http_method,
                 url,
                 data=body,
                 headers=headers,
                 timeout=timeout,
                 allow_redirects=False,
-            ) as response:
+            )
+            async with response:
                 return RawResponse(response.status, await response.read())
         except aiohttp.ConnectionTimeoutError as exc:
             raise APITimeoutError(

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -27,7 +28,10 @@ from ..models import (
     TransferRelationships,
 )
 from ._base import Request, Resource, TimeoutLike
-from .settle_batch import ProgressCallback, SettlementReport, settle_batch
+
+if TYPE_CHECKING:
+    # Imported when first used: keeps ``import kraken_prime_async`` lean (two dataclasses).
+    from .settle_batch import ProgressCallback, SettlementReport
 
 
 class CreateBatch(Request, frozen=True, gc=False):
@@ -285,6 +289,8 @@ class Settlement(Resource):
             One :class:`LegOutcome` per leg: settled, skipped (and why), failed (and why) or
             unknown.
         """
+        from .settle_batch import settle_batch
+
         return await settle_batch(
             self,
             check.identifier("batch_id", batch_id),
