@@ -9,10 +9,14 @@ loopback server in its own process. Two measurements, in one run:
   is one uninterrupted stretch of code — a task step of a call, aiohttp's protocol reading an
   answer — during which nothing else on the loop can run. It is timed in thread CPU time
   (``time.thread_time``), so a preemption by another process on the shared machine is not
-  charged to us; garbage-collection pauses are (a hypervisor's steal time may be: the target takes
-  the median over runs of each run's longest callback, so a one-off stall of the machine in one
-  run does not decide it, while a slow path of ours, which runs in every run, does). Reported per
-  run: the longest and the 99th percentile.
+  charged to us (a hypervisor's steal time may be: the target takes the median over runs of each
+  run's longest callback, so a one-off stall of the machine in one run does not decide it, while
+  a slow path of ours, which runs in every run, does). Reported per run: the longest and the 99th
+  percentile.
+* **garbage collection**: a collection pauses the loop inside whichever callback allocated last;
+  its length depends on every live object in the process, the harness's 1,000 tasks included, so
+  it is timed apart (``gc.callbacks``), taken out of that callback, and reported per run (count,
+  longest pause, oldest generation collected).
 * **ticker lag** (context): a ticker task yields with ``await asyncio.sleep(0)`` in a loop and
   records the time between its turns: the length of one loop iteration, i.e. every callback that
   was ready when it yielded. It depends on how many calls are in flight at once (twenty answers
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import subprocess
@@ -54,20 +59,35 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 class CallbackTimer:
-    """Times every callback the event loop runs while installed.
+    """Times every callback the event loop runs while installed, garbage collection apart.
 
     The harness's own steps (starting calls, the ticker) call :meth:`harness` when they resume;
-    the callback they run in is then left out.
+    the callback they run in is then left out. A collection (``gc.callbacks``) is timed on its own
+    and its time taken out of the callback it interrupted: how long a collection takes depends on
+    every object in the process (the harness's 1,000 tasks included), not on the code that
+    happened to trigger it. The collections are reported next to the callbacks.
     """
 
     def __init__(self) -> None:
         self.durations: list[float] = []
+        #: (generation, seconds) of each collection while installed
+        self.collections: list[tuple[int, float]] = []
         self._original: Callable[[asyncio.Handle], None] | None = None
         self._harness = False
+        self._gc_started = 0.0
+        self._gc_seconds = 0.0
 
     def harness(self) -> None:
         """Mark the running callback as the harness's, not the client's."""
         self._harness = True
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.thread_time()
+            return
+        spent = time.thread_time() - self._gc_started
+        self._gc_seconds += spent
+        self.collections.append((int(info["generation"]), spent))
 
     def install(self) -> None:
         original = asyncio.Handle._run
@@ -75,20 +95,23 @@ class CallbackTimer:
         clock = time.thread_time
 
         def _run(handle: asyncio.Handle) -> None:
+            self._gc_seconds = 0.0
             started = clock()
             original(handle)
             if self._harness:
                 self._harness = False
             else:
-                durations.append(clock() - started)
+                durations.append(clock() - started - self._gc_seconds)
 
         self._original = original
         asyncio.Handle._run = _run  # type: ignore[method-assign]
+        gc.callbacks.append(self._on_gc)
 
     def remove(self) -> None:
         if self._original is not None:
             asyncio.Handle._run = self._original  # type: ignore[method-assign]
             self._original = None
+            gc.callbacks.remove(self._on_gc)
 
 
 async def _ticker(gaps: list[float], stop: asyncio.Event, timer: CallbackTimer) -> None:
@@ -141,6 +164,9 @@ async def _child(url: str, calls: int, keys: int) -> dict[str, Any]:
         "blocked_max_ms": 1e3 * max(blocked),
         "blocked_p99_ms": 1e3 * _percentile(blocked, 0.99),
         "blocked_p50_ms": 1e3 * statistics.median(blocked),
+        "gc_count": len(timer.collections),
+        "gc_max_ms": 1e3 * max((t for _, t in timer.collections), default=0.0),
+        "gc_oldest_generation": max((g for g, _ in timer.collections), default=-1),
         "ticks": len(gaps),
         "tick_max_ms": 1e3 * max(gaps),
         "tick_p99_ms": 1e3 * _percentile(gaps, 0.99),
@@ -160,6 +186,9 @@ class LoopLagResult:
     blocked_max_ms: float
     blocked_p99_ms: float
     blocked_p50_ms: float
+    gc_count: int
+    gc_max_ms: float
+    gc_oldest_generation: int
     ticks: int
     tick_max_ms: float
     tick_p99_ms: float

@@ -117,6 +117,7 @@ def loop_lag(rows: list[LoopLagResult]) -> str:
             f"{r.blocked_max_ms:.2f}",
             f"{r.blocked_p99_ms:.3f}",
             f"{r.blocked_p50_ms:.3f}",
+            f"{r.gc_count} (gen ≤ {r.gc_oldest_generation}), max {r.gc_max_ms:.2f}",
             f"{r.tick_max_ms:.2f}",
             f"{r.tick_p99_ms:.2f}",
             _num(r.cpu_us_per_call),
@@ -133,6 +134,7 @@ def loop_lag(rows: list[LoopLagResult]) -> str:
                 "blocked max (ms)",
                 "blocked p99 (ms)",
                 "blocked p50 (ms)",
+                "GC pauses, longest (ms)",
                 "ticker gap max (ms)",
                 "ticker gap p99 (ms)",
                 "CPU µs/call",
@@ -140,7 +142,9 @@ def loop_lag(rows: list[LoopLagResult]) -> str:
             body,
         )
         + "\n\n*Blocked*: thread CPU time of each callback the loop ran (one uninterrupted stretch "
-        "of SDK or aiohttp code). *Ticker gap*: wall time between turns of a task looping on "
+        "of SDK or aiohttp code), garbage collection taken out. *GC pauses*: the collections "
+        "during the run, timed apart (their length depends on every live object in the process). "
+        "*Ticker gap*: wall time between turns of a task looping on "
         "`await asyncio.sleep(0)`, i.e. one whole loop iteration (every callback ready at that "
         "moment, plus preemption by other processes on the shared machine)."
     )
