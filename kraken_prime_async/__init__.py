@@ -51,7 +51,9 @@ from .models import (
     FastApiKeyInfo,
     FastApiKeyPermissions,
     Leg,
+    LegOutcome,
     Role,
+    SettlementReport,
     Transfer,
     UserStatus,
 )
@@ -61,20 +63,17 @@ if TYPE_CHECKING:
     from ._fleet._file import FileLockFleet, FileLockNonceSource
     from ._fleet._redis import RedisFleet, RedisNonceSource
     from ._oauth_client import FastApiKeyClient
-    from ._resources.settle_batch import LegOutcome, SettlementReport
 
-#: Imported on first use: most processes never share a key, manage Fast API keys or settle a
-#: whole batch (keeps ``import kraken_prime_async`` lean).
+#: Imported on first use: most processes never share a key or manage Fast API keys (keeps
+#: ``import kraken_prime_async`` lean).
 _LAZY = {
     "FastApiKeyClient": "._oauth_client",
     "FileLockFleet": "._fleet._file",
     "FileLockNonceSource": "._fleet._file",
     "Fleet": "._fleet",
     "FleetGate": "._fleet",
-    "LegOutcome": "._resources.settle_batch",
     "RedisFleet": "._fleet._redis",
     "RedisNonceSource": "._fleet._redis",
-    "SettlementReport": "._resources.settle_batch",
 }
 
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from ._auth import HmacAuth, fingerprint
-from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NONCE_UNIT
-from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
+from ._constants import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CLIENT_TIMEOUT,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_NONCE_UNIT,
+)
+from ._lifecycle import ClientBase, user_agent
 from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
 from ._pipeline import Pipeline
 from ._rate_limit import RateLimitSetting, resolve
@@ -25,6 +30,7 @@ from ._timeout import coerce_timeout
 from ._transport import AiohttpTransport, Transport
 from ._validation import identifier, integer
 from .errors import ValidationError
+from .models import CreatedFastApiKey
 
 if TYPE_CHECKING:
     from ._fleet import Fleet
@@ -153,4 +159,49 @@ class PrimeClient(ClientBase):
         return (
             f"PrimeClient(base_url={self._base_url!r}, key_fingerprint={self._fingerprint!r}, "
             f"state={self._state.value!r})"
+        )
+
+    @classmethod
+    def from_fast_api_key(
+        cls,
+        created: CreatedFastApiKey,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        **kwargs: Any,
+    ) -> PrimeClient:
+        """A client signing with a Fast API key just created (``oauth.fast_api_keys.create``).
+
+        The key's ``api_key`` and ``secret`` become the client's credentials, and its
+        ``nonce_window`` becomes the client's ``nonce_window`` unchanged: both count in nonce
+        units, the units the client sends (milliseconds by default, so a window of 5000 lets
+        requests overlap within 5 s). Pass ``nonce_unit=`` only together with a window chosen for
+        that unit. ``oauth.fast_api_keys.prime_client(created, ...)`` does the same with the
+        OAuth client's base URL as the default.
+
+        Parameters
+        ----------
+        created : CreatedFastApiKey
+            What ``create`` returned (only it carries the secret).
+        base_url : str
+            The Prime REST base URL.
+        **kwargs
+            Any other ``PrimeClient`` keyword (``session``, ``timeout``, ``retry``,
+            ``rate_limit``, ...). ``nonce_window`` may lower the key's window, not raise it.
+        """
+        if not isinstance(created, CreatedFastApiKey):
+            raise ValidationError("created", "must be the CreatedFastApiKey that create() returned")
+        if not created.api_key:
+            raise ValidationError("created", "has no api_key (Kraken's answer did not carry one)")
+        key_window = int(created.nonce_window or 0)
+        window = kwargs.pop("nonce_window", key_window)
+        if integer("nonce_window", window, minimum=0) > key_window:
+            raise ValidationError(
+                "nonce_window", f"must not exceed the key's nonce_window ({key_window})"
+            )
+        return cls(
+            created.api_key,
+            created.secret.get_secret_value(),
+            base_url=base_url,
+            nonce_window=window,
+            **kwargs,
         )

@@ -1,11 +1,17 @@
-"""Every default the SDK uses, named once.
+"""Every tunable default the SDK uses, named once.
 
-Reading this module tells you how the client behaves when you pass nothing.
+Reading this module tells you how the client behaves when you pass nothing: timeouts, connection
+limits, retry and pacing settings, fleet and Redis budgets, settle-batch defaults, input limits.
+Constants that are part of an algorithm rather than a setting stay beside their algorithm (for
+example the dispatcher's ``WINDOW_SAFETY`` in ``_dispatch.py``, the rate-limit model's
+``HEADROOM`` and tier table in ``_rate_limit.py``, and record layouts in ``_fleet/``).
 """
 
 from __future__ import annotations
 
 from typing import Final
+
+import aiohttp
 
 DEFAULT_BASE_URL: Final = "https://api.kraken.com"
 PRIVATE_PATH_PREFIX: Final = "/0/private/"
@@ -14,9 +20,19 @@ PRIVATE_PATH_PREFIX: Final = "/0/private/"
 OAUTH_PATH_PREFIX: Final = "/oauth"
 FAST_API_KEY_PATH: Final = f"{OAUTH_PATH_PREFIX}/fast-api-key"
 
-#: Whole-request budget and connect budget, in seconds.
+#: Whole-request budget and connect budget, in seconds (the clients' default ``timeout=``, and
+#: the CLI's ``--timeout``).
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+#: Both as the ``aiohttp.ClientTimeout`` a client uses when given no ``timeout=``.
+DEFAULT_CLIENT_TIMEOUT: Final = aiohttp.ClientTimeout(
+    total=DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT
+)
+
+#: The connection pool of a session the client creates: open connections in all, and how long a
+#: DNS answer is reused (seconds).
+DEFAULT_CONNECTOR_LIMIT: Final = 100
+DEFAULT_DNS_CACHE_TTL: Final = 300
 
 #: Nonce unit. Milliseconds is what Kraken recommends and what other Kraken tools send; a key that
 #: has ever seen a larger unit can never go back (nonces cannot be reset), so the smallest safe
@@ -29,6 +45,14 @@ DEFAULT_MAX_IN_FLIGHT: Final = 8
 #: A fleet's in-flight slot outlives its attempt's timeout by this much before another member
 #: may take it over (only matters when the holder died without freeing it).
 FLEET_LEASE_MARGIN: Final = 5.0
+#: Polling while another fleet member holds the key's last free slot: first and longest pause (s).
+FLEET_GATE_POLL_FIRST: Final = 0.0005
+FLEET_GATE_POLL_MAX: Final = 0.01
+#: Socket budgets (s) for a Redis client built from a URL: a Redis that went away fails calls fast.
+REDIS_SOCKET_TIMEOUT: Final = 5.0
+REDIS_CONNECT_TIMEOUT: Final = 2.0
+#: Prefix of every Redis key a ``RedisFleet`` uses.
+DEFAULT_REDIS_NAMESPACE: Final = "kraken-prime"
 
 #: Retry policy defaults (see ``RetryPolicy``).
 DEFAULT_MAX_ATTEMPTS: Final = 4
@@ -46,6 +70,10 @@ DEFAULT_RETRY_BUDGET_RATIO: Final = 0.1
 #: How far before a lost create_batch call a batch may have been created and still be taken as
 #: its result (covers the difference between our clock and Kraken's).
 RECONCILE_SKEW_MS: Final = 60_000
+
+#: ``settle_batch``: legs settled at once, and seconds between polls of an unconfirmed batch.
+DEFAULT_SETTLE_CONCURRENCY: Final = 4
+DEFAULT_SETTLE_POLL_INTERVAL: Final = 2.0
 
 #: Client-side input limits.
 MAX_LIST_LIMIT: Final = 200

@@ -1,5 +1,5 @@
 """What both clients share: the explicit lifecycle (unopened → open → closed), the transport
-they own, the default timeout and the User-Agent."""
+they own and the User-Agent."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
 
-from ._constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
 from ._version import __version__
 from .errors import ClientStateError
 
@@ -18,10 +17,6 @@ if TYPE_CHECKING:
     from ._pipeline import Pipeline
     from ._stats import ClientStats
     from ._transport import Transport
-
-DEFAULT_CLIENT_TIMEOUT = aiohttp.ClientTimeout(
-    total=DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT
-)
 
 _C = TypeVar("_C", bound="ClientBase")
 

@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from ._auth import BearerAuth, TokenProvider
-from ._constants import DEFAULT_BASE_URL
-from ._lifecycle import DEFAULT_CLIENT_TIMEOUT, ClientBase, user_agent
+from ._client import PrimeClient
+from ._constants import DEFAULT_BASE_URL, DEFAULT_CLIENT_TIMEOUT
+from ._lifecycle import ClientBase, user_agent
 from ._pipeline import Pipeline
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
@@ -99,7 +100,9 @@ class FastApiKeyClient(ClientBase):
             sleep=sleep,
             clock=clock,
         )
-        self.fast_api_keys = FastApiKeys(self._pipeline, base_url)
+        self.fast_api_keys: FastApiKeys[PrimeClient] = FastApiKeys(
+            self._pipeline, base_url, PrimeClient.from_fast_api_key
+        )
         """Tag "Fast API"."""
 
     def __repr__(self) -> str:

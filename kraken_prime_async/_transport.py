@@ -14,6 +14,7 @@ from typing import NamedTuple, Protocol
 import aiohttp
 from yarl import URL
 
+from ._constants import DEFAULT_CONNECTOR_LIMIT, DEFAULT_DNS_CACHE_TTL
 from .errors import APIConnectionError, APITimeoutError
 
 
@@ -82,7 +83,9 @@ class AiohttpTransport:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 cookie_jar=aiohttp.DummyCookieJar(),
-                connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+                connector=aiohttp.TCPConnector(
+                    limit=DEFAULT_CONNECTOR_LIMIT, ttl_dns_cache=DEFAULT_DNS_CACHE_TTL
+                ),
             )
             if hasattr(self._session, "_retry_connection"):
                 self._session._retry_connection = False  # re-sends are the pipeline's decision

@@ -10,19 +10,24 @@ Timestamps are integers as Kraken sends them. ``Batch.attributes.created_at``/``
 epoch milliseconds (``created_at_datetime`` converts them); the unit of ``ApiKey.updated_at`` and
 ``Leg.settled_at`` is not documented, so they are left as raw integers. The OAuth Fast API key
 models (``FastApiKeyInfo`` and friends) document their own units.
+
+``LegOutcome`` and ``SettlementReport`` are not decoded from Kraken: they are what
+``client.settlement.settle_batch`` reports, one outcome per leg.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
+from ._oauth_models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
 from ._secret import SecretStr
-from .errors import ResponseValidationError
+from .errors import KrakenPrimeError, ResponseValidationError
 
 __all__ = [
     "ApiKey",
@@ -38,9 +43,11 @@ __all__ = [
     "FastApiKeyInfo",
     "FastApiKeyPermissions",
     "Leg",
+    "LegOutcome",
     "Pagination",
     "Role",
     "SecretStr",
+    "SettlementReport",
     "Transfer",
     "TransferAttributes",
     "TransferRelationships",
@@ -87,10 +94,15 @@ class BatchStatus(str, enum.Enum):
 
 
 class _Result(msgspec.Struct, frozen=True, gc=False, kw_only=True):
-    """Base of every result Struct: immutable, no GC tracking (decoded JSON has no cycles)."""
+    """Base of every result Struct: immutable, no GC tracking (decoded JSON has no cycles).
+
+    ``frozen`` and ``gc`` are inherited by subclasses at runtime; subclasses still say
+    ``frozen=True`` because mypy's ``dataclass_transform`` support does not inherit it, and
+    ``kw_only=True`` because msgspec applies it only to the fields of the class that sets it.
+    """
 
 
-class ApiUser(_Result, frozen=True, gc=False, kw_only=True):
+class ApiUser(_Result, frozen=True, kw_only=True):
     """A Prime API user (``ApiUserInfo``; all four fields are required by Kraken's schema).
 
     ``status`` is ``"Enabled"`` or ``"Disabled"`` and ``roles`` holds ``"Trader"``/``"Viewer"``;
@@ -103,7 +115,7 @@ class ApiUser(_Result, frozen=True, gc=False, kw_only=True):
     roles: tuple[str, ...]
 
 
-class CreatedApiKey(_Result, frozen=True, gc=False, kw_only=True):
+class CreatedApiKey(_Result, frozen=True, kw_only=True):
     """A newly created key. ``api_secret`` is shown only in this answer: store it now."""
 
     id: str
@@ -114,7 +126,7 @@ class CreatedApiKey(_Result, frozen=True, gc=False, kw_only=True):
     whitelisted_ips: tuple[str, ...] = ()
 
 
-class ApiKey(_Result, frozen=True, gc=False, kw_only=True):
+class ApiKey(_Result, frozen=True, kw_only=True):
     """An existing key, without its secret.
 
     ``api_key`` is the public key: ``UpdatePrimeApiUserKey`` calls it ``api_key`` and
@@ -130,7 +142,7 @@ class ApiKey(_Result, frozen=True, gc=False, kw_only=True):
     updated_at: int | None = None
 
 
-class Leg(_Result, frozen=True, gc=False, kw_only=True):
+class Leg(_Result, frozen=True, kw_only=True):
     """One asset's net position in a batch.
 
     The wire ``amount`` (a decimal string) is kept exactly as Kraken sent it, in ``amount_text``;
@@ -204,7 +216,7 @@ class Leg(_Result, frozen=True, gc=False, kw_only=True):
         )
 
 
-class BatchAttributes(_Result, frozen=True, gc=False, kw_only=True):
+class BatchAttributes(_Result, frozen=True, kw_only=True):
     """``Batch.attributes``. ``created_at``/``updated_at`` are epoch milliseconds."""
 
     status: str | None = None
@@ -225,7 +237,7 @@ class BatchAttributes(_Result, frozen=True, gc=False, kw_only=True):
         return _ms_to_datetime(self.updated_at)
 
 
-class Batch(_Result, frozen=True, gc=False, kw_only=True):
+class Batch(_Result, frozen=True, kw_only=True):
     """A settlement batch: a snapshot of unsettled trades netted into one leg per asset.
 
     ``trade_ids`` is ``None`` when the answer did not carry it (list items may not).
@@ -241,7 +253,7 @@ class Batch(_Result, frozen=True, gc=False, kw_only=True):
         return next((leg for leg in self.legs if leg.asset == asset), None)
 
 
-class Pagination(_Result, frozen=True, gc=False, kw_only=True):
+class Pagination(_Result, frozen=True, kw_only=True):
     """Paging state of ``ListPrimeSettlementBatches``."""
 
     has_more: bool = False
@@ -249,14 +261,14 @@ class Pagination(_Result, frozen=True, gc=False, kw_only=True):
     offset: int | None = None
 
 
-class BatchPage(_Result, frozen=True, gc=False, kw_only=True):
+class BatchPage(_Result, frozen=True, kw_only=True):
     """One page of batches, newest first."""
 
     data: tuple[Batch, ...] = ()
     pagination: Pagination = Pagination()
 
 
-class TransferAttributes(_Result, frozen=True, gc=False, kw_only=True):
+class TransferAttributes(_Result, frozen=True, kw_only=True):
     """``Transfer.attributes``; ``transfer_status`` is an open vocabulary (``pending`` seen)."""
 
     transfer_status: str | None = None
@@ -264,13 +276,13 @@ class TransferAttributes(_Result, frozen=True, gc=False, kw_only=True):
     transfer_asset: str | None = None
 
 
-class TransferRelationships(_Result, frozen=True, gc=False, kw_only=True):
+class TransferRelationships(_Result, frozen=True, kw_only=True):
     """``Transfer.relationships``: the leg being settled."""
 
     leg: Leg | None = None
 
 
-class Transfer(_Result, frozen=True, gc=False, kw_only=True):
+class Transfer(_Result, frozen=True, kw_only=True):
     """The transfer started by ``SettlePrimeSettlementBatchAsset``."""
 
     id: str
@@ -278,99 +290,69 @@ class Transfer(_Result, frozen=True, gc=False, kw_only=True):
     relationships: TransferRelationships = TransferRelationships()
 
 
-class FastApiKeyPermissions(_Result, frozen=True, gc=False, kw_only=True):
-    """What a Fast API key may do (OAuth ``permissions``; Spot API key permission names).
-
-    Every flag is a nullable boolean, as in Kraken's schema; ``None`` means "not given" (Kraken
-    does not document how a null differs from ``False``). Unknown extra flags in an answer are
-    ignored. As an argument, a plain mapping of these names to ``bool | None`` is accepted too.
-    """
-
-    funds_query: bool | None = None
-    """Query funds info."""
-    funds_add: bool | None = None
-    """Add to funds (deposit)."""
-    funds_withdraw: bool | None = None
-    """Withdraw funds."""
-    funds_earn: bool | None = None
-    """Staking/unstaking."""
-    trades_query_open: bool | None = None
-    """Query open orders/positions."""
-    trades_query_closed: bool | None = None
-    """Query closed orders/positions."""
-    trades_modify: bool | None = None
-    """Add and cancel trades."""
-    trades_close: bool | None = None
-    """Cancel trades, close positions."""
-    ledger_query: bool | None = None
-    """Query the ledger."""
-    export_data: bool | None = None
-    """Export data."""
+LegResult = Literal["settled", "skipped", "failed", "unknown"]
 
 
-class FastApiKeyInfo(_Result, frozen=True, gc=False, kw_only=True):
-    """A Fast API key as listed (Kraken's ``APIKeyInfo``), without its secret.
-
-    Kraken's schema marks no field as required, so every field is optional and unknown extras are
-    ignored. Units and formats are not documented by Kraken; what the embedded sandbox uses (and
-    what the names suggest) is given per field. ``nonce``/``nonce_window`` are in the nonce units
-    the key's client sends (milliseconds for a default ``PrimeClient``).
+@dataclasses.dataclass(frozen=True)
+class LegOutcome:
+    """What happened to one leg in :meth:`Settlement.settle_batch`.
 
     Attributes
     ----------
-    api_key : str or None
-        The key's public half (the ``API-Key`` of Prime calls).
-    api_key_name : str or None
-        The key's name (1-32 characters); Update and Delete address keys by it.
-    created_time, modified_time : str or None
-        Format not documented; ISO 8601 in the sandbox (``"2023-11-14T22:13:20Z"``).
-    id : str or None
-        Kraken's id (modified base64), not used by any operation.
-    ip_allowlist : tuple of str
-        Addresses and CIDR networks allowed to use the key (empty: any).
-    last_used : int, float or None
-        Unit not documented; epoch seconds in the sandbox (0: never used).
-    nonce : int or None
-        The key's highest nonce so far.
-    nonce_window : int, float or None
-        How far below the highest nonce a nonce is still accepted, in nonce units.
-    oauth_client : str or None
-        The OAuth client that created the key.
-    permissions : FastApiKeyPermissions or None
-        What the key may do.
-    purpose : str or None
-        ``"standard"`` by default.
-    query_from, query_to, valid_until : int, float or None
-        Unix timestamps (seconds in the sandbox; Kraken says "Unix timestamp" without a unit);
-        0 means no restriction / no expiry.
+    asset : str
+        The leg's asset.
+    result : {"settled", "skipped", "failed", "unknown"}
+        ``settled``: a transfer was started now (``transfer`` is set, unless it was established by
+        reading the batch after a lost answer). ``skipped``: nothing to do (``reason`` says why).
+        ``failed``: Kraken refused (``error``). ``unknown``: the answer was lost and the batch still
+        shows the leg unsettled; run again later to retry it.
     """
 
-    api_key: str | None = None
-    api_key_name: str | None = None
-    created_time: str | None = None
-    id: str | None = None
-    ip_allowlist: tuple[str, ...] = ()
-    last_used: int | float | None = None
-    modified_time: str | None = None
-    nonce: int | None = None
-    nonce_window: int | float | None = None
-    oauth_client: str | None = None
-    permissions: FastApiKeyPermissions | None = None
-    purpose: str | None = None
-    query_from: int | float | None = None
-    query_to: int | float | None = None
-    valid_until: int | float | None = None
+    asset: str
+    result: LegResult
+    reason: str | None = None
+    transfer: Transfer | None = None
+    error: KrakenPrimeError | None = None
 
 
-class CreatedFastApiKey(FastApiKeyInfo, frozen=True, gc=False, kw_only=True):
-    """A newly created Fast API key: the listed fields plus ``secret``.
+@dataclasses.dataclass(frozen=True)
+class SettlementReport:
+    """Per-leg outcomes of :meth:`Settlement.settle_batch`, in the batch's leg order.
 
-    ``secret`` (masked; ``.get_secret_value()`` reads it) is returned only in this answer and can
-    never be retrieved again: store it now, or turn the key into a client with
-    ``oauth.fast_api_keys.prime_client(created)``.
+    ``confirmed`` is whether the batch was confirmed (when it was not, every leg is skipped).
     """
 
-    secret: SecretStr
+    batch_id: str
+    confirmed: bool
+    legs: tuple[LegOutcome, ...]
+
+    def _with(self, result: LegResult) -> tuple[LegOutcome, ...]:
+        return tuple(leg for leg in self.legs if leg.result == result)
+
+    @property
+    def settled(self) -> tuple[LegOutcome, ...]:
+        """Legs settled by this run."""
+        return self._with("settled")
+
+    @property
+    def skipped(self) -> tuple[LegOutcome, ...]:
+        """Legs with nothing to do."""
+        return self._with("skipped")
+
+    @property
+    def failed(self) -> tuple[LegOutcome, ...]:
+        """Legs Kraken refused."""
+        return self._with("failed")
+
+    @property
+    def unknown(self) -> tuple[LegOutcome, ...]:
+        """Legs whose outcome could not be established; run again to retry them."""
+        return self._with("unknown")
+
+    @property
+    def complete(self) -> bool:
+        """``True`` when the batch was confirmed and no leg failed or is unknown."""
+        return self.confirmed and not self.failed and not self.unknown
 
 
 def _ms_to_datetime(value: int | None) -> datetime | None:

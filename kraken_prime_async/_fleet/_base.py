@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Hashable, Iterator
-from typing import Final, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .._auth import fingerprint
+from .._constants import FLEET_GATE_POLL_FIRST, FLEET_GATE_POLL_MAX
 from .._nonce import NonceSource, NonceUnit
 from .._rate_limit import RateCounter, RateLimit
-
-#: Polling while another member holds the key's last free slot: first and longest pause (s).
-GATE_POLL_FIRST: Final = 0.0005
-GATE_POLL_MAX: Final = 0.01
 
 
 @runtime_checkable
@@ -95,10 +92,10 @@ def key_id(api_key: str) -> str:
 
 
 def poll_delays(rng: random.Random | None = None) -> Iterator[float]:
-    """Pauses between tries for a slot: doubling from ``GATE_POLL_FIRST`` to ``GATE_POLL_MAX``,
-    jittered so members do not retry in lockstep."""
+    """Pauses between tries for a slot: doubling from ``FLEET_GATE_POLL_FIRST`` to
+    ``FLEET_GATE_POLL_MAX``, jittered so members do not retry in lockstep."""
     rng = rng or random.Random()  # noqa: S311 - jitter
-    delay = GATE_POLL_FIRST
+    delay = FLEET_GATE_POLL_FIRST
     while True:
         yield delay * rng.uniform(0.5, 1.0)
-        delay = min(GATE_POLL_MAX, delay * 2)
+        delay = min(FLEET_GATE_POLL_MAX, delay * 2)

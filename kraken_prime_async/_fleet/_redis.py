@@ -21,9 +21,14 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from .._constants import DEFAULT_NONCE_UNIT
+from .._constants import (
+    DEFAULT_NONCE_UNIT,
+    DEFAULT_REDIS_NAMESPACE,
+    REDIS_CONNECT_TIMEOUT,
+    REDIS_SOCKET_TIMEOUT,
+)
 from .._dispatch import WINDOW_SAFETY
 from .._nonce import PER_SECOND, NonceUnit
 from .._rate_limit import _TOLERANCE, HEADROOM, TIERS, RateLimit
@@ -38,11 +43,6 @@ from ._redis_scripts import (
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-
-#: Socket budgets for a Redis client built from a URL: a Redis that went away fails calls fast.
-REDIS_SOCKET_TIMEOUT: Final = 5.0
-REDIS_CONNECT_TIMEOUT: Final = 2.0
-DEFAULT_NAMESPACE: Final = "kraken-prime"
 
 
 def _connect(redis: str | Redis) -> tuple[Redis, bool]:
@@ -338,7 +338,7 @@ class RedisFleet:
         self,
         redis: str | Redis,
         *,
-        namespace: str = DEFAULT_NAMESPACE,
+        namespace: str = DEFAULT_REDIS_NAMESPACE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(namespace, str) or not namespace:

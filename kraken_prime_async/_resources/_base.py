@@ -11,8 +11,13 @@ from .._endpoint import Endpoint
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from .._timeout import coerce_timeout
+from ..errors import OutcomeUnknownError
+from ._reconcile import LostAnswer, Outcome, Rule
 
 R = TypeVar("R")
+F = TypeVar("F")
+Q = TypeVar("Q", bound=msgspec.Struct)
+Res = TypeVar("Res", bound="Resource")
 
 #: ``timeout=`` accepts seconds or an :class:`aiohttp.ClientTimeout`.
 TimeoutLike = float | aiohttp.ClientTimeout
@@ -40,6 +45,40 @@ class Resource:
             timeout=None if timeout is None else coerce_timeout(timeout),
             retry=retry,
         )
+
+    async def _write(
+        self: Res,
+        endpoint: Endpoint[Any, R],
+        request: Q,
+        *,
+        reconcile: Rule[Res, Q, F],
+        timeout: TimeoutLike | None,
+        retry: RetryPolicy | None,
+    ) -> R | F:
+        """A non-idempotent write; a lost answer is settled by the ``reconcile`` rule."""
+        outcome = await self._written(
+            endpoint, request, reconcile=reconcile, timeout=timeout, retry=retry
+        )
+        return outcome.value
+
+    async def _written(
+        self: Res,
+        endpoint: Endpoint[Any, R],
+        request: Q,
+        *,
+        reconcile: Rule[Res, Q, F],
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Outcome[R | F]:
+        """As :meth:`_write`, also saying whether the result was read back after a lost answer."""
+        started_at = self._pipeline.clock()
+        before = None if reconcile.before is None else await reconcile.before(self, request)
+        try:
+            value = await self._call(endpoint, request, timeout=timeout, retry=retry)
+        except OutcomeUnknownError as exc:
+            lost = LostAnswer(endpoint.operation, request, exc, started_at, before)
+            return Outcome(await reconcile.resolve(self, lost), read_back=True)
+        return Outcome(value)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

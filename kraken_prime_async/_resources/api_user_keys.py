@@ -13,17 +13,17 @@ from ..models import ApiKey, CreatedApiKey
 from ._base import Request, Resource, TimeoutLike
 
 
-class UserId(Request, frozen=True, gc=False):
+class UserId(Request, frozen=True):
     user_id: str
 
 
-class UpdateKey(Request, frozen=True, gc=False):
+class UpdateKey(Request, frozen=True):
     user_id: str
     key_id: str
     whitelisted_ips: list[str]
 
 
-class KeyRef(Request, frozen=True, gc=False):
+class KeyRef(Request, frozen=True):
     user_id: str
     key_id: str
 

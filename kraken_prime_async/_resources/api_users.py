@@ -13,22 +13,22 @@ from ..models import ApiUser, Role, UserStatus
 from ._base import Request, Resource, TimeoutLike
 
 
-class CreateUser(Request, frozen=True, gc=False):
+class CreateUser(Request, frozen=True):
     name: str
     role: str
 
 
-class UserId(Request, frozen=True, gc=False):
+class UserId(Request, frozen=True):
     user_id: str
 
 
-class UpdateUser(Request, frozen=True, gc=False):
+class UpdateUser(Request, frozen=True):
     user_id: str
     name: str | UnsetType = UNSET
     status: str | UnsetType = UNSET
 
 
-class UpdateRoles(Request, frozen=True, gc=False):
+class UpdateRoles(Request, frozen=True):
     user_id: str
     role: str
 

@@ -19,26 +19,25 @@ After an answer is lost:
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from msgspec import UNSET, UnsetType
 
 from .. import _validation as check
-from .._constants import FAST_API_KEY_PATH, LOGGER_NAME, MAX_FAST_API_KEY_NAME_LENGTH
+from .._constants import FAST_API_KEY_PATH, MAX_FAST_API_KEY_NAME_LENGTH
 from .._endpoint import Endpoint, same
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
-from ..errors import KrakenPrimeError, OutcomeUnknownError, ResponseValidationError, ValidationError
+from ..errors import ResponseValidationError, ValidationError
 from ..models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
+from . import _reconcile
 from ._base import Request, Resource, TimeoutLike
 
-if TYPE_CHECKING:
-    from .._client import PrimeClient
-
-logger = logging.getLogger(LOGGER_NAME)
+#: What :meth:`FastApiKeys.prime_client` returns (a ``PrimeClient``; the OAuth client passes
+#: ``PrimeClient.from_fast_api_key``, so no resource imports the client layer).
+P = TypeVar("P")
 
 #: The ten permission flags (Kraken's ``permissions`` object).
 PERMISSION_NAMES: Final = tuple(FastApiKeyPermissions.__struct_fields__)
@@ -49,7 +48,7 @@ PermissionsLike = FastApiKeyPermissions | Mapping[str, bool | None]
 Timestamp = int | datetime
 
 
-class _Parameters(Request, frozen=True, gc=False):
+class _Parameters(Request, frozen=True):
     """``APIKeyParameters`` (Create)."""
 
     api_key_name: str
@@ -61,13 +60,13 @@ class _Parameters(Request, frozen=True, gc=False):
     valid_until: int | UnsetType = UNSET
 
 
-class _Update(_Parameters, frozen=True, gc=False):
+class _Update(_Parameters, frozen=True):
     """``{new_api_key_name?} + APIKeyParameters`` (Update: the spec's ``allOf``)."""
 
     new_api_key_name: str | UnsetType = UNSET
 
 
-class _Name(Request, frozen=True, gc=False):
+class _Name(Request, frozen=True):
     api_key_name: str
 
 
@@ -196,7 +195,7 @@ def _timestamp(field: str, value: Timestamp | None) -> int | UnsetType:
     return UNSET if value is None else check.epoch_seconds(field, value)
 
 
-class FastApiKeys(Resource):
+class FastApiKeys(Resource, Generic[P]):
     """``oauth.fast_api_keys``: the account's Fast API keys (Kraken Connect OAuth).
 
     Every method ends with ``timeout=`` and ``retry=``, as on ``PrimeClient``. Times
@@ -204,11 +203,12 @@ class FastApiKeys(Resource):
     / "never expires", or timezone-aware datetimes (naive datetimes are refused).
     """
 
-    __slots__ = ("_base_url",)
+    __slots__ = ("_base_url", "_prime_client")
 
-    def __init__(self, pipeline: Pipeline, base_url: str) -> None:
+    def __init__(self, pipeline: Pipeline, base_url: str, prime_client: Callable[..., P]) -> None:
         super().__init__(pipeline)
         self._base_url = base_url
+        self._prime_client = prime_client
 
     async def create(
         self,
@@ -256,25 +256,9 @@ class FastApiKeys(Resource):
         name = _key_name("api_key_name", api_key_name)
         fields = _Fields(ip_allowlist, nonce_window, permissions, query_from, query_to, valid_until)
         request = _Parameters(api_key_name=name, **fields.as_kwargs())
-        try:
-            return await self._call(CREATE, request, timeout=timeout, retry=retry)
-        except OutcomeUnknownError as exc:
-            keys = await self._read_back()
-            if keys is None:
-                detail = "and the keys could not be read back: list them before trying again"
-            elif name in keys:
-                detail = (
-                    f"and a key named {name!r} now exists: it was created (or already existed), "
-                    "but its secret was not received and cannot be retrieved. Delete it "
-                    f"(fast_api_keys.delete({name!r})) and create it again"
-                )
-            else:
-                detail = (
-                    f"and no key named {name!r} exists on read-back: it was not created. "
-                    "Creating it again is safe: names are unique, so a late first request cannot "
-                    "make a second key"
-                )
-            raise _unknown(exc, f"CreateFastApiKey: the answer was lost, {detail}.") from exc
+        return await self._write(
+            CREATE, request, reconcile=_reconcile.FAST_API_CREATE, timeout=timeout, retry=retry
+        )
 
     async def list(
         self,
@@ -331,23 +315,9 @@ class FastApiKeys(Resource):
         request = _Update(api_key_name=name, new_api_key_name=new_name, **fields.as_kwargs())
         if isinstance(new_name, UnsetType) or new_name == name:
             return await self._call(UPDATE, request, timeout=timeout, retry=retry)
-        try:
-            return await self._call(RENAME, request, timeout=timeout, retry=retry)
-        except OutcomeUnknownError as exc:
-            keys = await self._read_back()
-            if keys is not None and new_name in keys and name not in keys:
-                logger.warning("UpdateFastApiKey: answer lost; the read-back shows the rename")
-                return True
-            detail = (
-                "the keys could not be read back"
-                if keys is None
-                else f"the read-back does not show {name!r} renamed to {new_name!r}"
-            )
-            raise _unknown(
-                exc,
-                f"UpdateFastApiKey: the answer was lost and {detail}; list the "
-                "keys before trying again.",
-            ) from exc
+        return await self._write(
+            RENAME, request, reconcile=_reconcile.FAST_API_RENAME, timeout=timeout, retry=retry
+        )
 
     async def delete(
         self,
@@ -373,35 +343,15 @@ class FastApiKeys(Resource):
         returned; otherwise :class:`OutcomeUnknownError` is raised.
         """
         name = _key_name("api_key_name", api_key_name)
-        try:
-            return await self._call(DELETE, _Name(api_key_name=name), timeout=timeout, retry=retry)
-        except OutcomeUnknownError as exc:
-            keys = await self._read_back()
-            if keys is not None and name not in keys:
-                logger.warning("DeleteFastApiKey: answer lost; the read-back shows it deleted")
-                return True
-            detail = (
-                "the keys could not be read back"
-                if keys is None
-                else f"a key named {name!r} still exists (the delete did not take effect, or not "
-                "yet); delete it again if it should go"
-            )
-            raise _unknown(exc, f"DeleteFastApiKey: the answer was lost and {detail}.") from exc
+        request = _Name(api_key_name=name)
+        return await self._write(
+            DELETE, request, reconcile=_reconcile.FAST_API_DELETE, timeout=timeout, retry=retry
+        )
 
     def prime_client(
-        self,
-        created: CreatedFastApiKey,
-        *,
-        base_url: str | None = None,
-        **kwargs: Any,
-    ) -> PrimeClient:
-        """A :class:`~kraken_prime_async.PrimeClient` signing with a key just created.
-
-        The key's ``api_key`` and ``secret`` become the client's credentials, and its
-        ``nonce_window`` becomes the client's ``nonce_window`` unchanged: both count in nonce
-        units, the units the client sends (milliseconds by default, so a window of 5000 lets
-        requests overlap within 5 s). Pass ``nonce_unit=`` only together with a window chosen for
-        that unit.
+        self, created: CreatedFastApiKey, *, base_url: str | None = None, **kwargs: Any
+    ) -> P:
+        """``PrimeClient.from_fast_api_key(created, ...)``, on this OAuth client's host by default.
 
         Parameters
         ----------
@@ -413,36 +363,5 @@ class FastApiKeys(Resource):
             Any other ``PrimeClient`` keyword (``session``, ``timeout``, ``retry``,
             ``rate_limit``, ...). ``nonce_window`` may lower the key's window, not raise it.
         """
-        from .._client import PrimeClient
-
-        if not isinstance(created, CreatedFastApiKey):
-            raise ValidationError("created", "must be the CreatedFastApiKey that create() returned")
-        if not created.api_key:
-            raise ValidationError("created", "has no api_key (Kraken's answer did not carry one)")
-        key_window = int(created.nonce_window or 0)
-        window = kwargs.pop("nonce_window", key_window)
-        if check.integer("nonce_window", window, minimum=0) > key_window:
-            raise ValidationError(
-                "nonce_window", f"must not exceed the key's nonce_window ({key_window})"
-            )
-        return PrimeClient(
-            created.api_key,
-            created.secret.get_secret_value(),
-            base_url=self._base_url if base_url is None else base_url,
-            nonce_window=window,
-            **kwargs,
-        )
-
-    async def _read_back(self) -> set[str] | None:
-        """The names of the account's keys, or ``None`` if they cannot be read."""
-        try:
-            keys = await self.list()
-        except KrakenPrimeError:
-            return None
-        return {key.api_key_name for key in keys if key.api_key_name is not None}
-
-
-def _unknown(exc: OutcomeUnknownError, message: str) -> OutcomeUnknownError:
-    return OutcomeUnknownError(
-        message, operation=exc.operation, arguments=exc.arguments, attempts=exc.attempts
-    )
+        url = self._base_url if base_url is None else base_url
+        return self._prime_client(created, base_url=url, **kwargs)

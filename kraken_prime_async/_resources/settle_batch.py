@@ -9,82 +9,19 @@ outcome is read back instead of being sent again.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Literal
 
 from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
-from ..models import Batch, Leg, Transfer
-
-if TYPE_CHECKING:
-    from .settlement import Settlement
-
-LegResult = Literal["settled", "skipped", "failed", "unknown"]
-
-
-@dataclasses.dataclass(frozen=True)
-class LegOutcome:
-    """What happened to one leg.
-
-    Attributes
-    ----------
-    asset : str
-        The leg's asset.
-    result : {"settled", "skipped", "failed", "unknown"}
-        ``settled``: a transfer was started now (``transfer`` is set, unless it was established by
-        reading the batch after a lost answer). ``skipped``: nothing to do (``reason`` says why).
-        ``failed``: Kraken refused (``error``). ``unknown``: the answer was lost and the batch still
-        shows the leg unsettled; run again later to retry it.
-    """
-
-    asset: str
-    result: LegResult
-    reason: str | None = None
-    transfer: Transfer | None = None
-    error: KrakenPrimeError | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class SettlementReport:
-    """Per-leg outcomes of :meth:`Settlement.settle_batch`, in the batch's leg order.
-
-    ``confirmed`` is whether the batch was confirmed (when it was not, every leg is skipped).
-    """
-
-    batch_id: str
-    confirmed: bool
-    legs: tuple[LegOutcome, ...]
-
-    def _with(self, result: LegResult) -> tuple[LegOutcome, ...]:
-        return tuple(leg for leg in self.legs if leg.result == result)
-
-    @property
-    def settled(self) -> tuple[LegOutcome, ...]:
-        """Legs settled by this run."""
-        return self._with("settled")
-
-    @property
-    def skipped(self) -> tuple[LegOutcome, ...]:
-        """Legs with nothing to do."""
-        return self._with("skipped")
-
-    @property
-    def failed(self) -> tuple[LegOutcome, ...]:
-        """Legs Kraken refused."""
-        return self._with("failed")
-
-    @property
-    def unknown(self) -> tuple[LegOutcome, ...]:
-        """Legs whose outcome could not be established; run again to retry them."""
-        return self._with("unknown")
-
-    @property
-    def complete(self) -> bool:
-        """``True`` when the batch was confirmed and no leg failed or is unknown."""
-        return self.confirmed and not self.failed and not self.unknown
-
+from ..models import Batch, Leg, LegOutcome, SettlementReport, Transfer
+from ._reconcile import Outcome
 
 ProgressCallback = Callable[[int, int, LegOutcome], None]
+#: ``client.settlement.get_batch``.
+GetBatch = Callable[[str], Awaitable[Batch]]
+#: Settle one leg (``batch_id``, ``asset``): the transfer (``None`` when a lost answer was read
+#: back from a batch that shows the leg started without naming its transfer), and whether it was
+#: read back. Raises ``OutcomeUnknownError`` when the batch does not show the leg started.
+SettleLeg = Callable[[str, str], Awaitable[Outcome[Transfer | None]]]
 
 
 def skip_reason(leg: Leg) -> str | None:
@@ -97,7 +34,7 @@ def skip_reason(leg: Leg) -> str | None:
 
 
 async def wait_confirmed(
-    settlement: Settlement,
+    get_batch: GetBatch,
     batch_id: str,
     *,
     wait: float,
@@ -105,18 +42,19 @@ async def wait_confirmed(
     sleep: Callable[[float], Awaitable[None]],
 ) -> Batch:
     """Read the batch until it is confirmed or ``wait`` seconds of polling have passed."""
-    batch = await settlement.get_batch(batch_id)
+    batch = await get_batch(batch_id)
     waited = 0.0
     while not batch.attributes.confirmed and waited < wait:
         step = min(poll_interval, wait - waited)
         await sleep(step)
         waited += step
-        batch = await settlement.get_batch(batch_id)
+        batch = await get_batch(batch_id)
     return batch
 
 
 async def settle_batch(
-    settlement: Settlement,
+    get_batch: GetBatch,
+    settle_leg: SettleLeg,
     batch_id: str,
     *,
     concurrency: int,
@@ -132,7 +70,7 @@ async def settle_batch(
         field = "wait_for_confirmation" if wait_for_confirmation < 0 else "poll_interval"
         raise ValidationError(field, "must be a non-negative number of seconds")
     batch = await wait_confirmed(
-        settlement, batch_id, wait=wait_for_confirmation, poll_interval=poll_interval, sleep=sleep
+        get_batch, batch_id, wait=wait_for_confirmation, poll_interval=poll_interval, sleep=sleep
     )
     outcomes: dict[str, LegOutcome] = {}
     eligible: list[Leg] = []
@@ -158,22 +96,20 @@ async def settle_batch(
 
     async def settle_one(leg: Leg) -> None:
         async with gate:
-            report(await _settle_leg(settlement, batch_id, leg.asset))
+            report(await _settle_leg(settle_leg, batch_id, leg.asset))
 
     await asyncio.gather(*(settle_one(leg) for leg in eligible))
     legs = tuple(outcomes[leg.asset] for leg in batch.legs)
     return SettlementReport(batch_id, bool(batch.attributes.confirmed), legs)
 
 
-async def _settle_leg(settlement: Settlement, batch_id: str, asset: str) -> LegOutcome:
+async def _settle_leg(settle_leg: SettleLeg, batch_id: str, asset: str) -> LegOutcome:
     try:
-        transfer, read_back = await settlement._settle_asset(
-            batch_id, asset, require_transfer=False
-        )
+        outcome = await settle_leg(batch_id, asset)
     except OutcomeUnknownError as exc:
         # The batch was read after the lost answer and does not show this leg started.
         return LegOutcome(asset, "unknown", reason="answer lost; leg not shown started", error=exc)
     except KrakenPrimeError as exc:
         return LegOutcome(asset, "failed", reason=type(exc).__name__, error=exc)
-    reason = "answer lost; the batch shows it started" if read_back else None
-    return LegOutcome(asset, "settled", reason=reason, transfer=transfer)
+    reason = "answer lost; the batch shows it started" if outcome.read_back else None
+    return LegOutcome(asset, "settled", reason=reason, transfer=outcome.value)

@@ -2,48 +2,47 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from .. import _validation as check
-from .._constants import LOGGER_NAME, MAX_LIST_LIMIT, RECONCILE_SKEW_MS
+from .._constants import (
+    DEFAULT_SETTLE_CONCURRENCY,
+    DEFAULT_SETTLE_POLL_INTERVAL,
+    MAX_LIST_LIMIT,
+)
 from .._endpoint import Endpoint, same
 from .._retry import RetryPolicy
-from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
+from ..errors import ValidationError
 from ..models import (
     AssetKind,
     Batch,
     BatchFilterAssetKind,
     BatchPage,
     BatchStatus,
-    Leg,
+    SettlementReport,
     Transfer,
-    TransferAttributes,
-    TransferRelationships,
 )
+from . import _reconcile
 from ._base import Request, Resource, TimeoutLike
-
-if TYPE_CHECKING:
-    # Imported when first used: keeps ``import kraken_prime_async`` lean (two dataclasses).
-    from .settle_batch import ProgressCallback, SettlementReport
+from ._reconcile import Outcome
+from .settle_batch import ProgressCallback, settle_batch
 
 
-class CreateBatch(Request, frozen=True, gc=False):
+class CreateBatch(Request, frozen=True):
     asset_kind: str | UnsetType = UNSET
 
 
-class GetBatch(Request, frozen=True, gc=False):
+class GetBatch(Request, frozen=True):
     batch_id: str
     asset_kind: str | UnsetType = UNSET
 
 
-class ListBatches(Request, frozen=True, gc=False):
+class ListBatches(Request, frozen=True):
     asset_kind: str | UnsetType = UNSET
     statuses: list[str] | UnsetType = UNSET
     from_: int | UnsetType = msgspec.field(default=UNSET, name="from")
@@ -52,7 +51,7 @@ class ListBatches(Request, frozen=True, gc=False):
     offset: int | UnsetType = UNSET
 
 
-class SettleAsset(Request, frozen=True, gc=False):
+class SettleAsset(Request, frozen=True):
     batch_id: str
     asset: str
 
@@ -72,8 +71,6 @@ def _batch(result: _BatchResult) -> Batch:
 def _transfer(result: _TransferResult) -> Transfer:
     return result.transfer
 
-
-logger = logging.getLogger(LOGGER_NAME)
 
 CREATE_BATCH = Endpoint("CreatePrimeSettlementBatch", _BatchResult, _batch, idempotent=False)
 GET_BATCH = Endpoint("GetPrimeSettlementBatch", _BatchResult, _batch, idempotent=True)
@@ -110,30 +107,11 @@ class Settlement(Resource):
         and is returned. Otherwise :class:`~kraken_prime_async.errors.OutcomeUnknownError` is
         raised.
         """
-        kind = AssetKind.CURRENCY.value
-        if asset_kind is not None:
-            kind = check.choice("asset_kind", asset_kind, AssetKind)
-        request = CreateBatch(asset_kind=UNSET if asset_kind is None else kind)
-        started_ms = int(self._pipeline.clock() * 1000)
-        try:
-            return await self._call(CREATE_BATCH, request, timeout=timeout, retry=retry)
-        except OutcomeUnknownError:
-            found = await self._created_since(kind, started_ms - RECONCILE_SKEW_MS)
-            if found is None:
-                raise
-            logger.warning("CreatePrimeSettlementBatch: answer lost; found batch created by it")
-            return found
-
-    async def _created_since(self, kind: str, since_ms: int) -> Batch | None:
-        """The single unsettled batch of ``kind`` created after ``since_ms``, if exactly one."""
-        try:
-            page = await self.list_batches(statuses=["unsettled"], from_=since_ms, limit=200)
-            candidates = [b for b in page.data if (b.attributes.asset_kind or kind) == kind]
-            if len(candidates) != 1:
-                return None
-            return await self.get_batch(candidates[0].id)
-        except KrakenPrimeError:
-            return None
+        kind = UNSET if asset_kind is None else check.choice("asset_kind", asset_kind, AssetKind)
+        request = CreateBatch(asset_kind=kind)
+        return await self._write(
+            CREATE_BATCH, request, reconcile=_reconcile.CREATE_BATCH, timeout=timeout, retry=retry
+        )
 
     async def get_batch(
         self,
@@ -212,53 +190,18 @@ class Settlement(Resource):
         :class:`~kraken_prime_async.errors.OutcomeUnknownError` is raised (the leg's ``status``,
         ``can_settle`` and ``latest_spot_transfer`` tell you more later).
         """
-        transfer, _ = await self._settle_asset(
-            batch_id, asset, require_transfer=True, timeout=timeout, retry=retry
+        request = _settle_request(batch_id, asset)
+        return await self._write(
+            SETTLE_ASSET, request, reconcile=_reconcile.SETTLE_ASSET, timeout=timeout, retry=retry
         )
-        assert transfer is not None  # require_transfer=True never returns None
-        return transfer
-
-    async def _settle_asset(
-        self,
-        batch_id: str,
-        asset: str,
-        *,
-        require_transfer: bool,
-        timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> tuple[Transfer | None, bool]:
-        """``settle_asset``, also saying whether the outcome was established by reading back.
-
-        After a lost answer the batch is read once. If the leg shows its transfer started, the
-        result is ``(transfer, True)``, where ``transfer`` is ``None`` when the batch does not
-        name it (then, with ``require_transfer``, the ``OutcomeUnknownError`` is raised). If the
-        leg is not shown as started, or the batch cannot be read, the error is raised.
-        """
-        request = SettleAsset(
-            batch_id=check.identifier("batch_id", batch_id), asset=check.identifier("asset", asset)
-        )
-        try:
-            return await self._call(SETTLE_ASSET, request, timeout=timeout, retry=retry), False
-        except OutcomeUnknownError:
-            try:
-                leg = (await self.get_batch(batch_id)).leg(asset)
-            except KrakenPrimeError:
-                leg = None
-            if leg is None or not leg.started:
-                raise
-            transfer = _shown_transfer(leg)
-            if transfer is None and require_transfer:
-                raise
-            logger.warning("SettlePrimeSettlementBatchAsset: answer lost; the batch shows it")
-            return transfer, True
 
     async def settle_batch(
         self,
         batch_id: str,
         *,
-        concurrency: int = 4,
+        concurrency: int = DEFAULT_SETTLE_CONCURRENCY,
         wait_for_confirmation: float = 0.0,
-        poll_interval: float = 2.0,
+        poll_interval: float = DEFAULT_SETTLE_POLL_INTERVAL,
         on_progress: ProgressCallback | None = None,
     ) -> SettlementReport:
         """Settle every eligible leg of a batch, ``concurrency`` at a time.
@@ -289,10 +232,9 @@ class Settlement(Resource):
             One :class:`LegOutcome` per leg: settled, skipped (and why), failed (and why) or
             unknown.
         """
-        from .settle_batch import settle_batch
-
         return await settle_batch(
-            self,
+            self.get_batch,
+            self._settle_leg,
             check.identifier("batch_id", batch_id),
             concurrency=concurrency,
             wait_for_confirmation=wait_for_confirmation,
@@ -301,9 +243,17 @@ class Settlement(Resource):
             sleep=self._pipeline.sleep,
         )
 
+    async def _settle_leg(self, batch_id: str, asset: str) -> Outcome[Transfer | None]:
+        """``settle_batch``'s seam: settle one leg; a leg the batch shows started after a lost
+        answer is settled even when the batch names no transfer."""
+        request = _settle_request(batch_id, asset)
+        return await self._written(SETTLE_ASSET, request, reconcile=_reconcile.SETTLE_LEG)
 
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
+
+def _settle_request(batch_id: str, asset: str) -> SettleAsset:
+    return SettleAsset(
+        batch_id=check.identifier("batch_id", batch_id), asset=check.identifier("asset", asset)
+    )
 
 
 def _list_request(
@@ -327,20 +277,4 @@ def _list_request(
         if limit is None
         else check.integer("limit", limit, minimum=1, maximum=MAX_LIST_LIMIT),
         offset=UNSET if offset is None else check.integer("offset", offset, minimum=0),
-    )
-
-
-def _shown_transfer(leg: Leg) -> Transfer | None:
-    """The transfer a started leg shows in ``latest_spot_transfer``, if it names one."""
-    shown = leg.latest_spot_transfer
-    if not shown or shown.get("id") is None:
-        return None
-    return Transfer(
-        id=str(shown["id"]),
-        attributes=TransferAttributes(
-            transfer_status=_str_or_none(shown.get("status")),
-            transfer_amount=leg.amount,
-            transfer_asset=leg.asset,
-        ),
-        relationships=TransferRelationships(leg=leg),
     )

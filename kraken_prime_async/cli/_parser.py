@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .._constants import DEFAULT_TIMEOUT
 from .._resources.fast_api_keys import PERMISSION_NAMES
 from ..models import AssetKind, BatchStatus, Role, UserStatus
 from . import _commands as cmd
@@ -27,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--base-url", help="default: $KRAKEN_PRIME_BASE_URL or api.kraken.com")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per attempt")
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per attempt"
+    )
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
 
     users = groups.add_parser("users", help="API users").add_subparsers(

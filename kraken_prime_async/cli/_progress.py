@@ -6,7 +6,7 @@ import sys
 from collections import Counter
 from typing import TextIO
 
-from .._resources.settle_batch import LegOutcome
+from ..models import LegOutcome
 
 
 class ProgressBar:

@@ -1,0 +1,146 @@
+"""The public surface is a contract (PRODUCT.md): these lists change only on purpose.
+
+Like httpx's ``tests/test_exported_members.py``: a name added to or dropped from ``__all__`` of the
+package, of ``errors`` or of ``models`` fails here until the list below is updated with it.
+"""
+
+from __future__ import annotations
+
+import kraken_prime_async
+from kraken_prime_async import errors, models
+
+PACKAGE = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AiohttpTransport",
+    "ApiKey",
+    "ApiUser",
+    "AssetKind",
+    "AuthenticationError",
+    "Batch",
+    "BatchPage",
+    "BatchStatus",
+    "ClientState",
+    "ClientStateError",
+    "ClientStats",
+    "CoordinationError",
+    "CreatedApiKey",
+    "CreatedFastApiKey",
+    "DeadlineElapsedError",
+    "FastApiKeyClient",
+    "FastApiKeyInfo",
+    "FastApiKeyPermissions",
+    "FileLockFleet",
+    "FileLockNonceSource",
+    "Fleet",
+    "FleetGate",
+    "InternalServerError",
+    "InvalidArgumentsError",
+    "InvalidNonceError",
+    "KrakenPrimeError",
+    "Leg",
+    "LegOutcome",
+    "LocalNonceSource",
+    "NonceSource",
+    "NonceUnit",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "PrimeClient",
+    "RateCounter",
+    "RateLimit",
+    "RateLimitError",
+    "RawResponse",
+    "RedisFleet",
+    "RedisNonceSource",
+    "ResponseValidationError",
+    "RetryBudget",
+    "RetryPolicy",
+    "Role",
+    "SecretStr",
+    "ServiceUnavailableError",
+    "SettlementReport",
+    "TemporaryLockoutError",
+    "Transfer",
+    "Transport",
+    "UserStatus",
+    "ValidationError",
+    "__version__",
+    "errors",
+    "models",
+]
+
+ERRORS = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "ClientStateError",
+    "CoordinationError",
+    "DeadlineElapsedError",
+    "InternalServerError",
+    "InvalidArgumentsError",
+    "InvalidNonceError",
+    "KrakenPrimeError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "ServiceUnavailableError",
+    "TemporaryLockoutError",
+    "ValidationError",
+]
+
+MODELS = [
+    "ApiKey",
+    "ApiUser",
+    "AssetKind",
+    "Batch",
+    "BatchAttributes",
+    "BatchFilterAssetKind",
+    "BatchPage",
+    "BatchStatus",
+    "CreatedApiKey",
+    "CreatedFastApiKey",
+    "FastApiKeyInfo",
+    "FastApiKeyPermissions",
+    "Leg",
+    "LegOutcome",
+    "Pagination",
+    "Role",
+    "SecretStr",
+    "SettlementReport",
+    "Transfer",
+    "TransferAttributes",
+    "TransferRelationships",
+    "UserStatus",
+]
+
+
+def test_package_exports() -> None:
+    assert kraken_prime_async.__all__ == PACKAGE == sorted(PACKAGE)
+    for name in PACKAGE:  # every name resolves, the lazy ones included
+        assert getattr(kraken_prime_async, name) is not None, name
+
+
+def test_errors_exports() -> None:
+    assert errors.__all__ == ERRORS == sorted(ERRORS)
+    for name in ERRORS:
+        error = getattr(errors, name)
+        assert issubclass(error, errors.KrakenPrimeError) and error.__module__ == errors.__name__
+        assert getattr(kraken_prime_async, name) is error
+
+
+def test_models_exports() -> None:
+    assert models.__all__ == MODELS == sorted(MODELS)
+    for name in MODELS:
+        assert getattr(models, name) is not None, name
+    for name in set(MODELS) & set(PACKAGE):
+        assert getattr(kraken_prime_async, name) is getattr(models, name), name
+
+
+def test_public_objects_have_docstrings() -> None:
+    for name in PACKAGE:
+        value = getattr(kraken_prime_async, name)
+        if isinstance(value, type):
+            assert value.__doc__, name
