@@ -54,7 +54,7 @@ class KeyDispatcher:
         self._cap = float(self.max_in_flight)
         self._monotonic = monotonic
         self._in_flight: dict[int, float] = {}
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[int]] = deque()
         self._tokens = itertools.count()
 
     @property
@@ -76,44 +76,49 @@ class KeyDispatcher:
         return self._monotonic() - oldest < self.window_seconds * WINDOW_SAFETY
 
     async def acquire(self) -> int:
-        """Wait for a slot (first come, first served); return its token."""
+        """Wait for a slot (first come, first served); return its token.
+
+        A waiter is not woken to look for itself: whoever frees a slot grants it to the first
+        waiter and hands the token over in the waiter's future (one wake per granted slot, no
+        re-checks, nothing allocated while waiting).
+        """
         if not self._waiters and self._admissible():
             return self._grant()
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            while True:
-                await waiter
-                if self._waiters and self._waiters[0] is waiter and self._admissible():
-                    self._waiters.popleft()
-                    token = self._grant()
-                    self._wake()
-                    return token
-                waiter = asyncio.get_running_loop().create_future()
-                self._waiters[0] = waiter
+            return await waiter
         except BaseException:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
-            self._wake()
+            if waiter.cancelled():
+                if waiter in self._waiters:  # rare path: cancelled while still queued
+                    self._waiters.remove(waiter)
+                self._hand_off()  # it may have been first in line
+            elif waiter.done():
+                # Granted, then cancelled before it could run: the slot goes to the next waiter.
+                self.release(waiter.result())
             raise
 
     def release(self, token: int, *, nonce_rejected: bool = False, succeeded: bool = False) -> None:
-        """Free the slot of ``token`` and adapt the cap."""
+        """Free the slot of ``token``, adapt the cap and hand the slot on."""
         self._in_flight.pop(token, None)
         if nonce_rejected:
             self._cap = max(1.0, self._cap / 2)
         elif succeeded and self._cap < self.max_in_flight:
             self._cap = min(float(self.max_in_flight), self._cap + 1 / self._cap)
-        self._wake()
+        self._hand_off()
 
     def _grant(self) -> int:
         token = next(self._tokens)
         self._in_flight[token] = self._monotonic()
         return token
 
-    def _wake(self) -> None:
-        if self._waiters and not self._waiters[0].done():
-            self._waiters[0].set_result(None)
+    def _hand_off(self) -> None:
+        """Grant free slots to the first waiters, in order (cancelled ones are skipped)."""
+        waiters = self._waiters
+        while waiters and self._admissible():
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(self._grant())
 
     def __repr__(self) -> str:
         return (
