@@ -20,10 +20,6 @@ from ._lifecycle import ClientBase, user_agent
 from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
 from ._pipeline import Pipeline
 from ._rate_limit import RateLimitSetting, resolve
-from ._resources._base import TimeoutLike
-from ._resources.api_user_keys import ApiUserKeys
-from ._resources.api_users import ApiUsers
-from ._resources.settlement import Settlement
 from ._retry import RetryPolicy
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._timeout import coerce_timeout
@@ -34,6 +30,10 @@ from .models import CreatedFastApiKey
 
 if TYPE_CHECKING:
     from ._fleet import Fleet
+    from ._resources._base import TimeoutLike
+    from ._resources.api_user_keys import ApiUserKeys
+    from ._resources.api_users import ApiUsers
+    from ._resources.settlement import Settlement
 
 
 class PrimeClient(ClientBase):
@@ -148,11 +148,18 @@ class PrimeClient(ClientBase):
             rate_limit=rate_limit,
             fleet=fleet,
         )
-        self.api_users = ApiUsers(self._pipeline)
+        # The resource modules load with the first client, not with ``import kraken_prime_async``
+        # (their endpoint tables, request Structs and the settlement helpers are most of the
+        # package's own import time).
+        from ._resources.api_user_keys import ApiUserKeys
+        from ._resources.api_users import ApiUsers
+        from ._resources.settlement import Settlement
+
+        self.api_users: ApiUsers = ApiUsers(self._pipeline)
         """Tag "API Users"."""
-        self.api_user_keys = ApiUserKeys(self._pipeline)
+        self.api_user_keys: ApiUserKeys = ApiUserKeys(self._pipeline)
         """Tag "API User Keys"."""
-        self.settlement = Settlement(self._pipeline)
+        self.settlement: Settlement = Settlement(self._pipeline)
         """Tag "Settlement"."""
 
     def __repr__(self) -> str:
