@@ -3,11 +3,15 @@
 The pipeline is the same for every endpoint; only this step differs:
 
 * :class:`HmacAuth` (Prime REST, ``PrimeClient``): take a fresh nonce, splice it into the body,
-  sign exactly those bytes, set ``API-Key``/``API-Sign``. It is *keyed*: the per-key dispatcher
-  and call counter gate every attempt.
+  sign exactly those bytes, set ``API-Key``/``API-Sign``. A refused key is final.
 * :class:`BearerAuth` (OAuth, ``FastApiKeyClient``): ``Authorization: Bearer <token>``, the body
-  as encoded (none for GET), no nonce. Not keyed, so the per-key gates are skipped. With a
-  ``token_provider`` it replaces a refused token (HTTP 401) once per call.
+  as encoded (none for GET), no nonce. With a ``token_provider`` it replaces a refused token
+  (HTTP 401) once per call.
+
+Like httpx's ``Auth`` flow, a strategy owns its credential's refresh: the pipeline asks
+:meth:`RequestAuth.begin` for the call's flow, prepares every send through it and, when a send is
+refused with :class:`AuthenticationError`, asks :meth:`CallAuth.on_refused` whether to re-send at
+once. Which API key gates the attempts is the client's business (``_key_gate``), not the auth's.
 
 Every strategy returns the values that must never appear in an error message (the API key and
 signature, or the bearer token) so the pipeline can redact them.
@@ -23,7 +27,7 @@ from typing import Any, NamedTuple, Protocol
 from ._endpoint import Endpoint
 from ._nonce import NonceSource
 from ._signing import Signer
-from .errors import ValidationError
+from .errors import AuthenticationError, ValidationError
 
 #: An async callable returning a fresh OAuth access token.
 TokenProvider = Callable[[], Awaitable[str]]
@@ -43,30 +47,28 @@ class Prepared(NamedTuple):
     headers: dict[str, str]
     #: Values to redact from anything quoted in an exception.
     secrets: tuple[str, ...]
-    #: Which credential was used (:class:`BearerAuth` generation; 0 for HMAC).
-    tag: int = 0
+
+
+class CallAuth(Protocol):
+    """One call's auth flow: prepares every send of the call, decides on a refusal."""
+
+    async def prepare(
+        self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
+    ) -> Prepared:
+        """Body and headers of one send."""
+        ...
+
+    async def on_refused(self, exc: AuthenticationError) -> bool:
+        """The last send was refused with ``exc``: whether the credential was replaced and the
+        request should be re-sent at once (not counted as a retry)."""
+        ...
 
 
 class RequestAuth(Protocol):
     """What the pipeline needs from an auth strategy."""
 
-    #: Whether attempts pass the per-key dispatcher and call counter (``key`` names the key).
-    keyed: bool
-    key: str
-
-    @property
-    def can_refresh(self) -> bool:
-        """Whether a refused credential (HTTP 401) can be replaced and the request re-sent."""
-        ...
-
-    async def prepare(
-        self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
-    ) -> Prepared:
-        """Body and headers of one attempt."""
-        ...
-
-    async def refresh(self, failed_tag: int) -> None:
-        """Replace the credential used with ``failed_tag`` (see :class:`BearerAuth`)."""
+    def begin(self) -> CallAuth:
+        """The flow of one call (strategies without per-call state return themselves)."""
         ...
 
 
@@ -85,17 +87,14 @@ class HmacAuth:
 
     __slots__ = ("_nonce_source", "_signer", "key")
 
-    keyed = True
-
     def __init__(self, api_key: str, signer: Signer, nonce_source: NonceSource) -> None:
         self.key = api_key
         self._signer = signer
         self._nonce_source = nonce_source
 
-    @property
-    def can_refresh(self) -> bool:
-        """Always ``False``: a refused key is final."""
-        return False
+    def begin(self) -> HmacAuth:
+        """No per-call state: the strategy is its own flow."""
+        return self
 
     async def prepare(
         self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
@@ -112,9 +111,9 @@ class HmacAuth:
         }
         return Prepared(body, headers, (self.key, signature))
 
-    async def refresh(self, failed_tag: int) -> None:
-        """Not supported (``can_refresh`` is ``False``)."""
-        raise NotImplementedError
+    async def on_refused(self, exc: AuthenticationError) -> bool:
+        """Never re-send: a refused key is final."""
+        return False
 
     def __repr__(self) -> str:
         return "HmacAuth(<redacted>)"
@@ -160,9 +159,6 @@ class BearerAuth:
 
     __slots__ = ("_generation", "_lock", "_provider", "_token")
 
-    keyed = False
-    key = ""
-
     def __init__(self, token: str | None, provider: TokenProvider | None) -> None:
         if token is None and provider is None:
             raise ValidationError("access_token", "give an access token, a token_provider or both")
@@ -183,10 +179,20 @@ class BearerAuth:
         """Fingerprint of the current token (``None`` before the provider supplied one)."""
         return None if self._token is None else fingerprint(self._token)
 
+    def begin(self) -> CallAuth:
+        """A flow that refreshes once per call with a provider; without one, this strategy."""
+        return self if self._provider is None else _BearerFlow(self)
+
     async def prepare(
         self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
     ) -> Prepared:
         """Headers with the current token; the JSON body unless the verb is GET."""
+        return (await self.prepare_tagged(endpoint, params, user_agent))[0]
+
+    async def prepare_tagged(
+        self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
+    ) -> tuple[Prepared, int]:
+        """:meth:`prepare`, and the generation of the token used."""
         token, tag = self._token, self._generation
         if token is None:
             token, tag = await self._replace(0)
@@ -195,7 +201,11 @@ class BearerAuth:
         if endpoint.http_method != "GET":
             body = params
             headers["Content-Type"] = "application/json"
-        return Prepared(body, headers, (token,), tag)
+        return Prepared(body, headers, (token,)), tag
+
+    async def on_refused(self, exc: AuthenticationError) -> bool:
+        """Without a provider a refused token is final."""
+        return False
 
     async def refresh(self, failed_tag: int) -> None:
         """Replace the token of generation ``failed_tag`` (no-op if already replaced)."""
@@ -214,3 +224,30 @@ class BearerAuth:
 
     def __repr__(self) -> str:
         return f"BearerAuth(token_fingerprint={self.fingerprint!r})"
+
+
+class _BearerFlow:
+    """One call of a :class:`BearerAuth` with a provider: remembers the token generation of its
+    last send and whether it already replaced a refused token (once per call)."""
+
+    __slots__ = ("_auth", "_refreshed", "_tag")
+
+    def __init__(self, auth: BearerAuth) -> None:
+        self._auth = auth
+        self._tag = 0
+        self._refreshed = False
+
+    async def prepare(
+        self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
+    ) -> Prepared:
+        prepared, self._tag = await self._auth.prepare_tagged(endpoint, params, user_agent)
+        return prepared
+
+    async def on_refused(self, exc: AuthenticationError) -> bool:
+        """HTTP 401, first time in this call: replace the token (shared with concurrent calls
+        refused with the same one) and re-send."""
+        if self._refreshed or exc.status != 401:
+            return False
+        self._refreshed = True
+        await self._auth.refresh(self._tag)
+        return True

@@ -16,6 +16,7 @@ from ._constants import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_NONCE_UNIT,
 )
+from ._key_gate import KeyGate
 from ._lifecycle import ClientBase, user_agent
 from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
 from ._pipeline import Pipeline
@@ -113,29 +114,25 @@ class PrimeClient(ClientBase):
             raise ValidationError("base_url", "must start with http:// or https://")
         if session is not None and transport is not None:
             raise ValidationError("transport", "give either session or transport, not both")
-        if fleet is not None:
-            if nonce_source is not None:
-                raise ValidationError("fleet", "give either fleet or nonce_source, not both")
-            if not all(
-                callable(getattr(fleet, m, None)) for m in ("nonce_source", "gate", "counter")
-            ):
-                raise ValidationError("fleet", "must be a FileLockFleet, a RedisFleet or a Fleet")
-            nonce_source = fleet.nonce_source(api_key, nonce_unit)
-        elif nonce_source is None:
-            try:
-                nonce_source = shared_nonce_source(api_key, nonce_unit)
-            except ValueError as exc:
-                raise ValidationError("nonce_unit", str(exc)) from None
-        elif not isinstance(nonce_source, NonceSource):
-            raise ValidationError("nonce_source", "must have an async next_nonce() method")
+        nonce_source = _nonce_source(api_key, nonce_unit, nonce_source, fleet)
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
         resolve(rate_limit)
         self._fingerprint = fingerprint(api_key)
         self._base_url = base_url
         self._transport: Transport = transport or AiohttpTransport(session)
+        self._gate = gate = KeyGate(
+            api_key,
+            window_seconds=nonce_window / PER_SECOND[nonce_unit],
+            max_in_flight=max_in_flight,
+            rate_limit=rate_limit,
+            fleet=fleet,
+            clock=clock,
+            sleep=sleep,
+        )
         self._pipeline = Pipeline(
             auth=HmacAuth(api_key, signer, nonce_source),
+            gate=gate,
             base_url=base_url,
             transport=self._open_transport,
             timeout=DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout),
@@ -143,10 +140,6 @@ class PrimeClient(ClientBase):
             user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
-            nonce_window_seconds=nonce_window / PER_SECOND[nonce_unit],
-            max_in_flight=max_in_flight,
-            rate_limit=rate_limit,
-            fleet=fleet,
         )
         # The resource modules load with the first client, not with ``import kraken_prime_async``
         # (their endpoint tables, request Structs and the settlement helpers are most of the
@@ -212,3 +205,23 @@ class PrimeClient(ClientBase):
             nonce_window=window,
             **kwargs,
         )
+
+
+def _nonce_source(
+    api_key: str, unit: NonceUnit, given: NonceSource | None, fleet: Fleet | None
+) -> NonceSource:
+    """The key's nonce source: the fleet's, the one given, or the process-wide one."""
+    if fleet is not None:
+        if given is not None:
+            raise ValidationError("fleet", "give either fleet or nonce_source, not both")
+        if not all(callable(getattr(fleet, m, None)) for m in ("nonce_source", "gate", "counter")):
+            raise ValidationError("fleet", "must be a FileLockFleet, a RedisFleet or a Fleet")
+        return fleet.nonce_source(api_key, unit)
+    if given is None:
+        try:
+            return shared_nonce_source(api_key, unit)
+        except ValueError as exc:
+            raise ValidationError("nonce_unit", str(exc)) from None
+    if not isinstance(given, NonceSource):
+        raise ValidationError("nonce_source", "must have an async next_nonce() method")
+    return given

@@ -3,7 +3,7 @@
 Reading this module tells you how the client behaves when you pass nothing: timeouts, connection
 limits, retry and pacing settings, fleet and Redis budgets, settle-batch defaults, input limits.
 Constants that are part of an algorithm rather than a setting stay beside their algorithm (for
-example the dispatcher's ``WINDOW_SAFETY`` in ``_dispatch.py``, the rate-limit model's
+example the in-process gate's ``WINDOW_SAFETY`` in ``_local_gate.py``, the rate-limit model's
 ``HEADROOM`` and tier table in ``_rate_limit.py``, and record layouts in ``_fleet/``).
 """
 

@@ -1,4 +1,5 @@
-"""Map Kraken's ``error`` strings and bare HTTP statuses to the exception tree in ``errors``.
+"""Map Kraken's ``error`` strings and bare HTTP statuses to the exception tree in ``errors``, and
+say what a mapped error means for the call (:func:`is_ambiguous`, :func:`error_code`).
 
 Matching is on the ``<severity><category>:<type>`` prefix; the full original strings are kept on
 the exception because extra information may follow further colons.
@@ -95,3 +96,23 @@ def from_status(status: int, snippet: str, *, operation: str) -> e.APIError:
     if status >= 500:
         return e.InternalServerError(message, status=status, operation=operation)
     return e.APIError(message, status=status, operation=operation)
+
+
+def is_ambiguous(exc: BaseException) -> bool:
+    """Whether the request may have taken effect although no usable answer came back."""
+    if isinstance(exc, e.APIConnectionError):
+        return exc.sent
+    if isinstance(exc, (e.DeadlineElapsedError, e.InternalServerError)):
+        return True
+    if isinstance(exc, e.ServiceUnavailableError):
+        return not exc.errors  # a proxy's 502/503/504 page: the origin may have processed it
+    if isinstance(exc, e.ResponseValidationError):
+        return exc.status is not None and 200 <= exc.status < 300
+    return False
+
+
+def error_code(exc: BaseException) -> str:
+    """A short name of ``exc`` for logs: Kraken's error code, the HTTP status, or the class."""
+    if isinstance(exc, e.APIError):
+        return exc.code or f"HTTP {exc.status}"
+    return type(exc).__name__

@@ -1,6 +1,6 @@
 """``FastApiKeyClient``: Kraken Connect OAuth (tag "Fast API") over the same call pipeline.
 
-Bearer auth instead of HMAC signing; no nonce, no per-key dispatch or call counter. Everything
+Bearer auth instead of HMAC signing; no nonce, no per-key gate or call counter. Everything
 else (timeouts, retries, the retry budget, error mapping, typed decoding, redaction, counters,
 the client lifecycle) is the pipeline ``PrimeClient`` uses.
 """
@@ -16,6 +16,7 @@ import aiohttp
 from ._auth import BearerAuth, TokenProvider
 from ._client import PrimeClient
 from ._constants import DEFAULT_BASE_URL, DEFAULT_CLIENT_TIMEOUT
+from ._key_gate import NO_GATE
 from ._lifecycle import ClientBase, user_agent
 from ._pipeline import Pipeline
 from ._resources._base import TimeoutLike
@@ -92,6 +93,7 @@ class FastApiKeyClient(ClientBase):
         self._transport: Transport = transport or AiohttpTransport(session)
         self._pipeline = Pipeline(
             auth=auth,
+            gate=NO_GATE,
             base_url=base_url,
             transport=self._open_transport,
             timeout=DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout),

@@ -1,13 +1,20 @@
-"""The one call pipeline every endpoint runs through.
+"""The one call pipeline every endpoint runs through, in reading order: call → attempt → send.
 
-validate (in the resource method) → encode once → per attempt: prepare (the auth strategy:
-nonce → splice → sign for Prime, a bearer token for OAuth) → send → decode → map errors → retry
-decision. Nothing endpoint-specific lives here.
+* :meth:`Pipeline.call` runs one call: its state (:class:`_Call`), one plain retry loop driven by
+  the :class:`RetryPolicy` (:func:`~._retry.next_delay` after each failed attempt), the counters.
+* :meth:`Pipeline._attempt` runs one attempt inside the key's slot (``_key_gate``: in-process
+  gate → fleet gate → pacing; a no-op for bearer clients) and lets the auth flow re-send once at
+  once when it replaced a refused credential (not counted by the retry policy).
+* :meth:`Pipeline._send` is one request: prepare (the auth flow: nonce → splice → sign for Prime,
+  a bearer token for OAuth) → send → decode → map errors.
+
+Each phase has one hook method (``_call_started``, ``_attempt_finished``, ``_retry_scheduled``,
+``_call_finished``) taking the call's state: logging and counters live there. Nothing
+endpoint-specific or auth-specific lives here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -18,34 +25,23 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from ._auth import RequestAuth
-from ._constants import DEFAULT_TIMEOUT, FLEET_LEASE_MARGIN, LOGGER_NAME
-from ._dispatch import KeyDispatcher, shared_dispatcher
+from ._auth import CallAuth, RequestAuth
+from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
-from ._rate_limit import RateCounter, RateLimitSetting, resolve, shared_counter
-from ._retry import RetryBudget, RetryPolicy, build_retrying
+from ._error_map import error_code, is_ambiguous
+from ._retry import RetryBudget, RetryPolicy, next_delay
 from ._stats import ClientStats
 from ._transport import Transport
 from .errors import (
-    APIConnectionError,
-    APIError,
     AuthenticationError,
-    CoordinationError,
-    DeadlineElapsedError,
-    InternalServerError,
     InvalidNonceError,
     KrakenPrimeError,
     OutcomeUnknownError,
     RateLimitError,
-    ResponseValidationError,
-    ServiceUnavailableError,
-    ValidationError,
 )
 
 if TYPE_CHECKING:
-    from tenacity import RetryCallState
-
-    from ._fleet import Fleet, FleetGate
+    from ._key_gate import KeyGate, NoGate
 
 R = TypeVar("R")
 
@@ -59,51 +55,56 @@ def encode_params(request: msgspec.Struct | None) -> bytes:
     return b"{}" if request is None else _encoder.encode(request)
 
 
-def is_ambiguous(exc: BaseException) -> bool:
-    """Whether the request may have taken effect although no usable answer came back."""
-    if isinstance(exc, APIConnectionError):
-        return exc.sent
-    if isinstance(exc, (DeadlineElapsedError, InternalServerError)):
-        return True
-    if isinstance(exc, ServiceUnavailableError):
-        return not exc.errors  # a proxy's 502/503/504 page: the origin may have processed it
-    if isinstance(exc, ResponseValidationError):
-        return exc.status is not None and 200 <= exc.status < 300
-    return False
-
-
-def _code(exc: BaseException) -> str:
-    if isinstance(exc, APIError):
-        return exc.code or f"HTTP {exc.status}"
-    return type(exc).__name__
-
-
 class _Call:
-    """State of one call across its attempts."""
+    """State of one call across its attempts (never shared between calls).
 
-    __slots__ = ("attempts", "auth_tag", "endpoint", "params", "refreshed", "timeout")
+    Every phase hook receives it: what a call's events need to carry (an id, timings) belongs
+    here.
+    """
 
-    def __init__(self, endpoint: Endpoint[Any, Any], params: bytes, timeout: aiohttp.ClientTimeout):
+    __slots__ = (
+        "attempts",
+        "auth",
+        "budget",
+        "endpoint",
+        "nonce_retries",
+        "params",
+        "policy",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        endpoint: Endpoint[Any, Any],
+        params: bytes,
+        timeout: aiohttp.ClientTimeout,
+        policy: RetryPolicy,
+        budget: RetryBudget,
+        auth: CallAuth,
+    ) -> None:
         self.endpoint = endpoint
         self.params = params
         self.timeout = timeout
-        self.attempts = 0
-        self.auth_tag = 0  # the credential the last attempt used (see BearerAuth)
-        self.refreshed = False  # whether this call already replaced a refused credential
+        self.policy = policy
+        self.budget = budget
+        self.auth = auth  # the auth strategy's flow for this call
+        self.attempts = 0  # sends so far
+        self.nonce_retries = 0
 
 
 class Pipeline:
     """Runs endpoint calls for one credential (an API key, or a bearer token).
 
-    Built by :class:`~kraken_prime_async.PrimeClient` (with :class:`HmacAuth`) and
-    :class:`~kraken_prime_async.FastApiKeyClient` (with :class:`BearerAuth`); not part of the
-    public API.
+    Built by :class:`~kraken_prime_async.PrimeClient` (:class:`HmacAuth`, the key's
+    :class:`~._key_gate.KeyGate`) and :class:`~kraken_prime_async.FastApiKeyClient`
+    (:class:`BearerAuth`, no gate); not part of the public API.
     """
 
     def __init__(
         self,
         *,
         auth: RequestAuth,
+        gate: KeyGate | NoGate,
         base_url: str,
         transport: Callable[[], Transport],
         timeout: aiohttp.ClientTimeout,
@@ -111,21 +112,9 @@ class Pipeline:
         user_agent: str,
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float],
-        nonce_window_seconds: float = 0.0,
-        max_in_flight: int = 1,
-        rate_limit: RateLimitSetting = "auto",
-        fleet: Fleet | None = None,
     ) -> None:
         self._auth = auth
-        self._api_key = auth.key
-        self._fleet = fleet
-        self._window_seconds = nonce_window_seconds
-        self._max_in_flight = max_in_flight
-        self._rate_limit = rate_limit
-        self._per_loop: (
-            tuple[asyncio.AbstractEventLoop, KeyDispatcher, FleetGate | None, RateCounter | None]
-            | None
-        ) = None
+        self.gate = gate
         self._base_url = base_url.rstrip("/")
         self._transport = transport
         self.timeout = timeout
@@ -147,173 +136,82 @@ class Pipeline:
         retry: RetryPolicy | None = None,
     ) -> R:
         """Run ``endpoint`` with ``request``'s fields and return its unwrapped result."""
-        call = _Call(endpoint, encode_params(request), timeout or self.timeout)
-        self.stats.calls += 1
         policy = retry or self.retry
+        call = _Call(
+            endpoint,
+            encode_params(request),
+            timeout or self.timeout,
+            policy,
+            policy.budget or self.budget,
+            self._auth.begin(),
+        )
+        self._call_started(call)
         try:
-            try:
-                # Most calls succeed at once: the retrier is only built when one is needed.
-                result: R = await self._attempt(call)
-            except Exception as exc:
-                if policy.max_attempts < 2 or not getattr(exc, "retryable", False):
-                    raise  # what the retrier would do: re-raise as is
-                result = await self._retry(call, policy, exc)
-        except OutcomeUnknownError:
-            self.stats.failures += 1
-            self.stats.outcome_unknown += 1
+            result: R = await self._run(call)
+        except BaseException as exc:
+            self._call_finished(call, exc)
             raise
-        except BaseException:
-            self.stats.failures += 1
-            raise
-        self.stats.successes += 1
+        self._call_finished(call, None)
         return result
 
-    async def _retry(self, call: _Call, policy: RetryPolicy, first: Exception) -> Any:
-        """Attempts 2.. under a fresh tenacity retrier. ``first`` is replayed as attempt 1, so the
-        retry rules, caps, backoff and logging see exactly the sequence of failures."""
-        replay: Exception | None = first
+    async def _run(self, call: _Call) -> Any:
+        """The retry loop: attempt, and after a failure ask the policy whether and when again.
 
-        async def attempt(call: _Call) -> Any:
-            nonlocal replay
-            if replay is not None:
-                exc, replay = replay, None
-                raise exc
-            return await self._attempt(call)
-
-        retrying = build_retrying(
-            policy,
-            self.budget,
-            sleep=self.sleep,
-            clock=self.clock,
-            rng=self._rng,
-            before_sleep=self._before_sleep(call),
-            paced=self._paced,
-        )
-        return await retrying(attempt, call)
-
-    def _key_gates(self) -> tuple[KeyDispatcher, FleetGate | None, RateCounter | None]:
-        """This key's dispatcher, fleet gate and call counter on the running loop.
-
-        The dispatcher orders the key's requests in this process (shared by its clients). With a
-        fleet, its gate orders them across processes and its counter replaces the process's.
+        ``attempt`` counts the policy's attempts (an auth flow's immediate re-send is inside one).
         """
-        loop = asyncio.get_running_loop()
-        if self._per_loop is None or self._per_loop[0] is not loop:
+        attempt = 1
+        while True:
             try:
-                dispatcher = shared_dispatcher(
-                    self._api_key,
-                    window_seconds=self._window_seconds,
-                    max_in_flight=self._max_in_flight,
-                )
-            except ValueError as exc:
-                raise ValidationError("nonce_window", str(exc)) from None
-            gate: FleetGate | None = None
-            counter: RateCounter | None
-            if self._fleet is None:
-                counter = shared_counter(self._api_key, self._rate_limit, self.clock)
-            else:
-                gate = self._fleet.gate(
-                    self._api_key,
-                    window_seconds=self._window_seconds,
-                    max_in_flight=self._max_in_flight,
-                )
-                limits, auto = resolve(self._rate_limit)
-                counter = (
-                    None
-                    if limits is None and not auto
-                    else self._fleet.counter(self._api_key, limits, auto=auto, clock=self.clock)
-                )
-            self._per_loop = (loop, dispatcher, gate, counter)
-        return self._per_loop[1], self._per_loop[2], self._per_loop[3]
+                return await self._attempt(call)
+            except Exception as exc:
+                delay = self._next_delay(call, exc, attempt)
+                if delay is None:
+                    raise
+                self._retry_scheduled(call, exc, attempt, delay)
+            await self.sleep(delay)
+            attempt += 1
 
-    def _paced(self) -> bool:
-        return (
-            self._per_loop is not None
-            and self._per_loop[3] is not None
-            and (self._per_loop[3].active)
+    def _next_delay(self, call: _Call, exc: Exception, attempt: int) -> float | None:
+        delay = next_delay(
+            call.policy,
+            call.budget,
+            exc,
+            attempt,
+            call.nonce_retries,
+            now=self.clock(),
+            rng=self._rng,
+            paced=self.gate.paced,
         )
+        if delay is not None and isinstance(exc, InvalidNonceError):
+            call.nonce_retries += 1
+        return delay
 
     async def _attempt(self, call: _Call) -> Any:
-        if not self._auth.keyed:
-            return await self._attempt_unkeyed(call)
-        endpoint = call.endpoint
+        """One attempt inside the key's slot; one immediate re-send if the auth flow replaced a
+        refused credential."""
         transport = self._transport()  # checks the client is still open, before every attempt
-        dispatcher, gate, counter = self._key_gates()
-        token = await dispatcher.acquire()
-        slot: Any = None
-        succeeded = nonce_rejected = False
-        try:
-            if gate is not None:
-                # The fleet-wide slot, taken before the nonce like the process's own.
-                slot = await gate.acquire(
-                    (call.timeout.total or DEFAULT_TIMEOUT) + FLEET_LEASE_MARGIN
-                )
-            if counter is not None:
-                # Paced at send time, inside the key's slot: a call that queued before Kraken's
-                # first refusal is held back too.
-                waited = await counter.acquire(endpoint.cost, self.sleep)
-                if waited:
-                    self.stats.rate_limit_waits += 1
-                    self.stats.rate_limit_wait_seconds += waited
-            result = await self._send(call, transport)
-            succeeded = True
-            return result
-        except InvalidNonceError:
-            nonce_rejected = True
-            raise
-        except RateLimitError as exc:
-            if counter is not None:
-                await self._tell_refused(counter, exc, endpoint.cost)
-            raise
-        finally:
-            if gate is not None and slot is not None:
-                await self._release_slot(gate, slot, endpoint)
-            dispatcher.release(token, nonce_rejected=nonce_rejected, succeeded=succeeded)
-
-    @staticmethod
-    async def _tell_refused(counter: RateCounter, exc: RateLimitError, cost: float) -> None:
-        try:
-            await counter.refused(exc.retry_at, cost)
-        except CoordinationError as failure:
-            # The refusal is what the caller needs to see; the next call reports the store.
-            logger.warning("could not record a rate-limit refusal: %s", failure)
-
-    @staticmethod
-    async def _release_slot(gate: FleetGate, slot: Any, endpoint: Endpoint[Any, Any]) -> None:
-        try:
-            await gate.release(slot)
-        except CoordinationError as failure:
-            # The answer is in hand and must not be lost; the slot's lease frees it later.
-            logger.warning("%s: could not free the fleet slot: %s", endpoint.operation, failure)
-
-    async def _attempt_unkeyed(self, call: _Call) -> Any:
-        """An attempt without per-key gates (bearer auth: no nonce, no call counter).
-
-        A credential refused with HTTP 401 is replaced once per call, if the auth strategy can,
-        and the request is re-sent at once (inside this attempt, so the retry policy does not
-        count it). A second 401 is raised.
-        """
-        transport = self._transport()  # checks the client is still open
-        try:
-            return await self._send(call, transport)
-        except AuthenticationError as exc:
-            if call.refreshed or exc.status != 401 or not self._auth.can_refresh:
-                raise
-            call.refreshed = True
-            logger.info("%s: credential refused (HTTP 401); refreshing it", call.endpoint.operation)
-            await self._auth.refresh(call.auth_tag)
-        self.stats.token_refreshes += 1
-        return await self._send(call, self._transport())
+        async with self.gate.slot(call.endpoint.cost, call.timeout.total) as slot:
+            if slot.waited:
+                self.stats.rate_limit_waits += 1
+                self.stats.rate_limit_wait_seconds += slot.waited
+            try:
+                return await self._send(call, transport)
+            except AuthenticationError as exc:
+                if not await call.auth.on_refused(exc):
+                    raise
+            self.stats.token_refreshes += 1
+            operation = call.endpoint.operation
+            logger.info("%s: credential refused; re-sending with a new one", operation)
+            return await self._send(call, self._transport())
 
     async def _send(self, call: _Call, transport: Transport) -> Any:
+        """prepare → send → decode → map errors: one request on the wire."""
         endpoint = call.endpoint
         call.attempts += 1
-        stats = self.stats
-        stats.attempts += 1
+        self.stats.attempts += 1
         if call.attempts > 1:
-            stats.retries += 1
-        prepared = await self._auth.prepare(endpoint, call.params, self._user_agent)
-        call.auth_tag = prepared.tag
+            self.stats.retries += 1
+        prepared = await call.auth.prepare(endpoint, call.params, self._user_agent)
         started = time.perf_counter()
         status: int | None = None
         try:
@@ -330,61 +228,73 @@ class Pipeline:
                 raw.status, raw.body, redact=lambda text: _redact(text, *prepared.secrets)
             )
         except KrakenPrimeError as exc:
-            self._record_failure(call, exc, status, started)
+            self._attempt_finished(call, status, started, exc)
             if not endpoint.idempotent and is_ambiguous(exc):
                 raise OutcomeUnknownError(
                     f"{endpoint.operation}: the request was sent but its outcome is unknown "
-                    f"({_code(exc)}); it was not retried. Check the state before trying again.",
+                    f"({error_code(exc)}); it was not retried. "
+                    "Check the state before trying again.",
                     operation=endpoint.operation,
                     arguments=msgspec.json.decode(call.params),
                     attempts=call.attempts,
                 ) from exc
             raise
-        self.budget.record_success()
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s attempt=%d status=%d latency_ms=%.1f",
-                endpoint.operation,
-                call.attempts,
-                raw.status,
-                (time.perf_counter() - started) * 1000,
-            )
+        self._attempt_finished(call, status, started, None)
         return result
 
-    def _record_failure(
-        self, call: _Call, exc: KrakenPrimeError, status: int | None, started: float
+    # -- one hook per phase: counters and logging today, events later -------------------------
+
+    def _call_started(self, call: _Call) -> None:
+        self.stats.calls += 1
+
+    def _attempt_finished(
+        self, call: _Call, status: int | None, started: float, exc: KrakenPrimeError | None
     ) -> None:
+        if exc is None:
+            call.budget.record_success()
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s attempt=%d status=%s latency_ms=%.1f",
+                    call.endpoint.operation,
+                    call.attempts,
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                )
+            return
         if isinstance(exc, InvalidNonceError):
             self.stats.nonce_rejections += 1
         elif isinstance(exc, RateLimitError):
             self.stats.rate_limit_errors += 1
         elif exc.retryable:
-            self.budget.record_failure()
+            call.budget.record_failure()
         logger.info(
             "%s attempt=%d status=%s latency_ms=%.1f error=%s",
             call.endpoint.operation,
             call.attempts,
             status if status is not None else "-",
             (time.perf_counter() - started) * 1000,
-            _code(exc),
+            error_code(exc),
         )
 
-    def _before_sleep(self, call: _Call) -> Callable[[RetryCallState], None]:
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome is not None else None
-            delay = state.upcoming_sleep
-            if isinstance(exc, RateLimitError) and delay > 0:
-                self.stats.rate_limit_waits += 1
-                self.stats.rate_limit_wait_seconds += delay
-            logger.info(
-                "%s retrying after attempt %d in %.2fs (%s)",
-                call.endpoint.operation,
-                state.attempt_number,
-                delay,
-                _code(exc) if exc is not None else "-",
-            )
+    def _retry_scheduled(self, call: _Call, exc: Exception, attempt: int, delay: float) -> None:
+        if isinstance(exc, RateLimitError) and delay > 0:
+            self.stats.rate_limit_waits += 1
+            self.stats.rate_limit_wait_seconds += delay
+        logger.info(
+            "%s retrying after attempt %d in %.2fs (%s)",
+            call.endpoint.operation,
+            attempt,
+            delay,
+            error_code(exc),
+        )
 
-        return before_sleep
+    def _call_finished(self, call: _Call, exc: BaseException | None) -> None:
+        if exc is None:
+            self.stats.successes += 1
+            return
+        self.stats.failures += 1
+        if isinstance(exc, OutcomeUnknownError):
+            self.stats.outcome_unknown += 1
 
     def _url(self, endpoint: Endpoint[Any, Any]) -> URL:
         url = self._urls.get(endpoint.operation)

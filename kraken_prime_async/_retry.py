@@ -1,21 +1,18 @@
 """Retry policy: which failures are retried, how long to wait, and a client-wide retry budget.
 
-A tenacity ``AsyncRetrying`` is built for every call (a shared retrier is not safe across
-concurrent tasks); the policy and the budget it reads are shared.
+The pipeline runs one plain retry loop per call (``_pipeline.Pipeline._run``) and asks
+:func:`next_delay` after every failed attempt. The policy and the budget are shared; everything
+that changes during a call (attempt number, nonce retries) lives in the call's own state, so
+concurrent calls share nothing mutable but the budget.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
 
 from . import _constants as c
 from .errors import InvalidNonceError, RateLimitError
-
-if TYPE_CHECKING:  # tenacity is imported when a call first needs a retrier, not at import time
-    from tenacity import AsyncRetrying, RetryCallState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +39,9 @@ class RetryPolicy:
         Longest wait honoured for ``EService: Throttled: <ts>``; a later ``ts`` raises instead.
     jitter : bool
         Randomise each backoff within its upper half ("equal jitter").
+    budget : RetryBudget, optional
+        The retry budget to draw on; by default each client has its own. Give one
+        :class:`RetryBudget` to several clients (or a tuned one) to share or size it.
     """
 
     max_attempts: int = c.DEFAULT_MAX_ATTEMPTS
@@ -51,6 +51,7 @@ class RetryPolicy:
     max_backoff: float = c.DEFAULT_MAX_BACKOFF
     max_throttle_wait: float = c.DEFAULT_MAX_THROTTLE_WAIT
     jitter: bool = True
+    budget: RetryBudget | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         from .errors import ValidationError
@@ -136,42 +137,28 @@ def backoff(
     return cap / 2 + rng.uniform(0.0, cap / 2) if policy.jitter else cap
 
 
-def build_retrying(
+def next_delay(
     policy: RetryPolicy,
     budget: RetryBudget,
+    exc: BaseException,
+    attempt: int,
+    nonce_retries: int,
     *,
-    sleep: Callable[[float], Awaitable[None]],
-    clock: Callable[[], float],
+    now: float,
     rng: random.Random,
-    before_sleep: Callable[[RetryCallState], Any],
-    paced: Callable[[], bool] = lambda: False,
-) -> AsyncRetrying:
-    """A fresh retrier for one call."""
-    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
-
-    nonce_retries = 0
-
-    def should_retry(exc: BaseException) -> bool:
-        nonlocal nonce_retries
-        if not getattr(exc, "retryable", False):
-            return False
-        if isinstance(exc, InvalidNonceError):
-            # An ordering problem on our side, not server distress: capped per call, budget-free.
-            nonce_retries += 1
-            return nonce_retries <= policy.max_nonce_retries
-        if isinstance(exc, RateLimitError):
-            return exc.retry_at is None or exc.retry_at - clock() <= policy.max_throttle_wait
-        return budget.can_retry()
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        return backoff(policy, exc, state.attempt_number, now=clock(), rng=rng, paced=paced())
-
-    return AsyncRetrying(
-        stop=stop_after_attempt(policy.max_attempts),
-        wait=wait,
-        retry=retry_if_exception(should_retry),
-        sleep=sleep,
-        reraise=True,
-        before_sleep=before_sleep,
-    )
+    paced: bool,
+) -> float | None:
+    """Seconds to wait before retrying after attempt ``attempt`` failed with ``exc``, or ``None``
+    when the call ends here. ``nonce_retries`` counts this call's earlier nonce retries."""
+    if not getattr(exc, "retryable", False) or attempt >= policy.max_attempts:
+        return None
+    if isinstance(exc, InvalidNonceError):
+        # An ordering problem on our side, not server distress: capped per call, budget-free.
+        if nonce_retries >= policy.max_nonce_retries:
+            return None
+    elif isinstance(exc, RateLimitError):
+        if exc.retry_at is not None and exc.retry_at - now > policy.max_throttle_wait:
+            return None
+    elif not budget.can_retry():
+        return None
+    return backoff(policy, exc, attempt, now=now, rng=rng, paced=paced)

@@ -60,7 +60,7 @@ def test_settings() -> None:
 async def test_clients_on_one_key_share_the_model(transport: ScriptedTransport) -> None:
     transport.queue(kraken_error("EAPI:Rate limit exceeded"), *[ok({"data": []}) for _ in range(3)])
     first, clock = make_client(transport)
-    second, _ = make_client(transport, clock=clock, api_key=first._pipeline._api_key)
+    second, _ = make_client(transport, clock=clock, api_key=first._gate.api_key)
     await first.api_users.list()  # refused once, then paced
     await second.api_users.list()  # the second client waits too: the counter is full
     assert second.stats.rate_limit_waits == 1

@@ -318,24 +318,3 @@ async def test_rate_limit_waits_do_not_draw_on_the_outage_budget(
     client, _ = make_client(transport, retry=RetryPolicy(max_attempts=13))
     assert await client.api_users.list() == []
     assert client._pipeline.budget.can_retry()
-
-
-async def test_a_call_that_succeeds_at_once_builds_no_retrier(
-    transport: ScriptedTransport, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import kraken_prime_async._pipeline as pipeline
-    from kraken_prime_async._retry import build_retrying as real
-
-    built: list[object] = []
-
-    def counting(*args: object, **kwargs: object) -> object:
-        built.append(args)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(pipeline, "build_retrying", counting)
-    transport.queue(ok({"data": []}), html(503), ok({"data": []}))
-    client, _ = make_client(transport)
-    await client.api_users.list()
-    assert built == []  # the per-call retrier is only built after a retryable failure
-    await client.api_users.list()
-    assert len(built) == 1

@@ -1,7 +1,7 @@
 """Sharing one API key between processes and hosts: the seam every fleet backend fills.
 
 Inside one process, every client of a key already shares a nonce source (``_nonce.py``), a
-dispatcher that orders the key's requests (``_dispatch.py``) and a call-counter model
+gate that orders the key's requests (``_local_gate.py``) and a call-counter model
 (``_rate_limit.py``). A :class:`Fleet` extends the same three to every process that uses it:
 
 * a **nonce source** whose sequence is strictly increasing across the fleet;

@@ -333,7 +333,7 @@ class FileLockFleet:
     def gate(self, api_key: str, *, window_seconds: float, max_in_flight: int) -> FileLockGate:
         """The fleet's slots for ``api_key``: one with a window of 0, else ``max_in_flight``.
 
-        With a window, the age rule of :mod:`._dispatch` (a new request waits while the oldest
+        With a window, the age rule of :mod:`.._local_gate` (a new request waits while the oldest
         is past half the window) is applied per process; the slot count caps the fleet.
         """
         slots = 1 if window_seconds <= 0 else max_in_flight

@@ -29,7 +29,7 @@ from .._constants import (
     REDIS_CONNECT_TIMEOUT,
     REDIS_SOCKET_TIMEOUT,
 )
-from .._dispatch import WINDOW_SAFETY
+from .._local_gate import WINDOW_SAFETY
 from .._nonce import PER_SECOND, NonceUnit
 from .._rate_limit import _TOLERANCE, HEADROOM, TIERS, RateLimit
 from ..errors import CoordinationError, ValidationError

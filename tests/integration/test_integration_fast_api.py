@@ -444,9 +444,9 @@ async def test_the_bridge_carries_the_window_and_refuses_a_larger_one() -> None:
         created = await oauth.fast_api_keys.create("bot", nonce_window=5000)
         client = oauth.fast_api_keys.prime_client(created)
         assert client.base_url == sb.url
-        assert client._pipeline._window_seconds == 5.0  # 5000 ms nonces
+        assert client._gate.window_seconds == 5.0  # 5000 ms nonces
         lowered = oauth.fast_api_keys.prime_client(created, nonce_window=0, base_url="http://x")
-        assert lowered._pipeline._window_seconds == 0.0 and lowered.base_url == "http://x"
+        assert lowered._gate.window_seconds == 0.0 and lowered.base_url == "http://x"
         with pytest.raises(ValidationError) as info:
             oauth.fast_api_keys.prime_client(created, nonce_window=5001)
         assert info.value.field == "nonce_window"

@@ -1,23 +1,21 @@
-"""Per-key dispatch: how many requests of one API key may be on the wire at once.
+"""The in-process gate of one API key: how many of its requests may be on the wire at once.
 
-Requests signed in nonce order can reach Kraken out of order (several connections, retries). With
-a nonce window of 0 an overtaken request is rejected, so the default is one request in flight per
-key: the nonce is taken after the slot is granted and the slot is held until the answer arrives,
-so nonces reach Kraken in the order they were issued.
-
-With a window ``W`` (in nonce units, set on the key at Kraken), an older request is still accepted
-after a newer one as long as their nonces differ by less than ``W``. Up to ``max_in_flight``
-requests may then overlap, but a new one waits while the oldest in flight has been out for most
-of the window (its nonce would fall behind). The cap adapts: it halves on ``EAPI:Invalid nonce``
-and grows back by one per cap's worth of successes (AIMD).
-
-One dispatcher per API key and event loop is shared by every client, so two clients on one key do
-not race each other.
+Requests signed in nonce order can reach Kraken out of order (several connections, retries). With a
+nonce window of 0 an overtaken request is rejected, so the default is one request in flight per
+key: the slot is held until the answer arrives, so nonces reach Kraken in the order they were
+issued. With a window ``W`` (in nonce units, set on the key at Kraken), an older request is still
+accepted after a newer one as long as their nonces differ by less than ``W``. Up to
+``max_in_flight`` requests may then overlap, but a new one waits while the oldest in flight has
+been out for most of the window (its nonce would fall behind). The cap adapts: it halves on
+``EAPI:Invalid nonce`` and grows back by one per cap's worth of successes (AIMD). One in-process
+gate per API key and event loop is shared by every client, so two clients on one key do not race
+each other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import itertools
 import time
 import weakref
@@ -25,12 +23,38 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final
 
+from .errors import InvalidNonceError
+
 #: Fraction of the window a request may be in flight before new ones wait for it.
 WINDOW_SAFETY: Final = 0.5
 
 
-class KeyDispatcher:
-    """FIFO gate for one key's requests.
+class Outcome(enum.Enum):
+    """How an attempt ended, as far as the key's gates care (handed to every release).
+
+    Derived from the exception the attempt ended with (:func:`outcome_of`), so a new kind of end
+    (e.g. a request abandoned after it was sent) is one member here and one rule there.
+    """
+
+    #: Kraken answered and accepted the request: the adaptive cap may grow.
+    SUCCEEDED = "succeeded"
+    #: ``EAPI:Invalid nonce``: the cap halves.
+    NONCE_REJECTED = "nonce_rejected"
+    #: Any other end: an error answer, or nothing sent.
+    FAILED = "failed"
+
+
+def outcome_of(exc: BaseException | None) -> Outcome:
+    """The :class:`Outcome` of an attempt that ended with ``exc`` (``None``: it succeeded)."""
+    if exc is None:
+        return Outcome.SUCCEEDED
+    if isinstance(exc, InvalidNonceError):
+        return Outcome.NONCE_REJECTED
+    return Outcome.FAILED
+
+
+class LocalGate:
+    """FIFO in-flight gate for one key's requests in this process.
 
     Parameters
     ----------
@@ -98,12 +122,12 @@ class KeyDispatcher:
                 self.release(waiter.result())
             raise
 
-    def release(self, token: int, *, nonce_rejected: bool = False, succeeded: bool = False) -> None:
-        """Free the slot of ``token``, adapt the cap and hand the slot on."""
+    def release(self, token: int, outcome: Outcome = Outcome.FAILED) -> None:
+        """Free the slot of ``token``, adapt the cap to the ``outcome``, hand the slot on."""
         self._in_flight.pop(token, None)
-        if nonce_rejected:
+        if outcome is Outcome.NONCE_REJECTED:
             self._cap = max(1.0, self._cap / 2)
-        elif succeeded and self._cap < self.max_in_flight:
+        elif outcome is Outcome.SUCCEEDED and self._cap < self.max_in_flight:
             self._cap = min(float(self.max_in_flight), self._cap + 1 / self._cap)
         self._hand_off()
 
@@ -122,33 +146,33 @@ class KeyDispatcher:
 
     def __repr__(self) -> str:
         return (
-            f"KeyDispatcher(window_seconds={self.window_seconds}, cap={self.cap}, "
+            f"LocalGate(window_seconds={self.window_seconds}, cap={self.cap}, "
             f"in_flight={self.in_flight}, waiting={len(self._waiters)})"
         )
 
 
-_dispatchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, KeyDispatcher]] = (
+_local_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, LocalGate]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def shared_dispatcher(api_key: str, *, window_seconds: float, max_in_flight: int) -> KeyDispatcher:
-    """The dispatcher for ``api_key`` on the running loop, created on first use.
+def shared_local_gate(api_key: str, *, window_seconds: float, max_in_flight: int) -> LocalGate:
+    """The in-process gate for ``api_key`` on the running loop, created on first use.
 
     Raises
     ------
     ValueError
-        If the key already has a dispatcher with another window.
+        If the key already has a gate with another window.
     """
-    per_loop = _dispatchers.setdefault(asyncio.get_running_loop(), {})
-    dispatcher = per_loop.get(api_key)
-    if dispatcher is None:
-        dispatcher = per_loop[api_key] = KeyDispatcher(
+    per_loop = _local_gates.setdefault(asyncio.get_running_loop(), {})
+    gate = per_loop.get(api_key)
+    if gate is None:
+        gate = per_loop[api_key] = LocalGate(
             window_seconds=window_seconds, max_in_flight=max_in_flight
         )
-    elif dispatcher.window_seconds != window_seconds:
+    elif gate.window_seconds != window_seconds:
         raise ValueError(
             f"nonce_window conflicts with another client on this API key "
-            f"({window_seconds}s vs {dispatcher.window_seconds}s)"
+            f"({window_seconds}s vs {gate.window_seconds}s)"
         )
-    return dispatcher
+    return gate
