@@ -80,6 +80,16 @@ class AiohttpTransport:
         self._owned = session is None
 
     def _get_session(self) -> aiohttp.ClientSession:
+        # Settings measured for the per-call CPU (benchmarks/README.md, issue 17): no cookie jar
+        # (the API is stateless, and a real jar is consulted on every request); aiohttp's
+        # defaults kept where changing them costs more or risks correctness:
+        # ``skip_auto_headers`` builds a header multidict per request (slower than letting
+        # aiohttp add its two defaults); ``auto_decompress`` stays on because a server may
+        # compress an answer even unasked (RFC 9110 12.5.3), and ``Accept-Encoding`` stays so a
+        # large settlement page may come compressed over a real network (decoding is skipped
+        # when the answer is not compressed); no trace configs (none is the default, and then
+        # aiohttp does no tracing work); ``raise_for_status`` stays off (the pipeline maps
+        # every status itself).
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 cookie_jar=aiohttp.DummyCookieJar(),
