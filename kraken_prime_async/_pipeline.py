@@ -267,26 +267,28 @@ class Pipeline:
             self.stats.rate_limit_errors += 1
         elif exc.retryable:
             call.budget.record_failure()
-        logger.info(
-            "%s attempt=%d status=%s latency_ms=%.1f error=%s",
-            call.endpoint.operation,
-            call.attempts,
-            status if status is not None else "-",
-            (time.perf_counter() - started) * 1000,
-            error_code(exc),
-        )
+        if logger.isEnabledFor(logging.INFO):  # no formatting work when nobody listens
+            logger.info(
+                "%s attempt=%d status=%s latency_ms=%.1f error=%s",
+                call.endpoint.operation,
+                call.attempts,
+                status if status is not None else "-",
+                (time.perf_counter() - started) * 1000,
+                error_code(exc),
+            )
 
     def _retry_scheduled(self, call: _Call, exc: Exception, attempt: int, delay: float) -> None:
         if isinstance(exc, RateLimitError) and delay > 0:
             self.stats.rate_limit_waits += 1
             self.stats.rate_limit_wait_seconds += delay
-        logger.info(
-            "%s retrying after attempt %d in %.2fs (%s)",
-            call.endpoint.operation,
-            attempt,
-            delay,
-            error_code(exc),
-        )
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s retrying after attempt %d in %.2fs (%s)",
+                call.endpoint.operation,
+                attempt,
+                delay,
+                error_code(exc),
+            )
 
     def _call_finished(self, call: _Call, exc: BaseException | None) -> None:
         if exc is None:
