@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed-bench
 
-.PHONY: test lint typecheck pytest redis-server demo bench bench-quick clean
+.PHONY: test lint typecheck pytest fuzz redis-server demo docs docs-browser docs-serve bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check kraken_prime_async tests benchmarks
-	$(BIN)/ruff format --check kraken_prime_async tests benchmarks
+	$(BIN)/ruff check kraken_prime_async tests benchmarks examples docs/_hooks
+	$(BIN)/ruff format --check kraken_prime_async tests benchmarks examples docs/_hooks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -37,7 +37,25 @@ redis-server:
 pytest: $(STAMP) redis-server
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck pytest
+test: lint typecheck pytest docs
+
+# The documentation site (mkdocs-material + mkdocstrings, the `docs` extra, which `dev` includes)
+# into site/. --strict: a broken link, reference or docstring fails the build. The error
+# catalogue is generated from the code at build time (docs/_hooks/generate.py).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# Opt-in: every page loaded in headless chromium (Debian: apt-get install chromium), plus two
+# screenshots. Never part of `make test`, which installs no browser.
+docs-browser: $(STAMP)
+	KRAKEN_DOCS_BROWSER=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/docs/test_site_in_browser.py
+
+docs-serve: $(STAMP)
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+# A long answer-fuzzing session (the suite runs a bounded one); FUZZ_EXAMPLES sets its size.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q -m fuzz tests/test_fuzz_answers.py
 
 demo: $(STAMP)
 	$(BIN)/kraken-prime demo
@@ -59,4 +77,4 @@ bench-quick: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache build dist site *.egg-info

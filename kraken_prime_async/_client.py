@@ -10,22 +10,25 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from ._auth import HmacAuth, fingerprint
+from ._config import checked_base_url, prime_settings, renamed
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CLIENT_TIMEOUT,
     DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_NONCE_UNIT,
 )
 from ._key_gate import KeyGate
 from ._lifecycle import ClientBase, user_agent
-from ._nonce import PER_SECOND, NonceSource, NonceUnit, shared_nonce_source
+from ._nonce import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, shared_nonce_source
 from ._pipeline import Pipeline
 from ._rate_limit import RateLimitSetting, resolve
 from ._retry import RetryPolicy
+from ._secret import Credential, MaskedDict, SecretStr
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._timeout import coerce_timeout
-from ._transport import AiohttpTransport, Transport
-from ._validation import identifier, integer
+from ._transport import Transport, build_transport
+from ._validation import client_options, identifier_problem, integer, retry_policy
 from .errors import ValidationError
 from .models import CreatedFastApiKey
 
@@ -76,6 +79,10 @@ class PrimeClient(ClientBase):
         ``"raw"`` only for a secret that is known not to be base64.
     transport : Transport, optional
         Replace the HTTP layer (tests, special networking). Excludes ``session``.
+    max_response_bytes : int
+        Largest answer accepted, in bytes (default 4 MiB; Kraken's largest page is about
+        150 KB). Reading stops as soon as an answer is over it (nothing more is buffered) and a
+        :class:`ResponseValidationError` says so (:class:`OutcomeUnknownError` for a write).
     sleep, clock : callables, optional
         Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
 
@@ -104,25 +111,39 @@ class PrimeClient(ClientBase):
         transport: Transport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        api_key = identifier("api_key", api_key)
-        try:
-            signer = Signer(decode_secret(api_secret, encoding=secret_encoding))
-        except ValueError as exc:
-            raise ValidationError("api_secret", str(exc)) from None
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValidationError("base_url", "must start with http:// or https://")
-        if session is not None and transport is not None:
-            raise ValidationError("transport", "give either session or transport, not both")
-        nonce_source = _nonce_source(api_key, nonce_unit, nonce_source, fleet)
+        # The credentials are wrapped first: no frame of this call holds them in plain text, so
+        # an error tracker capturing locals on any error below shows a mask.
+        key, secret = Credential(api_key), Credential(api_secret)
+        del api_key, api_secret
+        if secret_encoding not in ("base64", "raw"):
+            raise ValidationError("secret_encoding", "must be 'base64' or 'raw'")
+        signer, ref = _signer_and_ref(key, secret, secret_encoding)
+        del secret
+        base_url = checked_base_url(base_url)
+        max_response_bytes = client_options(
+            session=session,
+            transport=transport,
+            sleep=sleep,
+            clock=clock,
+            max_response_bytes=max_response_bytes,
+        )
+        if not isinstance(nonce_unit, str) or nonce_unit not in PER_SECOND:
+            raise ValidationError("nonce_unit", f"must be one of {', '.join(PER_SECOND)}")
+        nonce_source = _nonce_source(key, ref, nonce_unit, nonce_source, fleet)
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
         resolve(rate_limit)
-        self._fingerprint = fingerprint(api_key)
+        client_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
+        retry = retry_policy("retry", retry)
+        self._fingerprint = ref[:8]
+        self._secret_encoding: SecretEncoding = secret_encoding
         self._base_url = base_url
-        self._transport: Transport = transport or AiohttpTransport(session)
+        self._transport = build_transport(transport, session, max_response_bytes)
         self._gate = gate = KeyGate(
-            api_key,
+            key,
+            ref=ref,
             window_seconds=nonce_window / PER_SECOND[nonce_unit],
             max_in_flight=max_in_flight,
             rate_limit=rate_limit,
@@ -131,33 +152,78 @@ class PrimeClient(ClientBase):
             sleep=sleep,
         )
         self._pipeline = Pipeline(
-            auth=HmacAuth(api_key, signer, nonce_source),
+            auth=HmacAuth(key, signer, nonce_source),
             gate=gate,
             base_url=base_url,
             transport=self._open_transport,
-            timeout=DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout),
-            retry=retry or RetryPolicy(),
+            timeout=client_timeout,
+            retry=RetryPolicy() if retry is None else retry,
             user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
         )
         # The resource modules load with the first client, not with ``import kraken_prime_async``
-        # (their endpoint tables, request Structs and the settlement helpers are most of the
-        # package's own import time).
+        # (their endpoint tables, request Structs and helpers are most of the package's own
+        # import time).
         from ._resources.api_user_keys import ApiUserKeys
         from ._resources.api_users import ApiUsers
         from ._resources.settlement import Settlement
 
         self.api_users: ApiUsers = ApiUsers(self._pipeline)
         """Tag "API Users"."""
-        self.api_user_keys: ApiUserKeys = ApiUserKeys(self._pipeline)
+        self.api_user_keys: ApiUserKeys = ApiUserKeys(self._pipeline, self._sibling)
         """Tag "API User Keys"."""
         self.settlement: Settlement = Settlement(self._pipeline)
         """Tag "Settlement"."""
 
+    def _sibling(self, api_key: str, api_secret: SecretStr) -> PrimeClient:
+        """A short-lived client for another key of the account (key rotation verifies the new
+        key with it): same server, HTTP layer (not closed by it), timeout, retry, secret encoding,
+        sleep and clock; its own nonce source in seconds, the smallest unit (``key_rotation``)."""
+        from ._resources.key_rotation import BorrowedTransport
+
+        pipeline = self._pipeline
+        return PrimeClient(
+            api_key,
+            api_secret.get_secret_value(),
+            base_url=self._base_url,
+            transport=BorrowedTransport(self._transport),
+            timeout=pipeline.timeout,
+            retry=pipeline.retry,
+            nonce_source=LocalNonceSource("s"),
+            secret_encoding=self._secret_encoding,
+            sleep=pipeline.sleep,
+            clock=pipeline.clock,
+        )
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> PrimeClient:
+        """A client configured from the environment; keyword arguments override it.
+
+        Reads ``KRAKEN_PRIME_API_KEY``, ``KRAKEN_PRIME_API_SECRET`` (or
+        ``KRAKEN_PRIME_API_SECRET_FILE``: a file holding the secret, one trailing newline
+        dropped), ``KRAKEN_PRIME_BASE_URL``, ``KRAKEN_PRIME_RATE_LIMIT`` (``auto``, ``none`` or
+        a tier) and ``KRAKEN_PRIME_NONCE_WINDOW``; any other ``PrimeClient`` argument can be
+        given as a keyword. A variable whose argument is given is not read.
+
+        Raises
+        ------
+        ValidationError
+            A required variable is missing or a value is invalid; the error names the variable
+            (never its value).
+        """
+        overrides = MaskedDict(overrides)  # may hold credentials: masked in captured frames
+        kwargs, sources = prime_settings(overrides)
+        try:
+            return cls(**kwargs)
+        except ValidationError as exc:
+            raise renamed(exc, sources) from None
+
     def __repr__(self) -> str:
+        # getattr: error trackers render a client whose constructor raised half-way.
         return (
-            f"PrimeClient(base_url={self._base_url!r}, key_fingerprint={self._fingerprint!r}, "
+            f"PrimeClient(base_url={getattr(self, '_base_url', None)!r}, "
+            f"key_fingerprint={getattr(self, '_fingerprint', None)!r}, "
             f"state={self._state.value!r})"
         )
 
@@ -207,21 +273,51 @@ class PrimeClient(ClientBase):
         )
 
 
+def _signer_and_ref(
+    key: Credential, secret: Credential, encoding: SecretEncoding
+) -> tuple[Signer, str]:
+    """Check both credentials; return the signer and the key's reference (a SHA-256 fingerprint
+    that names the key's shared state in this process).
+
+    Problems are found by functions that return (their frames holding the raw values are gone)
+    and raised here, outside any ``except``, so no exception chain holds a credential.
+    """
+    key_problem = identifier_problem(key.reveal())
+    if key_problem is not None:
+        raise ValidationError("api_key", key_problem)
+    signer: Signer | None = None
+    try:
+        signer = Signer(decode_secret(secret.reveal(), encoding=encoding))  # type: ignore[arg-type]
+    except UnicodeError:  # its text would quote a character of the secret
+        secret_problem = "must be encodable text"  # noqa: S105 - a message, not a secret
+    except ValueError as exc:
+        secret_problem = str(exc)
+    if signer is None:
+        raise ValidationError("api_secret", secret_problem)
+    return signer, fingerprint(str(key.reveal()), 32)
+
+
 def _nonce_source(
-    api_key: str, unit: NonceUnit, given: NonceSource | None, fleet: Fleet | None
+    key: Credential,
+    ref: str,
+    unit: NonceUnit,
+    given: NonceSource | None,
+    fleet: Fleet | None,
 ) -> NonceSource:
-    """The key's nonce source: the fleet's, the one given, or the process-wide one."""
+    """The key's nonce source: the fleet's, the one given, or the process-wide one (shared by
+    every client of the key, found by its reference ``ref``)."""
     if fleet is not None:
         if given is not None:
             raise ValidationError("fleet", "give either fleet or nonce_source, not both")
         if not all(callable(getattr(fleet, m, None)) for m in ("nonce_source", "gate", "counter")):
             raise ValidationError("fleet", "must be a FileLockFleet, a RedisFleet or a Fleet")
-        return fleet.nonce_source(api_key, unit)
+        return fleet.nonce_source(str(key.reveal()), unit)
     if given is None:
         try:
-            return shared_nonce_source(api_key, unit)
+            return shared_nonce_source(ref, unit)
         except ValueError as exc:
-            raise ValidationError("nonce_unit", str(exc)) from None
+            problem = str(exc)
+        raise ValidationError("nonce_unit", problem)
     if not isinstance(given, NonceSource):
         raise ValidationError("nonce_source", "must have an async next_nonce() method")
     return given

@@ -77,8 +77,28 @@ DEFAULT_SETTLE_POLL_INTERVAL: Final = 2.0
 
 #: Client-side input limits.
 MAX_LIST_LIMIT: Final = 200
+#: Ids (``user_id``, ``key_id``, ``batch_id``, ``asset``, the API key): Kraken's are 13-56 visible
+#: ASCII characters; anything longer is refused before it is uploaded.
+MAX_ID_LENGTH: Final = 128
+#: Largest integer argument sent (Kraken reads JSON integers as int64).
+MAX_WIRE_INTEGER: Final = 2**63 - 1
 MAX_USER_NAME_LENGTH: Final = 256
 MAX_FAST_API_KEY_NAME_LENGTH: Final = 32
+
+#: Key audit thresholds (``client.api_user_keys.audit``): more keys per user than a rotation
+#: needs (the old key and its successor) is ``many_keys``; an allow-list entry with a prefix
+#: shorter than these (a whole office or provider range rather than a few hosts) is
+#: ``wide_ip_range``.
+AUDIT_MAX_KEYS_PER_USER: Final = 2
+AUDIT_MIN_IPV4_PREFIX: Final = 24
+AUDIT_MIN_IPV6_PREFIX: Final = 48
+#: How many times a key rotation creates the new key when a create's answer is lost (each lost
+#: one is found by listing the user's keys and deleted before the next create).
+ROTATE_CREATE_ATTEMPTS: Final = 3
+
+#: Largest answer body read, in bytes (``max_response_bytes=``). Kraken's largest page (200
+#: batches) is about 150 KB; a longer answer is refused while it is read.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
 
 #: How much of a non-JSON error body is kept on an exception.
 ERROR_BODY_SNIPPET: Final = 200

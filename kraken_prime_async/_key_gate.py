@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Final
 from ._constants import DEFAULT_TIMEOUT, FLEET_LEASE_MARGIN, LOGGER_NAME
 from ._local_gate import LocalGate, Outcome, outcome_of, shared_local_gate
 from ._rate_limit import RateCounter, RateLimitSetting, resolve, shared_counter
+from ._secret import Credential
 from .errors import CoordinationError, RateLimitError, ValidationError
 
 if TYPE_CHECKING:
@@ -58,8 +59,11 @@ class KeyGate:
 
     Parameters
     ----------
-    api_key : str
-        The key the gates are shared by (in this process, or in the ``fleet``).
+    api_key : Credential
+        The key (wrapped): a ``fleet`` names its shared state after it.
+    ref : str
+        The key's reference (a SHA-256 fingerprint): the in-process gate and call counter are
+        shared by every client with the same reference.
     window_seconds : float
         The key's nonce window in seconds (0: one request of the key on the wire at a time).
     max_in_flight : int
@@ -75,8 +79,9 @@ class KeyGate:
 
     def __init__(
         self,
-        api_key: str,
+        api_key: Credential,
         *,
+        ref: str,
         window_seconds: float,
         max_in_flight: int,
         rate_limit: RateLimitSetting,
@@ -84,7 +89,8 @@ class KeyGate:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
     ) -> None:
-        self.api_key = api_key
+        self._key = api_key
+        self.ref = ref
         self.window_seconds = window_seconds
         self.max_in_flight = max_in_flight
         self._rate_limit = rate_limit
@@ -117,22 +123,28 @@ class KeyGate:
     def _build(self, loop: asyncio.AbstractEventLoop) -> _Parts:
         try:
             local = shared_local_gate(
-                self.api_key, window_seconds=self.window_seconds, max_in_flight=self.max_in_flight
+                self.ref, window_seconds=self.window_seconds, max_in_flight=self.max_in_flight
             )
         except ValueError as exc:
-            raise ValidationError("nonce_window", str(exc)) from None
+            problem: str | None = str(exc)
+        else:
+            problem = None
+        if problem is not None:  # raised outside the except: no chained context
+            raise ValidationError("nonce_window", problem)
         fleet = self._fleet
         if fleet is None:
-            own = shared_counter(self.api_key, self._rate_limit, self._clock)
+            own = shared_counter(self.ref, self._rate_limit, self._clock)
             return _Parts(loop, local, None, own)
         fleet_gate = fleet.gate(
-            self.api_key, window_seconds=self.window_seconds, max_in_flight=self.max_in_flight
+            str(self._key.reveal()),
+            window_seconds=self.window_seconds,
+            max_in_flight=self.max_in_flight,
         )
         limits, auto = resolve(self._rate_limit)
         counter: RateCounter | None = (
             None
             if limits is None and not auto
-            else fleet.counter(self.api_key, limits, auto=auto, clock=self._clock)
+            else fleet.counter(str(self._key.reveal()), limits, auto=auto, clock=self._clock)
         )
         return _Parts(loop, local, fleet_gate, counter)
 

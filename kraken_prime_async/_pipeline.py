@@ -224,9 +224,7 @@ class Pipeline:
                 http_method=endpoint.http_method,
             )
             status = raw.status
-            result = endpoint.decode(
-                raw.status, raw.body, redact=lambda text: _redact(text, *prepared.secrets)
-            )
+            result = endpoint.decode(raw, redact=lambda text: _redact(text, *prepared.secrets))
         except KrakenPrimeError as exc:
             self._attempt_finished(call, status, started, exc)
             if not endpoint.idempotent and is_ambiguous(exc):

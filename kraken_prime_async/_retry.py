@@ -54,15 +54,9 @@ class RetryPolicy:
     budget: RetryBudget | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        from .errors import ValidationError
+        from ._validation import retry_fields
 
-        if isinstance(self.max_attempts, bool) or self.max_attempts < 1:
-            raise ValidationError("max_attempts", "must be >= 1")
-        if self.max_nonce_retries < 0:
-            raise ValidationError("max_nonce_retries", "must be >= 0")
-        for name in ("initial_backoff", "rate_limit_backoff", "max_backoff", "max_throttle_wait"):
-            if getattr(self, name) < 0:
-                raise ValidationError(name, "must be >= 0")
+        retry_fields(self)
 
     @classmethod
     def disabled(cls) -> RetryPolicy:

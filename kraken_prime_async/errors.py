@@ -18,6 +18,7 @@
     ├── APIConnectionError                no answer: connect failure, reset, dropped connection
     │   └── APITimeoutError               no answer in time
     ├── OutcomeUnknownError               a write whose effect could not be established
+    ├── KeyRotationError                  a key rotation did not complete (``.live_key_ids``)
     ├── CoordinationError                 a fleet's shared store (Redis, lock file) failed; not sent
     └── ResponseValidationError           the answer did not have the expected shape
 
@@ -28,7 +29,10 @@ No exception message ever contains a secret, a signature, a bearer token or an A
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import CreatedApiKey
 
 __all__ = [
     "APIConnectionError",
@@ -41,6 +45,7 @@ __all__ = [
     "InternalServerError",
     "InvalidArgumentsError",
     "InvalidNonceError",
+    "KeyRotationError",
     "KrakenPrimeError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
@@ -73,10 +78,13 @@ class ValidationError(KrakenPrimeError, ValueError):
     ----------
     field : str
         The argument's name, as in the method signature (wire name for request fields).
+    reason : str
+        What is wrong with it (the message without the field's name).
     """
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.reason = message
         super().__init__(f"{field}: {message}")
 
 
@@ -277,3 +285,71 @@ class CoordinationError(KrakenPrimeError):
     def __init__(self, message: str, *, store: str) -> None:
         self.store = store
         super().__init__(message)
+
+
+class _Sealed:
+    """Holds a created key on an exception without showing it (its ``api_key`` is a credential
+    too): ``repr`` and ``vars`` of the exception reveal nothing."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: CreatedApiKey | None) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<sealed>" if self.value is not None else "None"
+
+
+class KeyRotationError(KrakenPrimeError):
+    """``api_user_keys.rotate`` stopped before the old key was replaced.
+
+    The message says what happened and which keys exist. The rotation never deletes the old key
+    before the new one has been verified, so the old key is live unless ``old_key_live`` says
+    otherwise.
+
+    Attributes
+    ----------
+    stage : str
+        Where it stopped: ``"start"`` (the old key was not found), ``"create"``, ``"verify"``,
+        ``"allow_list"`` (setting the new key's IP allow-list) or ``"delete_old"``.
+    user_id, old_key_id : str
+        The rotation's arguments.
+    live_key_ids : tuple of str
+        Key ids known to be live now (of the old and new keys).
+    unknown_key_ids : tuple of str
+        Key ids whose state could not be established (read them with ``api_user_keys.list``).
+    new_key : CreatedApiKey or None
+        The new key, with its secret, when it is (or may be) live: store it or delete it.
+        ``None`` when the new key was never created or was deleted again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stage: str,
+        user_id: str,
+        old_key_id: str,
+        live_key_ids: Sequence[str] = (),
+        unknown_key_ids: Sequence[str] = (),
+        new_key: CreatedApiKey | None = None,
+    ) -> None:
+        self.stage = stage
+        self.user_id = user_id
+        self.old_key_id = old_key_id
+        self.live_key_ids = tuple(live_key_ids)
+        self.unknown_key_ids = tuple(unknown_key_ids)
+        self._new_key = _Sealed(new_key)
+        super().__init__(message)
+
+    @property
+    def new_key(self) -> CreatedApiKey | None:
+        """The new key (with its secret) if it is or may be live, else ``None``."""
+        return self._new_key.value
+
+    @property
+    def old_key_live(self) -> bool | None:
+        """Whether the old key is live (``None``: unknown)."""
+        if self.old_key_id in self.live_key_ids:
+            return True
+        return None if self.old_key_id in self.unknown_key_ids else False

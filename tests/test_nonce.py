@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from kraken_prime_async import LocalNonceSource, NonceSource, PrimeClient, ValidationError
-from kraken_prime_async._auth import HmacAuth
+from kraken_prime_async._auth import HmacAuth, fingerprint
 from kraken_prime_async._nonce import shared_nonce_source
 from tests._fakes import FAKE_SECRET, FakeClock, ScriptedTransport, make_client, ok, unique_key
 
@@ -80,7 +80,8 @@ def test_one_source_per_key_shared_by_every_client() -> None:
     key = unique_key()
     a = PrimeClient(key, FAKE_SECRET)
     b = PrimeClient(key, FAKE_SECRET)
-    assert _source(a) is _source(b) is shared_nonce_source(key)
+    # the process-wide registry names a key by its SHA-256 reference, never by the key itself
+    assert _source(a) is _source(b) is shared_nonce_source(fingerprint(key, 32))
     other = PrimeClient(unique_key(), FAKE_SECRET)
     assert _source(other) is not _source(a)
 

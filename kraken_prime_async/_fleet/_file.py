@@ -218,6 +218,13 @@ class FileLockGate:
             self._files[token].unlock()
             self._held.discard(token)
 
+    def close(self) -> None:
+        """Close the slot files not held now (a held slot stays locked until released)."""
+        with self._lock:
+            for index, file in enumerate(self._files):
+                if index not in self._held:
+                    file.close()
+
     def __repr__(self) -> str:
         return f"FileLockGate(slots={len(self._files)}, held_here={len(self._held)})"
 
@@ -266,6 +273,10 @@ class FileLockCounter(FleetCounterBase):
             await sleep(delay)
             waited += delay
 
+    def close(self) -> None:
+        """Close the counter file (it is reopened on the next call)."""
+        self._file.close()
+
     async def refused(self, retry_at: float | None, cost: float) -> None:
         """Kraken refused a call for rate: the whole fleet's counter is full."""
         now = self._clock()
@@ -297,6 +308,7 @@ class FileLockFleet:
     --------
     >>> fleet = FileLockFleet("/var/lib/settler/kraken")  # doctest: +SKIP
     >>> client = PrimeClient(key, secret, fleet=fleet, rate_limit="pro")  # doctest: +SKIP
+    >>> await fleet.close()  # after the clients; as for RedisFleet  # doctest: +SKIP
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -310,6 +322,7 @@ class FileLockFleet:
         # One object per key in the process: one descriptor per file, one set of held slots.
         self._sources: dict[tuple[str, NonceUnit], FileLockNonceSource] = {}
         self._gates: dict[tuple[str, int], FileLockGate] = {}
+        self._counters: list[FileLockCounter] = []
         self._lock = threading.Lock()
 
     def _shared(self, cache: dict[_K, _T], key: _K, make: Callable[[], _T]) -> _T:
@@ -345,7 +358,26 @@ class FileLockFleet:
         self, api_key: str, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]
     ) -> FileLockCounter:
         """The fleet's call-counter file for ``api_key``."""
-        return FileLockCounter(self._base(api_key) + ".counter", limits, auto=auto, clock=clock)
+        counter = FileLockCounter(self._base(api_key) + ".counter", limits, auto=auto, clock=clock)
+        with self._lock:
+            self._counters.append(counter)
+        return counter
+
+    async def close(self) -> None:
+        """Close the fleet's open files (safe to call twice; a later call reopens them).
+
+        Call it after the clients using the fleet are closed, as :meth:`RedisFleet.close`: the
+        files themselves stay, so the key's nonce sequence continues in the next process.
+        """
+        with self._lock:
+            sources, gates = list(self._sources.values()), list(self._gates.values())
+            counters, self._counters = self._counters, []
+        for source in sources:
+            source.close()
+        for gate in gates:
+            gate.close()
+        for counter in counters:
+            counter.close()
 
     def __repr__(self) -> str:
         return f"FileLockFleet({str(self.directory)!r})"

@@ -11,6 +11,7 @@ from .._endpoint import Endpoint
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from .._timeout import coerce_timeout
+from .._validation import retry_policy
 from ..errors import OutcomeUnknownError
 from ._reconcile import LostAnswer, Outcome, Rule
 
@@ -43,7 +44,7 @@ class Resource:
             endpoint,
             request,
             timeout=None if timeout is None else coerce_timeout(timeout),
-            retry=retry,
+            retry=retry_policy("retry", retry),
         )
 
     async def _write(
@@ -71,6 +72,10 @@ class Resource:
         retry: RetryPolicy | None = None,
     ) -> Outcome[R | F]:
         """As :meth:`_write`, also saying whether the result was read back after a lost answer."""
+        # Checked before the rule's read-before-write, so a bad argument sends nothing.
+        retry_policy("retry", retry)
+        if timeout is not None:
+            coerce_timeout(timeout)
         started_at = self._pipeline.clock()
         before = None if reconcile.before is None else await reconcile.before(self, request)
         try:

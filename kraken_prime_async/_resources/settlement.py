@@ -163,8 +163,9 @@ class Settlement(Resource):
         ``until`` defaults to the moment iteration starts, so batches created meanwhile do not
         shift the pages.
         """
+        statuses = None if statuses is None else check.choices("statuses", statuses, BatchStatus)
+        page_size = check.integer("page_size", page_size, minimum=1, maximum=MAX_LIST_LIMIT)
         pinned = until if until is not None else int(time.time() * 1000)
-        statuses = None if statuses is None else list(statuses)
         offset = 0
         while True:
             request = _list_request(statuses, from_, pinned, page_size, offset, asset_kind)
@@ -236,10 +237,12 @@ class Settlement(Resource):
             self.get_batch,
             self._settle_leg,
             check.identifier("batch_id", batch_id),
-            concurrency=concurrency,
-            wait_for_confirmation=wait_for_confirmation,
-            poll_interval=poll_interval,
-            on_progress=on_progress,
+            concurrency=check.integer("concurrency", concurrency, minimum=1),
+            wait_for_confirmation=check.seconds(
+                "wait_for_confirmation", wait_for_confirmation, allow_zero=True
+            ),
+            poll_interval=check.seconds("poll_interval", poll_interval, allow_zero=False),
+            on_progress=check.callback("on_progress", on_progress),
             sleep=self._pipeline.sleep,
         )
 

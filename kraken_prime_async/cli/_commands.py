@@ -190,20 +190,6 @@ async def settle(args: argparse.Namespace) -> int:
     return 0 if report.complete else 4
 
 
-async def sandbox(args: argparse.Namespace) -> int:
-    from ..sandbox import serve
-
-    print("sandbox: serving until Ctrl-C; export these to point the CLI at it:", file=sys.stderr)
-    await serve(args.host, args.port, announce=_announce)
-    return 0
-
-
-def _announce(line: str) -> None:
-    name, _, value = line.partition("=")
-    variable = {"url": ENV_BASE_URL, "api_key": ENV_KEY, "api_secret": ENV_SECRET}.get(name)
-    print(f"export {variable}={value}" if variable else line, flush=True)
-
-
 async def demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 

@@ -8,6 +8,7 @@ from .._constants import DEFAULT_TIMEOUT
 from .._resources.fast_api_keys import PERMISSION_NAMES
 from ..models import AssetKind, BatchStatus, Role, UserStatus
 from . import _commands as cmd
+from . import _keys_lifecycle, _sandbox
 
 EPILOG = (
     "Credentials come from KRAKEN_PRIME_API_KEY and KRAKEN_PRIME_API_SECRET "
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("user_id")
     delete.add_argument("key_id")
     delete.set_defaults(run=cmd.keys_delete)
+    _keys_lifecycle.configure(keys)  # keys rotate, keys audit
 
     batches = groups.add_parser("batches", help="settlement batches").add_subparsers(
         dest="action", required=True
@@ -96,10 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_fast_keys(groups)
 
-    sandbox = groups.add_parser("sandbox", help="serve the embedded sandbox")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=0)
-    sandbox.set_defaults(run=cmd.sandbox)
+    _sandbox.configure(groups.add_parser("sandbox", help="serve the embedded sandbox"))
 
     demo = groups.add_parser("demo", help="run the main job against the embedded sandbox")
     demo.add_argument("--legs", type=int, default=12)

@@ -3,7 +3,14 @@
 ``PrimeSandbox`` runs an aiohttp server on loopback with real state (API users, keys, trades,
 settlement batches, legs, transfers) and Kraken's rules: ``API-Sign`` verification, per-key nonces
 with nonce windows, the call-counter rate limit, temporary lockouts, role permissions, immediate
-key revocation, ``additionalProperties: false`` validation and scriptable faults.
+key revocation, ``additionalProperties: false`` validation and scriptable faults (``_faults``).
+
+Layout: ``_server`` (``PrimeSandbox``: options, lifecycle, log, helpers), ``_http`` (routes and
+the per-request steps), ``_prime`` (the Prime chain: authenticate → admit → execute), ``_fast_api``
+(its OAuth twin), ``_operations`` (the 13 Prime operations as data), ``_state`` and ``_views``
+(account records and their JSON), ``_rules`` (nonces, call counter, lockouts), ``_errors``,
+``_records`` (``RequestRecord``, ``Announcement``), ``_admin`` (the ``/_sandbox/`` admin API) and
+``_scenario`` (TOML scenarios). Guide: ``docs/testing-with-the-sandbox.md``.
 
 Error strings
 -------------
@@ -11,8 +18,13 @@ Kraken's documented strings: ``EAPI:Invalid key`` (missing/unknown/deleted key, 
 expired Fast API key), ``EAPI:Invalid signature``, ``EAPI:Invalid nonce``,
 ``EAPI:Rate limit exceeded``, ``EGeneral:Temporary lockout``, ``EGeneral:Permission denied``,
 ``EGeneral:Unknown Method``, ``EGeneral:Invalid arguments:<field>`` (unknown, missing or mistyped
-field; ``…:nonce`` for a missing/non-integer nonce; bare ``EGeneral:Invalid arguments`` for a body
-that is not a JSON object).
+field; ``…:nonce`` for a missing, non-integer or out-of-range nonce (int64: ``0 <= nonce < 2**63``);
+bare ``EGeneral:Invalid arguments`` for a body that is not a JSON object, including one nested too
+deeply to decode). A field name echoed in a detail is made safe: non-printable characters become
+``?``, it is cut at 64 characters, and an empty name reads ``(empty)``. Another HTTP verb than POST
+on a Prime path (or than POST/GET/PUT/DELETE on the Fast API path) is HTTP 405 ``EAPI:Bad
+request``; an unknown path is HTTP 404 ``EGeneral:Unknown Method``. ``GET /0/public/Time`` answers
+Kraken's ``{"unixtime", "rfc1123"}`` from the sandbox clock.
 
 Kraken does not document its business-rule errors; the sandbox uses:
 
@@ -42,19 +54,30 @@ Semantics chosen where Kraken is silent
 * ``whitelisted_ips``/``ip_allowlist`` are stored but not enforced.
 """
 
-from kraken_prime_async.sandbox._faults import Fault, FaultKind, Faults
-from kraken_prime_async.sandbox._records import RequestRecord
+from kraken_prime_async.sandbox._faults import FAULT_KINDS, Fault, FaultKind, Faults
+from kraken_prime_async.sandbox._records import Announcement, RequestRecord, print_exports
 from kraken_prime_async.sandbox._rules import Tier, TierLimits
-from kraken_prime_async.sandbox._server import PrimeSandbox, SandboxCredentials, serve
+from kraken_prime_async.sandbox._scenario import Scenario, ScenarioError, load_scenario
+from kraken_prime_async.sandbox._server import (
+    PrimeSandbox,
+    SandboxCredentials,
+    serve,
+)
 
 __all__ = [
+    "FAULT_KINDS",
+    "Announcement",
     "Fault",
     "FaultKind",
     "Faults",
     "PrimeSandbox",
     "RequestRecord",
     "SandboxCredentials",
+    "Scenario",
+    "ScenarioError",
     "Tier",
     "TierLimits",
+    "load_scenario",
+    "print_exports",
     "serve",
 ]

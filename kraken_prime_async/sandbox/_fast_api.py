@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
 
-import msgspec
-
+from kraken_prime_async.sandbox._errors import decode_object, invalid_arguments
 from kraken_prime_async.sandbox._records import Outcome, error_outcome
-from kraken_prime_async.sandbox._state import ApiKey, SandboxState
+from kraken_prime_async.sandbox._state import SandboxKey, SandboxState
 
 SCOPE_READ: Final = "account.fast-api-key:read"
 SCOPE_WRITE: Final = "account.fast-api-key:write"
@@ -41,7 +40,8 @@ PERMISSION_NAMES: Final = (
     "ledger_query",
     "export_data",
 )
-OPERATIONS: Final = {
+#: HTTP verb → Fast API operation name.
+FAST_API_OPERATIONS: Final = {
     "POST": "CreateFastApiKey",
     "GET": "ListFastApiKeys",
     "PUT": "UpdateFastApiKey",
@@ -49,12 +49,12 @@ OPERATIONS: Final = {
 }
 ERR_INVALID_TOKEN: Final = "EAuth:Invalid token"  # noqa: S105 - an error string
 ERR_SCOPE: Final = "EGeneral:Permission denied"
-ERR_DUPLICATE: Final = "EGeneral:Invalid arguments:duplicate api_key_name"
-ERR_UNKNOWN_NAME: Final = "EGeneral:Invalid arguments:unknown api_key_name"
+ERR_DUPLICATE: Final = invalid_arguments("duplicate api_key_name")
+ERR_UNKNOWN_NAME: Final = invalid_arguments("unknown api_key_name")
 
 
 @dataclass(frozen=True)
-class Token:
+class TokenRecord:
     """An issued bearer token."""
 
     scopes: frozenset[str]
@@ -62,12 +62,12 @@ class Token:
 
 
 @dataclass
-class FastKey:
-    """A Fast API key's metadata around its Prime :class:`ApiKey`."""
+class FastKeyRecord:
+    """A Fast API key's metadata around its Prime :class:`SandboxKey`."""
 
     id: str
     name: str
-    key: ApiKey
+    key: SandboxKey
     created_time: str
     modified_time: str
     ip_allowlist: list[str] = field(default_factory=list)
@@ -135,13 +135,19 @@ class FastApi:
 
     def __init__(self, state: SandboxState) -> None:
         self._state = state
-        self._tokens: dict[str, Token] = {}
-        self.keys: dict[str, FastKey] = {}
+        self._tokens: dict[str, TokenRecord] = {}
+        self.keys: dict[str, FastKeyRecord] = {}
+
+    def moved_to(self, state: SandboxState) -> FastApi:
+        """A Fast API over a fresh account state that keeps this one's issued tokens."""
+        moved = FastApi(state)
+        moved._tokens = self._tokens
+        return moved
 
     def issue_token(self, scopes: Iterable[str], expires_at: float) -> str:
         """Register and return a new bearer token."""
         token = secrets.token_urlsafe(32)
-        self._tokens[token] = Token(frozenset(scopes), expires_at)
+        self._tokens[token] = TokenRecord(frozenset(scopes), expires_at)
         return token
 
     def revoke_token(self, token: str) -> None:
@@ -159,12 +165,9 @@ class FastApi:
             return error_outcome(ERR_SCOPE, status=403)
         if http_method == "GET":
             return Outcome(200, {"result": [self._info(k) for k in self.keys.values()]}, True)
-        try:
-            params = msgspec.json.decode(body) if body.strip() else {}
-        except msgspec.DecodeError:
-            params = None
-        if not isinstance(params, dict):
-            return error_outcome("EGeneral:Invalid arguments", status=400)
+        params = decode_object(body) if body.strip() else {}
+        if params is None:
+            return error_outcome(invalid_arguments(), status=400)
         if http_method == "POST":
             return self._create(params, now)
         if http_method == "PUT":
@@ -174,14 +177,14 @@ class FastApi:
     def _create(self, params: dict[str, Any], now: float) -> Outcome:
         bad = _check(params, _PARAMETERS, ["api_key_name"])
         if bad is not None:
-            return error_outcome(f"EGeneral:Invalid arguments:{bad}", status=400)
+            return error_outcome(invalid_arguments(bad), status=400)
         if params["api_key_name"] in self.keys:
             return error_outcome(ERR_DUPLICATE, status=400)
         key = self._state.new_key(
             "fast", None, int(now * 1000), nonce_window=int(params.get("nonce_window") or 0)
         )
         raw_id = base64.b64encode(secrets.token_bytes(12)).decode("ascii")
-        fast = FastKey(
+        fast = FastKeyRecord(
             id=raw_id.replace("+", "_").replace("/", ",").replace("=", "-"),
             name=params["api_key_name"],
             key=key,
@@ -196,7 +199,7 @@ class FastApi:
     def _update(self, params: dict[str, Any], now: float) -> Outcome:
         bad = _check(params, _UPDATE, ["api_key_name"])
         if bad is not None:
-            return error_outcome(f"EGeneral:Invalid arguments:{bad}", status=400)
+            return error_outcome(invalid_arguments(bad), status=400)
         fast = self.keys.get(params["api_key_name"])
         if fast is None:
             return error_outcome(ERR_UNKNOWN_NAME, status=400)
@@ -214,7 +217,7 @@ class FastApi:
     def _delete(self, params: dict[str, Any]) -> Outcome:
         bad = _check(params, _DELETE, ["api_key_name"])
         if bad is not None:
-            return error_outcome(f"EGeneral:Invalid arguments:{bad}", status=400)
+            return error_outcome(invalid_arguments(bad), status=400)
         fast = self.keys.pop(params["api_key_name"], None)
         if fast is None:
             return error_outcome(ERR_UNKNOWN_NAME, status=400)
@@ -222,7 +225,7 @@ class FastApi:
         return Outcome(200, {"result": True}, True)
 
     @staticmethod
-    def _apply(fast: FastKey, params: Mapping[str, Any]) -> None:
+    def _apply(fast: FastKeyRecord, params: Mapping[str, Any]) -> None:
         """Replace every non-null field present in ``params``."""
         if params.get("ip_allowlist") is not None:
             fast.ip_allowlist = list(params["ip_allowlist"])
@@ -239,7 +242,7 @@ class FastApi:
             fast.key.valid_until = params["valid_until"]
 
     @staticmethod
-    def _info(fast: FastKey) -> dict[str, Any]:
+    def _info(fast: FastKeyRecord) -> dict[str, Any]:
         """``APIKeyInfo`` (no secret)."""
         return {
             "api_key": fast.key.api_key,

@@ -1,9 +1,31 @@
-"""The request log entry and the internal result of processing one request."""
+"""The request log entry, the start-up announcement, and the internal result of one request."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+#: Argument names whose values never enter the request log (the Fast API's ``secret`` included).
+_SECRET_NAMES: Final = ("secret", "token", "signature", "password")
+
+
+def key_fingerprint(api_key: str | None) -> str | None:
+    """The first 8 hex digits of the key's SHA-256, the form the SDK's own logs use."""
+    if api_key is None:
+        return None
+    return hashlib.sha256(api_key.encode()).hexdigest()[:8]
+
+
+def redact_arguments(arguments: Any) -> dict[str, Any]:
+    """A copy of a request body's arguments without ``nonce`` and with secret-like values hidden."""
+    if not isinstance(arguments, dict):
+        return {}
+    return {
+        name: "***" if any(s in name.lower() for s in _SECRET_NAMES) else value
+        for name, value in arguments.items()
+        if name != "nonce"
+    }
 
 
 @dataclass(frozen=True)
@@ -14,40 +36,110 @@ class RequestRecord:
     ----------
     seq : int
         Position in the log, from 0.
-    method : str
-        Prime method name (``"CreatePrimeApiUser"``…) or Fast API operation
-        (``"CreateFastApiKey"``, ``"ListFastApiKeys"``, ``"UpdateFastApiKey"``,
-        ``"DeleteFastApiKey"``).
+    operation : str
+        Prime operation (``"CreatePrimeApiUser"``…) or Fast API operation (``"CreateFastApiKey"``,
+        ``"ListFastApiKeys"``, ``"UpdateFastApiKey"``, ``"DeleteFastApiKey"``), ``"Time"``, or the
+        path of a request refused for its verb or path (non-printable characters as ``?``).
     api_key : str or None
-        Public API key from the ``API-Key`` header (never a secret or token).
+        Public API key from the ``API-Key`` header (never a secret or token; left out of the
+        ``repr`` and of :meth:`to_json`, which carry :attr:`key_fingerprint`).
+    key_fingerprint : str or None
+        Short SHA-256 fingerprint of ``api_key``.
     nonce : int or None
         The body's nonce, when it had an integer one.
+    arguments : dict
+        The body's arguments without ``nonce``; values of secret-like names are ``"***"``.
     status : int or None
         HTTP status sent, or ``None`` when the connection was dropped.
     errors : tuple[str, ...]
         The ``error`` array sent (empty on success or when nothing was sent).
     processed : bool
-        Whether the handler ran to success (for writes: whether state changed).
+        Whether the operation ran to success (reads included).
+    changed : bool
+        Whether the request changed the account's state (a processed write).
     fault : str or None
         The injected fault kind, if any.
     timestamp : float
         Sandbox clock (seconds) when the request was processed.
+    http_method : str
+        The HTTP verb.
     """
 
     seq: int
-    method: str
-    api_key: str | None
+    operation: str
+    api_key: str | None = field(repr=False)
     nonce: int | None
     status: int | None
     errors: tuple[str, ...]
     processed: bool
     fault: str | None
     timestamp: float
+    changed: bool = False
+    arguments: dict[str, Any] = field(default_factory=dict)
+    http_method: str = "POST"
+
+    @property
+    def key_fingerprint(self) -> str | None:
+        """Short SHA-256 fingerprint of the public key (``None`` without one)."""
+        return key_fingerprint(self.api_key)
 
     @property
     def ok(self) -> bool:
         """HTTP 200 with an empty ``error`` array."""
         return self.status == 200 and not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON builtins for ``GET /_sandbox/requests`` (no public key)."""
+        return {
+            "seq": self.seq,
+            "operation": self.operation,
+            "http_method": self.http_method,
+            "key_fingerprint": self.key_fingerprint,
+            "nonce": self.nonce,
+            "arguments": self.arguments,
+            "status": self.status,
+            "errors": list(self.errors),
+            "ok": self.ok,
+            "processed": self.processed,
+            "changed": self.changed,
+            "fault": self.fault,
+            "timestamp": self.timestamp,
+        }
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """What a started sandbox tells its user: where it is and the credentials to use.
+
+    Printed by ``kraken-prime sandbox`` as ``export`` lines (:meth:`export_lines`); the ``repr``
+    masks every credential.
+    """
+
+    url: str
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+    oauth_token: str = field(repr=False)
+    admin_token: str = field(repr=False)
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables the CLI, ``PrimeClient.from_env`` and tests read."""
+        return {
+            "KRAKEN_PRIME_BASE_URL": self.url,
+            "KRAKEN_PRIME_API_KEY": self.api_key,
+            "KRAKEN_PRIME_API_SECRET": self.api_secret,
+            "KRAKEN_OAUTH_TOKEN": self.oauth_token,
+            "KRAKEN_SANDBOX_ADMIN_TOKEN": self.admin_token,
+        }
+
+    def export_lines(self) -> list[str]:
+        """``export NAME=value`` for each of :meth:`environment`, in that order."""
+        return [f"export {name}={value}" for name, value in self.environment().items()]
+
+
+def print_exports(announcement: Announcement) -> None:
+    """Print the ``export`` lines of an announcement (the default of :meth:`serve_forever`)."""
+    for line in announcement.export_lines():
+        print(line, flush=True)
 
 
 @dataclass

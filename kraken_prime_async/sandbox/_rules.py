@@ -7,8 +7,11 @@ and never reads a clock itself, so tests drive it deterministically.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Final, Literal
+
+from kraken_prime_async._signing import decode_secret
 
 Tier = Literal["starter", "intermediate", "pro"]
 
@@ -77,7 +80,7 @@ class NonceTracker:
 
 
 @dataclass
-class CallCounter:
+class SandboxCallCounter:
     """Kraken's per-key call counter: +cost per call, continuous decay, reject above the max.
 
     Rejected calls still add their cost (Kraken: limits last "possibly longer if calls continue to
@@ -138,3 +141,35 @@ class Lockout:
         if len(self._failures) >= self.after:
             self.locked_until = now + self.duration
             self._failures.clear()
+
+
+def check_credentials(api_key: str, api_secret: str, *, taken: Container[str] = ()) -> None:
+    """Refuse a fixed key pair that could not sign: ``ValueError`` (never quoting the secret)."""
+    if not isinstance(api_key, str) or not api_key or not api_key.isprintable() or " " in api_key:
+        raise ValueError("api_key must be a non-empty printable string without spaces")
+    if api_key in taken:
+        raise ValueError("api_key is already in use")
+    try:
+        decode_secret(api_secret)
+    except ValueError:
+        raise ValueError("api_secret must be base64") from None
+
+
+def check_options(
+    tier: Tier | TierLimits,
+    nonce_window: int,
+    latency: tuple[float, float] | None,
+    lockout_after: int,
+    auto_confirm_after: float | None,
+) -> None:
+    """Refuse sandbox options outside their range (``ValueError`` naming the option)."""
+    if not isinstance(tier, TierLimits) and tier not in TIERS:
+        raise ValueError(f"tier must be one of {sorted(TIERS)} or a TierLimits")
+    if nonce_window < 0:
+        raise ValueError("nonce_window must be >= 0")
+    if latency is not None and not 0 <= latency[0] <= latency[1]:
+        raise ValueError("latency must be (low, high) with 0 <= low <= high")
+    if lockout_after < 1:
+        raise ValueError("lockout_after must be >= 1")
+    if auto_confirm_after is not None and auto_confirm_after < 0:
+        raise ValueError("auto_confirm_after must be >= 0")

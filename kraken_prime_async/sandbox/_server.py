@@ -1,54 +1,41 @@
-"""The sandbox HTTP server: routing and the per-request pipeline.
+"""``PrimeSandbox``: options, lifecycle, the request log and the scripting helpers.
 
-Every ``POST /0/private/<Method>`` goes through, in order: fault lookup → simulated latency →
-(fault ``delay``) → method lookup → ``API-Key`` → lockout → key state → body/nonce parsing →
-``API-Sign`` → nonce rule → call counter → permission → argument schema → handler → fault rewrite
-→ request log. Requests to ``/oauth/fast-api-key`` share the fault, latency and log steps.
+The HTTP side lives in ``_http`` (API routes and the per-request steps), the Prime request chain in
+``_prime``, the OAuth Fast API in ``_fast_api`` and the admin API in ``_admin``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
-import msgspec
 from aiohttp import web
 
-from kraken_prime_async._signing import verify
-from kraken_prime_async.sandbox._endpoints import ENDPOINTS, Access, Context, parse_amount, validate
-from kraken_prime_async.sandbox._fast_api import DEFAULT_SCOPES, OPERATIONS, FastApi
-from kraken_prime_async.sandbox._faults import Fault, Faults
-from kraken_prime_async.sandbox._records import Outcome, RequestRecord, error_outcome
-from kraken_prime_async.sandbox._rules import TIERS, CallCounter, Lockout, Tier, TierLimits
+from kraken_prime_async.sandbox._admin import AdminApi
+from kraken_prime_async.sandbox._fast_api import DEFAULT_SCOPES, FAST_API_OPERATIONS, FastApi
+from kraken_prime_async.sandbox._faults import Faults
+from kraken_prime_async.sandbox._http import RequestServer
+from kraken_prime_async.sandbox._operations import PRIME_OPERATIONS, parse_amount
+from kraken_prime_async.sandbox._prime import LockoutPolicy, PrimeChain
+from kraken_prime_async.sandbox._records import Announcement, RequestRecord, print_exports
+from kraken_prime_async.sandbox._rules import TIERS, Tier, TierLimits, check_options
 from kraken_prime_async.sandbox._state import (
     ASSET_KINDS,
     ROLES,
-    ApiKey,
     BusinessRuleError,
     SandboxState,
 )
 from kraken_prime_async.sandbox._views import JSON, batch_view
 
-ERR_INVALID_KEY: Final = "EAPI:Invalid key"
-ERR_INVALID_SIGNATURE: Final = "EAPI:Invalid signature"
-ERR_INVALID_NONCE: Final = "EAPI:Invalid nonce"
-ERR_RATE_LIMIT: Final = "EAPI:Rate limit exceeded"
-ERR_LOCKOUT: Final = "EGeneral:Temporary lockout"
-ERR_PERMISSION: Final = "EGeneral:Permission denied"
-ERR_UNKNOWN_METHOD: Final = "EGeneral:Unknown Method"
-ERR_INVALID_ARGUMENTS: Final = "EGeneral:Invalid arguments"
-ERR_INTERNAL: Final = "EGeneral:Internal error"
-
-_HTML: Final = (
-    "<html><head><title>{code} {reason}</title></head><body><center><h1>{code} {reason}</h1>"
-    "</center><hr><center>cloudflare</center></body></html>"
-)
 _SHUTDOWN_TIMEOUT: Final = 1.0
+#: Lifetime of the OAuth token in the start-up announcement (sandbox clock seconds).
+ANNOUNCED_TOKEN_SECONDS: Final = 30 * 86400.0
 
 
 class SandboxCredentials(NamedTuple):
@@ -57,19 +44,6 @@ class SandboxCredentials(NamedTuple):
     key_id: str
     api_key: str
     api_secret: str
-
-
-def _ms(seconds: float) -> int:
-    return int(seconds * 1000)
-
-
-def _peek_nonce(body: bytes) -> int | None:
-    try:
-        parsed = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return None
-    nonce = parsed.get("nonce") if isinstance(parsed, dict) else None
-    return nonce if type(nonce) is int else None
 
 
 class PrimeSandbox:
@@ -82,8 +56,8 @@ class PrimeSandbox:
     port : int, default 0
         TCP port; 0 picks a free one (see :attr:`url`).
     tier : {"starter", "intermediate", "pro"} or TierLimits, default "intermediate"
-        Call-counter tier: max 15/20/20, decay 0.33/0.5/1 per second, or custom limits (tests
-        use a fast-decaying counter). Every call costs 1.
+        Call-counter tier: max 15/20/20, decay 0.33/0.5/1 per second, or custom limits. Every
+        call costs 1.
     rate_limit : bool, default True
         ``False`` turns the call counter off.
     nonce_window : int, default 0
@@ -105,6 +79,12 @@ class PrimeSandbox:
     clock : Callable[[], float], default time.time
         Epoch seconds; drives rate-limit decay, lockouts, auto-confirm, token expiry and every
         timestamp the API returns.
+    api_key, api_secret : str, optional
+        Fixed credentials for the account owner (a base64 secret); random by default.
+    admin_token : str, optional
+        The bearer token of the ``/_sandbox/`` admin API; random by default.
+    on_request : Callable[[RequestRecord], None], optional
+        Called with every request log record as it is logged.
 
     Examples
     --------
@@ -128,45 +108,64 @@ class PrimeSandbox:
         lockout_window: float = 60.0,
         lockout_seconds: float = 900.0,
         clock: Callable[[], float] = time.time,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        admin_token: str | None = None,
+        on_request: Callable[[RequestRecord], None] | None = None,
     ) -> None:
-        if not isinstance(tier, TierLimits) and tier not in TIERS:
-            raise ValueError(f"tier must be one of {sorted(TIERS)} or a TierLimits")
-        if nonce_window < 0:
-            raise ValueError("nonce_window must be >= 0")
-        if latency is not None and not 0 <= latency[0] <= latency[1]:
-            raise ValueError("latency must be (low, high) with 0 <= low <= high")
-        if lockout_after < 1:
-            raise ValueError("lockout_after must be >= 1")
+        check_options(tier, nonce_window, latency, lockout_after, auto_confirm_after)
+        if (api_key is None) != (api_secret is None):
+            raise ValueError("give both api_key and api_secret, or neither")
+        if admin_token is not None and (not admin_token or not admin_token.isprintable()):
+            raise ValueError("admin_token must be a non-empty printable string")
         self._host = host
         self._port = port
-        self._limits = tier if isinstance(tier, TierLimits) else TIERS[tier]
-        self._rate_limit = rate_limit
         self._auto_confirm_after = auto_confirm_after
-        self._latency = latency
-        self._lockout_params = (lockout_after, lockout_window, lockout_seconds)
         self._clock = clock
         self._rng = random.Random(seed)  # noqa: S311 - identifiers, not secrets
-        self._latency_rng = random.Random(seed)  # noqa: S311
         self._state = SandboxState(self._rng, nonce_window)
         self._fast = FastApi(self._state)
-        self._master = self._state.new_key("master", None, _ms(clock()))
-        self._counters: dict[str, CallCounter] = {}
-        self._lockouts: dict[str, Lockout] = {}
+        credentials = None if api_key is None or api_secret is None else (api_key, api_secret)
+        self._master = self._state.new_key("master", None, self._now_ms(), None, credentials)
+        self._admin_token = admin_token or secrets.token_urlsafe(24)
+        self._announced_token: str | None = None
         self._log: list[RequestRecord] = []
+        self._on_request = on_request
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
-        self.faults = Faults([*ENDPOINTS, *OPERATIONS.values()])
+        self.faults = Faults([*PRIME_OPERATIONS, *FAST_API_OPERATIONS.values()])
         """Fault injection queue; see :class:`Faults`."""
+        limits = tier if isinstance(tier, TierLimits) else TIERS[tier]
+        policy = LockoutPolicy(lockout_after, lockout_window, lockout_seconds)
+        self._chain = PrimeChain(lambda: self._state, limits if rate_limit else None, policy)
+        self._server = RequestServer(
+            chain=self._chain,
+            fast_api=lambda: self._fast,
+            faults=self.faults,
+            clock=clock,
+            tick=self._tick,
+            latency=latency,
+            rng=random.Random(seed),  # noqa: S311 - latency draws
+            log=self._append,
+            next_seq=lambda: len(self._log),
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind the port and start serving (idempotent)."""
+        """Bind the port and start serving (idempotent).
+
+        Raises
+        ------
+        OSError
+            When the port cannot be bound (in use, not allowed).
+        """
         if self._runner is not None:
             return
         app = web.Application()
-        app.router.add_post("/0/private/{method}", self._handle_prime)
-        app.router.add_route("*", "/oauth/fast-api-key", self._handle_fast_api)
+        app.add_routes(self._server.routes())
+        app.add_routes(AdminApi(self).routes())
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._server.not_found)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
@@ -197,17 +196,25 @@ class PrimeSandbox:
     ) -> None:
         await self.close()
 
-    async def serve_forever(self, *, announce: Callable[[str], None] | None = print) -> None:
-        """Serve until cancelled, first announcing the URL and owner credentials."""
+    async def serve_forever(
+        self, *, announce: Callable[[Announcement], None] | None = print_exports
+    ) -> None:
+        """Serve until cancelled, first handing :meth:`announcement` to ``announce``."""
         await self.start()
         try:
             if announce is not None:
-                announce(f"url={self.url}")
-                announce(f"api_key={self.api_key}")
-                announce(f"api_secret={self.api_secret}")
+                announce(self.announcement())
             await asyncio.Event().wait()
         finally:
             await self.close()
+
+    def announcement(self) -> Announcement:
+        """URL and credentials to hand to a user (an OAuth token is issued on the first call)."""
+        if self._announced_token is None:
+            self._announced_token = self.issue_token(expires_in=ANNOUNCED_TOKEN_SECONDS)
+        return Announcement(
+            self.url, self.api_key, self.api_secret, self._announced_token, self._admin_token
+        )
 
     # -- public accessors ------------------------------------------------------------------------
 
@@ -229,16 +236,34 @@ class PrimeSandbox:
         return self._master.api_secret
 
     @property
+    def admin_token(self) -> str:
+        """Bearer token of the ``/_sandbox/`` admin API."""
+        return self._admin_token
+
+    @property
     def requests(self) -> list[RequestRecord]:
         """Every request so far, in processing order (a copy)."""
         return list(self._log)
 
-    def calls(self, method: str | None = None) -> list[RequestRecord]:
-        """Logged requests for ``method`` (all when ``None``)."""
-        return [r for r in self._log if method is None or r.method == method]
+    def calls(self, operation: str | None = None) -> list[RequestRecord]:
+        """Logged requests for ``operation`` (all when ``None``)."""
+        return [r for r in self._log if operation is None or r.operation == operation]
 
     def clear_requests(self) -> None:
         """Empty the request log."""
+        self._log.clear()
+
+    def reset(self) -> None:
+        """Back to an empty account: no users, keys, trades, batches, Fast API keys or faults.
+
+        The owner's key, the admin token and issued OAuth tokens stay valid; the request log,
+        call counters and lockouts are cleared.
+        """
+        self._state = SandboxState(self._rng, self._state.default_nonce_window)
+        self._state.keys[self._master.api_key] = self._master
+        self._fast = self._fast.moved_to(self._state)
+        self._chain.reset()
+        self.faults.clear()
         self._log.clear()
 
     # -- scripting helpers -----------------------------------------------------------------------
@@ -247,8 +272,8 @@ class PrimeSandbox:
         self, asset: str, amount: str | Decimal | int, *, asset_kind: str = "currency"
     ) -> str:
         """Book a trade (positive amount: we receive ``asset``) and return its uuid4 id."""
-        if not isinstance(asset, str) or not asset:
-            raise ValueError("asset must be a non-empty string")
+        if not isinstance(asset, str) or not asset or not asset.isprintable():
+            raise ValueError("asset must be a non-empty printable string")
         if asset_kind not in ASSET_KINDS:
             raise ValueError(f"asset_kind must be one of {ASSET_KINDS}")
         return self._state.add_trade(asset, parse_amount(amount), asset_kind, self._now_ms())
@@ -283,11 +308,16 @@ class PrimeSandbox:
             raise ValueError(f"role must be one of {ROLES}")
         return self._state.create_user(name, role).id
 
-    def add_api_key(self, user_id: str) -> SandboxCredentials:
-        """Create a key for an API user directly."""
+    def add_api_key(
+        self, user_id: str, *, api_key: str | None = None, api_secret: str | None = None
+    ) -> SandboxCredentials:
+        """Create a key for an API user directly (optionally with a fixed key pair)."""
         if user_id not in self._state.users:
             raise ValueError(f"unknown user_id {user_id!r}")
-        key = self._state.new_key("user", user_id, self._now_ms())
+        if (api_key is None) != (api_secret is None):
+            raise ValueError("give both api_key and api_secret, or neither")
+        fixed = None if api_key is None or api_secret is None else (api_key, api_secret)
+        key = self._state.new_key("user", user_id, self._now_ms(), None, fixed)
         return SandboxCredentials(key.id, key.api_key, key.api_secret)
 
     def set_nonce_window(self, api_key: str, window: int) -> None:
@@ -299,7 +329,7 @@ class PrimeSandbox:
 
     def call_counter(self, api_key: str) -> float:
         """The key's call-counter value now (0 if never used)."""
-        counter = self._counters.get(api_key)
+        counter = self._chain.counters.get(api_key)
         return 0.0 if counter is None else counter.current(self._clock())
 
     def issue_token(
@@ -321,175 +351,26 @@ class PrimeSandbox:
         """Invalidate a bearer token."""
         self._fast.revoke_token(token)
 
-    # -- request pipeline ------------------------------------------------------------------------
+    # -- internals -------------------------------------------------------------------------------
 
     def _now_ms(self) -> int:
-        return _ms(self._clock())
+        return int(self._clock() * 1000)
 
     def _tick(self) -> None:
         if self._auto_confirm_after is not None:
-            self._state.auto_confirm(self._now_ms(), _ms(self._auto_confirm_after))
+            self._state.auto_confirm(self._now_ms(), int(self._auto_confirm_after * 1000))
 
-    async def _handle_prime(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(request, request.match_info["method"], self._process_prime)
-
-    async def _handle_fast_api(self, request: web.Request) -> web.StreamResponse:
-        operation = OPERATIONS.get(request.method)
-        if operation is None:
-            return web.Response(status=405)
-        return await self._serve(request, operation, self._process_fast_api)
-
-    async def _serve(
-        self,
-        request: web.Request,
-        method: str,
-        process: Callable[[web.Request, str, bytes], Outcome],
-    ) -> web.StreamResponse:
-        fault = self.faults.take(method)
-        if self._latency is not None:
-            await asyncio.sleep(self._latency_rng.uniform(*self._latency))
-        body = await request.read()
-        if fault is not None and fault.kind == "delay":
-            await asyncio.sleep(fault.seconds)
-        if fault is None or fault.processed:
-            outcome = process(request, method, body)
-        else:
-            outcome = Outcome(0, {}, api_key=request.headers.get("API-Key"))
-            outcome.nonce = _peek_nonce(body)
-        status, errors, response = self._respond(request, fault, outcome)
-        self._log.append(
-            RequestRecord(
-                seq=len(self._log),
-                method=method,
-                api_key=outcome.api_key,
-                nonce=outcome.nonce,
-                status=status,
-                errors=errors,
-                processed=outcome.processed,
-                fault=None if fault is None else fault.kind,
-                timestamp=self._clock(),
-            )
-        )
-        return response
-
-    def _respond(
-        self, request: web.Request, fault: Fault | None, outcome: Outcome
-    ) -> tuple[int | None, tuple[str, ...], web.StreamResponse]:
-        kind = None if fault is None else fault.kind
-        if fault is None or kind == "delay":
-            return outcome.status, outcome.errors, _json(outcome.status, outcome.payload)
-        if kind in ("drop_before", "drop_after"):
-            if request.transport is not None:
-                request.transport.close()
-            return None, (), web.Response()
-        if kind == "http_500":
-            return 500, (ERR_INTERNAL,), _json(500, {"error": [ERR_INTERNAL]})
-        if kind in ("http_502_html", "http_503_html"):
-            code, reason = (502, "Bad Gateway") if kind == "http_502_html" else (503, "Unavailable")
-            page = _HTML.format(code=code, reason=reason)
-            return code, (), web.Response(status=code, text=page, content_type="text/html")
-        if kind == "malformed_json":
-            encoded = msgspec.json.encode(outcome.payload)
-            truncated = encoded[: max(1, len(encoded) // 2)]
-            response = web.Response(status=200, body=truncated, content_type="application/json")
-            return 200, outcome.errors, response
-        if kind == "throttled":
-            message = f"EService: Throttled: {int(self._clock() + fault.seconds)}"
-        else:
-            message = fault.message or ERR_INTERNAL
-        return 200, (message,), _json(200, {"error": [message]})
-
-    def _process_fast_api(self, request: web.Request, method: str, body: bytes) -> Outcome:
-        self._tick()
-        authorization = request.headers.get("Authorization", "")
-        return self._fast.handle(request.method, authorization, body, self._clock())
-
-    def _process_prime(self, request: web.Request, method: str, body: bytes) -> Outcome:
-        now = self._clock()
-        self._tick()
-        key_text = request.headers.get("API-Key") or None
-        nonce = _peek_nonce(body)
-        ident: dict[str, Any] = {"api_key": key_text, "nonce": nonce}
-        endpoint = ENDPOINTS.get(method)
-        if endpoint is None:
-            return error_outcome(ERR_UNKNOWN_METHOD, **ident)
-        if key_text is None:
-            return error_outcome(ERR_INVALID_KEY, **ident)
-        lockout = self._lockout(key_text)
-        if lockout.is_locked(now):
-            return error_outcome(ERR_LOCKOUT, **ident)
-        key = self._state.live_key(key_text)
-        if key is None or (key.valid_until and now >= key.valid_until):
-            lockout.record_failure(now)
-            return error_outcome(ERR_INVALID_KEY, **ident)
-        try:
-            params = msgspec.json.decode(body)
-        except msgspec.DecodeError:
-            params = None
-        if not isinstance(params, dict):
-            return error_outcome(ERR_INVALID_ARGUMENTS, **ident)
-        if nonce is None or not 0 <= nonce < 2**64:
-            return error_outcome(f"{ERR_INVALID_ARGUMENTS}:nonce", **ident)
-        signature = request.headers.get("API-Sign", "")
-        path = request.rel_url.raw_path.encode("ascii", "replace")
-        if not signature or not verify(path, nonce, body, key.hmac_key, signature):
-            lockout.record_failure(now)
-            return error_outcome(ERR_INVALID_SIGNATURE, **ident)
-        nonce_ok = key.nonces.accept(nonce)
-        within_limit = self._charge(key_text, now)
-        if not nonce_ok:
-            lockout.record_failure(now)
-            return error_outcome(ERR_INVALID_NONCE, **ident)
-        if not within_limit:
-            return error_outcome(ERR_RATE_LIMIT, **ident)
-        key.last_used = now
-        if not self._allowed(key, endpoint.access):
-            return error_outcome(ERR_PERMISSION, **ident)
-        args = {name: value for name, value in params.items() if name != "nonce"}
-        bad = validate(endpoint.fields, args)
-        if bad is not None:
-            return error_outcome(f"{ERR_INVALID_ARGUMENTS}:{bad}", **ident)
-        try:
-            result = endpoint.handler(Context(self._state, _ms(now)), args)
-        except BusinessRuleError as exc:
-            return error_outcome(str(exc), **ident)
-        return Outcome(200, {"error": [], "result": result}, processed=True, **ident)
-
-    def _lockout(self, key_text: str) -> Lockout:
-        lockout = self._lockouts.get(key_text)
-        if lockout is None:
-            lockout = Lockout(*self._lockout_params)
-            self._lockouts[key_text] = lockout
-        return lockout
-
-    def _charge(self, key_text: str, now: float) -> bool:
-        if not self._rate_limit:
-            return True
-        counter = self._counters.get(key_text)
-        if counter is None:
-            counter = CallCounter(self._limits)
-            self._counters[key_text] = counter
-        return counter.charge(now)
-
-    def _allowed(self, key: ApiKey, access: Access) -> bool:
-        if key.user_id is None:
-            return True
-        if access == "owner":
-            return False
-        roles = self._state.users[key.user_id].roles
-        if access == "read":
-            return "Trader" in roles or "Viewer" in roles
-        return "Trader" in roles
-
-
-def _json(status: int, payload: dict[str, Any]) -> web.Response:
-    return web.Response(
-        status=status, body=msgspec.json.encode(payload), content_type="application/json"
-    )
+    def _append(self, record: RequestRecord) -> None:
+        self._log.append(record)
+        if self._on_request is not None:
+            self._on_request(record)
 
 
 async def serve(
-    host: str = "127.0.0.1", port: int = 0, *, announce: Callable[[str], None] | None = print
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    announce: Callable[[Announcement], None] | None = print_exports,
 ) -> None:
-    """Run a default :class:`PrimeSandbox` on ``host:port`` until cancelled (for the CLI)."""
+    """Run a default :class:`PrimeSandbox` on ``host:port`` until cancelled."""
     await PrimeSandbox(host=host, port=port).serve_forever(announce=announce)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Final, Literal
 
 from kraken_prime_async._signing import decode_secret
-from kraken_prime_async.sandbox._rules import NonceTracker
+from kraken_prime_async.sandbox._rules import NonceTracker, check_credentials
 
 KeyKind = Literal["master", "user", "fast"]
 AssetKind = Literal["currency", "tokenized_equity"]
@@ -45,7 +45,7 @@ class BusinessRuleError(Exception):
 
 
 @dataclass
-class User:
+class UserRecord:
     """One Prime API user."""
 
     id: str
@@ -55,7 +55,7 @@ class User:
 
 
 @dataclass
-class ApiKey:
+class SandboxKey:
     """One API key: the owner's master key, an API user's key, or a Fast API key."""
 
     id: str
@@ -77,7 +77,7 @@ class ApiKey:
 
 
 @dataclass
-class Trade:
+class TradeRecord:
     """A booked trade waiting to be captured by a settlement batch."""
 
     id: str
@@ -89,7 +89,7 @@ class Trade:
 
 
 @dataclass
-class Transfer:
+class TransferRecord:
     """The spot transfer that settles one leg."""
 
     id: str
@@ -100,14 +100,14 @@ class Transfer:
 
 
 @dataclass
-class Leg:
+class LegRecord:
     """The net position of one asset inside a batch."""
 
     asset: str
     amount: Decimal
     status: str = "unsettled"
     settled_at: int | None = None
-    transfer: Transfer | None = None
+    transfer: TransferRecord | None = None
 
     @property
     def can_settle(self) -> bool:
@@ -116,7 +116,7 @@ class Leg:
 
 
 @dataclass
-class Batch:
+class BatchRecord:
     """A settlement batch: a snapshot of trades netted into legs."""
 
     id: str
@@ -125,7 +125,7 @@ class Batch:
     updated_at: int
     seq: int
     trade_ids: list[str]
-    legs: list[Leg]
+    legs: list[LegRecord]
     confirmed: bool = False
 
     @property
@@ -163,11 +163,11 @@ class SandboxState:
     def __init__(self, rng: random.Random, nonce_window: int = 0) -> None:
         self._rng = rng
         self.default_nonce_window = nonce_window
-        self.users: dict[str, User] = {}
-        self.keys: dict[str, ApiKey] = {}  # by public api_key
-        self.trades: dict[str, Trade] = {}
-        self.batches: dict[str, Batch] = {}
-        self.transfers: dict[str, Transfer] = {}
+        self.users: dict[str, UserRecord] = {}
+        self.keys: dict[str, SandboxKey] = {}  # by public api_key
+        self.trades: dict[str, TradeRecord] = {}
+        self.batches: dict[str, BatchRecord] = {}
+        self.transfers: dict[str, TransferRecord] = {}
         self._transfer_seq = 100
 
     # -- identifiers -------------------------------------------------------------------------
@@ -184,15 +184,26 @@ class SandboxState:
     # -- keys and users ----------------------------------------------------------------------
 
     def new_key(
-        self, kind: KeyKind, user_id: str | None, now_ms: int, nonce_window: int | None = None
-    ) -> ApiKey:
-        """Create and register a key pair."""
+        self,
+        kind: KeyKind,
+        user_id: str | None,
+        now_ms: int,
+        nonce_window: int | None = None,
+        credentials: tuple[str, str] | None = None,
+    ) -> SandboxKey:
+        """Create and register a key pair (``credentials``: a fixed ``(api_key, api_secret)``)."""
         key_ids = {k.id for k in self.keys.values()}
         window = self.default_nonce_window if nonce_window is None else nonce_window
-        key = ApiKey(
+        if credentials is not None:
+            check_credentials(*credentials, taken=self.keys)
+        api_key, api_secret = credentials or (
+            self._unique(20, set(self.keys), prefix="KRA"),
+            new_secret(),
+        )
+        key = SandboxKey(
             id=self._unique(13, key_ids),
-            api_key=self._unique(20, set(self.keys), prefix="KRA"),
-            api_secret=new_secret(),
+            api_key=api_key,
+            api_secret=api_secret,
             kind=kind,
             user_id=user_id,
             updated_at=now_ms,
@@ -201,7 +212,7 @@ class SandboxState:
         self.keys[key.api_key] = key
         return key
 
-    def live_key(self, api_key: str) -> ApiKey | None:
+    def live_key(self, api_key: str) -> SandboxKey | None:
         """The key with this public part if it may still sign (not deleted, user enabled)."""
         key = self.keys.get(api_key)
         if key is None or key.deleted:
@@ -210,20 +221,20 @@ class SandboxState:
             return None
         return key
 
-    def create_user(self, name: str, role: str) -> User:
+    def create_user(self, name: str, role: str) -> UserRecord:
         """Add an enabled API user with one role."""
-        user = User(id=self._unique(13, self.users), name=name, roles=[role])
+        user = UserRecord(id=self._unique(13, self.users), name=name, roles=[role])
         self.users[user.id] = user
         return user
 
-    def user(self, user_id: str) -> User:
+    def user(self, user_id: str) -> UserRecord:
         """Look up a user or fail with ``unknown user_id``."""
         try:
             return self.users[user_id]
         except KeyError:
             raise BusinessRuleError(ERR_UNKNOWN_USER) from None
 
-    def update_user(self, user_id: str, name: str | None, status: str | None) -> User:
+    def update_user(self, user_id: str, name: str | None, status: str | None) -> UserRecord:
         """Rename and/or enable/disable a user (disabling revokes its keys at once)."""
         user = self.user(user_id)
         if name is not None:
@@ -232,25 +243,27 @@ class SandboxState:
             user.status = status
         return user
 
-    def update_roles(self, user_id: str, role: str) -> User:
+    def update_roles(self, user_id: str, role: str) -> UserRecord:
         """Replace the user's roles with ``[role]``."""
         user = self.user(user_id)
         user.roles = [role]
         return user
 
-    def user_keys(self, user_id: str) -> list[ApiKey]:
+    def user_keys(self, user_id: str) -> list[SandboxKey]:
         """The live keys of a user, oldest first."""
         self.user(user_id)
         return [k for k in self.keys.values() if k.user_id == user_id and not k.deleted]
 
-    def user_key(self, user_id: str, key_id: str) -> ApiKey:
+    def user_key(self, user_id: str, key_id: str) -> SandboxKey:
         """One live key of a user or fail with ``unknown key_id``."""
         for key in self.user_keys(user_id):
             if key.id == key_id:
                 return key
         raise BusinessRuleError(ERR_UNKNOWN_KEY)
 
-    def update_key(self, user_id: str, key_id: str, ips: list[str] | None, now_ms: int) -> ApiKey:
+    def update_key(
+        self, user_id: str, key_id: str, ips: list[str] | None, now_ms: int
+    ) -> SandboxKey:
         """Replace the key's IP allow-list."""
         key = self.user_key(user_id, key_id)
         if ips is not None:
@@ -266,11 +279,11 @@ class SandboxState:
 
     def add_trade(self, asset: str, amount: Decimal, asset_kind: str, now_ms: int) -> str:
         """Book a trade; it joins the next batch of its ``asset_kind``."""
-        trade = Trade(str(uuid.uuid4()), asset, amount, asset_kind, now_ms)
+        trade = TradeRecord(str(uuid.uuid4()), asset, amount, asset_kind, now_ms)
         self.trades[trade.id] = trade
         return trade.id
 
-    def create_batch(self, asset_kind: str, now_ms: int) -> Batch:
+    def create_batch(self, asset_kind: str, now_ms: int) -> BatchRecord:
         """Snapshot every unbatched trade of ``asset_kind`` into a new batch, netting per asset."""
         if any(b.asset_kind == asset_kind and b.active for b in self.batches.values()):
             raise BusinessRuleError(ERR_ACTIVE_BATCH)
@@ -282,21 +295,21 @@ class SandboxState:
         net: dict[str, Decimal] = {}
         for trade in trades:
             net[trade.asset] = net.get(trade.asset, Decimal(0)) + trade.amount
-        batch = Batch(
+        batch = BatchRecord(
             id=self._unique(8, self.batches, prefix="B_"),
             asset_kind=asset_kind,
             created_at=now_ms,
             updated_at=now_ms,
             seq=len(self.batches),
             trade_ids=[t.id for t in trades],
-            legs=[Leg(asset, amount) for asset, amount in net.items()],
+            legs=[LegRecord(asset, amount) for asset, amount in net.items()],
         )
         for trade in trades:
             trade.batch_id = batch.id
         self.batches[batch.id] = batch
         return batch
 
-    def batch(self, batch_id: str, asset_kind: str | None = None) -> Batch:
+    def batch(self, batch_id: str, asset_kind: str | None = None) -> BatchRecord:
         """Look up a batch (optionally of one ``asset_kind``) or fail with ``unknown batch_id``."""
         batch = self.batches.get(batch_id)
         if batch is None or (asset_kind is not None and batch.asset_kind != asset_kind):
@@ -312,7 +325,7 @@ class SandboxState:
         until_ms: int | None,
         limit: int,
         offset: int,
-    ) -> tuple[list[Batch], bool]:
+    ) -> tuple[list[BatchRecord], bool]:
         """Filtered batches, newest first, one page; returns ``(page, has_more)``."""
         found = [
             b
@@ -339,7 +352,7 @@ class SandboxState:
                 batch.confirmed = True
                 batch.updated_at = batch.created_at + after_ms
 
-    def settle(self, batch_id: str, asset: str, now_ms: int) -> tuple[Transfer, Leg]:
+    def settle(self, batch_id: str, asset: str, now_ms: int) -> tuple[TransferRecord, LegRecord]:
         """Start the transfer of one leg; a leg never gets two transfers."""
         batch = self.batch(batch_id)
         leg = next((leg for leg in batch.legs if leg.asset == asset), None)
@@ -353,7 +366,7 @@ class SandboxState:
             raise BusinessRuleError(ERR_LEG_SETTLED)
         if not leg.can_settle:
             raise BusinessRuleError(ERR_NOT_SETTLEABLE)
-        transfer = Transfer(str(self._transfer_seq), batch.id, leg.asset, leg.amount)
+        transfer = TransferRecord(str(self._transfer_seq), batch.id, leg.asset, leg.amount)
         self._transfer_seq += 1
         self.transfers[transfer.id] = transfer
         leg.status = "settling"

@@ -5,7 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kraken_prime_async.sandbox._state import ApiKey, Batch, Leg, SandboxState, Transfer, User
+from kraken_prime_async.sandbox._state import (
+    BatchRecord,
+    LegRecord,
+    SandboxKey,
+    SandboxState,
+    TransferRecord,
+    UserRecord,
+)
 
 JSON = dict[str, Any]
 
@@ -23,12 +30,12 @@ def amount(value: Decimal) -> str:
     return format(value, "f")
 
 
-def user_view(user: User) -> JSON:
+def user_view(user: UserRecord) -> JSON:
     """``ApiUserInfo``."""
     return {"id": user.id, "name": user.name, "status": user.status, "roles": list(user.roles)}
 
 
-def _permissions(state: SandboxState, key: ApiKey) -> list[str]:
+def _permissions(state: SandboxState, key: SandboxKey) -> list[str]:
     if key.user_id is None:
         return [*_PERMISSIONS["Trader"]]
     perms: list[str] = []
@@ -37,7 +44,7 @@ def _permissions(state: SandboxState, key: ApiKey) -> list[str]:
     return perms
 
 
-def created_key_view(state: SandboxState, key: ApiKey) -> JSON:
+def created_key_view(state: SandboxState, key: SandboxKey) -> JSON:
     """``CreatePrimeApiUserKey`` result (the only place the secret appears)."""
     return {
         "id": key.id,
@@ -49,7 +56,7 @@ def created_key_view(state: SandboxState, key: ApiKey) -> JSON:
     }
 
 
-def listed_key_view(state: SandboxState, key: ApiKey) -> JSON:
+def listed_key_view(state: SandboxState, key: SandboxKey) -> JSON:
     """``ListPrimeApiUserKeys`` item (public key under ``key``)."""
     return {
         "id": key.id,
@@ -61,7 +68,7 @@ def listed_key_view(state: SandboxState, key: ApiKey) -> JSON:
     }
 
 
-def updated_key_view(state: SandboxState, key: ApiKey) -> JSON:
+def updated_key_view(state: SandboxState, key: SandboxKey) -> JSON:
     """``UpdatePrimeApiUserKey`` result (public key under ``api_key``)."""
     return {
         "id": key.id,
@@ -73,7 +80,7 @@ def updated_key_view(state: SandboxState, key: ApiKey) -> JSON:
     }
 
 
-def transfer_ref_view(transfer: Transfer | None) -> JSON:
+def transfer_ref_view(transfer: TransferRecord | None) -> JSON:
     """A leg's ``latest_spot_transfer``: ``{}`` until the leg is settled."""
     if transfer is None:
         return {}
@@ -85,7 +92,7 @@ def transfer_ref_view(transfer: Transfer | None) -> JSON:
     }
 
 
-def leg_view(leg: Leg) -> JSON:
+def leg_view(leg: LegRecord) -> JSON:
     """One batch leg."""
     return {
         "status": leg.status,
@@ -98,7 +105,7 @@ def leg_view(leg: Leg) -> JSON:
     }
 
 
-def batch_view(batch: Batch) -> JSON:
+def batch_view(batch: BatchRecord) -> JSON:
     """A batch with its legs and trade ids."""
     return {
         "id": batch.id,
@@ -115,7 +122,7 @@ def batch_view(batch: Batch) -> JSON:
     }
 
 
-def transfer_view(transfer: Transfer, leg: Leg) -> JSON:
+def transfer_view(transfer: TransferRecord, leg: LegRecord) -> JSON:
     """``SettlePrimeSettlementBatchAsset`` result's ``transfer``."""
     return {
         "id": transfer.id,

@@ -213,3 +213,24 @@ async def test_client_takes_its_nonces_from_the_fleet(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="fleet: must be"):
         PrimeClient("KEY", SECRET, fleet=object())  # type: ignore[arg-type]
     await client.close()
+
+
+async def test_close_frees_the_descriptors_keeps_held_slots_and_can_run_twice(
+    tmp_path: Path,
+) -> None:
+    fleet = FileLockFleet(tmp_path)
+    source = fleet.nonce_source("KEY", "ms")
+    first = await source.next_nonce()
+    gate = fleet.gate("KEY", window_seconds=5, max_in_flight=2)
+    held = await gate.acquire(30)
+    fleet.counter("KEY", RateLimit(20, 1.0), auto=False, clock=lambda: 0.0)
+    opened = len(os.listdir(f"/proc/{os.getpid()}/fd"))
+    await fleet.close()
+    await fleet.close()  # harmless
+    assert len(os.listdir(f"/proc/{os.getpid()}/fd")) < opened
+    # The held slot is still exclusive; a new member cannot take it.
+    other = FileLockFleet(tmp_path).gate("KEY", window_seconds=5, max_in_flight=2)
+    assert await other.acquire(30) != held
+    await gate.release(held)
+    # The nonce sequence continues from the file after a close.
+    assert await source.next_nonce() > first

@@ -112,7 +112,7 @@ async def test_create_list_update_delete() -> None:
 
         assert await oauth.fast_api_keys.delete("bot-2") is True
         assert await oauth.fast_api_keys.list() == []
-    assert [r.method for r in sb.requests] == [
+    assert [r.operation for r in sb.requests] == [
         "CreateFastApiKey",
         "ListFastApiKeys",
         "UpdateFastApiKey",
@@ -445,8 +445,8 @@ async def test_the_bridge_carries_the_window_and_refuses_a_larger_one() -> None:
         client = oauth.fast_api_keys.prime_client(created)
         assert client.base_url == sb.url
         assert client._gate.window_seconds == 5.0  # 5000 ms nonces
-        lowered = oauth.fast_api_keys.prime_client(created, nonce_window=0, base_url="http://x")
-        assert lowered._gate.window_seconds == 0.0 and lowered.base_url == "http://x"
+        lowered = oauth.fast_api_keys.prime_client(created, nonce_window=0, base_url="https://x")
+        assert lowered._gate.window_seconds == 0.0 and lowered.base_url == "https://x"
         with pytest.raises(ValidationError) as info:
             oauth.fast_api_keys.prime_client(created, nonce_window=5001)
         assert info.value.field == "nonce_window"
@@ -468,13 +468,12 @@ async def test_a_deleted_fast_key_is_revoked_for_prime_calls() -> None:
                 await prime.api_users.list()
 
 
-async def test_the_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("## Fast API keys (OAuth)", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+async def test_the_guides_first_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    guide = (Path(__file__).parents[2] / "docs/fast-api-keys.md").read_text()
+    code = guide.split("```python\n", 1)[1].split("```", 1)[0]
     code = code.replace("asyncio.run(main())", "")
     namespace: dict[str, Any] = {}
-    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    exec(compile(code, "fast-api-keys.md", "exec"), namespace)  # noqa: S102 - our own docs
     await namespace["main"]()
     printed = capsys.readouterr().out
     assert "CreatedFastApiKey(" in printed and "['desk-bot-2']" in printed

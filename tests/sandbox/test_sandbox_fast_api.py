@@ -101,7 +101,7 @@ async def test_create_list_update_delete() -> None:
         status, deleted = await fast(owner, "DELETE", token, {"api_key_name": "bot-2"})
         assert (status, deleted) == (200, {"result": True})
         assert (await fast(owner, "GET", token))[1] == {"result": []}
-        methods = [r.method for r in sb.requests]
+        methods = [r.operation for r in sb.requests]
         assert methods == [
             "CreateFastApiKey",
             "ListFastApiKeys",

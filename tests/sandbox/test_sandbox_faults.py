@@ -166,7 +166,7 @@ async def test_fault_matching_order_and_counts() -> None:
 
 def test_fault_arguments_are_checked() -> None:
     sb = PrimeSandbox()
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(ValueError, match="operation"):
         sb.faults.add("CreatePrimeUser", "http_500")
     with pytest.raises(ValueError, match="kind"):
         sb.faults.add(None, "http_418")  # type: ignore[arg-type]
@@ -214,7 +214,7 @@ async def test_request_log_records_metadata() -> None:
         clock.advance(1)
         await owner.call("ListPrimeApiUsers", nonce=5)
         first, second = sb.requests
-        assert (first.seq, first.method, first.nonce, first.status) == (
+        assert (first.seq, first.operation, first.nonce, first.status) == (
             0,
             "ListPrimeApiUsers",
             5,
@@ -229,3 +229,56 @@ async def test_request_log_records_metadata() -> None:
         assert sb.calls("GetPrimeApiUser") == []
         sb.clear_requests()
         assert sb.requests == []
+
+
+@pytest.mark.parametrize("kind", ["delay_before", "delay"])
+async def test_delay_before_checks_the_nonce_after_the_wait(kind: str) -> None:
+    async with running() as (sb, owner):
+        sb.faults.add("ListPrimeApiUsers", kind, seconds=0.3)  # type: ignore[arg-type]
+        late = asyncio.ensure_future(owner.call("ListPrimeApiUsers", nonce=10))
+        await asyncio.sleep(0.02)
+        prompt = await owner.call("ListPrimeApiUsers", nonce=11)
+        assert prompt.errors == []
+        assert (await late).errors == ["EAPI:Invalid nonce"]  # overtaken on its way in
+        assert [(r.nonce, r.fault) for r in sb.requests] == [(11, None), (10, kind)]
+
+
+async def test_delay_after_processes_at_once_and_answers_late() -> None:
+    async with running() as (sb, owner):
+        sb.faults.delay_after("CreatePrimeApiUser", 0.3)
+        slow = asyncio.ensure_future(owner.call(CREATE, nonce=10, name="A", role="Trader"))
+        await _wait_for_log(sb, 1)
+        assert not slow.done()
+        assert await _users(owner) == ["A"]  # the state changed before the answer came
+        assert (await slow).errors == []
+        first = sb.requests[0]
+        assert (first.nonce, first.fault, first.changed) == (10, "delay_after", True)
+
+
+def test_named_fault_helpers_queue_the_same_faults_as_add() -> None:
+    faults = PrimeSandbox().faults
+    queued = [
+        faults.http_500(CREATE, processed=True),
+        faults.gateway_html(None, 503),
+        faults.delay_before(CREATE, 0.5),
+        faults.delay_after(CREATE, 0.5, times=None),
+        faults.drop_before(),
+        faults.drop_after(CREATE, times=2),
+        faults.malformed_json(CREATE),
+        faults.error(CREATE, "EService:Unavailable"),
+        faults.throttled(CREATE, 3),
+    ]
+    assert [(f.kind, f.operation, f.times, f.processed) for f in queued] == [
+        ("http_500", CREATE, 1, True),
+        ("http_503_html", None, 1, False),
+        ("delay_before", CREATE, 1, True),
+        ("delay_after", CREATE, None, True),
+        ("drop_before", None, 1, False),
+        ("drop_after", CREATE, 2, True),
+        ("malformed_json", CREATE, 1, True),
+        ("error", CREATE, 1, False),
+        ("throttled", CREATE, 1, False),
+    ]
+    assert queued[2].delay_before == 0.5 and queued[2].delay_after == 0
+    assert queued[3].delay_after == 0.5 and queued[3].delay_before == 0
+    assert faults.pending == queued

@@ -8,8 +8,8 @@ import base64
 import aiohttp
 import pytest
 
-from kraken_prime_async.sandbox import PrimeSandbox, serve
-from kraken_prime_async.sandbox._rules import TIERS, CallCounter, Lockout, NonceTracker
+from kraken_prime_async.sandbox import Announcement, PrimeSandbox, serve
+from kraken_prime_async.sandbox._rules import TIERS, Lockout, NonceTracker, SandboxCallCounter
 
 
 async def test_start_close_and_restart_keep_state() -> None:
@@ -48,21 +48,37 @@ def test_constructor_rejects_bad_options(options: dict[str, object]) -> None:
 
 
 async def test_serve_announces_and_runs_until_cancelled() -> None:
-    lines: list[str] = []
-    task = asyncio.create_task(serve(announce=lines.append))
+    announced: list[Announcement] = []
+    task = asyncio.create_task(serve(announce=announced.append))
     for _ in range(100):
-        if len(lines) == 3:
+        if announced:
             break
         await asyncio.sleep(0.005)
-    assert lines[0].startswith("url=http://127.0.0.1:")
-    assert lines[1].startswith("api_key=KRA")
-    assert lines[2].startswith("api_secret=")
-    url = lines[0].removeprefix("url=")
+    (announcement,) = announced
+    assert announcement.url.startswith("http://127.0.0.1:")
+    assert announcement.api_key.startswith("KRA")
+    for secret in (announcement.api_secret, announcement.oauth_token, announcement.admin_token):
+        assert secret and secret not in repr(announcement)
+    exports = announcement.export_lines()
+    assert [line.split("=", 1)[0] for line in exports] == [
+        "export KRAKEN_PRIME_BASE_URL",
+        "export KRAKEN_PRIME_API_KEY",
+        "export KRAKEN_PRIME_API_SECRET",
+        "export KRAKEN_OAUTH_TOKEN",
+        "export KRAKEN_SANDBOX_ADMIN_TOKEN",
+    ]
+    assert exports[0] == f"export KRAKEN_PRIME_BASE_URL={announcement.url}"
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{url}/0/private/ListPrimeApiUsers", data=b"{}") as response,
+        session.post(f"{announcement.url}/0/private/ListPrimeApiUsers", data=b"{}") as response,
     ):
         assert (await response.json())["error"] == ["EAPI:Invalid key"]
+    headers = {"Authorization": f"Bearer {announcement.oauth_token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{announcement.url}/oauth/fast-api-key", headers=headers) as response,
+    ):
+        assert (await response.json()) == {"result": []}
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -84,7 +100,7 @@ def test_nonce_tracker() -> None:
 
 
 def test_call_counter_decay() -> None:
-    counter = CallCounter(TIERS["pro"])
+    counter = SandboxCallCounter(TIERS["pro"])
     for _ in range(20):
         assert counter.charge(100.0)
     assert not counter.charge(100.0)
@@ -103,3 +119,17 @@ def test_lockout_window_and_duration() -> None:
     assert lockout.is_locked(15.0)
     assert lockout.is_locked(44.9)
     assert not lockout.is_locked(45.0)
+
+
+async def test_public_time_answers_like_kraken() -> None:
+    sb = PrimeSandbox(clock=lambda: 1_700_000_000.75)
+    async with sb, aiohttp.ClientSession() as session:
+        for verb in ("GET", "POST"):
+            async with session.request(verb, f"{sb.url}/0/public/Time") as response:
+                assert response.status == 200
+                assert response.content_type == "application/json"
+                body = await response.json()
+            assert body == {
+                "error": [],
+                "result": {"unixtime": 1_700_000_000, "rfc1123": "Tue, 14 Nov 23 22:13:20 +0000"},
+            }

@@ -1,4 +1,4 @@
-"""The 13 Prime REST methods: argument schemas, who may call them, and what they do.
+"""The 13 Prime REST operations: argument schemas, who may call them, and what they do.
 
 Validation follows ``additionalProperties: false``: an unknown field, a missing required field or a
 value of the wrong type or enum gives ``EGeneral:Invalid arguments:<field>``.
@@ -58,8 +58,8 @@ Handler = Callable[[Context, Mapping[str, Any]], JSON]
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """A Prime method: access class, argument schema and handler."""
+class PrimeOperation:
+    """A Prime operation: access class, argument schema, handler, and whether it writes."""
 
     access: Access
     fields: Mapping[str, Field]
@@ -190,30 +190,34 @@ _USER_ID: Final = Field(_text, required=True)
 _KEY_ID: Final = Field(_text, required=True)
 _BATCH_ID: Final = Field(_text, required=True)
 
-ENDPOINTS: Final[Mapping[str, Endpoint]] = {
-    "CreatePrimeApiUser": Endpoint(
+PRIME_OPERATIONS: Final[Mapping[str, PrimeOperation]] = {
+    "CreatePrimeApiUser": PrimeOperation(
         "owner",
         {"name": Field(_text, True), "role": Field(_one_of(*ROLES), True)},
         _create_user,
         writes=True,
     ),
-    "GetPrimeApiUser": Endpoint("owner", {"user_id": _USER_ID}, _get_user, writes=False),
-    "ListPrimeApiUsers": Endpoint("owner", {}, _list_users, writes=False),
-    "UpdatePrimeApiUser": Endpoint(
+    "GetPrimeApiUser": PrimeOperation("owner", {"user_id": _USER_ID}, _get_user, writes=False),
+    "ListPrimeApiUsers": PrimeOperation("owner", {}, _list_users, writes=False),
+    "UpdatePrimeApiUser": PrimeOperation(
         "owner",
         {"user_id": _USER_ID, "name": Field(_text), "status": Field(_one_of(*USER_STATUSES))},
         _update_user,
         writes=True,
     ),
-    "UpdatePrimeApiUserRoles": Endpoint(
+    "UpdatePrimeApiUserRoles": PrimeOperation(
         "owner",
         {"user_id": _USER_ID, "role": Field(_one_of(*ROLES), True)},
         _update_roles,
         writes=True,
     ),
-    "CreatePrimeApiUserKey": Endpoint("owner", {"user_id": _USER_ID}, _create_key, writes=True),
-    "ListPrimeApiUserKeys": Endpoint("owner", {"user_id": _USER_ID}, _list_keys, writes=False),
-    "UpdatePrimeApiUserKey": Endpoint(
+    "CreatePrimeApiUserKey": PrimeOperation(
+        "owner", {"user_id": _USER_ID}, _create_key, writes=True
+    ),
+    "ListPrimeApiUserKeys": PrimeOperation(
+        "owner", {"user_id": _USER_ID}, _list_keys, writes=False
+    ),
+    "UpdatePrimeApiUserKey": PrimeOperation(
         "owner",
         {
             "user_id": _USER_ID,
@@ -223,22 +227,22 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
         _update_key,
         writes=True,
     ),
-    "DeletePrimeApiUserKey": Endpoint(
+    "DeletePrimeApiUserKey": PrimeOperation(
         "owner", {"user_id": _USER_ID, "key_id": _KEY_ID}, _delete_key, writes=True
     ),
-    "CreatePrimeSettlementBatch": Endpoint(
+    "CreatePrimeSettlementBatch": PrimeOperation(
         "trade",
         {"asset_kind": Field(_nullable(_one_of(*ASSET_KINDS)))},
         _create_batch,
         writes=True,
     ),
-    "GetPrimeSettlementBatch": Endpoint(
+    "GetPrimeSettlementBatch": PrimeOperation(
         "read",
         {"batch_id": _BATCH_ID, "asset_kind": Field(_ASSET_KIND_FILTER)},
         _get_batch,
         writes=False,
     ),
-    "ListPrimeSettlementBatches": Endpoint(
+    "ListPrimeSettlementBatches": PrimeOperation(
         "read",
         {
             "asset_kind": Field(_ASSET_KIND_FILTER),
@@ -251,7 +255,7 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
         _list_batches,
         writes=False,
     ),
-    "SettlePrimeSettlementBatchAsset": Endpoint(
+    "SettlePrimeSettlementBatchAsset": PrimeOperation(
         "trade",
         {"batch_id": _BATCH_ID, "asset": Field(_text, True)},
         _settle,

@@ -1,0 +1,158 @@
+"""``client.api_user_keys.audit()``: findings about API keys, from listed reads only.
+
+The rules are pure functions of a user and its listed keys (:func:`findings_for`), so they are
+tested without a server; :func:`audit_keys` does the reads (``ListPrimeApiUsers`` or
+``GetPrimeApiUser``, then ``ListPrimeApiUserKeys`` per user, one after the other).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Final, Literal
+
+from .. import _validation as check
+from .._constants import AUDIT_MAX_KEYS_PER_USER, AUDIT_MIN_IPV4_PREFIX, AUDIT_MIN_IPV6_PREFIX
+from .._retry import RetryPolicy
+from ..errors import ValidationError
+from ..models import ApiKey, ApiUser, FindingCode, KeyAudit, KeyFinding, Severity
+from ._base import TimeoutLike
+from .api_users import ApiUsers
+
+UpdatedAtUnit = Literal["s", "ms"]
+
+_SEVERITY: Final[dict[FindingCode, Severity]] = {
+    "no_ip_allowlist": "high",
+    "wide_ip_range": "medium",
+    "unparsable_ip_entry": "low",
+    "trader_key": "low",
+    "disabled_user_key": "low",
+    "many_keys": "medium",
+    "stale": "medium",
+}
+_RANK: Final[dict[Severity, int]] = {"high": 0, "medium": 1, "low": 2}
+_PER_SECOND: Final[dict[str, int]] = {"s": 1, "ms": 1000}
+
+
+def _finding(user: ApiUser, key_id: str | None, code: FindingCode, message: str) -> KeyFinding:
+    return KeyFinding(
+        user_id=user.id, key_id=key_id, code=code, severity=_SEVERITY[code], message=message
+    )
+
+
+def _allowlist_findings(user: ApiUser, key: ApiKey) -> list[KeyFinding]:
+    if not key.whitelisted_ips:
+        return [_finding(user, key.id, "no_ip_allowlist", "no IP allow-list: usable from anywhere")]
+    found = []
+    for entry in key.whitelisted_ips:
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            message = f"allow-list entry {entry!r:.60} is not an address or network"
+            found.append(_finding(user, key.id, "unparsable_ip_entry", message))
+            continue
+        floor = AUDIT_MIN_IPV4_PREFIX if network.version == 4 else AUDIT_MIN_IPV6_PREFIX
+        if network.prefixlen < floor:
+            message = (
+                f"allow-list admits {network} ({network.num_addresses:,} addresses; "
+                f"prefixes shorter than /{floor} are reported)"
+            )
+            found.append(_finding(user, key.id, "wide_ip_range", message))
+    return found
+
+
+def findings_for(
+    user: ApiUser,
+    keys: Sequence[ApiKey],
+    *,
+    now: float | None = None,
+    stale_after: float | None = None,
+    updated_at_unit: UpdatedAtUnit | None = None,
+) -> list[KeyFinding]:
+    """Every finding about ``user``'s ``keys`` (see :class:`KeyFinding` for the codes).
+
+    ``stale`` is checked only when ``now`` (epoch seconds), ``stale_after`` (seconds) and
+    ``updated_at_unit`` are all given: Kraken does not document the unit of ``updated_at``.
+    """
+    found: list[KeyFinding] = []
+    if len(keys) > AUDIT_MAX_KEYS_PER_USER:
+        message = (
+            f"{len(keys)} keys (more than {AUDIT_MAX_KEYS_PER_USER}, the old key and its "
+            "successor during a rotation): delete the ones no service uses"
+        )
+        found.append(_finding(user, None, "many_keys", message))
+    for key in keys:
+        found.extend(_allowlist_findings(user, key))
+        if "Trader" in user.roles:
+            found.append(_finding(user, key.id, "trader_key", "key of a Trader user: it can trade"))
+        if user.status == "Disabled":
+            message = "key of a Disabled user: delete it (Kraken does not say whether it works)"
+            found.append(_finding(user, key.id, "disabled_user_key", message))
+        if now is not None and stale_after is not None and updated_at_unit is not None:
+            age = (
+                None
+                if key.updated_at is None
+                else now - key.updated_at / _PER_SECOND[updated_at_unit]
+            )
+            if age is not None and age > stale_after:
+                message = f"not updated for {age / 86400:.1f} days"
+                found.append(_finding(user, key.id, "stale", message))
+    return found
+
+
+def _sorted(findings: Iterable[KeyFinding]) -> tuple[KeyFinding, ...]:
+    return tuple(
+        sorted(findings, key=lambda f: (_RANK[f.severity], f.user_id, f.key_id or "", f.code))
+    )
+
+
+def _stale_settings(
+    stale_after: float | None, updated_at_unit: str | None
+) -> tuple[float | None, UpdatedAtUnit | None]:
+    if stale_after is None:
+        if updated_at_unit is not None:
+            raise ValidationError("updated_at_unit", "only meaningful with stale_after")
+        return None, None
+    if isinstance(stale_after, bool) or not isinstance(stale_after, (int, float)):
+        raise ValidationError("stale_after", "must be a number of seconds")
+    if not 0 < stale_after < float("inf"):
+        raise ValidationError("stale_after", "must be a positive, finite number of seconds")
+    if updated_at_unit == "s":
+        return float(stale_after), "s"
+    if updated_at_unit == "ms":
+        return float(stale_after), "ms"
+    raise ValidationError(
+        "updated_at_unit",
+        "give 's' or 'ms' with stale_after: Kraken does not document the unit of updated_at",
+    )
+
+
+async def audit_keys(
+    users: ApiUsers,
+    list_keys: Callable[..., Awaitable[list[ApiKey]]],
+    user_ids: Iterable[str] | None,
+    *,
+    clock: Callable[[], float],
+    stale_after: float | None,
+    updated_at_unit: str | None,
+    timeout: TimeoutLike | None,
+    retry: RetryPolicy | None,
+) -> KeyAudit:
+    """Read the users (all, or ``user_ids``) and their keys; return the findings."""
+    stale, unit = _stale_settings(stale_after, updated_at_unit)
+    wanted: list[str] | None = None
+    if user_ids is not None:
+        if isinstance(user_ids, str):
+            raise ValidationError("user_ids", "must be a list of user ids, not one str")
+        wanted = [check.identifier(f"user_ids[{i}]", uid) for i, uid in enumerate(user_ids)]
+    if wanted is None:
+        people = await users.list(timeout=timeout, retry=retry)
+    else:
+        people = [await users.get(u, timeout=timeout, retry=retry) for u in dict.fromkeys(wanted)]
+    found: list[KeyFinding] = []
+    keys_checked = 0
+    for user in people:
+        keys = await list_keys(user.id, timeout=timeout, retry=retry)
+        keys_checked += len(keys)
+        found.extend(findings_for(user, keys, now=clock(), stale_after=stale, updated_at_unit=unit))
+    return KeyAudit(users_checked=len(people), keys_checked=keys_checked, findings=_sorted(found))

@@ -1,0 +1,325 @@
+"""``client.api_user_keys.rotate()``: replace a key without a moment with no working key.
+
+Steps, each safe against a lost answer:
+
+1. ``ListPrimeApiUserKeys``: the old key must exist; its allow-list is copied, and the list is
+   the "before" picture that makes a lost create recognisable.
+2. ``CreatePrimeApiUserKey``. A lost answer (``OutcomeUnknownError``) is resolved by listing the
+   user's keys again: every key not in the "before" picture was created by the lost request
+   and nobody holds its secret, so it is deleted; then the create is sent again (at most
+   ``ROTATE_CREATE_ATTEMPTS`` creates). The listing is itself a later request of the same key:
+   once Kraken accepts it, the lost create (lower nonce) can no longer be admitted; with a nonce
+   window the client first waits out the window (the nonce fence).
+3. Verification (``verify=True``): a signed ``ListPrimeSettlementBatches`` (``limit=1``) made
+   with the *new* key and the secret this call holds. Both roles may make it (Viewer: "query
+   orders"; the key and user endpoints are the account owner's). A ``PermissionDeniedError``
+   also proves the key: Kraken checks key, signature and nonce before permissions. Its nonce is
+   in seconds, the smallest unit, so whichever unit the key is used with later stays above it.
+   It runs before the allow-list is set, so it works from the host running the rotation.
+4. ``UpdatePrimeApiUserKey``: the allow-list (the old key's, or ``whitelisted_ips``).
+5. ``DeletePrimeApiUserKey`` of the old key; a lost or refused answer is resolved by listing.
+
+If step 3 or 4 fails, or the old key's delete is refused, the new key is deleted (confirmed by
+listing) and :class:`~kraken_prime_async.errors.KeyRotationError` says so; the old key is
+untouched. Once the old key's delete has been sent, cancelling the rotation is deferred until its
+outcome is known, so the caller is never left holding neither key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+
+import aiohttp
+import msgspec
+from yarl import URL
+
+from .. import _validation as check
+from .._constants import LOGGER_NAME, ROTATE_CREATE_ATTEMPTS
+from .._key_gate import KeyGate
+from .._retry import RetryPolicy
+from .._secret import SecretStr
+from .._timeout import coerce_timeout
+from .._transport import RawResponse, Transport
+from ..errors import (
+    AuthenticationError,
+    KeyRotationError,
+    KrakenPrimeError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from ..models import BatchPage, CreatedApiKey
+from ._base import TimeoutLike
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .api_user_keys import ApiUserKeys
+
+
+class _BatchReads(Protocol):
+    async def list_batches(
+        self, *, limit: int | None = None, timeout: TimeoutLike | None, retry: RetryPolicy | None
+    ) -> BatchPage: ...
+
+
+class KeyClient(Protocol):
+    """What verifying needs of a client signing with the new key (a ``PrimeClient``)."""
+
+    @property
+    def settlement(self) -> _BatchReads: ...
+
+    async def close(self) -> None: ...
+
+
+#: ``(api_key, api_secret) -> client`` for the new key (``PrimeClient._sibling``).
+SiblingFactory = Callable[[str, SecretStr], KeyClient]
+Deletion = Literal["deleted", "live", "unknown"]
+
+logger = logging.getLogger(LOGGER_NAME)
+
+#: Kraken may take a moment to accept a key it has just issued: "Invalid key" is retried this
+#: many times, ``_VERIFY_DELAY`` seconds apart (each refusal counts towards Kraken's lockout).
+_VERIFY_ATTEMPTS: Final = 3
+_VERIFY_DELAY: Final = 1.0
+
+
+class BorrowedTransport:
+    """Another client's transport, used but never closed (the rotation's verifying client)."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Transport) -> None:
+        self._inner = inner
+
+    async def request(
+        self,
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+        *,
+        operation: str,
+        http_method: str = "POST",
+    ) -> RawResponse:
+        """Send through the borrowed transport."""
+        return await self._inner.request(
+            url, body, headers, timeout, operation=operation, http_method=http_method
+        )
+
+    async def close(self) -> None:
+        """Nothing: the owner closes it."""
+        return
+
+
+def _describe(exc: BaseException) -> str:
+    """The SDK's own messages carry no credential; anything else is named by its type only."""
+    if isinstance(exc, KrakenPrimeError):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
+
+
+class _Rotation:
+    """One rotation's arguments and the calls it makes (``timeout``/``retry`` on each)."""
+
+    def __init__(
+        self, keys: ApiUserKeys, user_id: str, old_key_id: str, tail: dict[str, Any]
+    ) -> None:
+        self.keys = keys
+        self.user_id = user_id
+        self.old_key_id = old_key_id
+        self.tail = tail
+        self.delete_error: BaseException | None = None  # why the last delete() was not clean
+
+    def error(self, message: str, stage: str, **state: Any) -> KeyRotationError:
+        text = f"key rotation of {self.old_key_id} (user {self.user_id}) stopped: {message}"
+        return KeyRotationError(
+            text, stage=stage, user_id=self.user_id, old_key_id=self.old_key_id, **state
+        )
+
+    async def key_ids(self) -> list[str]:
+        return [key.id for key in await self.keys.list(self.user_id, **self.tail)]
+
+    async def fence(self) -> None:
+        """Make a request lost on the wire unadmittable before reading the state back."""
+        gate = self.keys._pipeline.gate
+        window = gate.window_seconds if isinstance(gate, KeyGate) else 0.0
+        if window > 0:
+            await self.keys._pipeline.sleep(window)
+
+    async def delete(self, key_id: str) -> Deletion:
+        """Delete ``key_id``; when the answer is lost or refused, list to find out."""
+        try:
+            await self.keys.delete(self.user_id, key_id, **self.tail)
+            return "deleted"
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            self.delete_error = exc
+            return "live"  # refused before anything happened
+        except KrakenPrimeError as exc:
+            self.delete_error = exc
+            logger.info("delete of key %s: %s; reading the user's keys", key_id, type(exc).__name__)
+        try:
+            await self.fence()
+            return "live" if key_id in await self.key_ids() else "deleted"
+        except KrakenPrimeError:
+            return "unknown"
+
+    async def create(self, before: set[str]) -> CreatedApiKey:
+        for attempt in range(1, ROTATE_CREATE_ATTEMPTS + 1):
+            try:
+                return await self.keys.create(self.user_id, **self.tail)
+            except OutcomeUnknownError:
+                logger.warning("create of a key for %s: answer lost (%d)", self.user_id, attempt)
+            except KrakenPrimeError as exc:  # refused: no key was made
+                raise self.error(
+                    f"creating the new key failed ({_describe(exc)}); the old key is unchanged",
+                    "create",
+                    live_key_ids=(self.old_key_id,),
+                ) from exc
+            await self._delete_orphans(before)
+        raise self.error(
+            f"the answers of {ROTATE_CREATE_ATTEMPTS} key creations were lost (each key they "
+            "created was found and deleted); the old key is unchanged",
+            "create",
+            live_key_ids=(self.old_key_id,),
+        )
+
+    async def _delete_orphans(self, before: set[str]) -> None:
+        try:
+            await self.fence()
+            orphans = [key_id for key_id in await self.key_ids() if key_id not in before]
+        except KrakenPrimeError as exc:
+            raise self.error(
+                "a key creation's answer was lost and the user's keys could not be read to "
+                "find the key it may have created",
+                "create",
+                live_key_ids=(self.old_key_id,),
+            ) from exc
+        for orphan in orphans:
+            if await self.delete(orphan) != "deleted":
+                raise self.error(
+                    f"key {orphan}, created by a request whose answer was lost (nobody holds "
+                    "its secret), could not be deleted: delete it",
+                    "create",
+                    live_key_ids=(self.old_key_id,),
+                    unknown_key_ids=(orphan,),
+                )
+
+    async def roll_back(self, new: CreatedApiKey, stage: str, cause: BaseException) -> None:
+        """Delete the new key after a failed step, and raise saying what is left."""
+        what = f"{stage.replace('_', '-')} failed ({_describe(cause)})"
+        outcome = await self.delete(new.id)
+        if outcome == "deleted":
+            raise self.error(
+                f"{what}; the new key was deleted, the old key is unchanged",
+                stage,
+                live_key_ids=(self.old_key_id,),
+            ) from cause
+        raise self.error(
+            f"{what}; the new key {new.id} could not be deleted: it is on .new_key (with its "
+            "secret); delete it or use it",
+            stage,
+            live_key_ids=(self.old_key_id, new.id) if outcome == "live" else (self.old_key_id,),
+            unknown_key_ids=(new.id,) if outcome == "unknown" else (),
+            new_key=new,
+        ) from cause
+
+
+async def _verify(sibling: SiblingFactory, new: CreatedApiKey, rotation: _Rotation) -> None:
+    """A signed read made with the new key and the secret we hold."""
+    client = sibling(new.api_key, new.api_secret)
+    try:
+        for attempt in range(1, _VERIFY_ATTEMPTS + 1):
+            try:
+                await client.settlement.list_batches(limit=1, **rotation.tail)
+                return
+            except PermissionDeniedError:
+                return  # Kraken refuses a permission only after accepting key, signature, nonce
+            except AuthenticationError:
+                if attempt == _VERIFY_ATTEMPTS:
+                    raise
+            await rotation.keys._pipeline.sleep(_VERIFY_DELAY)
+    finally:
+        await client.close()
+
+
+async def _delete_old(rotation: _Rotation, new: CreatedApiKey) -> None:
+    """Delete the old key; a cancellation here waits for the outcome (see the module doc)."""
+    task = asyncio.ensure_future(rotation.delete(rotation.old_key_id))
+    try:
+        outcome = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        outcome = await task
+        if outcome != "deleted":
+            raise
+        logger.warning("key rotation: cancellation deferred, the old key was already deleted")
+    if outcome == "deleted":
+        return
+    if outcome == "live":
+        cause = rotation.delete_error or KrakenPrimeError("the old key is still listed")
+        await rotation.roll_back(new, "delete_old", cause)
+    raise rotation.error(
+        f"whether the old key was deleted is unknown; the new key {new.id} works and is on "
+        ".new_key (with its secret): keep it",
+        "delete_old",
+        live_key_ids=(new.id,),
+        unknown_key_ids=(rotation.old_key_id,),
+        new_key=new,
+    )
+
+
+async def rotate_key(
+    keys: ApiUserKeys,
+    sibling: SiblingFactory | None,
+    user_id: str,
+    key_id: str,
+    *,
+    whitelisted_ips: Iterable[str] | None,
+    verify: bool,
+    timeout: TimeoutLike | None,
+    retry: RetryPolicy | None,
+) -> CreatedApiKey:
+    """The workflow behind ``client.api_user_keys.rotate`` (see the module docstring)."""
+    user_id = check.identifier("user_id", user_id)
+    key_id = check.identifier("key_id", key_id)
+    ips = None if whitelisted_ips is None else check.ip_list("whitelisted_ips", whitelisted_ips)
+    if not isinstance(verify, bool):
+        raise ValidationError("verify", "must be True or False")
+    if verify and sibling is None:
+        raise ValidationError("verify", "this client cannot build a client for the new key")
+    if timeout is not None:
+        coerce_timeout(timeout)  # checked now: a bad value must not surface after a write
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise ValidationError("retry", "must be a RetryPolicy")
+    rotation = _Rotation(keys, user_id, key_id, {"timeout": timeout, "retry": retry})
+    before = await keys.list(user_id, timeout=timeout, retry=retry)
+    old = next((key for key in before if key.id == key_id), None)
+    if old is None:
+        raise rotation.error("the user has no such key; nothing was changed", "start")
+    allow = list(old.whitelisted_ips) if ips is None else ips
+    new = await rotation.create({key.id for key in before})
+    logger.info("key rotation for %s: created key %s", user_id, new.id)
+    stage = "verify"
+    try:
+        if verify:
+            assert sibling is not None
+            await _verify(sibling, new, rotation)
+        stage = "allow_list"
+        if allow:
+            updated = await keys.update(user_id, new.id, whitelisted_ips=allow, **rotation.tail)
+            new = msgspec.structs.replace(new, whitelisted_ips=updated.whitelisted_ips)
+    except (Exception, asyncio.CancelledError) as exc:  # the new key must not be left behind
+        try:
+            await rotation.roll_back(new, stage, exc)
+        except KeyRotationError as failure:
+            if not isinstance(exc, asyncio.CancelledError):
+                raise
+            if failure.new_key is not None:
+                logger.warning("key rotation cancelled: new key %s may be live: delete it", new.id)
+            raise exc from None
+    await _delete_old(rotation, new)
+    logger.info("key rotation for %s: key %s replaced by %s", user_id, key_id, new.id)
+    return new
