@@ -232,9 +232,15 @@ async def _read_capped(response: aiohttp.ClientResponse, cap: int, operation: st
     """
     status = response.status
     declared = response.content_length
-    if declared is not None and declared > cap and 200 <= status < 300:
-        response.close()  # drop the connection rather than drain the rest
-        raise too_large(status, cap, operation, f"Content-Length {declared}")
+    if declared is not None:
+        if declared > cap and 200 <= status < 300:
+            response.close()  # drop the connection rather than drain the rest
+            raise too_large(status, cap, operation, f"Content-Length {declared}")
+        if declared <= cap and response.headers.get("Content-Encoding", "identity") == "identity":
+            # The common case, read in one go: the parser stops at Content-Length, so the body
+            # cannot exceed the cap. A compressed answer (its length counts compressed bytes)
+            # takes the chunked path below, which counts what it inflates to.
+            return RawResponse(status, await response.read())
     body = bytearray()
     async for chunk in response.content.iter_chunked(_CHUNK):
         body += chunk
