@@ -176,6 +176,21 @@ def summarize(runs: list[ClientRuns]) -> list[ClientSummary]:
     return out
 
 
+def pairwise_concurrent(runs: list[ClientRuns], a: str, b: str) -> float:
+    """Median over rounds of ``a``'s CPU per call at concurrency 50 divided by ``b``'s."""
+    by_name = {r.name: r for r in runs}
+    ratio = _ratios(by_name[a].concurrent, by_name[b].concurrent)
+    return float("nan") if ratio is None else ratio
+
+
+def own_queueing(runs: list[ClientRuns], name: str) -> float:
+    """Median over rounds of ``name``'s CPU per call at concurrency 50 divided by its own
+    sequential CPU per call in the same round: what waiting in the key's queue costs."""
+    run = next(r for r in runs if r.name == name)
+    ratio = _ratios(run.concurrent, run.sequential)
+    return float("nan") if ratio is None else ratio
+
+
 def pairwise(runs: list[ClientRuns], a: str, b: str) -> float:
     """Median over rounds of ``a``'s sequential CPU per call divided by ``b``'s."""
     by_name = {r.name: r for r in runs}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from statistics import median
 
 from . import decode, imports, machine
+from .looplag import LoopLagResult
 from .memory import MemoryResult
-from .percall import CONCURRENCY, ClientSummary
+from .percall import CONCURRENCY, ClientRuns, ClientSummary, own_queueing, pairwise_concurrent
 from .targets import Target
 
 
@@ -67,6 +69,84 @@ def per_call(title: str, rows: list[ClientSummary]) -> str:
             f"calls/s (c={CONCURRENCY})",
         ),
         body,
+    )
+
+
+def queueing(runs: list[ClientRuns], ours: Sequence[str], floor: str) -> str:
+    """Our client's CPU per call with 50 callers on one key, against its own sequential figure."""
+    by_name = {r.name: r for r in runs}
+    body = []
+    for name in ours:
+        run = by_name.get(name)
+        if run is None:
+            continue
+        seq = [s.cpu_us_per_call for s in run.sequential]
+        conc = [s.cpu_us_per_call for s in run.concurrent]
+        body.append(
+            (
+                name,
+                _num(median(seq)),
+                _num(median(conc)),
+                _num(own_queueing(runs, name), "{:.2f}x"),
+                _num(pairwise_concurrent(runs, name, floor), "{:.2f}x"),
+            )
+        )
+    return (
+        f"### Queueing: {CONCURRENCY} callers on one key (tiny answer)\n\n"
+        + table(
+            (
+                "client",
+                "CPU µs/call (seq)",
+                f"CPU µs/call (c={CONCURRENCY})",
+                f"c={CONCURRENCY} ÷ own seq (per round)",
+                f"c={CONCURRENCY} ÷ floor c={CONCURRENCY}",
+            ),
+            body,
+        )
+        + "\n\nWith window 0 the key sends one request at a time and the other 49 callers wait in "
+        "its queue; the ratio to our own sequential figure is what that waiting costs."
+    )
+
+
+def loop_lag(rows: list[LoopLagResult]) -> str:
+    body = [
+        (
+            str(i),
+            f"{r.calls:,} on {r.keys} keys",
+            f"{r.callbacks:,}",
+            f"{r.blocked_max_ms:.2f}",
+            f"{r.blocked_p99_ms:.3f}",
+            f"{r.blocked_p50_ms:.3f}",
+            f"{r.gc_count} (gen ≤ {r.gc_oldest_generation}), max {r.gc_max_ms:.2f}",
+            f"{r.tick_max_ms:.2f}",
+            f"{r.tick_p99_ms:.2f}",
+            _num(r.cpu_us_per_call),
+        )
+        for i, r in enumerate(rows, 1)
+    ]
+    return (
+        "## Event-loop friendliness (fresh child process per run)\n\n"
+        + table(
+            (
+                "run",
+                "concurrent calls",
+                "callbacks timed",
+                "blocked max (ms)",
+                "blocked p99 (ms)",
+                "blocked p50 (ms)",
+                "GC pauses, longest (ms)",
+                "ticker gap max (ms)",
+                "ticker gap p99 (ms)",
+                "CPU µs/call",
+            ),
+            body,
+        )
+        + "\n\n*Blocked*: thread CPU time of each callback the loop ran (one uninterrupted stretch "
+        "of SDK or aiohttp code), garbage collection taken out. *GC pauses*: the collections "
+        "during the run, timed apart (their length depends on every live object in the process). "
+        "*Ticker gap*: wall time between turns of a task looping on "
+        "`await asyncio.sleep(0)`, i.e. one whole loop iteration (every callback ready at that "
+        "moment, plus preemption by other processes on the shared machine)."
     )
 
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import decode, imports, memory, percall, report, targets
-from .clients import check_floor_signature
+from . import decode, imports, looplag, memory, percall, report, targets
+from .clients import FLOOR_NAME, Ours, OursWindowed, check_floor_signature
 from .serverproc import ROOT, ServerProcess
 
-SECTIONS = ("percall", "decode", "imports", "memory")
+SECTIONS = ("percall", "looplag", "decode", "imports", "memory")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Settings:
     decode_rounds: int
     decode_per_round: int
     import_rounds: int
+    looplag_runs: int
     #: (scenario, mode, calls)
     memory_runs: tuple[tuple[str, str, int], ...]
 
@@ -45,7 +46,7 @@ class Settings:
             f"per-call tiny {self.tiny_rounds} rounds x {self.tiny_calls} calls, "
             f"large {self.large_rounds} rounds x {self.large_calls} calls (per client and mode); "
             f"decode {self.decode_rounds} rounds x {self.decode_per_round}; "
-            f"imports {self.import_rounds} rounds"
+            f"imports {self.import_rounds} rounds; loop lag {self.looplag_runs} runs"
         )
 
 
@@ -58,6 +59,7 @@ FULL = Settings(
     decode_rounds=15,
     decode_per_round=20,
     import_rounds=11,
+    looplag_runs=5,
     memory_runs=(
         ("tiny", "sequential", 10_000),
         ("tiny", "concurrent", 10_000),
@@ -74,6 +76,7 @@ QUICK = Settings(
     decode_rounds=6,
     decode_per_round=8,
     import_rounds=5,
+    looplag_runs=2,
     memory_runs=(
         ("tiny", "sequential", 10_000),
         ("tiny", "concurrent", 3_000),
@@ -156,11 +159,18 @@ def main(argv: list[str] | None = None) -> int:
                     percall.summarize(large),
                 )
             )
+            parts.append(report.queueing(tiny, (Ours.name, OursWindowed.name), FLOOR_NAME))
             evaluated += targets.per_call(tiny, large)
             raw["percall"] = {
                 "tiny": [dataclasses.asdict(r) for r in tiny],
                 "large": [dataclasses.asdict(r) for r in large],
             }
+        if "looplag" in sections:
+            _log(f"loop lag: {looplag.CALLS} calls on {looplag.KEYS} keys")
+            lag = looplag.run(urls.tiny, runs=settings.looplag_runs)
+            parts.append(report.loop_lag(lag))
+            evaluated += targets.loop_lag(lag)
+            raw["looplag"] = [dataclasses.asdict(r) for r in lag]
         if "decode" in sections:
             _log("decode")
             size, decoded = decode.run(

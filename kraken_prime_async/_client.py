@@ -10,35 +10,31 @@ from typing import TYPE_CHECKING, Any, Literal
 import aiohttp
 
 from ._auth import HmacAuth, fingerprint
-from ._config import checked_base_url, prime_settings, renamed
+from ._config import prime_settings, renamed
 from ._constants import (
     DEFAULT_BASE_URL,
-    DEFAULT_CLIENT_TIMEOUT,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_NONCE_UNIT,
 )
 from ._key_gate import KeyGate
-from ._lifecycle import ClientBase, user_agent
+from ._lifecycle import ClientBase, connection
 from ._nonce import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, shared_nonce_source
-from ._pipeline import Pipeline
 from ._rate_limit import RateLimitSetting, resolve
-from ._resources._base import TimeoutLike
-from ._resources.api_user_keys import ApiUserKeys
-from ._resources.api_users import ApiUsers
-from ._resources.key_rotation import BorrowedTransport
-from ._resources.settlement import Settlement
 from ._retry import RetryPolicy
 from ._secret import Credential, MaskedDict, SecretStr
 from ._signing import SecretEncoding, Signer, decode_secret
-from ._timeout import coerce_timeout
-from ._transport import Transport, build_transport
-from ._validation import client_options, identifier_problem, integer, retry_policy, seconds
+from ._transport import Transport
+from ._validation import identifier_problem, integer, seconds
 from .errors import ValidationError
 from .models import CreatedFastApiKey
 
 if TYPE_CHECKING:
     from ._fleet import Fleet
+    from ._resources._base import TimeoutLike
+    from ._resources.api_user_keys import ApiUserKeys
+    from ._resources.api_users import ApiUsers
+    from ._resources.settlement import Settlement
 
 
 class PrimeClient(ClientBase):
@@ -130,31 +126,27 @@ class PrimeClient(ClientBase):
             raise ValidationError("secret_encoding", "must be 'base64' or 'raw'")
         signer, ref = _signer_and_ref(key, secret, secret_encoding)
         del secret
-        base_url = checked_base_url(base_url)
-        max_response_bytes = client_options(
+        conn = connection(
+            base_url=base_url,
             session=session,
             transport=transport,
+            timeout=timeout,
+            retry=retry,
             sleep=sleep,
             clock=clock,
             max_response_bytes=max_response_bytes,
         )
-        if not isinstance(nonce_unit, str) or nonce_unit not in PER_SECOND:
-            raise ValidationError("nonce_unit", f"must be one of {', '.join(PER_SECOND)}")
+        window, max_in_flight, hold = _key_options(
+            nonce_unit, nonce_window, max_in_flight, abandon_hold, rate_limit
+        )
+        # Last: the process-wide nonce source is registered only once everything else passed.
         nonce_source = _nonce_source(key, ref, nonce_unit, nonce_source, fleet)
-        nonce_window = integer("nonce_window", nonce_window, minimum=0)
-        max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
-        hold = _abandon_hold(abandon_hold)
-        resolve(rate_limit)
-        client_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
-        retry = retry_policy("retry", retry)
         self._fingerprint = ref[:8]
         self._secret_encoding: SecretEncoding = secret_encoding
-        self._base_url = base_url
-        self._transport = build_transport(transport, session, max_response_bytes)
-        self._gate = gate = KeyGate(
+        self._gate = KeyGate(
             key,
             ref=ref,
-            window_seconds=nonce_window / PER_SECOND[nonce_unit],
+            window_seconds=window / PER_SECOND[nonce_unit],
             max_in_flight=max_in_flight,
             rate_limit=rate_limit,
             fleet=fleet,
@@ -162,29 +154,31 @@ class PrimeClient(ClientBase):
             sleep=sleep,
             abandon_hold=hold,
         )
-        self._auth = HmacAuth(key, signer, nonce_source, nonce_window)
-        self._pipeline = Pipeline(
-            auth=self._auth,
-            gate=gate,
-            base_url=base_url,
-            transport=self._open_transport,
-            timeout=client_timeout,
-            retry=RetryPolicy() if retry is None else retry,
-            user_agent=user_agent(),
-            sleep=sleep,
-            clock=clock,
-        )
-        self.api_users = ApiUsers(self._pipeline)
+        self._auth = HmacAuth(key, signer, nonce_source, window)
+        self._start(self._auth, self._gate, conn)
+        self._attach_resources()
+
+    def _attach_resources(self) -> None:
+        # The resource modules load with the first client, not with ``import kraken_prime_async``
+        # (their endpoint tables, request Structs and helpers are most of the package's own
+        # import time).
+        from ._resources.api_user_keys import ApiUserKeys
+        from ._resources.api_users import ApiUsers
+        from ._resources.settlement import Settlement
+
+        self.api_users: ApiUsers = ApiUsers(self._pipeline)
         """Tag "API Users"."""
-        self.api_user_keys = ApiUserKeys(self._pipeline, self._sibling)
+        self.api_user_keys: ApiUserKeys = ApiUserKeys(self._pipeline, self._sibling)
         """Tag "API User Keys"."""
-        self.settlement = Settlement(self._pipeline)
+        self.settlement: Settlement = Settlement(self._pipeline)
         """Tag "Settlement"."""
 
     def _sibling(self, api_key: str, api_secret: SecretStr) -> PrimeClient:
         """A short-lived client for another key of the account (key rotation verifies the new
         key with it): same server, HTTP layer (not closed by it), timeout, retry, secret encoding,
         sleep and clock; its own nonce source in seconds, the smallest unit (``key_rotation``)."""
+        from ._resources.key_rotation import BorrowedTransport
+
         pipeline = self._pipeline
         return PrimeClient(
             api_key,
@@ -303,9 +297,24 @@ def _signer_and_ref(
     return signer, fingerprint(str(key.reveal()), 32)
 
 
-def _abandon_hold(value: object) -> float | None:
-    """``abandon_hold=``: ``None`` for ``"auto"``, else finite non-negative seconds."""
-    return None if value == "auto" else seconds("abandon_hold", value, allow_zero=True)
+def _key_options(
+    nonce_unit: object,
+    nonce_window: object,
+    max_in_flight: object,
+    abandon_hold: object,
+    rate_limit: object,
+) -> tuple[int, int, float | None]:
+    """The per-key options, checked: ``(nonce_window, max_in_flight, abandon_hold)``, the hold
+    ``None`` for ``"auto"``."""
+    if not isinstance(nonce_unit, str) or nonce_unit not in PER_SECOND:
+        raise ValidationError("nonce_unit", f"must be one of {', '.join(PER_SECOND)}")
+    window = integer("nonce_window", nonce_window, minimum=0)
+    in_flight = integer("max_in_flight", max_in_flight, minimum=1)
+    hold = (
+        None if abandon_hold == "auto" else seconds("abandon_hold", abandon_hold, allow_zero=True)
+    )
+    resolve(rate_limit)  # type: ignore[arg-type]
+    return window, in_flight, hold
 
 
 def _nonce_source(

@@ -1,24 +1,83 @@
-"""What both clients share: the explicit lifecycle (unopened → open → closed), the transport
-they own and the User-Agent."""
+"""What both clients share: the explicit lifecycle (unopened → open → closed), the connection
+options (base URL, session or transport, timeout, retry, sleep, clock, answer cap) checked and
+turned into the transport and the pipeline, and the User-Agent."""
 
 from __future__ import annotations
 
 import enum
 import platform
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import aiohttp
 
+from ._config import checked_base_url
+from ._constants import DEFAULT_CLIENT_TIMEOUT
+from ._pipeline import Pipeline
+from ._retry import RetryPolicy
+from ._timeout import coerce_timeout
+from ._transport import Transport, build_transport
+from ._validation import client_options, retry_policy
 from ._version import __version__
 from .errors import ClientStateError
 
 if TYPE_CHECKING:
-    from ._pipeline import Pipeline
+    from ._auth import RequestAuth
+    from ._key_gate import KeyGate, NoGate
     from ._stats import ClientStats
-    from ._transport import Transport
 
 _C = TypeVar("_C", bound="ClientBase")
+
+
+class Connection(NamedTuple):
+    """The connection options of either client, checked (nothing is opened yet)."""
+
+    base_url: str
+    transport: Transport
+    timeout: aiohttp.ClientTimeout
+    retry: RetryPolicy
+    sleep: Callable[[float], Awaitable[None]]
+    clock: Callable[[], float]
+
+
+def connection(
+    *,
+    base_url: object,
+    session: object,
+    transport: Any,
+    timeout: Any,
+    retry: object,
+    sleep: Any,
+    clock: Any,
+    max_response_bytes: object,
+) -> Connection:
+    """Check the options both constructors take and build the transport (its session is only
+    created on the first request, so a constructor that raises later leaves nothing open).
+
+    Raises
+    ------
+    ValidationError
+        Naming the option.
+    """
+    url = checked_base_url(base_url)
+    cap = client_options(
+        session=session,
+        transport=transport,
+        sleep=sleep,
+        clock=clock,
+        max_response_bytes=max_response_bytes,
+    )
+    checked_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
+    policy = retry_policy("retry", retry)
+    return Connection(
+        url,
+        build_transport(transport, session, cap),  # type: ignore[arg-type]
+        checked_timeout,
+        RetryPolicy() if policy is None else policy,
+        sleep,
+        clock,
+    )
 
 
 class ClientState(enum.Enum):
@@ -60,6 +119,23 @@ class ClientBase:
     def base_url(self) -> str:
         """The base URL requests go to."""
         return self._base_url
+
+    def _start(self, auth: RequestAuth, gate: KeyGate | NoGate, conn: Connection) -> Pipeline:
+        """Take the connection and build the pipeline every call of this client runs through."""
+        self._base_url = conn.base_url
+        self._transport = conn.transport
+        self._pipeline = Pipeline(
+            auth=auth,
+            gate=gate,
+            base_url=conn.base_url,
+            transport=self._open_transport,
+            timeout=conn.timeout,
+            retry=conn.retry,
+            user_agent=user_agent(),
+            sleep=conn.sleep,
+            clock=conn.clock,
+        )
+        return self._pipeline
 
     def _open_transport(self) -> Transport:
         if self._state is ClientState.CLOSED:

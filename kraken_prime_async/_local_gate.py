@@ -112,7 +112,7 @@ class LocalGate:
         self._cap = float(self.max_in_flight)
         self._monotonic = monotonic
         self._in_flight: dict[int, float] = {}
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[int]] = deque()
         self._tokens = itertools.count()
         self._holds: dict[int, tuple[float, asyncio.TimerHandle]] = {}
         self._answers: deque[float] = deque(maxlen=HOLD_SAMPLES)
@@ -155,29 +155,31 @@ class LocalGate:
         return self._monotonic() - oldest < self.window_seconds * WINDOW_SAFETY
 
     async def acquire(self) -> int:
-        """Wait for a slot (first come, first served); return its token."""
+        """Wait for a slot (first come, first served); return its token.
+
+        A waiter is not woken to look for itself: whoever frees a slot grants it to the first
+        waiter and hands the token over in the waiter's future (one wake per granted slot, no
+        re-checks, nothing allocated while waiting).
+        """
         if not self._waiters and self._admissible():
             return self._grant()
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            while True:
-                await waiter
-                if self._waiters and self._waiters[0] is waiter and self._admissible():
-                    self._waiters.popleft()
-                    token = self._grant()
-                    self._wake()
-                    return token
-                waiter = asyncio.get_running_loop().create_future()
-                self._waiters[0] = waiter
+            return await waiter
         except BaseException:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
-            self._wake()
+            if waiter.cancelled():
+                if waiter in self._waiters:  # rare path: cancelled while still queued
+                    self._waiters.remove(waiter)
+                self._hand_off()  # it may have been first in line
+            elif waiter.done():
+                # Granted, then cancelled before it could run: the slot goes to the next waiter.
+                self.release(waiter.result())
             raise
 
     def release(self, token: int, outcome: Outcome = Outcome.FAILED, hold: float = 0.0) -> None:
-        """Free the slot of ``token`` and adapt the cap to the attempt's ``outcome``.
+        """Free the slot of ``token``, adapt the cap to the attempt's ``outcome``, hand the slot
+        on to the next waiter.
 
         An ``ABANDONED`` attempt's slot stays taken for ``hold`` seconds (a loop timer frees it).
         """
@@ -190,7 +192,7 @@ class LocalGate:
             self.refusals.record()
         elif outcome is Outcome.SUCCEEDED and self._cap < self.max_in_flight:
             self._cap = min(float(self.max_in_flight), self._cap + 1 / self._cap)
-        self._wake()
+        self._hand_off()
 
     def _hold(self, token: int, granted: float, seconds: float) -> None:
         self._in_flight[token] = granted
@@ -200,7 +202,7 @@ class LocalGate:
     def _expire(self, token: int) -> None:
         self._holds.pop(token, None)
         self._in_flight.pop(token, None)
-        self._wake()
+        self._hand_off()
 
     def close(self) -> list[tuple[float, float]]:
         """Cancel the hold timers; return the pending holds as ``(granted, until)`` (monotonic)
@@ -224,9 +226,13 @@ class LocalGate:
         self._in_flight[token] = self._monotonic()
         return token
 
-    def _wake(self) -> None:
-        if self._waiters and not self._waiters[0].done():
-            self._waiters[0].set_result(None)
+    def _hand_off(self) -> None:
+        """Grant free slots to the first waiters, in order (cancelled ones are skipped)."""
+        waiters = self._waiters
+        while waiters and self._admissible():
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(self._grant())
 
     def __repr__(self) -> str:
         return (

@@ -16,18 +16,15 @@ import aiohttp
 
 from ._auth import BearerAuth, TokenProvider
 from ._client import PrimeClient
-from ._config import checked_base_url, fast_api_settings, renamed
-from ._constants import DEFAULT_BASE_URL, DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES
+from ._config import fast_api_settings, renamed
+from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES
 from ._key_gate import NO_GATE
-from ._lifecycle import ClientBase, user_agent
-from ._pipeline import Pipeline
+from ._lifecycle import ClientBase, connection
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
 from ._retry import RetryPolicy
 from ._secret import Credential, MaskedDict
-from ._timeout import coerce_timeout
-from ._transport import Transport, build_transport
-from ._validation import client_options, retry_policy
+from ._transport import Transport
 from .errors import ValidationError
 
 
@@ -94,32 +91,20 @@ class FastApiKeyClient(ClientBase):
         del access_token
         auth = BearerAuth(token, token_provider)
         del token
-        base_url = checked_base_url(base_url)
-        max_response_bytes = client_options(
+        conn = connection(
+            base_url=base_url,
             session=session,
             transport=transport,
+            timeout=timeout,
+            retry=retry,
             sleep=sleep,
             clock=clock,
             max_response_bytes=max_response_bytes,
         )
-        client_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
-        retry = retry_policy("retry", retry)
         self._auth = auth
-        self._base_url = base_url
-        self._transport = build_transport(transport, session, max_response_bytes)
-        self._pipeline = Pipeline(
-            auth=auth,
-            gate=NO_GATE,
-            base_url=base_url,
-            transport=self._open_transport,
-            timeout=client_timeout,
-            retry=RetryPolicy() if retry is None else retry,
-            user_agent=user_agent(),
-            sleep=sleep,
-            clock=clock,
-        )
+        self._start(auth, NO_GATE, conn)
         self.fast_api_keys: FastApiKeys[PrimeClient] = FastApiKeys(
-            self._pipeline, base_url, PrimeClient.from_fast_api_key
+            self._pipeline, conn.base_url, PrimeClient.from_fast_api_key
         )
         """Tag "Fast API"."""
 

@@ -294,14 +294,15 @@ class Pipeline:
             self.stats.rate_limit_errors += 1
         elif exc.retryable:
             call.budget.record_failure()
-        logger.info(
-            "%s attempt=%d status=%s latency_ms=%.1f error=%s",
-            call.endpoint.operation,
-            call.attempts,
-            status if status is not None else "-",
-            (time.perf_counter() - started) * 1000,
-            error_code(exc),
-        )
+        if logger.isEnabledFor(logging.INFO):  # no formatting work when nobody listens
+            logger.info(
+                "%s attempt=%d status=%s latency_ms=%.1f error=%s",
+                call.endpoint.operation,
+                call.attempts,
+                status if status is not None else "-",
+                (time.perf_counter() - started) * 1000,
+                error_code(exc),
+            )
 
     def _attempt_abandoned(self, call: _Call, exc: KrakenPrimeError | None) -> None:
         """The request was sent and no answer came back (``exc``; ``None``: the caller cancelled
@@ -320,13 +321,14 @@ class Pipeline:
         if isinstance(exc, RateLimitError) and delay > 0:
             self.stats.rate_limit_waits += 1
             self.stats.rate_limit_wait_seconds += delay
-        logger.info(
-            "%s retrying after attempt %d in %.2fs (%s)",
-            call.endpoint.operation,
-            attempt,
-            delay,
-            error_code(exc),
-        )
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s retrying after attempt %d in %.2fs (%s)",
+                call.endpoint.operation,
+                attempt,
+                delay,
+                error_code(exc),
+            )
 
     def _call_finished(self, call: _Call, exc: BaseException | None) -> None:
         if exc is None:

@@ -115,6 +115,16 @@ class AiohttpTransport:
         )
 
     def _get_session(self) -> aiohttp.ClientSession:
+        # Settings measured for the per-call CPU (benchmarks/README.md, issue 17): no cookie jar
+        # (the API is stateless, and a real jar is consulted on every request); aiohttp's
+        # defaults kept where changing them costs more or risks correctness:
+        # ``skip_auto_headers`` builds a header multidict per request (slower than letting
+        # aiohttp add its two defaults); ``auto_decompress`` stays on because a server may
+        # compress an answer even unasked (RFC 9110 12.5.3), and ``Accept-Encoding`` stays so a
+        # large settlement page may come compressed over a real network (decoding is skipped
+        # when the answer is not compressed); no trace configs (none is the default, and then
+        # aiohttp does no tracing work); ``raise_for_status`` stays off (the pipeline maps
+        # every status itself).
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -144,14 +154,18 @@ class AiohttpTransport:
         """
         session = self._get_session()
         try:
-            async with session.request(
+            # ``_request`` is the coroutine ``request`` wraps in a context manager; awaiting it
+            # directly saves that wrapper, and ``async with response`` releases the connection
+            # exactly as the wrapper's exit would.
+            response = await session._request(
                 http_method,
                 url,
                 data=body,
                 headers=headers,
                 timeout=timeout,
                 allow_redirects=False,
-            ) as response:
+            )
+            async with response:
                 if self._max_response_bytes is None:
                     return RawResponse(response.status, await response.read())
                 return await _read_capped(response, self._max_response_bytes, operation)
@@ -218,9 +232,15 @@ async def _read_capped(response: aiohttp.ClientResponse, cap: int, operation: st
     """
     status = response.status
     declared = response.content_length
-    if declared is not None and declared > cap and 200 <= status < 300:
-        response.close()  # drop the connection rather than drain the rest
-        raise too_large(status, cap, operation, f"Content-Length {declared}")
+    if declared is not None:
+        if declared > cap and 200 <= status < 300:
+            response.close()  # drop the connection rather than drain the rest
+            raise too_large(status, cap, operation, f"Content-Length {declared}")
+        if declared <= cap and response.headers.get("Content-Encoding", "identity") == "identity":
+            # The common case, read in one go: the parser stops at Content-Length, so the body
+            # cannot exceed the cap. A compressed answer (its length counts compressed bytes)
+            # takes the chunked path below, which counts what it inflates to.
+            return RawResponse(status, await response.read())
     body = bytearray()
     async for chunk in response.content.iter_chunked(_CHUNK):
         body += chunk

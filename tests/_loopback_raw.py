@@ -1,10 +1,12 @@
 """A loopback HTTP/1.1 server that answers every request with exactly the bytes it is told to:
-any status, a true, missing, short or long ``Content-Length``, chunked or endless bodies."""
+any status, a true, missing, short or long ``Content-Length``, chunked, endless or gzip-encoded
+bodies."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 from collections.abc import AsyncIterator
 
 _CHUNK = 64 * 1024
@@ -14,6 +16,8 @@ def _head(status: int, framing: str, size: int) -> bytes:
     lines = [f"HTTP/1.1 {status} Fuzz", "Content-Type: application/json", "Connection: close"]
     if framing == "length":
         lines.append(f"Content-Length: {size}")
+    elif framing == "gzip":
+        lines += [f"Content-Length: {size}", "Content-Encoding: gzip"]
     elif framing == "short-length":
         lines.append(f"Content-Length: {size // 2}")
     elif framing == "long-length":
@@ -53,8 +57,9 @@ async def raw_http_server(status: int, framing: str, body: bytes) -> AsyncIterat
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             await reader.readexactly(length)
-            writer.write(_head(status, framing, len(body)))
-            await _write_body(writer, framing, body)
+            payload = gzip.compress(body) if framing == "gzip" else body
+            writer.write(_head(status, framing, len(payload)))
+            await _write_body(writer, framing, payload)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:

@@ -178,6 +178,31 @@ async def test_an_answer_exactly_at_the_cap_is_read() -> None:
             assert await client.api_users.list() == []
 
 
+async def test_a_compressed_answer_is_capped_by_what_it_inflates_to() -> None:
+    # ~100 bytes on the wire (Content-Length under the cap), 100,000 once inflated: refused.
+    async with raw_http_server(
+        200, "gzip", b'{"error":[],"result":"' + b"x" * 100_000 + b'"}'
+    ) as url:
+        client = PrimeClient(
+            unique_key(),
+            FAKE_SECRET,
+            base_url=url,
+            max_response_bytes=1000,
+            retry=RetryPolicy.disabled(),
+        )
+        async with client:
+            with pytest.raises(ResponseValidationError, match="max_response_bytes=1000"):
+                await client.api_users.list()
+
+
+async def test_a_compressed_answer_under_the_cap_is_decoded() -> None:
+    body = b'{"error":[],"result":{"data":[]}}'
+    async with raw_http_server(200, "gzip", body) as base_url:
+        client = PrimeClient(unique_key(), FAKE_SECRET, base_url=base_url, max_response_bytes=1000)
+        async with client:
+            assert await client.api_users.list() == []
+
+
 # The package logger ---------------------------------------------------------------------------
 
 

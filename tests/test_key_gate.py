@@ -81,6 +81,40 @@ async def test_a_cancelled_waiter_does_not_block_the_queue() -> None:
     assert cancelled.cancelled()
 
 
+async def test_a_release_hands_the_slot_to_the_first_waiter_only() -> None:
+    # One wake per freed slot: the first waiter gets the token in its future; the others stay
+    # asleep (nobody is woken to re-check and go back to sleep).
+    gate = LocalGate(window_seconds=0, max_in_flight=1)
+    first = await gate.acquire()
+    waiting = [asyncio.ensure_future(gate.acquire()) for _ in range(5)]
+    await asyncio.sleep(0)
+    queued = list(gate._waiters)
+    gate.release(first, Outcome.SUCCEEDED)
+    assert [w.done() for w in queued] == [True, False, False, False, False]
+    assert gate.in_flight == 1  # granted at release time, before the waiter runs
+    token = await waiting[0]
+    assert queued[0].result() == token
+    for nxt in waiting[1:]:
+        gate.release(token, Outcome.SUCCEEDED)
+        token = await nxt
+    gate.release(token, Outcome.SUCCEEDED)
+    assert gate.in_flight == 0 and not gate._waiters
+
+
+async def test_a_waiter_cancelled_after_its_grant_passes_the_slot_on() -> None:
+    gate = LocalGate(window_seconds=0, max_in_flight=1)
+    first = await gate.acquire()
+    granted = asyncio.ensure_future(gate.acquire())
+    after = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0)
+    gate.release(first)  # the slot is handed to ``granted``...
+    granted.cancel()  # ...which is cancelled before it runs
+    token = await asyncio.wait_for(after, 1)
+    assert granted.cancelled() and gate.in_flight == 1
+    gate.release(token)
+    assert gate.in_flight == 0
+
+
 async def test_one_local_gate_per_key_and_loop() -> None:
     key = unique_key()
     first = shared_local_gate(key, window_seconds=0, max_in_flight=8)
