@@ -28,7 +28,6 @@ OURS = "kraken_prime_async"
 #: label -> import statement (an optional untimed set-up comes before a "|")
 TARGETS: dict[str, str] = {
     BASELINE: "import aiohttp, msgspec",
-    "aiohttp, msgspec, tenacity (all our deps)": "import aiohttp, msgspec, tenacity",
     OURS: "import kraken_prime_async",
     "python-kraken-sdk (kraken.base_api)": "from kraken.base_api import SpotAsyncClient",
     "ccxt.async_support": "import ccxt.async_support",

@@ -10,7 +10,6 @@ PACKAGES = (
     "kraken-prime-async",
     "aiohttp",
     "msgspec",
-    "tenacity",
     "yarl",
     "multidict",
     "python-kraken-sdk",
