@@ -9,10 +9,11 @@ Kraken Connect OAuth Fast API key operations.
 
 from typing import TYPE_CHECKING, Any
 
-from . import errors, models
+from . import errors, events, models
 from ._client import PrimeClient
 from ._lifecycle import ClientState
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
+from ._observe import configure_logging_from_env, last_request_id
 from ._rate_limit import RateCounter, RateLimit
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr
@@ -152,5 +153,9 @@ __all__ = [
     "ValidationError",
     "__version__",
     "errors",
+    "events",
+    "last_request_id",
     "models",
 ]
+
+configure_logging_from_env()  # KRAKEN_PRIME_LOG=info|debug: a stderr handler (nothing by default)

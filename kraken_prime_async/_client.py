@@ -20,6 +20,7 @@ from ._constants import (
 from ._key_gate import KeyGate
 from ._lifecycle import ClientBase, user_agent
 from ._nonce import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, shared_nonce_source
+from ._observe import EventCallback, build_observer, pacing_sleep
 from ._pipeline import Pipeline
 from ._rate_limit import RateLimitSetting, resolve
 from ._resources._base import TimeoutLike
@@ -79,6 +80,14 @@ class PrimeClient(ClientBase):
         ``"raw"`` only for a secret that is known not to be base64.
     transport : Transport, optional
         Replace the HTTP layer (tests, special networking). Excludes ``session``.
+    on_event : callable, optional
+        Called with each :mod:`~kraken_prime_async.events` event of every call (started, each
+        attempt, retries, rate-limit waits, abandoned requests, unknown outcomes,
+        reconciliations, finished), inline on the event loop: keep it quick. One that raises is
+        logged and ignored. See the Observability guide.
+    tracer_provider, meter_provider : optional
+        OpenTelemetry providers for the client's spans and metrics (the ``otel`` extra). Default:
+        the global providers, when the application has set them before building the client.
     sleep, clock : callables, optional
         Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
 
@@ -105,6 +114,9 @@ class PrimeClient(ClientBase):
         fleet: Fleet | None = None,
         secret_encoding: SecretEncoding = "base64",  # noqa: S107 - an encoding name
         transport: Transport | None = None,
+        on_event: EventCallback | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -120,6 +132,9 @@ class PrimeClient(ClientBase):
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
         resolve(rate_limit)
+        observer = build_observer(
+            on_event, tracer_provider, meter_provider, base_url=base_url, clock=clock
+        )
         self._fingerprint = fingerprint(api_key)
         self._secret_encoding: SecretEncoding = secret_encoding
         self._base_url = base_url
@@ -131,7 +146,7 @@ class PrimeClient(ClientBase):
             rate_limit=rate_limit,
             fleet=fleet,
             clock=clock,
-            sleep=sleep,
+            sleep=pacing_sleep(sleep),
         )
         self._pipeline = Pipeline(
             auth=HmacAuth(api_key, signer, nonce_source),
@@ -143,6 +158,7 @@ class PrimeClient(ClientBase):
             user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
+            observer=observer,
         )
         self.api_users = ApiUsers(self._pipeline)
         """Tag "API Users"."""
@@ -154,9 +170,10 @@ class PrimeClient(ClientBase):
     def _sibling(self, api_key: str, api_secret: SecretStr) -> PrimeClient:
         """A short-lived client for another key of the account (key rotation verifies the new
         key with it): same server, HTTP layer (not closed by it), timeout, retry, secret encoding,
-        sleep and clock; its own nonce source in seconds, the smallest unit (``key_rotation``)."""
+        sleep, clock and observer; its own nonce source in seconds, the smallest unit
+        (``key_rotation``)."""
         pipeline = self._pipeline
-        return PrimeClient(
+        sibling = PrimeClient(
             api_key,
             api_secret.get_secret_value(),
             base_url=self._base_url,
@@ -168,6 +185,8 @@ class PrimeClient(ClientBase):
             sleep=pipeline.sleep,
             clock=pipeline.clock,
         )
+        sibling._pipeline.observer = pipeline.observer
+        return sibling
 
     @classmethod
     def from_env(cls, **overrides: Any) -> PrimeClient:

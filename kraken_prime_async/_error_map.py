@@ -7,6 +7,7 @@ the exception because extra information may follow further colons.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import Final
@@ -109,6 +110,17 @@ def is_ambiguous(exc: BaseException) -> bool:
     if isinstance(exc, e.ResponseValidationError):
         return exc.status is not None and 200 <= exc.status < 300
     return False
+
+
+def unanswered(exc: BaseException) -> bool:
+    """Whether a request that left ended without an answer from Kraken itself, so it may still
+    reach Kraken: cancelled, timed out, connection lost after sending, or a gateway's timeout
+    page (HTTP 504 without Kraken's error array: the origin may still be working on it)."""
+    if isinstance(exc, asyncio.CancelledError):
+        return True
+    if isinstance(exc, e.APIConnectionError):
+        return exc.sent
+    return isinstance(exc, e.ServiceUnavailableError) and not exc.errors and exc.status == 504
 
 
 def error_code(exc: BaseException) -> str:

@@ -20,6 +20,7 @@ from ._config import checked_base_url, fast_api_settings, renamed
 from ._constants import DEFAULT_BASE_URL, DEFAULT_CLIENT_TIMEOUT
 from ._key_gate import NO_GATE
 from ._lifecycle import ClientBase, user_agent
+from ._observe import EventCallback, build_observer
 from ._pipeline import Pipeline
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
@@ -57,6 +58,14 @@ class FastApiKeyClient(ClientBase):
         refused with the same token share one provider call.
     transport : Transport, optional
         Replace the HTTP layer (tests, special networking). Excludes ``session``.
+    on_event : callable, optional
+        Called with each :mod:`~kraken_prime_async.events` event of every call (started, each
+        attempt, retries, rate-limit waits, abandoned requests, unknown outcomes,
+        reconciliations, finished), inline on the event loop: keep it quick. One that raises is
+        logged and ignored. See the Observability guide.
+    tracer_provider, meter_provider : optional
+        OpenTelemetry providers for the client's spans and metrics (the ``otel`` extra). Default:
+        the global providers, when the application has set them before building the client.
     sleep, clock : callables, optional
         Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
 
@@ -82,6 +91,9 @@ class FastApiKeyClient(ClientBase):
         retry: RetryPolicy | None = None,
         token_provider: TokenProvider | None = None,
         transport: Transport | None = None,
+        on_event: EventCallback | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -89,6 +101,9 @@ class FastApiKeyClient(ClientBase):
         base_url = checked_base_url(base_url)
         if session is not None and transport is not None:
             raise ValidationError("transport", "give either session or transport, not both")
+        observer = build_observer(
+            on_event, tracer_provider, meter_provider, base_url=base_url, clock=clock
+        )
         self._auth = auth
         self._base_url = base_url
         self._transport: Transport = transport or AiohttpTransport(session)
@@ -102,6 +117,7 @@ class FastApiKeyClient(ClientBase):
             user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
+            observer=observer,
         )
         self.fast_api_keys: FastApiKeys[PrimeClient] = FastApiKeys(
             self._pipeline, base_url, PrimeClient.from_fast_api_key

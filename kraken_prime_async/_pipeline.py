@@ -8,13 +8,17 @@
 * :meth:`Pipeline._send` is one request: prepare (the auth flow: nonce → splice → sign for Prime,
   a bearer token for OAuth) → send → decode → map errors.
 
-Each phase has one hook method (``_call_started``, ``_attempt_finished``, ``_retry_scheduled``,
-``_call_finished``) taking the call's state: logging and counters live there. Nothing
-endpoint-specific or auth-specific lives here.
+Each phase has one hook method (``_call_started``, ``_attempt_finished``, ``_attempt_abandoned``,
+``_retry_scheduled``, ``_call_finished``) taking the call's state: logging and counters live
+there, and the call's events and spans when the client has an observer (``_observe``; without one
+each hook tests one attribute). The call's request id is made on first use and set on every
+exception the call raises, in ``_call_finished``. Nothing endpoint-specific or auth-specific lives
+here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -28,7 +32,8 @@ from yarl import URL
 from ._auth import CallAuth, RequestAuth
 from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
-from ._error_map import error_code, is_ambiguous
+from ._error_map import error_code, is_ambiguous, unanswered
+from ._observe import Observer, abandon_reason, enter_call, new_request_id
 from ._retry import RetryBudget, RetryPolicy, next_delay
 from ._stats import ClientStats
 from ._transport import Transport
@@ -59,18 +64,23 @@ class _Call:
     """State of one call across its attempts (never shared between calls).
 
     Every phase hook receives it: what a call's events need to carry (an id, timings) belongs
-    here.
+    here. ``request_id`` is made on first use; ``started`` and ``trace`` are the observer's.
     """
 
     __slots__ = (
+        "_request_id",
         "attempts",
         "auth",
         "budget",
+        "done",
         "endpoint",
         "nonce_retries",
+        "observer",
         "params",
         "policy",
+        "started",
         "timeout",
+        "trace",
     )
 
     def __init__(
@@ -81,6 +91,7 @@ class _Call:
         policy: RetryPolicy,
         budget: RetryBudget,
         auth: CallAuth,
+        observer: Observer | None,
     ) -> None:
         self.endpoint = endpoint
         self.params = params
@@ -88,8 +99,21 @@ class _Call:
         self.policy = policy
         self.budget = budget
         self.auth = auth  # the auth strategy's flow for this call
+        self.observer = observer
         self.attempts = 0  # sends so far
         self.nonce_retries = 0
+        self.done = False
+        self._request_id: str | None = None
+        self.started = 0.0
+        self.trace: Any = None
+
+    @property
+    def request_id(self) -> str:
+        """The call's id, made on first use (a call nobody looks at never makes one)."""
+        request_id = self._request_id
+        if request_id is None:
+            request_id = self._request_id = new_request_id()
+        return request_id
 
 
 class Pipeline:
@@ -112,6 +136,7 @@ class Pipeline:
         user_agent: str,
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float],
+        observer: Observer | None = None,
     ) -> None:
         self._auth = auth
         self.gate = gate
@@ -126,6 +151,8 @@ class Pipeline:
         self._urls: dict[str, URL] = {}
         self.budget = RetryBudget()
         self.stats = ClientStats()
+        #: The client's listeners (events, OpenTelemetry), ``None`` when nothing listens.
+        self.observer = observer
 
     async def call(
         self,
@@ -144,6 +171,7 @@ class Pipeline:
             policy,
             policy.budget or self.budget,
             self._auth.begin(),
+            self.observer,
         )
         self._call_started(call)
         try:
@@ -201,7 +229,11 @@ class Pipeline:
                     raise
             self.stats.token_refreshes += 1
             operation = call.endpoint.operation
-            logger.info("%s: credential refused; re-sending with a new one", operation)
+            logger.info(
+                "%s: credential refused; re-sending with a new one",
+                operation,
+                extra={"request_id": call.request_id},
+            )
             return await self._send(call, self._transport())
 
     async def _send(self, call: _Call, transport: Transport) -> Any:
@@ -227,8 +259,15 @@ class Pipeline:
             result = endpoint.decode(
                 raw.status, raw.body, redact=lambda text: _redact(text, *prepared.secrets)
             )
+        except asyncio.CancelledError:
+            if call.observer is not None:
+                call.observer.attempt_finished(call, None, started, "CancelledError")
+            self._attempt_abandoned(call, None)
+            raise
         except KrakenPrimeError as exc:
             self._attempt_finished(call, status, started, exc)
+            if unanswered(exc):
+                self._attempt_abandoned(call, exc)
             if not endpoint.idempotent and is_ambiguous(exc):
                 raise OutcomeUnknownError(
                     f"{endpoint.operation}: the request was sent but its outcome is unknown "
@@ -242,14 +281,21 @@ class Pipeline:
         self._attempt_finished(call, status, started, None)
         return result
 
-    # -- one hook per phase: counters and logging today, events later -------------------------
+    # -- one hook per phase: counters, logging, and the observer's events and spans ------------
 
     def _call_started(self, call: _Call) -> None:
         self.stats.calls += 1
+        enter_call(call)
+        if call.observer is not None:
+            call.observer.call_started(call)
 
     def _attempt_finished(
         self, call: _Call, status: int | None, started: float, exc: KrakenPrimeError | None
     ) -> None:
+        if call.observer is not None:
+            call.observer.attempt_finished(
+                call, status, started, None if exc is None else error_code(exc)
+            )
         if exc is None:
             call.budget.record_success()
             if logger.isEnabledFor(logging.DEBUG):
@@ -259,6 +305,7 @@ class Pipeline:
                     call.attempts,
                     status,
                     (time.perf_counter() - started) * 1000,
+                    extra={"request_id": call.request_id},
                 )
             return
         if isinstance(exc, InvalidNonceError):
@@ -274,10 +321,27 @@ class Pipeline:
             status if status is not None else "-",
             (time.perf_counter() - started) * 1000,
             error_code(exc),
+            extra={"request_id": call.request_id},
         )
 
+    def _attempt_abandoned(self, call: _Call, exc: KrakenPrimeError | None) -> None:
+        """The request was sent and no answer came back (``exc``; ``None``: the caller cancelled
+        the call). It may still reach Kraken."""
+        reason = abandon_reason(exc)
+        logger.info(
+            "%s: attempt %d abandoned after sending (%s): the request may still reach Kraken",
+            call.endpoint.operation,
+            call.attempts,
+            reason,
+            extra={"request_id": call.request_id},
+        )
+        if call.observer is not None:
+            call.observer.request_abandoned(call, reason)
+
     def _retry_scheduled(self, call: _Call, exc: Exception, attempt: int, delay: float) -> None:
-        if isinstance(exc, RateLimitError) and delay > 0:
+        reason = error_code(exc)
+        rate_limited = isinstance(exc, RateLimitError) and delay > 0
+        if rate_limited:
             self.stats.rate_limit_waits += 1
             self.stats.rate_limit_wait_seconds += delay
         logger.info(
@@ -285,16 +349,26 @@ class Pipeline:
             call.endpoint.operation,
             attempt,
             delay,
-            error_code(exc),
+            reason,
+            extra={"request_id": call.request_id},
         )
+        if call.observer is not None:
+            call.observer.retry_scheduled(call, attempt, delay, reason)
+            if rate_limited:
+                call.observer.rate_limit_wait(call, delay, "rate_limited")
 
     def _call_finished(self, call: _Call, exc: BaseException | None) -> None:
+        call.done = True
         if exc is None:
             self.stats.successes += 1
-            return
-        self.stats.failures += 1
-        if isinstance(exc, OutcomeUnknownError):
-            self.stats.outcome_unknown += 1
+        else:
+            if isinstance(exc, KrakenPrimeError):
+                exc.request_id = call.request_id  # the one place a call's errors get its id
+            self.stats.failures += 1
+            if isinstance(exc, OutcomeUnknownError):
+                self.stats.outcome_unknown += 1
+        if call.observer is not None:
+            call.observer.call_finished(call, exc)
 
     def _url(self, endpoint: Endpoint[Any, Any]) -> URL:
         url = self._urls.get(endpoint.operation)

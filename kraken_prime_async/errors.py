@@ -28,6 +28,7 @@ No exception message ever contains a secret, a signature, a bearer token or an A
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,31 @@ class KrakenPrimeError(Exception):
     retryable: bool = False
     #: The API operation the error belongs to (``None`` when it is not tied to one).
     operation: str | None = None
+    _request_id: str | None = None
+
+    @property
+    def request_id(self) -> str:
+        """The id of the call that raised this error (32 hex characters).
+
+        The same id is on the call's events, log records and spans (see the Observability
+        guide). An error raised by a call carries that call's id; an error chained from another
+        SDK error (``raise ... from exc``) carries that error's id unless it was given its own;
+        an error raised outside any call (an argument rejected before anything was built, a
+        client used after ``close()``) gets an id of its own, which no event carries.
+        """
+        request_id = self._request_id
+        if request_id is None:
+            cause = self.__cause__
+            if cause is None and not self.__suppress_context__:
+                cause = self.__context__
+            if isinstance(cause, KrakenPrimeError):
+                return cause.request_id
+            request_id = self._request_id = secrets.token_hex(16)
+        return request_id
+
+    @request_id.setter
+    def request_id(self, value: str) -> None:
+        self._request_id = value
 
     @property
     def method(self) -> str | None:

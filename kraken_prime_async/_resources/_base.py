@@ -8,6 +8,7 @@ import aiohttp
 import msgspec
 
 from .._endpoint import Endpoint
+from .._observe import Reconciling
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from .._timeout import coerce_timeout
@@ -70,14 +71,21 @@ class Resource:
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> Outcome[R | F]:
-        """As :meth:`_write`, also saying whether the result was read back after a lost answer."""
+        """As :meth:`_write`, also saying whether the result was read back after a lost answer.
+
+        The read-back runs inside :class:`~.._observe.Reconciling`: it reports how it ended
+        (``reconciled`` event, INFO record, ``reconcile`` span) under the write's request id.
+        """
         started_at = self._pipeline.clock()
         before = None if reconcile.before is None else await reconcile.before(self, request)
         try:
             value = await self._call(endpoint, request, timeout=timeout, retry=retry)
         except OutcomeUnknownError as exc:
             lost = LostAnswer(endpoint.operation, request, exc, started_at, before)
-            return Outcome(await reconcile.resolve(self, lost), read_back=True)
+            with Reconciling(self._pipeline.observer, endpoint.operation, exc) as step:
+                found = await reconcile.resolve(self, lost)
+                step.how = reconcile.how
+            return Outcome(found, read_back=True)
         return Outcome(value)
 
     def __repr__(self) -> str:

@@ -12,6 +12,9 @@ is sent and its value reaches ``resolve`` as ``LostAnswer.before``; a "read befo
 rule uses it. Readers are typed by the small protocols below, so this module never imports a
 resource (the resources import it).
 
+``Rule.how`` is the short tag the ``reconciled`` event and log record give when ``resolve``
+returns a result (``"unresolved"`` when it raises).
+
 Rules today:
 
 ===================  ===================================================================
@@ -100,6 +103,7 @@ class Rule(Generic[Rd, Q_contra, R_co]):
 
     resolve: Callable[[Rd, LostAnswer[Q_contra]], Awaitable[R_co]]
     before: Callable[[Rd, Q_contra], Awaitable[object]] | None = None
+    how: str = "read_back"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,9 +221,9 @@ def shown_transfer(leg: Leg) -> Transfer | None:
     )
 
 
-CREATE_BATCH: Rule[BatchReader, BatchOfKind, Batch] = Rule(_created_batch)
-SETTLE_ASSET: Rule[BatchReader, LegRef, Transfer] = Rule(_settled_asset)
-SETTLE_LEG: Rule[BatchReader, LegRef, Transfer | None] = Rule(_settled_leg)
+CREATE_BATCH: Rule[BatchReader, BatchOfKind, Batch] = Rule(_created_batch, how="found_batch")
+SETTLE_ASSET: Rule[BatchReader, LegRef, Transfer] = Rule(_settled_asset, how="leg_started")
+SETTLE_LEG: Rule[BatchReader, LegRef, Transfer | None] = Rule(_settled_leg, how="leg_started")
 
 
 # --- Fast API keys (Kraken Connect OAuth) --------------------------------------------------
@@ -289,5 +293,5 @@ async def _deleted_key(reader: KeyLister, lost: LostAnswer[KeyName]) -> bool:
 
 
 FAST_API_CREATE: Rule[KeyLister, KeyName, NoReturn] = Rule(_created_key)
-FAST_API_RENAME: Rule[KeyLister, KeyRename, bool] = Rule(_renamed_key)
-FAST_API_DELETE: Rule[KeyLister, KeyName, bool] = Rule(_deleted_key)
+FAST_API_RENAME: Rule[KeyLister, KeyRename, bool] = Rule(_renamed_key, how="rename_shown")
+FAST_API_DELETE: Rule[KeyLister, KeyName, bool] = Rule(_deleted_key, how="delete_shown")
