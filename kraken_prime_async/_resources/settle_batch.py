@@ -9,8 +9,10 @@ outcome is read back instead of being sent again.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
+from .._constants import LOGGER_NAME
 from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
 from ..models import Batch, Leg, LegOutcome, SettlementReport, Transfer
 from ._reconcile import Outcome
@@ -22,6 +24,8 @@ GetBatch = Callable[[str], Awaitable[Batch]]
 #: back from a batch that shows the leg started without naming its transfer), and whether it was
 #: read back. Raises ``OutcomeUnknownError`` when the batch does not show the leg started.
 SettleLeg = Callable[[str, str], Awaitable[Outcome[Transfer | None]]]
+
+logger = logging.getLogger(LOGGER_NAME)
 
 
 def skip_reason(leg: Leg) -> str | None:
@@ -46,9 +50,23 @@ async def wait_confirmed(
     waited = 0.0
     while not batch.attributes.confirmed and waited < wait:
         step = min(poll_interval, wait - waited)
+        logger.info(
+            "settle_batch %s: not confirmed yet; reading it again in %.1fs (%.1fs of %.1fs waited)",
+            batch_id,
+            step,
+            waited,
+            wait,
+        )
         await sleep(step)
         waited += step
         batch = await get_batch(batch_id)
+    if waited:
+        logger.info(
+            "settle_batch %s: %s after %.1fs of polling",
+            batch_id,
+            "confirmed" if batch.attributes.confirmed else "still not confirmed (legs skipped)",
+            waited,
+        )
     return batch
 
 
