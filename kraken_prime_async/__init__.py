@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from . import errors, events, models
 from ._client import PrimeClient
 from ._lifecycle import ClientState
+from ._log_env import configure_logging_from_env
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
-from ._observe import configure_logging_from_env, last_request_id
+from ._observe import last_request_id
 from ._rate_limit import RateCounter, RateLimit
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr

@@ -11,8 +11,8 @@
   do nothing else. A callback that raises is logged and ignored.
 * **OpenTelemetry** lives in ``_otel`` and is imported only when used, so ``import
   kraken_prime_async`` never imports ``opentelemetry``.
-* **Logging.** ``KRAKEN_PRIME_LOG=info|debug`` adds a stderr handler to the package logger at
-  import (:func:`configure_logging_from_env`); anything else leaves logging alone.
+* **Logging.** Every record of the package logger gets a ``request_id`` attribute
+  (:data:`REQUEST_ID_FILTER`); ``KRAKEN_PRIME_LOG`` is read by ``_log_env``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import os
 import secrets
 import sys
 import time
@@ -173,18 +172,20 @@ class Observer:
                 extra={"request_id": event.request_id},
             )
 
+    def _tell(self, kind: type[Event], call: CallState, **fields: Any) -> None:
+        self._emit(
+            kind(
+                request_id=call.request_id,
+                operation=call.endpoint.operation,
+                timestamp=self._clock(),
+                **fields,
+            )
+        )
+
     def call_started(self, call: CallState) -> None:
         call.started = time.perf_counter()
         if self._callback is not None:
-            endpoint = call.endpoint
-            self._emit(
-                CallStarted(
-                    request_id=call.request_id,
-                    operation=endpoint.operation,
-                    timestamp=self._clock(),
-                    idempotent=endpoint.idempotent,
-                )
-            )
+            self._tell(CallStarted, call, idempotent=call.endpoint.idempotent)
         if self.otel is not None:
             self.otel.call_started(call)
 
@@ -193,61 +194,37 @@ class Observer:
     ) -> None:
         latency = time.perf_counter() - started
         if self._callback is not None:
-            self._emit(
-                AttemptFinished(
-                    request_id=call.request_id,
-                    operation=call.endpoint.operation,
-                    timestamp=self._clock(),
-                    attempt=call.attempts,
-                    status=status,
-                    latency=latency,
-                    error=error,
-                )
+            self._tell(
+                AttemptFinished,
+                call,
+                attempt=call.attempts,
+                status=status,
+                latency=latency,
+                error=error,
             )
         if self.otel is not None:
             self.otel.attempt_finished(call, status, latency, error)
 
     def retry_scheduled(self, call: CallState, attempt: int, delay: float, reason: str) -> None:
         if self._callback is not None:
-            self._emit(
-                RetryScheduled(
-                    request_id=call.request_id,
-                    operation=call.endpoint.operation,
-                    timestamp=self._clock(),
-                    attempt=attempt,
-                    delay=delay,
-                    reason=reason,
-                )
-            )
+            self._tell(RetryScheduled, call, attempt=attempt, delay=delay, reason=reason)
         if self.otel is not None:
             self.otel.retry_scheduled(call, attempt, delay, reason)
 
     def rate_limit_wait(self, call: CallState, seconds: float, reason: str) -> None:
         if self._callback is not None:
-            self._emit(
-                RateLimitWait(
-                    request_id=call.request_id,
-                    operation=call.endpoint.operation,
-                    timestamp=self._clock(),
-                    seconds=seconds,
-                    reason=reason,
-                )
-            )
+            self._tell(RateLimitWait, call, seconds=seconds, reason=reason)
         if self.otel is not None:
             self.otel.rate_limit_wait(call, seconds, reason)
 
     def request_abandoned(self, call: CallState, reason: str) -> None:
         if self._callback is not None:
-            endpoint = call.endpoint
-            self._emit(
-                RequestAbandoned(
-                    request_id=call.request_id,
-                    operation=endpoint.operation,
-                    timestamp=self._clock(),
-                    attempt=call.attempts,
-                    reason=reason,
-                    idempotent=endpoint.idempotent,
-                )
+            self._tell(
+                RequestAbandoned,
+                call,
+                attempt=call.attempts,
+                reason=reason,
+                idempotent=call.endpoint.idempotent,
             )
         if self.otel is not None:
             self.otel.request_abandoned(call, reason)
@@ -255,36 +232,24 @@ class Observer:
     def call_finished(self, call: CallState, exc: BaseException | None) -> None:
         error = None if exc is None else type(exc).__name__
         if isinstance(exc, OutcomeUnknownError):
-            cause = exc.__cause__
-            self._outcome_unknown(call, error_code(cause) if cause is not None else error)
+            if self._callback is not None:
+                cause = exc.__cause__
+                ambiguous = "OutcomeUnknownError" if cause is None else error_code(cause)
+                self._tell(OutcomeUnknown, call, attempts=call.attempts, error=ambiguous)
+            if self.otel is not None:
+                self.otel.outcome_unknown(call)
         if self._callback is not None:
-            self._emit(
-                CallFinished(
-                    request_id=call.request_id,
-                    operation=call.endpoint.operation,
-                    timestamp=self._clock(),
-                    ok=exc is None,
-                    error=error,
-                    attempts=call.attempts,
-                    duration=time.perf_counter() - call.started,
-                )
+            duration = time.perf_counter() - call.started
+            self._tell(
+                CallFinished,
+                call,
+                ok=exc is None,
+                error=error,
+                attempts=call.attempts,
+                duration=duration,
             )
         if self.otel is not None:
             self.otel.call_finished(call, exc)
-
-    def _outcome_unknown(self, call: CallState, error: str | None) -> None:
-        if self._callback is not None:
-            self._emit(
-                OutcomeUnknown(
-                    request_id=call.request_id,
-                    operation=call.endpoint.operation,
-                    timestamp=self._clock(),
-                    attempts=call.attempts,
-                    error=error or "OutcomeUnknownError",
-                )
-            )
-        if self.otel is not None:
-            self.otel.outcome_unknown(call)
 
     def reconciled(self, request_id: str, operation: str, how: str, resolved: bool) -> None:
         if self._callback is not None:
@@ -435,58 +400,3 @@ def _global_otel() -> bool:
     except ImportError:  # pragma: no cover - an API module without the rest of the API
         return False
     return global_providers_set()
-
-
-# --- KRAKEN_PRIME_LOG --------------------------------------------------------------------------
-
-#: ``KRAKEN_PRIME_LOG`` values and the level each sets on the package logger.
-LOG_LEVELS: Final = {"info": logging.INFO, "debug": logging.DEBUG}
-LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-
-
-class _EnvHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The stderr handler ``KRAKEN_PRIME_LOG`` adds (one at most)."""
-
-
-class _Formatter(logging.Formatter):
-    """``LOG_FORMAT``, with ``-`` for a record without a request id (the record is not changed:
-    other handlers see it as it was)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        if record.__dict__.get("request_id") is not None:
-            return super().format(record)
-        saved = record.__dict__.get("request_id", _MISSING)
-        record.request_id = "-"
-        try:
-            return super().format(record)
-        finally:
-            if saved is _MISSING:
-                del record.__dict__["request_id"]
-            else:
-                record.request_id = saved
-
-
-_MISSING: Final = object()
-
-
-def configure_logging_from_env(value: str | None = None) -> logging.Handler | None:
-    """Set up a stderr handler for the package logger if ``KRAKEN_PRIME_LOG`` asks for one.
-
-    ``info`` or ``debug`` (any case): the logger's level is set and a handler writing
-    ``time level logger [request id] message`` lines to stderr is added (once). Unset, empty or
-    any other value: nothing is changed. Returns the handler, or ``None``.
-    """
-    if value is None:
-        value = os.environ.get("KRAKEN_PRIME_LOG")
-    level = LOG_LEVELS.get((value or "").strip().lower())
-    if level is None:
-        return None
-    package_logger = logging.getLogger(LOGGER_NAME)
-    package_logger.setLevel(level)
-    for handler in package_logger.handlers:
-        if isinstance(handler, _EnvHandler):
-            return handler
-    handler = _EnvHandler(sys.stderr)
-    handler.setFormatter(_Formatter(LOG_FORMAT))
-    package_logger.addHandler(handler)
-    return handler

@@ -27,7 +27,7 @@ from kraken_prime_async import (
     events,
     last_request_id,
 )
-from kraken_prime_async._observe import LOG_FORMAT, configure_logging_from_env
+from kraken_prime_async._log_env import LOG_FORMAT, configure_logging_from_env
 from tests._fakes import (
     FakeClock,
     ScriptedTransport,
