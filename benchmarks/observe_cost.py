@@ -2,10 +2,11 @@
 OpenTelemetry SDK exporting to memory.
 
 A transport that answers at once (no HTTP) isolates the pipeline, so the difference between the
-modes is what the hooks cost. Modes run interleaved in rounds; the median per-call CPU of each
-mode and its ratio to ``off`` (per round, then the median) are printed.
+modes is what the hooks cost; ``--http`` sends real requests to the loopback bench server (in a
+child process, so its CPU is not counted). Modes run interleaved in rounds; the median per-call
+CPU of each mode and its ratio to ``off`` (per round, then the median) are printed.
 
-    .venv/bin/python -m benchmarks.observe_cost [--calls 3000] [--rounds 7]
+    .venv/bin/python -m benchmarks.observe_cost [--calls 3000] [--rounds 7] [--http]
 
 Run it from another checkout (``PYTHONPATH=<checkout>``) with ``--modes off`` to compare with a
 version that has no hooks.
@@ -82,7 +83,7 @@ def _otel_kwargs() -> dict[str, Any]:
     }
 
 
-def _client(mode: str) -> tuple[PrimeClient, Callable[[], None]]:
+def _client(mode: str, base_url: str | None) -> tuple[PrimeClient, Callable[[], None]]:
     kwargs: dict[str, Any] = {}
     reset: Callable[[], None] = lambda: None  # noqa: E731
     if mode == "callback":
@@ -95,8 +96,8 @@ def _client(mode: str) -> tuple[PrimeClient, Callable[[], None]]:
     client = PrimeClient(
         "BENCHKEY" + mode.upper(),
         _SECRET,
-        base_url="https://api.kraken.com",
-        transport=InstantTransport(),
+        base_url=base_url or "https://api.kraken.com",
+        transport=None if base_url else InstantTransport(),
         nonce_source=LocalNonceSource("ns"),
         rate_limit=None,
         **kwargs,
@@ -112,8 +113,8 @@ async def _sample(client: PrimeClient, calls: int) -> float:
     return 1e6 * (time.process_time() - start) / calls
 
 
-async def main(modes: list[str], calls: int, rounds: int) -> None:
-    clients = {mode: _client(mode) for mode in modes}
+async def main(modes: list[str], calls: int, rounds: int, base_url: str | None) -> None:
+    clients = {mode: _client(mode, base_url) for mode in modes}
     for client, _ in clients.values():
         await _sample(client, calls // 10)  # warm up
     samples: dict[str, list[float]] = {mode: [] for mode in modes}
@@ -143,5 +144,13 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--modes", default="off,callback,otel")
+    parser.add_argument("--http", action="store_true", help="loopback HTTP, not an instant fake")
     args = parser.parse_args()
-    asyncio.run(main(args.modes.split(","), args.calls, args.rounds))
+    modes = args.modes.split(",")
+    if args.http:
+        from .serverproc import ServerProcess
+
+        with ServerProcess() as urls:
+            asyncio.run(main(modes, args.calls, args.rounds, urls.tiny))
+    else:
+        asyncio.run(main(modes, args.calls, args.rounds, None))
