@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed-bench
 
-.PHONY: test lint typecheck pytest redis-server demo docs docs-browser docs-serve bench bench-quick clean
+.PHONY: test lint typecheck pytest fuzz redis-server demo docs docs-browser docs-serve bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ docs-browser: $(STAMP)
 
 docs-serve: $(STAMP)
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+# A long answer-fuzzing session (the suite runs a bounded one); FUZZ_EXAMPLES sets its size.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q -m fuzz tests/test_fuzz_answers.py
 
 demo: $(STAMP)
 	$(BIN)/kraken-prime demo

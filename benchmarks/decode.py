@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from kraken_prime_async import RawResponse
 from kraken_prime_async._endpoint import Envelope
 from kraken_prime_async._resources.settlement import LIST_BATCHES
 from kraken_prime_async.models import BatchPage
@@ -37,7 +38,7 @@ def decoders() -> dict[str, Callable[[bytes], Any]]:
     page = pydantic_models.PageEnvelope
 
     def endpoint(body: bytes) -> Any:
-        return LIST_BATCHES.decode(200, body, redact=_no_redact)
+        return LIST_BATCHES.decode(RawResponse(200, body), redact=_no_redact)
 
     return {
         TYPED: typed.decode,

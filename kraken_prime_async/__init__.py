@@ -7,10 +7,12 @@ Kraken Connect OAuth Fast API key operations.
 ...     keys = await oauth.fast_api_keys.list()
 """
 
+import logging as _logging
 from typing import TYPE_CHECKING, Any
 
 from . import errors, events, models
 from ._client import PrimeClient
+from ._constants import LOGGER_NAME as _LOGGER_NAME
 from ._lifecycle import ClientState
 from ._log_env import configure_logging_from_env
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
@@ -68,6 +70,12 @@ if TYPE_CHECKING:
     from ._fleet._file import FileLockFleet, FileLockNonceSource
     from ._fleet._redis import RedisFleet, RedisNonceSource
     from ._oauth_client import FastApiKeyClient
+
+# A library's logger stays silent unless the application configures logging (without a
+# handler, Python's last-resort handler would print warnings to stderr).
+_logger = _logging.getLogger(_LOGGER_NAME)
+if not any(isinstance(handler, _logging.NullHandler) for handler in _logger.handlers):
+    _logger.addHandler(_logging.NullHandler())
 
 #: Imported on first use: most processes never share a key or manage Fast API keys (keeps
 #: ``import kraken_prime_async`` lean).

@@ -22,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from ._endpoint import Endpoint
+from ._fence import fence_floor, issue_nonce
 from ._nonce import NonceSource
+from ._secret import Credential, MaskedHeaders
 from ._signing import Signer
 from .errors import AuthenticationError, ValidationError
 
@@ -40,13 +42,38 @@ def with_nonce(nonce: int, params: bytes) -> bytes:
     return b'{"nonce":%d,' % nonce + params[1:]
 
 
-class Prepared(NamedTuple):
-    """One attempt's request, ready to send."""
+class Prepared:
+    """One attempt's request, ready to send. Its ``repr`` shows no credential.
 
-    body: bytes | None
-    headers: dict[str, str]
-    #: Values to redact from anything quoted in an exception.
-    secrets: tuple[str, ...]
+    Attributes
+    ----------
+    body : bytes or None
+        The exact bytes to send.
+    headers : MaskedHeaders
+        The headers, credentials included (masked in ``repr`` only).
+    secrets : tuple of str
+        Values to redact from anything quoted in an exception.
+    fence : int or None
+        The lowest nonce that, once accepted on the key, fences this request off (``None``: the
+        request has no nonce and cannot be fenced). Never logged.
+    """
+
+    __slots__ = ("body", "fence", "headers", "secrets")
+
+    def __init__(
+        self,
+        body: bytes | None,
+        headers: MaskedHeaders,
+        secrets: tuple[str, ...],
+        fence: int | None = None,
+    ) -> None:
+        self.body = body
+        self.headers = headers
+        self.secrets = secrets
+        self.fence = fence
+
+    def __repr__(self) -> str:
+        return f"Prepared(body_bytes={None if self.body is None else len(self.body)})"
 
 
 class CallAuth(Protocol):
@@ -77,20 +104,31 @@ class HmacAuth:
 
     Parameters
     ----------
-    api_key : str
-        Public key (``API-Key`` header); also the key the per-key gates are shared by.
+    api_key : Credential
+        Public key (``API-Key`` header), wrapped so no frame shows it.
     signer : Signer
         Holds the decoded secret.
     nonce_source : NonceSource
         Strictly increasing nonces for this key.
+    nonce_window : int
+        The key's nonce window at Kraken, in nonce units: :attr:`fence_window`.
+
+    Attributes
+    ----------
+    fence_window : int
+        The window :attr:`Prepared.fence` is computed with: the key's window at Kraken, even
+        when the client runs with a smaller one.
     """
 
-    __slots__ = ("_nonce_source", "_signer", "key")
+    __slots__ = ("_nonce_source", "_signer", "fence_window", "key")
 
-    def __init__(self, api_key: str, signer: Signer, nonce_source: NonceSource) -> None:
-        self.key = api_key
+    def __init__(
+        self, api_key: Credential, signer: Signer, nonce_source: NonceSource, nonce_window: int = 0
+    ) -> None:
+        self.key = str(api_key.reveal())
         self._signer = signer
         self._nonce_source = nonce_source
+        self.fence_window = nonce_window
 
     def begin(self) -> HmacAuth:
         """No per-call state: the strategy is its own flow."""
@@ -99,17 +137,24 @@ class HmacAuth:
     async def prepare(
         self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
     ) -> Prepared:
-        """nonce → splice → sign exactly the bytes that will be sent → headers."""
-        nonce = await self._nonce_source.next_nonce()
+        """nonce → splice → sign exactly the bytes that will be sent → headers.
+
+        The nonce is raised to the floor of a fence being put up (``_fence.py``).
+        """
+        nonce = await issue_nonce(self._nonce_source)
         body = with_nonce(nonce, params)
         signature = self._signer.sign(endpoint.path_bytes, nonce, body)
-        headers = {
-            "API-Key": self.key,
-            "API-Sign": signature,
-            "Content-Type": "application/json",
-            "User-Agent": user_agent,
-        }
-        return Prepared(body, headers, (self.key, signature))
+        headers = MaskedHeaders(
+            {
+                "API-Key": self.key,
+                "API-Sign": signature,
+                "Content-Type": "application/json",
+                "User-Agent": user_agent,
+            }
+        )
+        return Prepared(
+            body, headers, (self.key, signature), fence=fence_floor(nonce, self.fence_window)
+        )
 
     async def on_refused(self, exc: AuthenticationError) -> bool:
         """Never re-send: a refused key is final."""
@@ -119,17 +164,30 @@ class HmacAuth:
         return "HmacAuth(<redacted>)"
 
 
-def bearer_token(field: str, value: object) -> str:
+def token_problem(value: object) -> str | None:
+    """What is wrong with ``value`` as a bearer token (``None``: nothing). Never quotes it."""
+    if not isinstance(value, str):
+        return f"must be a str, got {type(value).__name__}"
+    if not value:
+        return "must not be empty"
+    if any(ch.isspace() or ch < " " or ch == "\x7f" for ch in value):
+        return "must not contain whitespace or control characters"
+    if not value.isascii():
+        return "must contain only ASCII characters"
+    return None
+
+
+def bearer_token(field: str, token: Credential) -> str:
     """A usable bearer token: a non-empty ``str`` without whitespace or control characters.
 
-    The error never quotes the value.
+    Takes the token wrapped, so the frame that raises holds no raw token; the error never
+    quotes it.
     """
-    if not isinstance(value, str):
-        raise ValidationError(field, f"must be a str, got {type(value).__name__}")
-    if not value:
-        raise ValidationError(field, "must not be empty")
-    if any(ch.isspace() or ch < " " or ch == "\x7f" for ch in value):
-        raise ValidationError(field, "must not contain whitespace or control characters")
+    problem = token_problem(token.reveal())
+    if problem is not None:
+        raise ValidationError(field, problem)
+    value = token.reveal()
+    assert isinstance(value, str)
     return value
 
 
@@ -159,13 +217,13 @@ class BearerAuth:
 
     __slots__ = ("_generation", "_lock", "_provider", "_token")
 
-    def __init__(self, token: str | None, provider: TokenProvider | None) -> None:
-        if token is None and provider is None:
+    def __init__(self, token: Credential, provider: TokenProvider | None) -> None:
+        if token.reveal() is None and provider is None:
             raise ValidationError("access_token", "give an access token, a token_provider or both")
         if provider is not None and not callable(provider):
             raise ValidationError("token_provider", "must be an async callable returning a str")
-        self._token = None if token is None else bearer_token("access_token", token)
-        self._generation = 0 if token is None else 1
+        self._token = None if token.reveal() is None else bearer_token("access_token", token)
+        self._generation = 0 if self._token is None else 1
         self._provider = provider
         self._lock = asyncio.Lock()
 
@@ -177,7 +235,8 @@ class BearerAuth:
     @property
     def fingerprint(self) -> str | None:
         """Fingerprint of the current token (``None`` before the provider supplied one)."""
-        return None if self._token is None else fingerprint(self._token)
+        token = getattr(self, "_token", None)  # None too on a half-built instance
+        return None if token is None else fingerprint(token)
 
     def begin(self) -> CallAuth:
         """A flow that refreshes once per call with a provider; without one, this strategy."""
@@ -196,7 +255,7 @@ class BearerAuth:
         token, tag = self._token, self._generation
         if token is None:
             token, tag = await self._replace(0)
-        headers = {"Authorization": "Bearer " + token, "User-Agent": user_agent}
+        headers = MaskedHeaders({"Authorization": "Bearer " + token, "User-Agent": user_agent})
         body: bytes | None = None
         if endpoint.http_method != "GET":
             body = params
@@ -217,7 +276,7 @@ class BearerAuth:
                 return self._token, self._generation
             if self._provider is None:  # pragma: no cover - guarded by the callers
                 raise ValidationError("token_provider", "no token_provider to get a token from")
-            token = bearer_token("token_provider()", await self._provider())
+            token = bearer_token("token_provider()", Credential(await self._provider()))
             self._token = token
             self._generation += 1
             return token, self._generation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 
@@ -15,6 +15,7 @@ from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CLIENT_TIMEOUT,
     DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_NONCE_UNIT,
 )
 from ._key_gate import KeyGate
@@ -29,11 +30,11 @@ from ._resources.api_users import ApiUsers
 from ._resources.key_rotation import BorrowedTransport
 from ._resources.settlement import Settlement
 from ._retry import RetryPolicy
-from ._secret import SecretStr
+from ._secret import Credential, MaskedDict, SecretStr
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._timeout import coerce_timeout
-from ._transport import AiohttpTransport, Transport
-from ._validation import identifier, integer
+from ._transport import Transport, build_transport
+from ._validation import client_options, identifier_problem, integer, retry_policy, seconds
 from .errors import ValidationError
 from .models import CreatedFastApiKey
 
@@ -73,6 +74,13 @@ class PrimeClient(ClientBase):
         ``max_in_flight`` overlap (see README, "Concurrency on one key").
     max_in_flight : int
         Most requests of this key on the wire at once when ``nonce_window > 0``.
+    abandon_hold : "auto" or float
+        How long a request that was sent and then abandoned without an answer (timeout,
+        cancellation, connection lost) keeps the key's slot, because it may still reach Kraken:
+        with ``nonce_window=0`` the key's next request waits that long; with a window it still
+        counts as in flight. ``"auto"``: 4 x the key's slowest recent answer, at least
+        ``DEFAULT_ABANDON_HOLD`` (2 s), at most 30 s. A number: that many seconds (``0`` turns
+        the hold off and risks ``EAPI:Invalid nonce`` for the abandoned request).
     rate_limit : {"auto", "starter", "intermediate", "pro"}, RateLimit or None
         Client-side model of Kraken's call counter. ``"auto"`` paces nothing until Kraken reports
         a rate limit, then paces as the starter tier; ``None`` turns pacing off.
@@ -88,6 +96,10 @@ class PrimeClient(ClientBase):
     tracer_provider, meter_provider : optional
         OpenTelemetry providers for the client's spans and metrics (the ``otel`` extra). Default:
         the global providers, when the application has set them before building the client.
+    max_response_bytes : int
+        Largest answer accepted, in bytes (default 4 MiB; Kraken's largest page is about
+        150 KB). Reading stops as soon as an answer is over it (nothing more is buffered) and a
+        :class:`ResponseValidationError` says so (:class:`OutcomeUnknownError` for a write).
     sleep, clock : callables, optional
         Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
 
@@ -110,6 +122,7 @@ class PrimeClient(ClientBase):
         nonce_source: NonceSource | None = None,
         nonce_window: int = 0,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        abandon_hold: float | Literal["auto"] = "auto",
         rate_limit: RateLimitSetting = "auto",
         fleet: Fleet | None = None,
         secret_encoding: SecretEncoding = "base64",  # noqa: S107 - an encoding name
@@ -119,42 +132,59 @@ class PrimeClient(ClientBase):
         meter_provider: Any = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        api_key = identifier("api_key", api_key)
-        try:
-            signer = Signer(decode_secret(api_secret, encoding=secret_encoding))
-        except ValueError as exc:
-            raise ValidationError("api_secret", str(exc)) from None
+        # The credentials are wrapped first: no frame of this call holds them in plain text, so
+        # an error tracker capturing locals on any error below shows a mask.
+        key, secret = Credential(api_key), Credential(api_secret)
+        del api_key, api_secret
+        if secret_encoding not in ("base64", "raw"):
+            raise ValidationError("secret_encoding", "must be 'base64' or 'raw'")
+        signer, ref = _signer_and_ref(key, secret, secret_encoding)
+        del secret
         base_url = checked_base_url(base_url)
-        if session is not None and transport is not None:
-            raise ValidationError("transport", "give either session or transport, not both")
-        nonce_source = _nonce_source(api_key, nonce_unit, nonce_source, fleet)
+        max_response_bytes = client_options(
+            session=session,
+            transport=transport,
+            sleep=sleep,
+            clock=clock,
+            max_response_bytes=max_response_bytes,
+        )
+        if not isinstance(nonce_unit, str) or nonce_unit not in PER_SECOND:
+            raise ValidationError("nonce_unit", f"must be one of {', '.join(PER_SECOND)}")
+        nonce_source = _nonce_source(key, ref, nonce_unit, nonce_source, fleet)
         nonce_window = integer("nonce_window", nonce_window, minimum=0)
         max_in_flight = integer("max_in_flight", max_in_flight, minimum=1)
+        hold = _abandon_hold(abandon_hold)
         resolve(rate_limit)
         observer = build_observer(
             on_event, tracer_provider, meter_provider, base_url=base_url, clock=clock
         )
-        self._fingerprint = fingerprint(api_key)
+        client_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
+        retry = retry_policy("retry", retry)
+        self._fingerprint = ref[:8]
         self._secret_encoding: SecretEncoding = secret_encoding
         self._base_url = base_url
-        self._transport: Transport = transport or AiohttpTransport(session)
+        self._transport = build_transport(transport, session, max_response_bytes)
         self._gate = gate = KeyGate(
-            api_key,
+            key,
+            ref=ref,
             window_seconds=nonce_window / PER_SECOND[nonce_unit],
             max_in_flight=max_in_flight,
             rate_limit=rate_limit,
             fleet=fleet,
             clock=clock,
             sleep=pacing_sleep(sleep),
+            abandon_hold=hold,
         )
+        self._auth = HmacAuth(key, signer, nonce_source, nonce_window)
         self._pipeline = Pipeline(
-            auth=HmacAuth(api_key, signer, nonce_source),
+            auth=self._auth,
             gate=gate,
             base_url=base_url,
             transport=self._open_transport,
-            timeout=DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout),
-            retry=retry or RetryPolicy(),
+            timeout=client_timeout,
+            retry=RetryPolicy() if retry is None else retry,
             user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
@@ -204,6 +234,7 @@ class PrimeClient(ClientBase):
             A required variable is missing or a value is invalid; the error names the variable
             (never its value).
         """
+        overrides = MaskedDict(overrides)  # may hold credentials: masked in captured frames
         kwargs, sources = prime_settings(overrides)
         try:
             return cls(**kwargs)
@@ -211,8 +242,10 @@ class PrimeClient(ClientBase):
             raise renamed(exc, sources) from None
 
     def __repr__(self) -> str:
+        # getattr: error trackers render a client whose constructor raised half-way.
         return (
-            f"PrimeClient(base_url={self._base_url!r}, key_fingerprint={self._fingerprint!r}, "
+            f"PrimeClient(base_url={getattr(self, '_base_url', None)!r}, "
+            f"key_fingerprint={getattr(self, '_fingerprint', None)!r}, "
             f"state={self._state.value!r})"
         )
 
@@ -253,30 +286,68 @@ class PrimeClient(ClientBase):
             raise ValidationError(
                 "nonce_window", f"must not exceed the key's nonce_window ({key_window})"
             )
-        return cls(
+        client = cls(
             created.api_key,
             created.secret.get_secret_value(),
             base_url=base_url,
             nonce_window=window,
             **kwargs,
         )
+        # A lowered window still fences lost requests off with the key's own (docs/guarantees.md).
+        client._auth.fence_window = key_window
+        return client
+
+
+def _signer_and_ref(
+    key: Credential, secret: Credential, encoding: SecretEncoding
+) -> tuple[Signer, str]:
+    """Check both credentials; return the signer and the key's reference (a SHA-256 fingerprint
+    that names the key's shared state in this process).
+
+    Problems are found by functions that return (their frames holding the raw values are gone)
+    and raised here, outside any ``except``, so no exception chain holds a credential.
+    """
+    key_problem = identifier_problem(key.reveal())
+    if key_problem is not None:
+        raise ValidationError("api_key", key_problem)
+    signer: Signer | None = None
+    try:
+        signer = Signer(decode_secret(secret.reveal(), encoding=encoding))  # type: ignore[arg-type]
+    except UnicodeError:  # its text would quote a character of the secret
+        secret_problem = "must be encodable text"  # noqa: S105 - a message, not a secret
+    except ValueError as exc:
+        secret_problem = str(exc)
+    if signer is None:
+        raise ValidationError("api_secret", secret_problem)
+    return signer, fingerprint(str(key.reveal()), 32)
+
+
+def _abandon_hold(value: object) -> float | None:
+    """``abandon_hold=``: ``None`` for ``"auto"``, else finite non-negative seconds."""
+    return None if value == "auto" else seconds("abandon_hold", value, allow_zero=True)
 
 
 def _nonce_source(
-    api_key: str, unit: NonceUnit, given: NonceSource | None, fleet: Fleet | None
+    key: Credential,
+    ref: str,
+    unit: NonceUnit,
+    given: NonceSource | None,
+    fleet: Fleet | None,
 ) -> NonceSource:
-    """The key's nonce source: the fleet's, the one given, or the process-wide one."""
+    """The key's nonce source: the fleet's, the one given, or the process-wide one (shared by
+    every client of the key, found by its reference ``ref``)."""
     if fleet is not None:
         if given is not None:
             raise ValidationError("fleet", "give either fleet or nonce_source, not both")
         if not all(callable(getattr(fleet, m, None)) for m in ("nonce_source", "gate", "counter")):
             raise ValidationError("fleet", "must be a FileLockFleet, a RedisFleet or a Fleet")
-        return fleet.nonce_source(api_key, unit)
+        return fleet.nonce_source(str(key.reveal()), unit)
     if given is None:
         try:
-            return shared_nonce_source(api_key, unit)
+            return shared_nonce_source(ref, unit)
         except ValueError as exc:
-            raise ValidationError("nonce_unit", str(exc)) from None
+            problem = str(exc)
+        raise ValidationError("nonce_unit", problem)
     if not isinstance(given, NonceSource):
         raise ValidationError("nonce_source", "must have an async next_nonce() method")
     return given

@@ -4,7 +4,7 @@
 variable means the same thing to the library and to the ``kraken-prime`` CLI. The CLI builds its
 clients with them: ``PrimeClient.from_env(timeout=..., base_url=<--base-url, if given>)`` and
 ``FastApiKeyClient.from_env(access_token=<--token, if given>, timeout=...)``
-(``cli/_keys_lifecycle`` does; ``cli/_commands.client_from`` / ``oauth_client_from`` should too).
+(``cli/_config.client_from`` and ``oauth_client_from``).
 
 =================================  =============================================================
 variable                           meaning
@@ -15,8 +15,8 @@ variable                           meaning
                                    dropped); setting both is refused
 ``KRAKEN_PRIME_BASE_URL``          ``https://api.kraken.com`` when unset; plain ``http://`` only
                                    for loopback hosts (a local sandbox)
-``KRAKEN_PRIME_RATE_LIMIT``        ``auto`` (default), ``none``, ``starter``, ``intermediate``,
-                                   ``pro``
+``KRAKEN_PRIME_RATE_LIMIT``        ``auto`` (default), ``none`` (or ``off``), ``starter``,
+                                   ``intermediate``, ``pro``
 ``KRAKEN_PRIME_NONCE_WINDOW``      the key's nonce window in nonce units (integer >= 0)
 ``KRAKEN_OAUTH_TOKEN``             OAuth access token (``FastApiKeyClient``)
 =================================  =============================================================
@@ -34,6 +34,8 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ._constants import DEFAULT_BASE_URL
+from ._secret import MaskedDict
+from ._validation import base_url
 from .errors import ValidationError
 
 ENV_API_KEY: Final = "KRAKEN_PRIME_API_KEY"
@@ -48,6 +50,7 @@ ENV_OAUTH_TOKEN: Final = "KRAKEN_OAUTH_TOKEN"  # noqa: S105 - a variable's name
 RATE_LIMIT_VALUES: Final[Mapping[str, str | None]] = {
     "auto": "auto",
     "none": None,
+    "off": None,
     "starter": "starter",
     "intermediate": "intermediate",
     "pro": "pro",
@@ -66,8 +69,7 @@ def checked_base_url(value: object, field: str = "base_url") -> str:
     ValidationError
         Naming ``field``.
     """
-    if not isinstance(value, str):
-        raise ValidationError(field, f"must be a str, got {type(value).__name__}")
+    value = base_url(field, value)  # a str, http(s)://, a host, no whitespace or controls
     try:
         parts = urlsplit(value)
         host = parts.hostname
@@ -120,6 +122,17 @@ def _read_secret_file(path: str) -> str:
     return text
 
 
+def _both_missing(environ: Mapping[str, str], overrides: Mapping[str, Any]) -> None:
+    """Name both variables when neither the key nor its secret is set (one round of fixing)."""
+    secret_set = any(_get(environ, name) for name in (ENV_API_SECRET, ENV_API_SECRET_FILE))
+    if _get(environ, ENV_API_KEY) is None and not secret_set and "api_secret" not in overrides:
+        raise ValidationError(
+            ENV_API_KEY,
+            f"not set, nor {ENV_API_SECRET} (or {ENV_API_SECRET_FILE}): put the public API key "
+            "and its secret in the environment",
+        )
+
+
 def secret_from(environ: Mapping[str, str]) -> str:
     """The API secret from ``KRAKEN_PRIME_API_SECRET`` or ``KRAKEN_PRIME_API_SECRET_FILE``."""
     inline, path = _get(environ, ENV_API_SECRET), _get(environ, ENV_API_SECRET_FILE)
@@ -136,7 +149,13 @@ def secret_from(environ: Mapping[str, str]) -> str:
     return inline
 
 
-def _rate_limit(environ: Mapping[str, str]) -> str | None:
+def base_url_from(environ: Mapping[str, str]) -> str:
+    """``KRAKEN_PRIME_BASE_URL``, or Kraken's when it is unset (not checked here)."""
+    return _get(environ, ENV_BASE_URL) or DEFAULT_BASE_URL
+
+
+def rate_limit_from(environ: Mapping[str, str]) -> str | None:
+    """The ``rate_limit=`` that ``KRAKEN_PRIME_RATE_LIMIT`` stands for (``auto`` when unset)."""
     text = _get(environ, ENV_RATE_LIMIT)
     if text is None:
         return "auto"
@@ -174,9 +193,10 @@ def prime_settings(
         constructor error can name the variable the user set).
     """
     env = os.environ if environ is None else environ
-    taken: dict[str, Any] = {}
+    taken: dict[str, Any] = MaskedDict()
     sources: dict[str, str] = {}
     if "api_key" not in overrides:
+        _both_missing(env, overrides)
         taken["api_key"] = _required(env, ENV_API_KEY, "public API key")
         sources["api_key"] = ENV_API_KEY
     if "api_secret" not in overrides:
@@ -184,16 +204,16 @@ def prime_settings(
         from_file = _get(env, ENV_API_SECRET_FILE) is not None
         sources["api_secret"] = ENV_API_SECRET_FILE if from_file else ENV_API_SECRET
     if "base_url" not in overrides:
-        taken["base_url"] = _get(env, ENV_BASE_URL) or DEFAULT_BASE_URL
+        taken["base_url"] = base_url_from(env)
         sources["base_url"] = ENV_BASE_URL
     if "rate_limit" not in overrides:
-        taken["rate_limit"] = _rate_limit(env)
+        taken["rate_limit"] = rate_limit_from(env)
     if "nonce_window" not in overrides:
         window = _nonce_window(env)
         if window is not None:
             taken["nonce_window"] = window
             sources["nonce_window"] = ENV_NONCE_WINDOW
-    return {**taken, **overrides}, sources
+    return MaskedDict({**taken, **overrides}), sources
 
 
 def fast_api_settings(
@@ -204,15 +224,15 @@ def fast_api_settings(
     The token is not required when ``access_token`` or ``token_provider`` is given.
     """
     env = os.environ if environ is None else environ
-    taken: dict[str, Any] = {}
+    taken: dict[str, Any] = MaskedDict()
     sources: dict[str, str] = {}
     if "access_token" not in overrides and overrides.get("token_provider") is None:
         taken["access_token"] = _required(env, ENV_OAUTH_TOKEN, "OAuth access token")
         sources["access_token"] = ENV_OAUTH_TOKEN
     if "base_url" not in overrides:
-        taken["base_url"] = _get(env, ENV_BASE_URL) or DEFAULT_BASE_URL
+        taken["base_url"] = base_url_from(env)
         sources["base_url"] = ENV_BASE_URL
-    return {**taken, **overrides}, sources
+    return MaskedDict({**taken, **overrides}), sources
 
 
 def renamed(exc: ValidationError, sources: Mapping[str, str]) -> ValidationError:

@@ -42,6 +42,20 @@ NONCE_MAX: Final = 2**63 - 1
 #: Requests of one key on the wire at once when the key has a nonce window (else 1).
 DEFAULT_MAX_IN_FLIGHT: Final = 8
 
+#: A request sent and then abandoned without an answer (timeout, cancellation, connection lost)
+#: may still reach Kraken: its key's slot stays taken this long at least, in seconds (the
+#: clients' ``abandon_hold="auto"`` rule: 4 x the slowest recent answer, never below this and
+#: never above ``ABANDON_HOLD_MAX``). See docs, "Guarantees: no nonce ban".
+DEFAULT_ABANDON_HOLD: Final = 2.0
+ABANDON_HOLD_MAX: Final = 30.0
+#: A poisoned key fails fast: at most this many ``EAPI:Invalid nonce`` refusals per key within
+#: ``NONCE_REFUSAL_PERIOD`` seconds; then nothing is sent on the key until the oldest is that old.
+NONCE_REFUSAL_LIMIT: Final = 5
+NONCE_REFUSAL_PERIOD: Final = 60.0
+#: ``rate_limit="auto"`` paces a key as the starter tier after a rate-limit refusal, and stops
+#: pacing after this many seconds without another refusal.
+AUTO_RATE_LIMIT_QUIET: Final = 300.0
+
 #: A fleet's in-flight slot outlives its attempt's timeout by this much before another member
 #: may take it over (only matters when the holder died without freeing it).
 FLEET_LEASE_MARGIN: Final = 5.0
@@ -67,16 +81,17 @@ DEFAULT_MAX_THROTTLE_WAIT: Final = 120.0
 DEFAULT_RETRY_BUDGET_TOKENS: Final = 10.0
 DEFAULT_RETRY_BUDGET_RATIO: Final = 0.1
 
-#: How far before a lost create_batch call a batch may have been created and still be taken as
-#: its result (covers the difference between our clock and Kraken's).
-RECONCILE_SKEW_MS: Final = 60_000
-
 #: ``settle_batch``: legs settled at once, and seconds between polls of an unconfirmed batch.
 DEFAULT_SETTLE_CONCURRENCY: Final = 4
 DEFAULT_SETTLE_POLL_INTERVAL: Final = 2.0
 
 #: Client-side input limits.
 MAX_LIST_LIMIT: Final = 200
+#: Ids (``user_id``, ``key_id``, ``batch_id``, ``asset``, the API key): Kraken's are 13-56 visible
+#: ASCII characters; anything longer is refused before it is uploaded.
+MAX_ID_LENGTH: Final = 128
+#: Largest integer argument sent (Kraken reads JSON integers as int64).
+MAX_WIRE_INTEGER: Final = 2**63 - 1
 MAX_USER_NAME_LENGTH: Final = 256
 MAX_FAST_API_KEY_NAME_LENGTH: Final = 32
 
@@ -87,9 +102,10 @@ MAX_FAST_API_KEY_NAME_LENGTH: Final = 32
 AUDIT_MAX_KEYS_PER_USER: Final = 2
 AUDIT_MIN_IPV4_PREFIX: Final = 24
 AUDIT_MIN_IPV6_PREFIX: Final = 48
-#: How many times a key rotation creates the new key when a create's answer is lost (each lost
-#: one is found by listing the user's keys and deleted before the next create).
-ROTATE_CREATE_ATTEMPTS: Final = 3
+
+#: Largest answer body read, in bytes (``max_response_bytes=``). Kraken's largest page (200
+#: batches) is about 150 KB; a longer answer is refused while it is read.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
 
 #: How much of a non-JSON error body is kept on an exception.
 ERROR_BODY_SNIPPET: Final = 200

@@ -18,6 +18,7 @@ from msgspec import UNSET, UnsetType
 from . import _error_map
 from ._constants import ERROR_BODY_SNIPPET, LOGGER_NAME, PRIVATE_PATH_PREFIX
 from ._secret import SecretStr
+from ._transport import RawResponse
 from .errors import ResponseValidationError
 
 T = TypeVar("T")
@@ -49,7 +50,9 @@ class Data(msgspec.Struct, Generic[T], frozen=True, gc=False):
 def _dec_hook(tp: type[Any], obj: Any) -> Any:
     if tp is SecretStr and isinstance(obj, str):
         return SecretStr(obj)
-    raise NotImplementedError
+    # msgspec turns a TypeError into a ValidationError (a malformed answer); it would let a
+    # NotImplementedError escape.
+    raise TypeError(f"Expected `str`, got `{type(obj).__name__}`")
 
 
 _error_decoder = msgspec.json.Decoder(ErrorEnvelope)
@@ -116,22 +119,26 @@ class Endpoint(Generic[W, R]):
             self._decoder = msgspec.json.Decoder(Envelope[self.wire_type], dec_hook=_dec_hook)  # type: ignore[name-defined]
         return self._decoder
 
-    def decode(self, status: int, body: bytes, *, redact: Callable[[str], str]) -> R:
+    def decode(self, answer: RawResponse, *, redact: Callable[[str], str]) -> R:
         """Turn an answer into the result, or raise the matching exception.
 
         The ``error`` array is looked at before the result is used. Bodies of 2xx answers are never
         quoted in exceptions (they may carry a new key's secret); non-2xx bodies are quoted
         truncated. Both the quoted snippet and the ``error`` strings pass through ``redact`` (a
-        server may echo a credential back).
+        server may echo a credential back) before anything else is done with them.
+
+        The body is only ever reached through ``answer`` (whose ``repr`` hides it): no frame on
+        an error's traceback holds the answer's bytes as a local.
         """
+        status = answer.status
         if 200 <= status < 300:
             try:
-                envelope = self.decoder.decode(body)
+                envelope = self.decoder.decode(answer.body)
             except msgspec.ValidationError as exc:
-                errors = _errors_only(body)
+                errors = _redacted(_errors_only(answer.body), redact)
                 if any(_error_map.is_error(entry) for entry in errors):
                     raise _error_map.from_errors(
-                        _redacted(errors, redact), status=status, operation=self.operation
+                        errors, status=status, operation=self.operation
                     ) from None
                 raise ResponseValidationError(
                     f"{self.operation}: unexpected answer shape: {exc}",
@@ -140,11 +147,13 @@ class Endpoint(Generic[W, R]):
                 ) from None
             except msgspec.DecodeError:
                 raise ResponseValidationError(
-                    f"{self.operation}: answer is not valid JSON ({len(body)} bytes)",
+                    f"{self.operation}: answer is not valid JSON ({len(answer.body)} bytes)",
                     status=status,
                     operation=self.operation,
                     retryable=True,
                 ) from None
+            except RecursionError:
+                raise self._too_deep(status) from None
             if envelope.error:
                 self._check_errors(_redacted(envelope.error, redact), status)
             if isinstance(envelope.result, UnsetType):
@@ -153,14 +162,21 @@ class Endpoint(Generic[W, R]):
                     status=status,
                     operation=self.operation,
                 )
-            return self.unwrap(envelope.result)
-        errors = _errors_only(body)
+            try:
+                return self.unwrap(envelope.result)
+            except RecursionError:  # an unwrap that renders a nested result
+                raise self._too_deep(status) from None
+        errors = _redacted(_errors_only(answer.body), redact)
         if errors:
-            raise _error_map.from_errors(
-                _redacted(errors, redact), status=status, operation=self.operation
-            )
-        snippet = redact(body[:ERROR_BODY_SNIPPET].decode("utf-8", "replace").strip())
-        raise _error_map.from_status(status, " ".join(snippet.split()), operation=self.operation)
+            raise _error_map.from_errors(errors, status=status, operation=self.operation)
+        raise _error_map.from_status(status, _snippet(answer, redact), operation=self.operation)
+
+    def _too_deep(self, status: int) -> ResponseValidationError:
+        return ResponseValidationError(
+            f"{self.operation}: answer is nested too deeply to decode",
+            status=status,
+            operation=self.operation,
+        )
 
     def _check_errors(self, errors: list[str], status: int) -> None:
         if any(_error_map.is_error(entry) for entry in errors):
@@ -171,6 +187,13 @@ class Endpoint(Generic[W, R]):
         return f"Endpoint({self.operation!r}, idempotent={self.idempotent})"
 
 
+def _snippet(answer: RawResponse, redact: Callable[[str], str]) -> str:
+    """The start of a non-JSON error body, redacted BEFORE it is cut (a credential cut in half
+    would no longer match) and with whitespace collapsed."""
+    text = redact(answer.body.decode("utf-8", "replace"))
+    return " ".join(text[: ERROR_BODY_SNIPPET * 2].split())[:ERROR_BODY_SNIPPET]
+
+
 def _redacted(errors: list[str], redact: Callable[[str], str]) -> list[str]:
     return [redact(entry) for entry in errors]
 
@@ -178,7 +201,7 @@ def _redacted(errors: list[str], redact: Callable[[str], str]) -> list[str]:
 def _errors_only(body: bytes) -> list[str]:
     try:
         return _error_decoder.decode(body).error
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return []
 
 

@@ -84,8 +84,10 @@ class ClientBase:
         await self.close()
 
     async def close(self) -> None:
-        """Close the session the client created (a caller's session is left open). Idempotent."""
+        """Close the session the client created (a caller's session is left open) and release
+        the client's share of its key's in-process gate and call counter. Idempotent."""
         if self._state is ClientState.CLOSED:
             return
         self._state = ClientState.CLOSED
+        self._pipeline.gate.close()  # the key's shared gate and counter, when the last user
         await self._transport.close()

@@ -10,6 +10,13 @@ been out for most of the window (its nonce would fall behind). The cap adapts: i
 ``EAPI:Invalid nonce`` and grows back by one per cap's worth of successes (AIMD). One in-process
 gate per API key and event loop is shared by every client, so two clients on one key do not race
 each other.
+
+A request that was sent and then abandoned without an answer (client timeout, cancellation,
+connection lost after sending) may still reach Kraken. Its slot is not freed at once: it stays in
+flight for a *hold* (:func:`hold_seconds`), released by a loop timer, so with a window of 0 the
+key's next request waits and with a window the abandoned request still counts for admission. The
+gate is shared per key by reference count: the last client to close releases it (pending holds
+carry over to the key's next gate on the loop), so a later client may choose another window.
 """
 
 from __future__ import annotations
@@ -23,10 +30,26 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final
 
+from ._constants import ABANDON_HOLD_MAX, DEFAULT_ABANDON_HOLD
+from ._error_map import unanswered
+from ._nonce_guard import NonceRefusals
 from .errors import InvalidNonceError
 
 #: Fraction of the window a request may be in flight before new ones wait for it.
 WINDOW_SAFETY: Final = 0.5
+#: ``abandon_hold="auto"``: the hold is this many times the slowest of the key's last
+#: ``HOLD_SAMPLES`` answers, at least ``DEFAULT_ABANDON_HOLD`` and at most ``ABANDON_HOLD_MAX``.
+HOLD_LATENCY_FACTOR: Final = 4.0
+HOLD_SAMPLES: Final = 32
+
+
+def hold_seconds(setting: float | None, slowest_answer: float) -> float:
+    """How long an abandoned request's slot stays taken: ``setting`` seconds when fixed; with
+    ``None`` ("auto") ``HOLD_LATENCY_FACTOR`` x the slowest recent answer, clamped to
+    ``[DEFAULT_ABANDON_HOLD, ABANDON_HOLD_MAX]``."""
+    if setting is not None:
+        return setting
+    return min(ABANDON_HOLD_MAX, max(DEFAULT_ABANDON_HOLD, HOLD_LATENCY_FACTOR * slowest_answer))
 
 
 class Outcome(enum.Enum):
@@ -42,14 +65,22 @@ class Outcome(enum.Enum):
     NONCE_REJECTED = "nonce_rejected"
     #: Any other end: an error answer, or nothing sent.
     FAILED = "failed"
+    #: Sent, then no answer (timeout, cancellation, connection lost): it may still reach Kraken,
+    #: so its slot is held (:func:`hold_seconds`).
+    ABANDONED = "abandoned"
 
 
-def outcome_of(exc: BaseException | None) -> Outcome:
-    """The :class:`Outcome` of an attempt that ended with ``exc`` (``None``: it succeeded)."""
+def outcome_of(exc: BaseException | None, *, sent: bool = False) -> Outcome:
+    """The :class:`Outcome` of an attempt that ended with ``exc`` (``None``: it succeeded).
+
+    ``sent``: the request was handed to the transport (it may have left).
+    """
     if exc is None:
         return Outcome.SUCCEEDED
     if isinstance(exc, InvalidNonceError):
         return Outcome.NONCE_REJECTED
+    if sent and unanswered(exc):
+        return Outcome.ABANDONED
     return Outcome.FAILED
 
 
@@ -64,6 +95,8 @@ class LocalGate:
         Upper bound of the adaptive cap when ``window_seconds > 0``.
     monotonic : callable, optional
         Clock for request ages.
+    clock : callable, optional
+        Clock of the key's invalid-nonce refusals (:class:`NonceRefusals`).
     """
 
     def __init__(
@@ -72,6 +105,7 @@ class LocalGate:
         window_seconds: float,
         max_in_flight: int,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.window_seconds = window_seconds
         self.max_in_flight = 1 if window_seconds <= 0 else max_in_flight
@@ -80,11 +114,28 @@ class LocalGate:
         self._in_flight: dict[int, float] = {}
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._tokens = itertools.count()
+        self._holds: dict[int, tuple[float, asyncio.TimerHandle]] = {}
+        self._answers: deque[float] = deque(maxlen=HOLD_SAMPLES)
+        self.refusals = NonceRefusals(clock)
 
     @property
     def cap(self) -> int:
         """Requests currently allowed in flight."""
         return max(1, int(self._cap))
+
+    @property
+    def held(self) -> int:
+        """Abandoned requests whose hold has not expired yet."""
+        return len(self._holds)
+
+    @property
+    def slowest_answer(self) -> float:
+        """The slowest of the key's recent answers, in seconds (0 before the first)."""
+        return max(self._answers, default=0.0)
+
+    def observe(self, latency: float) -> None:
+        """An answer came back ``latency`` seconds after its request was sent."""
+        self._answers.append(latency)
 
     @property
     def in_flight(self) -> int:
@@ -96,6 +147,10 @@ class LocalGate:
             return True
         if len(self._in_flight) >= self.cap:
             return False
+        if self.refusals.suspect and len(self._in_flight) + self.refusals.recent() >= (
+            self.refusals.limit
+        ):
+            return False  # every request out could be one more refusal
         oldest = min(self._in_flight.values())
         return self._monotonic() - oldest < self.window_seconds * WINDOW_SAFETY
 
@@ -121,14 +176,48 @@ class LocalGate:
             self._wake()
             raise
 
-    def release(self, token: int, outcome: Outcome = Outcome.FAILED) -> None:
-        """Free the slot of ``token`` and adapt the cap to the attempt's ``outcome``."""
+    def release(self, token: int, outcome: Outcome = Outcome.FAILED, hold: float = 0.0) -> None:
+        """Free the slot of ``token`` and adapt the cap to the attempt's ``outcome``.
+
+        An ``ABANDONED`` attempt's slot stays taken for ``hold`` seconds (a loop timer frees it).
+        """
+        if outcome is Outcome.ABANDONED and hold > 0 and token in self._in_flight:
+            self._hold(token, self._in_flight[token], hold)
+            return
         self._in_flight.pop(token, None)
         if outcome is Outcome.NONCE_REJECTED:
             self._cap = max(1.0, self._cap / 2)
+            self.refusals.record()
         elif outcome is Outcome.SUCCEEDED and self._cap < self.max_in_flight:
             self._cap = min(float(self.max_in_flight), self._cap + 1 / self._cap)
         self._wake()
+
+    def _hold(self, token: int, granted: float, seconds: float) -> None:
+        self._in_flight[token] = granted
+        handle = asyncio.get_running_loop().call_later(seconds, self._expire, token)
+        self._holds[token] = (self._monotonic() + seconds, handle)
+
+    def _expire(self, token: int) -> None:
+        self._holds.pop(token, None)
+        self._in_flight.pop(token, None)
+        self._wake()
+
+    def close(self) -> list[tuple[float, float]]:
+        """Cancel the hold timers; return the pending holds as ``(granted, until)`` (monotonic)
+        for :meth:`adopt` on the key's next gate."""
+        pending = []
+        for token, (until, handle) in self._holds.items():
+            handle.cancel()
+            pending.append((self._in_flight.pop(token, until), until))
+        self._holds.clear()
+        return pending
+
+    def adopt(self, holds: list[tuple[float, float]]) -> None:
+        """Take over holds a closed gate of the same key left pending."""
+        now = self._monotonic()
+        for granted, until in holds:
+            if until > now:
+                self._hold(next(self._tokens), granted, until - now)
 
     def _grant(self) -> int:
         token = next(self._tokens)
@@ -142,32 +231,69 @@ class LocalGate:
     def __repr__(self) -> str:
         return (
             f"LocalGate(window_seconds={self.window_seconds}, cap={self.cap}, "
-            f"in_flight={self.in_flight}, waiting={len(self._waiters)})"
+            f"in_flight={self.in_flight}, held={self.held}, waiting={len(self._waiters)})"
         )
 
 
-_local_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, LocalGate]] = (
+class _Shared:
+    """A key's gate on one loop and how many clients use it."""
+
+    __slots__ = ("gate", "users")
+
+    def __init__(self, gate: LocalGate) -> None:
+        self.gate = gate
+        self.users = 0
+
+
+_local_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Shared]] = (
     weakref.WeakKeyDictionary()
 )
+#: Holds left pending when a key's last client closed, per loop and key.
+_pending_holds: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, list[tuple[float, float]]]
+] = weakref.WeakKeyDictionary()
 
 
-def shared_local_gate(api_key: str, *, window_seconds: float, max_in_flight: int) -> LocalGate:
-    """The in-process gate for ``api_key`` on the running loop, created on first use.
+def shared_local_gate(
+    api_key: str,
+    *,
+    window_seconds: float,
+    max_in_flight: int,
+    clock: Callable[[], float] = time.time,
+) -> LocalGate:
+    """The in-process gate for ``api_key`` on the running loop, created on first use; each call
+    is one more user, until :func:`release_local_gate`.
 
     Raises
     ------
     ValueError
-        If the key already has a gate with another window.
+        If the key's gate is in use with another window.
     """
-    per_loop = _local_gates.setdefault(asyncio.get_running_loop(), {})
-    gate = per_loop.get(api_key)
-    if gate is None:
-        gate = per_loop[api_key] = LocalGate(
-            window_seconds=window_seconds, max_in_flight=max_in_flight
-        )
-    elif gate.window_seconds != window_seconds:
+    loop = asyncio.get_running_loop()
+    per_loop = _local_gates.setdefault(loop, {})
+    shared = per_loop.get(api_key)
+    if shared is None:
+        gate = LocalGate(window_seconds=window_seconds, max_in_flight=max_in_flight, clock=clock)
+        gate.adopt(_pending_holds.get(loop, {}).pop(api_key, []))
+        shared = per_loop[api_key] = _Shared(gate)
+    elif shared.gate.window_seconds != window_seconds:
         raise ValueError(
-            f"nonce_window conflicts with another client on this API key "
-            f"({window_seconds}s vs {gate.window_seconds}s)"
+            f"nonce_window conflicts with another open client on this API key "
+            f"({window_seconds}s vs {shared.gate.window_seconds}s)"
         )
-    return gate
+    shared.users += 1
+    return shared.gate
+
+
+def release_local_gate(api_key: str, gate: LocalGate, loop: asyncio.AbstractEventLoop) -> None:
+    """One user of ``gate`` is done (its client closed); the last one removes it."""
+    per_loop = _local_gates.get(loop, {})
+    shared = per_loop.get(api_key)
+    if shared is None or shared.gate is not gate:
+        return
+    shared.users -= 1
+    if shared.users <= 0:
+        del per_loop[api_key]
+        pending = gate.close()
+        if pending:
+            _pending_holds.setdefault(loop, {}).setdefault(api_key, []).extend(pending)

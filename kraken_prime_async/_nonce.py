@@ -5,6 +5,11 @@ nonce cannot be reset). :class:`LocalNonceSource` hands out ``max(now, last + 1)
 it keeps increasing when the wall clock steps backwards and when thousands of tasks (or threads)
 ask at once. :func:`shared_nonce_source` returns the one source per API key that every client in
 the process uses. Other processes or hosts sharing a key plug in their own :class:`NonceSource`.
+
+A source may also issue a nonce *at least* a given floor (:class:`FloorNonceSource`): the read-back
+after a lost answer uses it to fence the lost request off (see ``_fence.py``). Raising the next
+nonce to a floor keeps the sequence strictly increasing (``max(floor, now, last + 1)``); later
+nonces continue from it.
 """
 
 from __future__ import annotations
@@ -42,6 +47,19 @@ class NonceSource(Protocol):
         ...
 
 
+@runtime_checkable
+class FloorNonceSource(NonceSource, Protocol):
+    """A :class:`NonceSource` that can also issue a nonce no lower than a floor.
+
+    Every source of this package is one. A source without it still works, but with a nonce
+    window a lost write cannot be fenced off (see ``docs/guarantees.md``).
+    """
+
+    async def next_nonce_at_least(self, floor: int) -> int:
+        """Return the next nonce, ``>= floor`` (later nonces stay above it)."""
+        ...
+
+
 class LocalNonceSource:
     """In-process nonce source: ``max(clock() * unit, last + 1)`` under a lock.
 
@@ -74,9 +92,9 @@ class LocalNonceSource:
         # other threads' event loops may share the key.
         self._lock = threading.Lock()
 
-    def next_nonce_sync(self) -> int:
-        """Return the next nonce without awaiting."""
-        now = int(self._clock() * self._scale)
+    def next_nonce_sync(self, floor: int = 0) -> int:
+        """Return the next nonce without awaiting, ``>= floor``."""
+        now = max(int(self._clock() * self._scale), floor)
         with self._lock:
             self._last = following(now, self._last)
             return self._last
@@ -84,6 +102,10 @@ class LocalNonceSource:
     async def next_nonce(self) -> int:
         """Return the next nonce."""
         return self.next_nonce_sync()
+
+    async def next_nonce_at_least(self, floor: int) -> int:
+        """Return the next nonce, ``>= floor``: ``max(floor, now, last + 1)``."""
+        return self.next_nonce_sync(floor)
 
     @property
     def last(self) -> int:

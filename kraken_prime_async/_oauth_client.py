@@ -17,7 +17,7 @@ import aiohttp
 from ._auth import BearerAuth, TokenProvider
 from ._client import PrimeClient
 from ._config import checked_base_url, fast_api_settings, renamed
-from ._constants import DEFAULT_BASE_URL, DEFAULT_CLIENT_TIMEOUT
+from ._constants import DEFAULT_BASE_URL, DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES
 from ._key_gate import NO_GATE
 from ._lifecycle import ClientBase, user_agent
 from ._observe import EventCallback, build_observer
@@ -25,8 +25,10 @@ from ._pipeline import Pipeline
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
 from ._retry import RetryPolicy
+from ._secret import Credential, MaskedDict
 from ._timeout import coerce_timeout
-from ._transport import AiohttpTransport, Transport
+from ._transport import Transport, build_transport
+from ._validation import client_options, retry_policy
 from .errors import ValidationError
 
 
@@ -66,6 +68,8 @@ class FastApiKeyClient(ClientBase):
     tracer_provider, meter_provider : optional
         OpenTelemetry providers for the client's spans and metrics (the ``otel`` extra). Default:
         the global providers, when the application has set them before building the client.
+    max_response_bytes : int
+        Largest answer accepted, in bytes (default 4 MiB), as for ``PrimeClient``.
     sleep, clock : callables, optional
         Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
 
@@ -96,24 +100,35 @@ class FastApiKeyClient(ClientBase):
         meter_provider: Any = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        auth = BearerAuth(access_token, token_provider)
+        token = Credential(access_token)  # wrapped first: no frame of this call shows it
+        del access_token
+        auth = BearerAuth(token, token_provider)
+        del token
         base_url = checked_base_url(base_url)
-        if session is not None and transport is not None:
-            raise ValidationError("transport", "give either session or transport, not both")
+        max_response_bytes = client_options(
+            session=session,
+            transport=transport,
+            sleep=sleep,
+            clock=clock,
+            max_response_bytes=max_response_bytes,
+        )
+        client_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
+        retry = retry_policy("retry", retry)
         observer = build_observer(
             on_event, tracer_provider, meter_provider, base_url=base_url, clock=clock
         )
         self._auth = auth
         self._base_url = base_url
-        self._transport: Transport = transport or AiohttpTransport(session)
+        self._transport = build_transport(transport, session, max_response_bytes)
         self._pipeline = Pipeline(
             auth=auth,
             gate=NO_GATE,
             base_url=base_url,
             transport=self._open_transport,
-            timeout=DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout),
-            retry=retry or RetryPolicy(),
+            timeout=client_timeout,
+            retry=RetryPolicy() if retry is None else retry,
             user_agent=user_agent(),
             sleep=sleep,
             clock=clock,
@@ -136,6 +151,7 @@ class FastApiKeyClient(ClientBase):
         ValidationError
             The token is missing or a value is invalid; the error names the variable.
         """
+        overrides = MaskedDict(overrides)  # may hold credentials: masked in captured frames
         kwargs, sources = fast_api_settings(overrides)
         try:
             return cls(**kwargs)
@@ -143,8 +159,10 @@ class FastApiKeyClient(ClientBase):
             raise renamed(exc, sources) from None
 
     def __repr__(self) -> str:
+        auth = getattr(self, "_auth", None)
         return (
-            f"FastApiKeyClient(base_url={self._base_url!r}, "
-            f"token_fingerprint={self._auth.fingerprint!r}, "
-            f"token_provider={self._auth.can_refresh}, state={self._state.value!r})"
+            f"FastApiKeyClient(base_url={getattr(self, '_base_url', None)!r}, "
+            f"token_fingerprint={None if auth is None else auth.fingerprint!r}, "
+            f"token_provider={auth is not None and auth.can_refresh}, "
+            f"state={self._state.value!r})"
         )

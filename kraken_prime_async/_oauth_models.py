@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ._secret import SecretStr
+from ._secret import SecretStr, repr_hiding
 
 
 class _Result(msgspec.Struct, frozen=True, gc=False, kw_only=True):
@@ -71,8 +71,10 @@ class FastApiKeyInfo(_Result, frozen=True, kw_only=True):
         Addresses and CIDR networks allowed to use the key (empty: any).
     last_used : int, float or None
         Unit not documented; epoch seconds in the sandbox (0: never used).
-    nonce : int or None
-        The key's highest nonce so far.
+    nonce : int, float or None
+        The key's highest nonce so far. Kraken's spec types it ``number``: an integral JSON
+        number such as ``1.0`` arrives as a ``float`` (exact up to 2**53; ``int(info.nonce)``
+        gives the integer), an integer as an ``int``.
     nonce_window : int, float or None
         How far below the highest nonce a nonce is still accepted, in nonce units.
     oauth_client : str or None
@@ -93,7 +95,7 @@ class FastApiKeyInfo(_Result, frozen=True, kw_only=True):
     ip_allowlist: tuple[str, ...] = ()
     last_used: int | float | None = None
     modified_time: str | None = None
-    nonce: int | None = None
+    nonce: int | float | None = None
     nonce_window: int | float | None = None
     oauth_client: str | None = None
     permissions: FastApiKeyPermissions | None = None
@@ -101,6 +103,8 @@ class FastApiKeyInfo(_Result, frozen=True, kw_only=True):
     query_from: int | float | None = None
     query_to: int | float | None = None
     valid_until: int | float | None = None
+
+    __repr__ = repr_hiding("api_key")
 
 
 class CreatedFastApiKey(FastApiKeyInfo, frozen=True, kw_only=True):

@@ -291,7 +291,7 @@ class Reconciling:
     ) -> None:
         self._observer = observer
         self._operation = operation
-        self._request_id = lost.request_id
+        self._request_id = lost.request_id or new_request_id()  # set by the pipeline
         self.how = "unresolved"
 
     def __enter__(self) -> Reconciling:

@@ -19,6 +19,7 @@ here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -34,7 +35,7 @@ from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
 from ._observe import Observer, abandon_reason, enter_call, new_request_id
-from ._retry import RetryBudget, RetryPolicy, next_delay
+from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
 from ._stats import ClientStats
 from ._transport import Transport
 from .errors import (
@@ -46,7 +47,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._key_gate import KeyGate, NoGate
+    from ._key_gate import KeyGate, NoGate, Slot
 
 R = TypeVar("R")
 
@@ -92,6 +93,7 @@ class _Call:
         budget: RetryBudget,
         auth: CallAuth,
         observer: Observer | None,
+        request_id: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.params = params
@@ -103,7 +105,7 @@ class _Call:
         self.attempts = 0  # sends so far
         self.nonce_retries = 0
         self.done = False
-        self._request_id: str | None = None
+        self._request_id = request_id
         self.started = 0.0
         self.trace: Any = None
 
@@ -161,9 +163,20 @@ class Pipeline:
         *,
         timeout: aiohttp.ClientTimeout | None = None,
         retry: RetryPolicy | None = None,
+        prior_attempts: int = 0,
+        request_id: str | None = None,
     ) -> R:
-        """Run ``endpoint`` with ``request``'s fields and return its unwrapped result."""
+        """Run ``endpoint`` with ``request``'s fields and return its unwrapped result.
+
+        ``prior_attempts``: attempts an earlier call of the same write already made (a write
+        sent again after its lost answer was proven not applied). They count against the
+        policy's ``max_attempts``, and every attempt of this call counts as a retry.
+        ``request_id``: that earlier call's id (the write keeps one id across its sends).
+        """
         policy = retry or self.retry
+        if prior_attempts:
+            remaining = max(1, policy.max_attempts - prior_attempts)
+            policy = dataclasses.replace(policy, max_attempts=remaining)
         call = _Call(
             endpoint,
             encode_params(request),
@@ -172,7 +185,9 @@ class Pipeline:
             policy.budget or self.budget,
             self._auth.begin(),
             self.observer,
+            request_id,
         )
+        call.attempts = prior_attempts
         self._call_started(call)
         try:
             result: R = await self._run(call)
@@ -194,6 +209,9 @@ class Pipeline:
             except Exception as exc:
                 delay = self._next_delay(call, exc, attempt)
                 if delay is None:
+                    beyond = throttled_beyond(call.policy, exc, self.clock())
+                    if beyond is not None:
+                        raise beyond from exc
                     raise
                 self._retry_scheduled(call, exc, attempt, delay)
             await self.sleep(delay)
@@ -218,25 +236,30 @@ class Pipeline:
         """One attempt inside the key's slot; one immediate re-send if the auth flow replaced a
         refused credential."""
         transport = self._transport()  # checks the client is still open, before every attempt
-        async with self.gate.slot(call.endpoint.cost, call.timeout.total) as slot:
+        endpoint = call.endpoint
+        async with self.gate.slot(
+            endpoint.cost,
+            call.timeout.total,
+            operation=endpoint.operation,
+            max_wait=call.policy.max_throttle_wait,
+        ) as slot:
             if slot.waited:
                 self.stats.rate_limit_waits += 1
                 self.stats.rate_limit_wait_seconds += slot.waited
             try:
-                return await self._send(call, transport)
+                return await self._send(call, transport, slot)
             except AuthenticationError as exc:
                 if not await call.auth.on_refused(exc):
                     raise
             self.stats.token_refreshes += 1
-            operation = call.endpoint.operation
             logger.info(
                 "%s: credential refused; re-sending with a new one",
-                operation,
+                endpoint.operation,
                 extra={"request_id": call.request_id},
             )
-            return await self._send(call, self._transport())
+            return await self._send(call, self._transport(), slot)
 
-    async def _send(self, call: _Call, transport: Transport) -> Any:
+    async def _send(self, call: _Call, transport: Transport, slot: Slot | NoGate) -> Any:
         """prepare → send → decode → map errors: one request on the wire."""
         endpoint = call.endpoint
         call.attempts += 1
@@ -246,6 +269,7 @@ class Pipeline:
         prepared = await call.auth.prepare(endpoint, call.params, self._user_agent)
         started = time.perf_counter()
         status: int | None = None
+        slot.sending()
         try:
             raw = await transport.request(
                 self._url(endpoint),
@@ -256,9 +280,7 @@ class Pipeline:
                 http_method=endpoint.http_method,
             )
             status = raw.status
-            result = endpoint.decode(
-                raw.status, raw.body, redact=lambda text: _redact(text, *prepared.secrets)
-            )
+            result = endpoint.decode(raw, redact=lambda text: _redact(text, *prepared.secrets))
         except asyncio.CancelledError:
             if call.observer is not None:
                 call.observer.attempt_finished(call, None, started, "CancelledError")
@@ -269,14 +291,16 @@ class Pipeline:
             if unanswered(exc):
                 self._attempt_abandoned(call, exc)
             if not endpoint.idempotent and is_ambiguous(exc):
-                raise OutcomeUnknownError(
+                unknown = OutcomeUnknownError(
                     f"{endpoint.operation}: the request was sent but its outcome is unknown "
                     f"({error_code(exc)}); it was not retried. "
                     "Check the state before trying again.",
                     operation=endpoint.operation,
                     arguments=msgspec.json.decode(call.params),
                     attempts=call.attempts,
-                ) from exc
+                )
+                unknown._fence = prepared.fence  # for the read-back's fence (never shown)
+                raise unknown from exc
             raise
         self._attempt_finished(call, status, started, None)
         return result
@@ -284,7 +308,8 @@ class Pipeline:
     # -- one hook per phase: counters, logging, and the observer's events and spans ------------
 
     def _call_started(self, call: _Call) -> None:
-        self.stats.calls += 1
+        if not call.attempts:  # a write sent again is the same call
+            self.stats.calls += 1
         enter_call(call)
         if call.observer is not None:
             call.observer.call_started(call)
@@ -326,15 +351,26 @@ class Pipeline:
 
     def _attempt_abandoned(self, call: _Call, exc: KrakenPrimeError | None) -> None:
         """The request was sent and no answer came back (``exc``; ``None``: the caller cancelled
-        the call). It may still reach Kraken."""
+        the call). It may still reach Kraken: the key's slot is held (``_key_gate``)."""
+        self.stats.abandoned += 1
         reason = abandon_reason(exc)
-        logger.info(
-            "%s: attempt %d abandoned after sending (%s): the request may still reach Kraken",
-            call.endpoint.operation,
-            call.attempts,
-            reason,
-            extra={"request_id": call.request_id},
-        )
+        if exc is None and not call.endpoint.idempotent:
+            self.stats.cancelled_writes += 1
+            logger.warning(
+                "%s: cancelled after the request was sent (attempt %d); whether it took effect "
+                "is unknown: check the state before trying again",
+                call.endpoint.operation,
+                call.attempts,
+                extra={"request_id": call.request_id},
+            )
+        else:
+            logger.info(
+                "%s: attempt %d abandoned after sending (%s): the request may still reach Kraken",
+                call.endpoint.operation,
+                call.attempts,
+                reason,
+                extra={"request_id": call.request_id},
+            )
         if call.observer is not None:
             call.observer.request_abandoned(call, reason)
 
@@ -367,6 +403,8 @@ class Pipeline:
             self.stats.failures += 1
             if isinstance(exc, OutcomeUnknownError):
                 self.stats.outcome_unknown += 1
+            elif isinstance(exc, InvalidNonceError) and exc.cooldown_until is not None:
+                self.stats.nonce_cooldowns += 1  # the key rests: this call sent nothing more
         if call.observer is not None:
             call.observer.call_finished(call, exc)
 

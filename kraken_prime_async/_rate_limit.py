@@ -6,8 +6,11 @@ refused (``EAPI:Rate limit exceeded``); refused calls still count. The model her
 attempt before it is sent and waits while the call would come within half a call of the maximum.
 
 ``rate_limit="auto"`` (the default) paces nothing until Kraken reports a rate limit, then assumes
-the most conservative tier (starter) with a full counter. ``EService: Throttled: <ts>`` holds every
-call on the key until ``<ts>``. One limiter per API key and event loop is shared by every client.
+the most conservative tier (starter) with a full counter, and relaxes again: after
+``AUTO_RATE_LIMIT_QUIET`` seconds without another refusal it paces nothing (the next refusal starts
+over). ``EService: Throttled: <ts>`` holds every call on the key until ``<ts>`` (each call waits
+at most its ``max_throttle_wait``, then raises). One limiter per API key and event loop is shared
+by every client, until the last of them closes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Final, Literal, Protocol, runtime_checkable
 
+from ._constants import AUTO_RATE_LIMIT_QUIET
 from .errors import ValidationError
 
 
@@ -133,11 +137,29 @@ class CallCounter:
         self._updated = clock()
         self._blocked_until = 0.0
         self._lock = asyncio.Lock()
+        #: When ``auto`` chose the tier: the last refusal (``None``: not chosen by ``auto``).
+        self._auto_refused: float | None = None
+        #: Clients sharing this model (the last to close releases it).
+        self.users = 0
 
     @property
     def active(self) -> bool:
         """Whether calls are being paced."""
+        if self._auto_refused is not None:
+            self._relax()
         return self.limits is not None or self._blocked_until > self._clock()
+
+    def _relax(self) -> None:
+        assert self._auto_refused is not None
+        if self._clock() - self._auto_refused >= AUTO_RATE_LIMIT_QUIET:
+            self.limits = None
+            self._auto_refused = None
+            self._value = 0.0
+
+    def set_limits(self, limits: RateLimit) -> None:
+        """An explicit tier (it is kept: ``auto`` relaxes only the tier it chose itself)."""
+        self.limits = limits
+        self._auto_refused = None
 
     def value(self) -> float:
         """The modelled counter now."""
@@ -148,6 +170,8 @@ class CallCounter:
         self._value, self._updated = decayed(self._value, self._updated, self._clock(), self.limits)
 
     def _delay(self, cost: float) -> float:
+        if self._auto_refused is not None:
+            self._relax()
         self._decay()
         return wait_for_room(self._value, self._blocked_until, self._clock(), cost, self.limits)
 
@@ -174,7 +198,9 @@ class CallCounter:
         """
         if self.limits is None and self.auto:
             self.limits = TIERS["starter"]
-            self._updated = self._clock()
+            self._updated = self._auto_refused = self._clock()
+        elif self._auto_refused is not None:
+            self._auto_refused = self._clock()  # the quiet period starts over
         if self.limits is not None:
             self._decay()
             self._value = max(self._value, self.limits.max_counter + cost)
@@ -210,5 +236,17 @@ def shared_counter(
     if counter is None:
         counter = per_loop[api_key] = CallCounter(limits, auto=auto, clock=clock)
     elif limits is not None and counter.limits != limits:
-        counter.limits = limits
+        counter.set_limits(limits)
+    counter.users += 1
     return counter
+
+
+def release_counter(api_key: str, counter: CallCounter, loop: asyncio.AbstractEventLoop) -> None:
+    """One client of ``counter`` closed; the last one removes it, so the next client starts from
+    its own setting."""
+    per_loop = _counters.get(loop, {})
+    if per_loop.get(api_key) is not counter:
+        return
+    counter.users -= 1
+    if counter.users <= 0:
+        del per_loop[api_key]

@@ -9,6 +9,7 @@ concurrent calls share nothing mutable but the budget.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import random
 
 from . import _constants as c
@@ -54,15 +55,9 @@ class RetryPolicy:
     budget: RetryBudget | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        from .errors import ValidationError
+        from ._validation import retry_fields
 
-        if isinstance(self.max_attempts, bool) or self.max_attempts < 1:
-            raise ValidationError("max_attempts", "must be >= 1")
-        if self.max_nonce_retries < 0:
-            raise ValidationError("max_nonce_retries", "must be >= 0")
-        for name in ("initial_backoff", "rate_limit_backoff", "max_backoff", "max_throttle_wait"):
-            if getattr(self, name) < 0:
-                raise ValidationError(name, "must be >= 0")
+        retry_fields(self)
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
@@ -162,3 +157,30 @@ def next_delay(
     elif not budget.can_retry():
         return None
     return backoff(policy, exc, attempt, now=now, rng=rng, paced=paced)
+
+
+def throttle_too_long(operation: str, until: float, now: float, max_wait: float) -> RateLimitError:
+    """The error of a call that would have to wait past ``max_throttle_wait`` (until ``until``,
+    Unix seconds): Kraken's ``Throttled`` hold, or the call-counter model's."""
+    try:
+        when = datetime.datetime.fromtimestamp(until, datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        )
+    except (OverflowError, OSError, ValueError):
+        when = f"{until:.0f}"
+    return RateLimitError(
+        f"{operation}: this API key may not send until {when} ({until - now:.0f} s from now), "
+        f"longer than max_throttle_wait ({max_wait:g} s); not sent",
+        operation=operation,
+        retry_at=until,
+    )
+
+
+def throttled_beyond(policy: RetryPolicy, exc: BaseException, now: float) -> RateLimitError | None:
+    """For a ``Throttled`` answer whose time is beyond ``policy.max_throttle_wait``: the error
+    naming that time (else ``None``)."""
+    if not isinstance(exc, RateLimitError) or exc.retry_at is None:
+        return None
+    if exc.retry_at - now <= policy.max_throttle_wait:
+        return None
+    return throttle_too_long(exc.operation or "call", exc.retry_at, now, policy.max_throttle_wait)

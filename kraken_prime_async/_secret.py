@@ -48,3 +48,80 @@ class SecretStr:
 
     def __reduce__(self) -> Any:
         raise TypeError("SecretStr cannot be pickled")
+
+
+class Credential:
+    """An API key, secret or bearer token on its way into a client: ``repr`` shows a mask.
+
+    Constructors wrap their credential arguments in this first thing, so a frame captured with
+    its locals (error trackers do that) never shows them. Holds any object: checking the value
+    is the caller's job, done without raising while the raw value is a local.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+
+    def reveal(self) -> object:
+        """The wrapped value."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("Credential cannot be pickled")
+
+
+class MaskedDict(dict[str, Any]):
+    """A dict whose ``repr`` hides the values of credential keys.
+
+    Used for request headers (``API-Key``, ``API-Sign``, ``Authorization``) and for constructor
+    keyword arguments (``api_key``, ``api_secret``, ``access_token``): the dict itself is what is
+    used; only its representation (in captured frame locals, in a debugger) is masked.
+    """
+
+    __slots__ = ()
+
+    #: Keys (lower case) whose value is a credential.
+    SENSITIVE: Final = frozenset(
+        {"api-key", "api-sign", "authorization", "api_key", "api_secret", "access_token"}
+    )
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{key}={'<redacted>' if str(key).lower() in self.SENSITIVE else repr(value)}"
+            for key, value in self.items()
+        )
+        return f"{{{shown}}}"
+
+
+#: Request headers with credentials masked in ``repr``.
+MaskedHeaders = MaskedDict
+
+
+def repr_hiding(*names: str) -> Any:
+    """A ``__repr__`` for a msgspec Struct that shows ``names`` as a short fingerprint.
+
+    For public API keys in results: enough to tell keys apart in a log or a debugger, never the
+    key itself (a frame captured with its locals must not carry a credential).
+    """
+    import hashlib
+
+    hidden = frozenset(names)
+
+    def __repr__(self: Any) -> str:
+        parts = []
+        for field in self.__struct_fields__:
+            value = getattr(self, field)
+            if field in hidden and isinstance(value, str):
+                digest = hashlib.sha256(value.encode()).hexdigest()[:8]
+                parts.append(f"{field}=<sha256:{digest}>")
+            else:
+                parts.append(f"{field}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    return __repr__

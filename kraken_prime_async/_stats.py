@@ -31,6 +31,14 @@ class ClientStats:
         Writes that ended in :class:`~kraken_prime_async.errors.OutcomeUnknownError`.
     token_refreshes : int
         Bearer tokens replaced through ``token_provider`` after an HTTP 401 (OAuth clients).
+    abandoned : int
+        Requests sent and then left without an answer (timeout, cancellation, connection lost
+        after sending, a gateway's error page); each held its key's slot for a while.
+    cancelled_writes : int
+        Non-idempotent writes cancelled by the caller after they were sent (outcome unknown;
+        logged at WARNING).
+    nonce_cooldowns : int
+        Calls refused without sending because their key rested after repeated invalid nonces.
     """
 
     calls: int = 0
@@ -44,6 +52,9 @@ class ClientStats:
     rate_limit_wait_seconds: float = 0.0
     outcome_unknown: int = 0
     token_refreshes: int = 0
+    abandoned: int = 0
+    cancelled_writes: int = 0
+    nonce_cooldowns: int = 0
 
     def snapshot(self) -> ClientStats:
         """A copy that later calls do not change."""

@@ -3,6 +3,14 @@
 
 Swapping the transport is how tests (and users with special networking) take over the wire
 without touching the call pipeline.
+
+``max_response_bytes``: :class:`AiohttpTransport` stops reading an answer as soon as it is over
+the cap (a ``Content-Length`` over it is refused before reading), so nothing beyond the cap is
+buffered. A 2xx answer over the cap raises :class:`ResponseValidationError` (for a
+non-idempotent write the pipeline turns it into ``OutcomeUnknownError``); of a non-2xx answer,
+only the first ``max_response_bytes`` are kept (its error strings or status decide the
+exception). A caller's own :class:`Transport` reads bodies itself: the client wraps it in
+:class:`SizeCheckedTransport`, which applies the same rule after the fact.
 """
 
 from __future__ import annotations
@@ -14,15 +22,30 @@ from typing import NamedTuple, Protocol
 import aiohttp
 from yarl import URL
 
-from ._constants import DEFAULT_CONNECTOR_LIMIT, DEFAULT_DNS_CACHE_TTL
-from .errors import APIConnectionError, APITimeoutError
+from ._constants import (
+    DEFAULT_CONNECTOR_LIMIT,
+    DEFAULT_DNS_CACHE_TTL,
+    DEFAULT_MAX_RESPONSE_BYTES,
+)
+from ._validation import integer
+from .errors import APIConnectionError, APITimeoutError, ResponseValidationError
+
+#: Bytes read from the socket at a time while an answer is checked against the cap.
+_CHUNK = 64 * 1024
 
 
 class RawResponse(NamedTuple):
-    """What came back: the HTTP status and the body bytes, unparsed."""
+    """What came back: the HTTP status and the body bytes, unparsed.
+
+    ``repr`` shows the body's size, not its bytes: an answer may carry a new key's secret, or a
+    proxy's page quoting the request's credentials back.
+    """
 
     status: int
     body: bytes
+
+    def __repr__(self) -> str:
+        return f"RawResponse(status={self.status}, body=<{len(self.body)} bytes>)"
 
 
 class Transport(Protocol):
@@ -61,6 +84,8 @@ class AiohttpTransport:
     session : aiohttp.ClientSession, optional
         A caller's session, used as is and never closed here. Without one, a session is created
         on first use (no cookie jar: the API is stateless) and closed by :meth:`close`.
+    max_response_bytes : int or None
+        Largest answer body read (see the module docstring); ``None`` reads any size.
 
     Notes
     -----
@@ -73,11 +98,21 @@ class AiohttpTransport:
     which aiohttp never re-sends.
     """
 
-    __slots__ = ("_owned", "_session")
+    __slots__ = ("_max_response_bytes", "_owned", "_session")
 
-    def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self._session = session
         self._owned = session is None
+        self._max_response_bytes = (
+            None
+            if max_response_bytes is None
+            else integer("max_response_bytes", max_response_bytes, minimum=1)
+        )
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -101,7 +136,12 @@ class AiohttpTransport:
         operation: str,
         http_method: str = "POST",
     ) -> RawResponse:
-        """Send ``body``; map aiohttp's failures to the SDK's connection errors."""
+        """Send ``body``; map aiohttp's failures to the SDK's connection errors.
+
+        The SDK's exception is raised outside the ``except`` block, from a :class:`CauseSummary`
+        of aiohttp's exception: the chain keeps its type and message, never the request (aiohttp's
+        exceptions and their frames hold the request headers, credentials included).
+        """
         session = self._get_session()
         try:
             async with session.request(
@@ -112,27 +152,12 @@ class AiohttpTransport:
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                return RawResponse(response.status, await response.read())
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise APITimeoutError(
-                f"{operation}: timed out connecting", sent=False, operation=operation
-            ) from exc
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-            raise APITimeoutError(
-                f"{operation}: no answer in time", sent=True, operation=operation
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise APIConnectionError(
-                f"{operation}: could not connect ({type(exc).__name__})",
-                sent=False,
-                operation=operation,
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise APIConnectionError(
-                f"{operation}: connection failed after sending ({type(exc).__name__})",
-                sent=True,
-                operation=operation,
-            ) from exc
+                if self._max_response_bytes is None:
+                    return RawResponse(response.status, await response.read())
+                return await _read_capped(response, self._max_response_bytes, operation)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            failure, cause = connection_error(exc, operation)
+        raise failure from cause
 
     async def close(self) -> None:
         """Close the session if this transport created it."""
@@ -141,3 +166,132 @@ class AiohttpTransport:
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(owned_session={self._owned})"
+
+
+class CauseSummary(Exception):
+    """What the SDK keeps of a third-party exception it replaced: its type and message.
+
+    Attributes
+    ----------
+    type_name : str
+        The original exception's qualified class name, e.g.
+        ``"aiohttp.client_exceptions.ServerDisconnectedError"``.
+    """
+
+    def __init__(self, exc: BaseException) -> None:
+        cls = type(exc)
+        self.type_name = f"{cls.__module__}.{cls.__qualname__}"
+        super().__init__(f"{self.type_name}: {exc}" if str(exc) else self.type_name)
+
+
+def connection_error(exc: BaseException, operation: str) -> tuple[APIConnectionError, CauseSummary]:
+    """The SDK's exception for an aiohttp failure, and the summary to chain it from.
+
+    ``sent`` is ``False`` only when the request certainly never left (connect failures).
+    """
+    name = type(exc).__name__
+    failure: APIConnectionError
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        failure = APITimeoutError(
+            f"{operation}: timed out connecting", sent=False, operation=operation
+        )
+    elif isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        failure = APITimeoutError(f"{operation}: no answer in time", sent=True, operation=operation)
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        failure = APIConnectionError(
+            f"{operation}: could not connect ({name})", sent=False, operation=operation
+        )
+    else:
+        failure = APIConnectionError(
+            f"{operation}: connection failed after sending ({name})",
+            sent=True,
+            operation=operation,
+        )
+    return failure, CauseSummary(exc)
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int, operation: str) -> RawResponse:
+    """Read at most ``cap`` bytes of the body (see the module docstring).
+
+    Nothing read is kept in a local when the refusal is raised (a frame captured with its locals
+    must not carry an answer that may hold a new key's secret).
+    """
+    status = response.status
+    declared = response.content_length
+    if declared is not None and declared > cap and 200 <= status < 300:
+        response.close()  # drop the connection rather than drain the rest
+        raise too_large(status, cap, operation, f"Content-Length {declared}")
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        body += chunk
+        if len(body) > cap:
+            response.close()
+            if 200 <= status < 300:
+                del body, chunk
+                raise too_large(status, cap, operation, f"over {cap} bytes")
+            return RawResponse(status, bytes(body[:cap]))
+    return RawResponse(status, bytes(body))
+
+
+def too_large(status: int, cap: int, operation: str, size: str) -> ResponseValidationError:
+    """The refusal of a 2xx answer over ``max_response_bytes``."""
+    return ResponseValidationError(
+        f"{operation}: the answer ({size}) is larger than max_response_bytes={cap}; it was not "
+        "read further. If answers this large are expected, raise max_response_bytes= on the "
+        "client",
+        status=status,
+        operation=operation,
+    )
+
+
+class SizeCheckedTransport:
+    """A caller's :class:`Transport` with ``max_response_bytes`` applied to what it returns.
+
+    The caller's transport has already read the body; this only keeps an oversized answer from
+    being decoded, by the same rule as :class:`AiohttpTransport`.
+    """
+
+    __slots__ = ("_inner", "_max_response_bytes")
+
+    def __init__(self, inner: Transport, max_response_bytes: int) -> None:
+        self._inner = inner
+        self._max_response_bytes = max_response_bytes
+
+    async def request(
+        self,
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+        *,
+        operation: str,
+        http_method: str = "POST",
+    ) -> RawResponse:
+        """Delegate, then apply the cap."""
+        raw = await self._inner.request(
+            url, body, headers, timeout, operation=operation, http_method=http_method
+        )
+        size, cap = len(raw.body), self._max_response_bytes
+        if size <= cap:
+            return raw
+        if not 200 <= raw.status < 300:
+            return RawResponse(raw.status, raw.body[:cap])
+        raise too_large(raw.status, cap, operation, f"{size} bytes")
+
+    async def close(self) -> None:
+        """Close the wrapped transport."""
+        await self._inner.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"SizeCheckedTransport({self._inner!r}, max_response_bytes={self._max_response_bytes})"
+        )
+
+
+def build_transport(
+    transport: Transport | None, session: aiohttp.ClientSession | None, max_response_bytes: int
+) -> Transport:
+    """The client's transport: its own :class:`AiohttpTransport`, or the caller's, size-checked."""
+    if transport is None:
+        return AiohttpTransport(session, max_response_bytes=max_response_bytes)
+    return SizeCheckedTransport(transport, max_response_bytes)

@@ -1,44 +1,88 @@
-"""Argument checks run before anything is sent. Every failure names the argument."""
+"""Argument checks run before anything is sent. Every failure names the argument.
+
+Strings come back as plain ``str`` (a ``str`` subclass is copied: the JSON encoder takes only
+``str`` itself); numbers are checked to be finite and within what the wire carries.
+"""
 
 from __future__ import annotations
 
 import enum
 import ipaddress
-from collections.abc import Iterable
+import math
+import unicodedata
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import aiohttp
+from yarl import URL
+
+from ._constants import MAX_ID_LENGTH, MAX_WIRE_INTEGER
 from .errors import ValidationError
 
 E = TypeVar("E", bound=enum.Enum)
 
+#: Unicode categories refused in names: controls (C0, C1 such as NEL), format characters
+#: (bidirectional overrides such as U+202E, zero-width characters), lone surrogates, and the
+#: line and paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
-def _printable(field: str, value: str) -> None:
-    if any(ch < " " or ch == "\x7f" for ch in value):
-        raise ValidationError(field, "must not contain control characters")
+
+def _short(value: int | float) -> str:
+    if isinstance(value, int) and not -(10**24) < value < 10**24:
+        return "a number with more than 24 digits"
+    return repr(value)
+
+
+def text(field: str, value: object) -> str:
+    """A ``str`` (a subclass is copied into a plain ``str``)."""
+    if not isinstance(value, str):
+        raise ValidationError(field, f"must be a str, got {type(value).__name__}")
+    return value if type(value) is str else str.__str__(value)
 
 
 def identifier(field: str, value: object) -> str:
-    """A non-empty id without whitespace (``user_id``, ``key_id``, ``batch_id``, ``asset``)."""
-    if not isinstance(value, str):
-        raise ValidationError(field, f"must be a str, got {type(value).__name__}")
+    """An id (``user_id``, ``key_id``, ``batch_id``, ``asset``, the API key): 1 to
+    ``MAX_ID_LENGTH`` visible ASCII characters (no spaces, controls or non-ASCII), as every id in
+    Kraken's reference is."""
+    value = text(field, value)
     if not value:
         raise ValidationError(field, "must not be empty")
-    if any(ch.isspace() for ch in value):
-        raise ValidationError(field, "must not contain whitespace")
-    _printable(field, value)
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationError(
+            field, f"must be at most {MAX_ID_LENGTH} characters, got {len(value)}"
+        )
+    if not all("!" <= ch <= "~" for ch in value):
+        raise ValidationError(
+            field,
+            "must contain only visible ASCII characters (no whitespace or control characters)",
+        )
     return value
 
 
+def identifier_problem(value: object) -> str | None:
+    """What :func:`identifier` refuses in ``value`` (``None``: nothing), without raising.
+
+    For credentials: the caller raises from a frame that holds the value only masked.
+    """
+    try:
+        identifier("value", value)
+    except ValidationError as exc:
+        return exc.reason
+    return None
+
+
 def name(field: str, value: object, *, max_length: int) -> str:
-    """A display name: non-blank, at most ``max_length`` characters, no control characters."""
-    if not isinstance(value, str):
-        raise ValidationError(field, f"must be a str, got {type(value).__name__}")
+    """A display name: non-blank, at most ``max_length`` characters, no control or format
+    characters (Unicode categories Cc, Cf, Cs, Zl, Zp: NEL, U+202E, zero-width spaces, lone
+    surrogates, line separators)."""
+    value = text(field, value)
     if not value.strip():
         raise ValidationError(field, "must not be blank")
     if len(value) > max_length:
         raise ValidationError(field, f"must be at most {max_length} characters, got {len(value)}")
-    _printable(field, value)
+    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in value):
+        raise ValidationError(field, "must not contain control or format characters")
     return value
 
 
@@ -47,6 +91,7 @@ def choice(field: str, value: object, allowed: type[E]) -> str:
     if isinstance(value, allowed):
         return str(value.value)
     if isinstance(value, str):
+        value = str.__str__(value)
         for member in allowed:
             if member.value == value:
                 return value
@@ -70,8 +115,6 @@ def open_string(field: str, value: object) -> str:
     """A free-form vocabulary value (enum member or non-empty str), not checked against a list."""
     if isinstance(value, enum.Enum):
         value = value.value
-    if not isinstance(value, str) or not value:
-        raise ValidationError(field, "must be a non-empty str")
     return identifier(field, value)
 
 
@@ -84,8 +127,7 @@ def ip_list(field: str, values: object) -> list[str]:
         item = str(raw) if isinstance(raw, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else raw
         if isinstance(raw, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
             item = str(raw)
-        if not isinstance(item, str):
-            raise ValidationError(f"{field}[{index}]", f"must be a str, got {type(raw).__name__}")
+        item = text(f"{field}[{index}]", item)
         try:
             if "/" in item:
                 ipaddress.ip_network(item, strict=True)
@@ -99,13 +141,45 @@ def ip_list(field: str, values: object) -> list[str]:
     return result
 
 
-def integer(field: str, value: object, *, minimum: int, maximum: int | None = None) -> int:
-    """An ``int`` (not ``bool``) within ``[minimum, maximum]``."""
+def integer(field: str, value: object, *, minimum: int, maximum: int = MAX_WIRE_INTEGER) -> int:
+    """An ``int`` (not ``bool``) within ``[minimum, maximum]`` (by default at most int64's max)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(field, f"must be an int, got {type(value).__name__}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise ValidationError(field, f"must be {bound}, got {value}")
+    if value < minimum or value > maximum:
+        bound = (
+            f">= {minimum}" if maximum == MAX_WIRE_INTEGER else f"between {minimum} and {maximum}"
+        )
+        raise ValidationError(field, f"must be {bound}, got {_short(value)}")
+    return int(value)
+
+
+def seconds(field: str, value: object, *, allow_zero: bool) -> float:
+    """A finite number of seconds (``int`` or ``float``, not ``bool``), positive or, with
+    ``allow_zero``, non-negative."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(field, f"must be a number of seconds, got {type(value).__name__}")
+    number = float(value) if not isinstance(value, int) or abs(value) < 2**1000 else math.inf
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValidationError(
+            field, f"must be a finite number of seconds {bound}, got {_short(value)}"
+        )
+    return number
+
+
+def callback(field: str, value: object) -> Callable[..., Any] | None:
+    """``None`` or a callable."""
+    if value is not None and not callable(value):
+        raise ValidationError(field, f"must be callable, got {type(value).__name__}")
+    return value
+
+
+def retry_policy(field: str, value: object) -> Any:
+    """``None`` or a :class:`~kraken_prime_async.RetryPolicy`."""
+    from ._retry import RetryPolicy
+
+    if value is not None and not isinstance(value, RetryPolicy):
+        raise ValidationError(field, f"must be a RetryPolicy or None, got {type(value).__name__}")
     return value
 
 
@@ -114,7 +188,7 @@ def epoch_ms(field: str, value: object) -> int:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError(field, "datetime must be timezone-aware")
-        return int(value.timestamp() * 1000)
+        value = int(value.timestamp() * 1000)
     return integer(field, value, minimum=0)
 
 
@@ -127,8 +201,59 @@ def epoch_seconds(field: str, value: object) -> int:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError(field, "datetime must be timezone-aware (e.g. tzinfo=UTC)")
-        seconds = int(value.timestamp())
-        if seconds < 0:
+        whole = int(value.timestamp())
+        if whole < 0:
             raise ValidationError(field, "must not be before 1970-01-01")
-        return seconds
+        return whole
     return integer(field, value, minimum=0)
+
+
+def base_url(field: str, value: object) -> str:
+    """``http(s)://host[:port][/path]`` without whitespace or control characters."""
+    value = text(field, value)
+    if not value.startswith(("http://", "https://")):
+        raise ValidationError(field, "must start with http:// or https://")
+    if any(ch.isspace() or unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in value):
+        raise ValidationError(field, "must not contain whitespace or control characters")
+    try:
+        host = URL(value).host
+    except (TypeError, ValueError):
+        host = None
+    if not host:
+        raise ValidationError(field, "must name a host")
+    return value
+
+
+def client_options(
+    *,
+    session: object,
+    transport: object,
+    sleep: object,
+    clock: object,
+    max_response_bytes: object,
+) -> int:
+    """The constructor arguments both clients share; returns ``max_response_bytes``."""
+    if session is not None and not isinstance(session, aiohttp.ClientSession):
+        raise ValidationError(
+            "session", f"must be an aiohttp.ClientSession, got {type(session).__name__}"
+        )
+    if transport is not None and not all(
+        callable(getattr(transport, m, None)) for m in ("request", "close")
+    ):
+        raise ValidationError("transport", "must have async request() and close() methods")
+    if session is not None and transport is not None:
+        raise ValidationError("transport", "give either session or transport, not both")
+    for field, value in (("sleep", sleep), ("clock", clock)):
+        if not callable(value):
+            raise ValidationError(field, f"must be callable, got {type(value).__name__}")
+    return integer("max_response_bytes", max_response_bytes, minimum=1)
+
+
+def retry_fields(policy: Any) -> None:
+    """The fields of a ``RetryPolicy``: whole attempt counts, finite non-negative seconds."""
+    integer("max_attempts", policy.max_attempts, minimum=1)
+    integer("max_nonce_retries", policy.max_nonce_retries, minimum=0)
+    for field in ("initial_backoff", "rate_limit_backoff", "max_backoff", "max_throttle_wait"):
+        seconds(field, getattr(policy, field), allow_zero=True)
+    if not isinstance(policy.jitter, bool):
+        raise ValidationError("jitter", f"must be a bool, got {type(policy.jitter).__name__}")

@@ -28,7 +28,6 @@ No exception message ever contains a secret, a signature, a bearer token or an A
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -68,14 +67,14 @@ class KrakenPrimeError(Exception):
     _request_id: str | None = None
 
     @property
-    def request_id(self) -> str:
-        """The id of the call that raised this error (32 hex characters).
+    def request_id(self) -> str | None:
+        """The id of the call that raised this error (32 hex characters), or ``None``.
 
         The same id is on the call's events, log records and spans (see the Observability
-        guide). An error raised by a call carries that call's id; an error chained from another
-        SDK error (``raise ... from exc``) carries that error's id unless it was given its own;
-        an error raised outside any call (an argument rejected before anything was built, a
-        client used after ``close()``) gets an id of its own, which no event carries.
+        guide). Every error a call raises carries that call's id; an error chained from another
+        SDK error (``raise ... from exc``) carries that error's id unless it was given its own.
+        ``None`` for an error raised where no call had started (an argument rejected before
+        anything was built, a client constructed with a bad setting).
         """
         request_id = self._request_id
         if request_id is None:
@@ -84,11 +83,10 @@ class KrakenPrimeError(Exception):
                 cause = self.__context__
             if isinstance(cause, KrakenPrimeError):
                 return cause.request_id
-            request_id = self._request_id = secrets.token_hex(16)
         return request_id
 
     @request_id.setter
-    def request_id(self, value: str) -> None:
+    def request_id(self, value: str | None) -> None:
         self._request_id = value
 
     @property
@@ -104,10 +102,13 @@ class ValidationError(KrakenPrimeError, ValueError):
     ----------
     field : str
         The argument's name, as in the method signature (wire name for request fields).
+    reason : str
+        What is wrong with it (the message without the field's name).
     """
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.reason = message
         super().__init__(f"{field}: {message}")
 
 
@@ -159,9 +160,20 @@ class PermissionDeniedError(APIError):
 
 
 class InvalidNonceError(APIError):
-    """The nonce was not above the key's last accepted nonce (outside its nonce window)."""
+    """The nonce was not above the key's last accepted nonce (outside its nonce window).
+
+    Also raised, without sending, while a key rests after repeated refusals (a poisoned key:
+    see README, "Nonces"); that error is not retried and names the likely causes and the fix.
+
+    Attributes
+    ----------
+    cooldown_until : float or None
+        Set on the resting key's error: Unix time (the client's clock) when the key is tried
+        again.
+    """
 
     retryable = True
+    cooldown_until: float | None = None
 
 
 class RateLimitError(APIError):
@@ -263,8 +275,10 @@ class ResponseValidationError(KrakenPrimeError):
 class OutcomeUnknownError(KrakenPrimeError):
     """A non-idempotent write was sent but its effect could not be established.
 
-    Nothing was retried after the ambiguous attempt. Read the state (list users or keys, get the
-    batch) before trying again.
+    Raised when the answer to a write was lost and reading the state back (see
+    ``docs/guarantees.md``, "Exactly-once writes") could not settle it: the state could not be
+    read, the lost request could not be fenced off, or the state is ambiguous. The message says
+    what is known and what remains to be checked. Read the state before trying again.
 
     Attributes
     ----------
@@ -274,6 +288,9 @@ class OutcomeUnknownError(KrakenPrimeError):
         The arguments of the call (never credentials).
     attempts : int
         How many attempts were made, the ambiguous one included.
+    orphan_key_id : str or None
+        ``api_user_keys.create``: the id of a key this call created whose secret was lost and
+        that could not be deleted (delete it yourself); ``None`` otherwise.
     """
 
     operation: str
@@ -285,10 +302,15 @@ class OutcomeUnknownError(KrakenPrimeError):
         operation: str,
         arguments: Mapping[str, Any],
         attempts: int,
+        orphan_key_id: str | None = None,
     ) -> None:
         self.operation = operation
         self.arguments = dict(arguments)
         self.attempts = attempts
+        self.orphan_key_id = orphan_key_id
+        # The lowest nonce that, once Kraken accepts it on this key, fences the lost request off
+        # (set by the pipeline; ``None`` without a nonce). Internal: never in messages or logs.
+        self._fence: int | None = None
         super().__init__(message)
 
 

@@ -14,7 +14,8 @@ attempt ``rate_limit_wait`` (when paced) and ``attempt_finished``, ``request_aba
 request left and no answer came back) and ``retry_scheduled`` (before a retry), then
 ``outcome_unknown`` (a write whose effect is unknown) and ``call_finished``. A write whose answer
 was lost and read back reports ``reconciled`` after its ``call_finished`` (the reads it makes are
-calls of their own, with their own ids).
+calls of their own, with their own ids); a write proven not applied is then sent again under the
+same id.
 
 Events carry metadata only: never an API key, secret, signature, token, nonce or request body.
 The callback is called inline, on the event loop, in the task making the call: it must be quick
@@ -168,12 +169,14 @@ class Reconciled(_Event, frozen=True, kw_only=True, tag="reconciled", gc=False):
     Attributes
     ----------
     resolved : bool
-        ``True``: the method returned the write's result as the read-back shows it. ``False``:
-        the read-back did not settle it and the method raised ``OutcomeUnknownError``.
+        ``True``: the read-back established the outcome, applied (the method returns the result
+        it shows) or not applied (the write is sent again, under the same request id).
+        ``False``: it did not, and the method raised ``OutcomeUnknownError``.
     how : str
-        A short tag of the resolution: for instance ``"found_batch"`` (the batch this call
-        created), ``"leg_started"`` (the batch shows the leg settling), ``"rename_shown"``,
-        ``"delete_shown"``, or ``"unresolved"``.
+        A short tag of the resolution: ``"found_batch"`` (the batch this call created),
+        ``"leg_started"`` (the batch shows the leg settling), ``"found_user"``,
+        ``"rename_shown"``, ``"delete_shown"``, ``"read_back"`` (another rule's result),
+        ``"not_applied"`` (sent again) or ``"unresolved"``.
     """
 
     name: ClassVar[str] = "reconciled"

@@ -27,7 +27,7 @@ import msgspec
 
 from ._key_models import FindingCode, KeyAudit, KeyFinding, Severity
 from ._oauth_models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
-from ._secret import SecretStr
+from ._secret import SecretStr, repr_hiding
 from .errors import KrakenPrimeError, ResponseValidationError
 
 __all__ = [
@@ -130,6 +130,8 @@ class CreatedApiKey(_Result, frozen=True, kw_only=True):
     permissions: tuple[str, ...] = ()
     whitelisted_ips: tuple[str, ...] = ()
 
+    __repr__ = repr_hiding("api_key")
+
 
 class ApiKey(_Result, frozen=True, kw_only=True):
     """An existing key, without its secret.
@@ -143,6 +145,8 @@ class ApiKey(_Result, frozen=True, kw_only=True):
     user_id: str | None = None
     api_key: str | None = None
     permissions: tuple[str, ...] = ()
+
+    __repr__ = repr_hiding("api_key")
     whitelisted_ips: tuple[str, ...] = ()
     updated_at: int | None = None
 
@@ -199,15 +203,19 @@ class Leg(_Result, frozen=True, kw_only=True):
         Raises
         ------
         ResponseValidationError
-            The text is not a decimal number.
+            The text is not a finite decimal number (``NaN``, ``sNaN`` and ``Infinity`` are
+            refused: a malformed answer, and comparing an sNaN raises in the caller's code).
         """
         text = self.amount_text
         if text is None:
             return None
         try:
-            return Decimal(text)
+            value = Decimal(text)
         except (InvalidOperation, TypeError, ValueError):
             raise ResponseValidationError(f"Leg.amount: {text!r:.60} is not a decimal") from None
+        if not value.is_finite():
+            raise ResponseValidationError(f"Leg.amount: {text!r:.60} is not a finite decimal")
+        return value
 
     @property
     def started(self) -> bool:
@@ -233,13 +241,14 @@ class BatchAttributes(_Result, frozen=True, kw_only=True):
 
     @property
     def created_at_datetime(self) -> datetime | None:
-        """``created_at`` as an aware UTC datetime."""
-        return _ms_to_datetime(self.created_at)
+        """``created_at`` as an aware UTC datetime (``ResponseValidationError`` when it is out of
+        the range a datetime can hold)."""
+        return _ms_to_datetime("created_at", self.created_at)
 
     @property
     def updated_at_datetime(self) -> datetime | None:
-        """``updated_at`` as an aware UTC datetime."""
-        return _ms_to_datetime(self.updated_at)
+        """``updated_at`` as an aware UTC datetime (errors as for ``created_at_datetime``)."""
+        return _ms_to_datetime("updated_at", self.updated_at)
 
 
 class Batch(_Result, frozen=True, kw_only=True):
@@ -274,11 +283,20 @@ class BatchPage(_Result, frozen=True, kw_only=True):
 
 
 class TransferAttributes(_Result, frozen=True, kw_only=True):
-    """``Transfer.attributes``; ``transfer_status`` is an open vocabulary (``pending`` seen)."""
+    """``Transfer.attributes``; ``transfer_status`` is an open vocabulary (``pending`` seen).
+
+    ``transfer_amount`` is a finite ``Decimal``: an answer with ``NaN``, ``sNaN`` or
+    ``Infinity`` there is refused as malformed (``ResponseValidationError``).
+    """
 
     transfer_status: str | None = None
     transfer_amount: Decimal | None = None
     transfer_asset: str | None = None
+
+    def __post_init__(self) -> None:
+        # Decoding turns this ValueError into a ResponseValidationError (a malformed answer).
+        if self.transfer_amount is not None and not self.transfer_amount.is_finite():
+            raise ValueError("transfer_amount must be a finite decimal")
 
 
 class TransferRelationships(_Result, frozen=True, kw_only=True):
@@ -360,7 +378,13 @@ class SettlementReport:
         return self.confirmed and not self.failed and not self.unknown
 
 
-def _ms_to_datetime(value: int | None) -> datetime | None:
+def _ms_to_datetime(field: str, value: int | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        shown = str(value) if -(10**24) < value < 10**24 else "a number of over 24 digits"
+        raise ResponseValidationError(
+            f"BatchAttributes.{field}: {shown} is not a usable epoch-milliseconds timestamp"
+        ) from None

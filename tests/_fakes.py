@@ -104,6 +104,16 @@ def ok(result: Any, *, warnings: tuple[str, ...] = ()) -> RawResponse:
     return RawResponse(200, json.dumps({"error": list(warnings), "result": result}).encode())
 
 
+def listed(*items: Any) -> RawResponse:
+    """A ``{"data": [...]}`` answer (the read a create makes before sending, among others)."""
+    return ok({"data": list(items)})
+
+
+def no_batches() -> RawResponse:
+    """An empty ``ListPrimeSettlementBatches`` page."""
+    return ok({"data": [], "pagination": {"has_more": False}})
+
+
 def kraken_error(*errors: str, status: int = 200, result: bool = True) -> RawResponse:
     payload: dict[str, Any] = {"error": list(errors)}
     if result:
@@ -146,7 +156,7 @@ def make_client(
         retry=retry,
         sleep=clock.sleep,
         clock=clock,
-        **kwargs,
+        **{"abandon_hold": 0, **kwargs},  # scripted answers never arrive late
     )
     return client, clock
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kraken_prime_async import ApiKey, SecretStr, ValidationError
-from tests._fakes import ScriptedTransport, make_client, ok
+from tests._fakes import ScriptedTransport, listed, make_client, ok
 
 CREATED = {
     "id": "3RM9K4ZTC0C00",
@@ -21,7 +21,7 @@ CREATED = {
 
 
 async def test_create_masks_the_secret(transport: ScriptedTransport) -> None:
-    transport.queue(ok(CREATED))
+    transport.queue(listed(), ok(CREATED))  # the user's keys before, then the create
     client, _ = make_client(transport)
     key = await client.api_user_keys.create("2T0RXL9B8K5D6")
     assert isinstance(key.api_secret, SecretStr)

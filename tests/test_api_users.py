@@ -7,17 +7,18 @@ from typing import Any
 import pytest
 
 from kraken_prime_async import ApiUser, Role, UserStatus, ValidationError
-from tests._fakes import USER, ScriptedTransport, make_client, ok
+from tests._fakes import USER, ScriptedTransport, listed, make_client, ok
 
 
 async def test_create(transport: ScriptedTransport) -> None:
-    transport.queue(ok(USER))
+    transport.queue(listed(), ok(USER))  # the users before, then the create
     client, _ = make_client(transport)
     user = await client.api_users.create(name="Test User", role=Role.TRADER)
     assert user == ApiUser(
         id="2T0RXL9B8K5D6", name="Test User", status="Enabled", roles=("Trader",)
     )
-    sent = transport.requests[0]
+    assert transport.requests[0].operation == "ListPrimeApiUsers"
+    sent = transport.requests[1]
     assert sent.operation == "CreatePrimeApiUser"
     assert str(sent.url) == "https://prime.test/0/private/CreatePrimeApiUser"
     assert sent.json == {"nonce": sent.json["nonce"], "name": "Test User", "role": "Trader"}
@@ -68,7 +69,7 @@ async def test_update_roles(transport: ScriptedTransport) -> None:
 
 
 async def test_unknown_fields_in_answers_are_ignored(transport: ScriptedTransport) -> None:
-    transport.queue(ok({**USER, "created": 1, "team": {"x": 1}}))
+    transport.queue(listed(), ok({**USER, "created": 1, "team": {"x": 1}}))
     client, _ = make_client(transport)
     assert (await client.api_users.create("Test User", "Trader")).name == "Test User"
 

@@ -261,3 +261,15 @@ def test_refused_base_urls(url: str) -> None:
         FastApiKeyClient(TOKEN_CANARY, base_url=url)
     assert info.value.field == "base_url"
     _no_secret(info.value, TOKEN_CANARY)
+
+
+def test_neither_key_nor_secret_set_names_both(clean_env: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError) as info:
+        PrimeClient.from_env()
+    assert info.value.field == "KRAKEN_PRIME_API_KEY"
+    assert "KRAKEN_PRIME_API_SECRET" in str(info.value)
+
+
+def test_off_is_none_for_the_rate_limit(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("KRAKEN_PRIME_RATE_LIMIT", "off")
+    assert prime_settings({"api_key": "K", "api_secret": FAKE_SECRET})[0]["rate_limit"] is None

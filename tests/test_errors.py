@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from kraken_prime_async import RawResponse
 from kraken_prime_async import errors as e
 from kraken_prime_async._endpoint import Endpoint, same
 from kraken_prime_async._error_map import from_errors, from_status
@@ -112,51 +113,53 @@ def _no_redact(text: str) -> str:
 def test_the_error_array_wins_over_a_result() -> None:
     body = b'{"error":["EGeneral:Invalid arguments"],"result":{"a":1}}'
     with pytest.raises(e.InvalidArgumentsError):
-        ENDPOINT.decode(200, body, redact=_no_redact)
+        ENDPOINT.decode(RawResponse(200, body), redact=_no_redact)
 
 
 def test_warnings_do_not_fail_a_call() -> None:
     body = b'{"error":["WGeneral:Something odd"],"result":{"a":1}}'
-    assert ENDPOINT.decode(200, body, redact=_no_redact) == {"a": 1}
+    assert ENDPOINT.decode(RawResponse(200, body), redact=_no_redact) == {"a": 1}
 
 
 def test_an_error_with_an_empty_result_object_is_still_the_error() -> None:
     raw = kraken_error("EAPI:Invalid key")
     typed: Endpoint[list[int], list[int]] = Endpoint("X", list[int], same, idempotent=True)
     with pytest.raises(e.AuthenticationError):
-        typed.decode(raw.status, raw.body, redact=_no_redact)
+        typed.decode(raw, redact=_no_redact)
 
 
 def test_the_declared_500_body_is_classified_by_its_error_strings() -> None:
     raw = kraken_error("EService:Unavailable", status=500, result=False)
     with pytest.raises(e.ServiceUnavailableError) as info:
-        ENDPOINT.decode(raw.status, raw.body, redact=_no_redact)
+        ENDPOINT.decode(raw, redact=_no_redact)
     assert info.value.status == 500
 
 
 def test_a_proxy_html_page_becomes_a_clear_error_with_a_redacted_snippet() -> None:
     raw = html(502, "Bad Gateway SECRETISH")
     with pytest.raises(e.ServiceUnavailableError) as info:
-        ENDPOINT.decode(raw.status, raw.body, redact=lambda t: t.replace("SECRETISH", "<redacted>"))
+        ENDPOINT.decode(raw, redact=lambda t: t.replace("SECRETISH", "<redacted>"))
     assert "HTTP 502" in str(info.value) and "Bad Gateway" in str(info.value)
     assert "SECRETISH" not in str(info.value)
 
 
 def test_non_json_200_is_a_retryable_response_error_that_quotes_nothing() -> None:
     with pytest.raises(e.ResponseValidationError) as info:
-        ENDPOINT.decode(200, b'{"error":[],"result":{"api_secret":"abc', redact=_no_redact)
+        ENDPOINT.decode(
+            RawResponse(200, b'{"error":[],"result":{"api_secret":"abc'), redact=_no_redact
+        )
     assert info.value.retryable and "abc" not in str(info.value)
 
 
 def test_wrong_shape_is_a_non_retryable_response_error() -> None:
     with pytest.raises(e.ResponseValidationError) as info:
-        ENDPOINT.decode(200, b'{"error":[],"result":{"a":"x"}}', redact=_no_redact)
+        ENDPOINT.decode(RawResponse(200, b'{"error":[],"result":{"a":"x"}}'), redact=_no_redact)
     assert not info.value.retryable and "$.result" in str(info.value)
 
 
 def test_neither_errors_nor_result() -> None:
     with pytest.raises(e.ResponseValidationError, match="neither"):
-        ENDPOINT.decode(200, b'{"error":[]}', redact=_no_redact)
+        ENDPOINT.decode(RawResponse(200, b'{"error":[]}'), redact=_no_redact)
 
 
 def test_validation_error_is_a_value_error_naming_the_field() -> None:

@@ -74,7 +74,11 @@ def oauth_client(
 
 async def test_verbs_paths_headers_and_bodies(transport: ScriptedTransport) -> None:
     transport.queue(
-        result({**INFO, "secret": "c2VjcmV0"}), result([INFO]), result(True), result(True)
+        result([]),  # the names before the create (docs/guarantees.md)
+        result({**INFO, "secret": "c2VjcmV0"}),
+        result([INFO]),
+        result(True),
+        result(True),
     )
     oauth, _ = oauth_client(transport)
     async with oauth:
@@ -85,7 +89,8 @@ async def test_verbs_paths_headers_and_bodies(transport: ScriptedTransport) -> N
         await oauth.fast_api_keys.update("bot", new_api_key_name="bot2", ip_allowlist=["::1"])
         await oauth.fast_api_keys.delete("bot2")
     assert created.secret.get_secret_value() == "c2VjcmV0"
-    sent = transport.requests
+    assert transport.requests[0].operation == "ListFastApiKeys"
+    sent = transport.requests[1:]
     assert [r.http_method for r in sent] == ["POST", "GET", "PUT", "DELETE"]
     assert {str(r.url) for r in sent} == {"https://oauth.test/oauth/fast-api-key"}
     assert [r.operation for r in sent] == [
@@ -124,13 +129,27 @@ async def test_results_tolerate_missing_and_unknown_fields(transport: ScriptedTr
     assert empty.api_key_name is None
 
 
-async def test_create_answered_without_a_secret_says_the_secret_is_lost(
+async def test_create_answered_without_a_secret_deletes_the_key_and_creates_it_again(
     transport: ScriptedTransport,
 ) -> None:
-    transport.queue(result(INFO), result([INFO]))
+    transport.queue(
+        result([]), result(INFO), result([INFO]), result(True), result({**INFO, "secret": "c2Vj"})
+    )
+    oauth, _ = oauth_client(transport)
+    created = await oauth.fast_api_keys.create("bot")
+    assert created.secret.get_secret_value() == "c2Vj"
+    assert [r.http_method for r in transport.requests] == ["GET", "POST", "GET", "DELETE", "POST"]
+    await oauth.close()
+
+
+async def test_create_answered_without_a_secret_names_the_key_it_could_not_delete(
+    transport: ScriptedTransport,
+) -> None:
+    transport.queue(result([]), result(INFO), result([INFO]), result(False))
     oauth, _ = oauth_client(transport)
     with pytest.raises(OutcomeUnknownError, match="secret was not received") as info:
-        await oauth.fast_api_keys.create("bot")
+        await oauth.fast_api_keys.create("bot", retry=RetryPolicy.disabled())
+    assert info.value.orphan_key_id == INFO["api_key_name"]
     assert isinstance(info.value.__cause__, OutcomeUnknownError)
     assert isinstance(info.value.__cause__.__cause__, ResponseValidationError)
     await oauth.close()
@@ -239,12 +258,15 @@ async def test_invalid_arguments_are_not_retried(transport: ScriptedTransport) -
     await oauth.close()
 
 
-async def test_a_lost_create_answer_is_never_resent(transport: ScriptedTransport) -> None:
-    transport.queue(timed_out("CreateFastApiKey"), result([]))
+async def test_a_lost_create_is_sent_again_only_after_the_read_back_shows_no_key(
+    transport: ScriptedTransport,
+) -> None:
+    transport.queue(
+        result([]), timed_out("CreateFastApiKey"), result([]), result({**INFO, "secret": "c2Vj"})
+    )
     oauth, _ = oauth_client(transport)
-    with pytest.raises(OutcomeUnknownError, match="it was not created"):
-        await oauth.fast_api_keys.create("bot")
-    assert [r.http_method for r in transport.requests] == ["POST", "GET"]
+    assert (await oauth.fast_api_keys.create("bot")).secret.get_secret_value() == "c2Vj"
+    assert [r.http_method for r in transport.requests] == ["GET", "POST", "GET", "POST"]
     await oauth.close()
 
 

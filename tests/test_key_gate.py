@@ -8,8 +8,10 @@ import asyncio
 import pytest
 
 from kraken_prime_async import PrimeClient, ValidationError
+from kraken_prime_async._auth import fingerprint
 from kraken_prime_async._key_gate import KeyGate
 from kraken_prime_async._local_gate import LocalGate, Outcome, outcome_of, shared_local_gate
+from kraken_prime_async._secret import Credential
 from kraken_prime_async.errors import CoordinationError, InvalidNonceError
 from tests._fakes import FAKE_SECRET, ScriptedTransport, make_client, ok, unique_key
 
@@ -123,8 +125,10 @@ def _key_gate(window_seconds: float = 10.0) -> KeyGate:
     async def no_sleep(seconds: float) -> None:
         return None
 
+    key = unique_key()
     return KeyGate(
-        unique_key(),
+        Credential(key),
+        ref=fingerprint(key, 32),
         window_seconds=window_seconds,
         max_in_flight=8,
         rate_limit=None,

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from kraken_prime_async import LocalNonceSource, NonceSource, PrimeClient, ValidationError
-from kraken_prime_async._auth import HmacAuth
-from kraken_prime_async._nonce import shared_nonce_source
+from kraken_prime_async._auth import HmacAuth, fingerprint
+from kraken_prime_async._nonce import FloorNonceSource, shared_nonce_source
 from tests._fakes import FAKE_SECRET, FakeClock, ScriptedTransport, make_client, ok, unique_key
 
 
@@ -65,6 +65,15 @@ def test_start_after_is_a_floor() -> None:
     assert source.next_nonce_sync() == 10**15 + 1
 
 
+async def test_a_nonce_at_least_a_floor_keeps_the_sequence_increasing() -> None:
+    source = LocalNonceSource(clock=lambda: 1_700_000_000.0)
+    first = await source.next_nonce()
+    assert await source.next_nonce_at_least(first + 5001) == first + 5001
+    assert await source.next_nonce() == first + 5002
+    assert await source.next_nonce_at_least(first) == first + 5003  # a floor never lowers it
+    assert isinstance(source, FloorNonceSource)
+
+
 def test_rejects_unknown_units() -> None:
     with pytest.raises(ValueError, match="nonce_unit"):
         LocalNonceSource("minutes")  # type: ignore[arg-type]
@@ -80,7 +89,8 @@ def test_one_source_per_key_shared_by_every_client() -> None:
     key = unique_key()
     a = PrimeClient(key, FAKE_SECRET)
     b = PrimeClient(key, FAKE_SECRET)
-    assert _source(a) is _source(b) is shared_nonce_source(key)
+    # the process-wide registry names a key by its SHA-256 reference, never by the key itself
+    assert _source(a) is _source(b) is shared_nonce_source(fingerprint(key, 32))
     other = PrimeClient(unique_key(), FAKE_SECRET)
     assert _source(other) is not _source(a)
 

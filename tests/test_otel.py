@@ -142,16 +142,24 @@ async def test_metrics_duration_retries_waits_and_unknown_outcomes(
     otel: Otel, transport: ScriptedTransport
 ) -> None:
     transport.queue(
-        kraken_error("EAPI:Rate limit exceeded"), ok({"data": []}), lost("CreatePrimeApiUser")
+        kraken_error("EAPI:Rate limit exceeded"),
+        ok({"data": []}),
+        lost("SettlePrimeSettlementBatchAsset"),
+        kraken_error("EGeneral:Invalid arguments"),  # the read-back fails: outcome unknown
     )
     client, clock = make_client(transport, **otel.kwargs)
     await client.api_users.list()
     with pytest.raises(OutcomeUnknownError):
-        await client.api_users.create("bot", "Trader")
+        await client.settlement.settle_asset("B_1", "BTC")
     found = otel.metrics()
     durations = found["http.client.request.duration"]
     by_error = {p.attributes.get("error.type"): p for p in durations}
-    assert set(by_error) == {"EAPI:Rate limit exceeded", None, "APIConnectionError"}
+    assert set(by_error) == {
+        "EAPI:Rate limit exceeded",
+        None,
+        "APIConnectionError",
+        "EGeneral:Invalid arguments",
+    }
     refused = by_error["EAPI:Rate limit exceeded"]
     assert refused.count == 1 and refused.attributes == {
         "http.request.method": "POST",
@@ -170,15 +178,21 @@ async def test_metrics_duration_retries_waits_and_unknown_outcomes(
     }
     # after the refusal the retry is due at once and the key's pacing holds it back (then the
     # next call too): the waits the log used to be silent about
-    assert waits == {("ListPrimeApiUsers", "pacing"): 1, ("CreatePrimeApiUser", "pacing"): 1}
+    assert waits[("ListPrimeApiUsers", "pacing")] == 1
+    assert {reason for _, reason in waits} == {"pacing"}
     wait_time = sum(p.value for p in found["kraken.client.rate_limit.wait_time"])
     assert wait_time == pytest.approx(sum(clock.sleeps))
     (unknown,) = found["kraken.client.outcome_unknown"]
-    assert unknown.value == 1 and unknown.attributes == {"kraken.operation": "CreatePrimeApiUser"}
+    assert unknown.value == 1
+    assert unknown.attributes == {"kraken.operation": "SettlePrimeSettlementBatchAsset"}
     (abandoned,) = found["kraken.client.abandoned_requests"]
     assert abandoned.attributes["kraken.abandon.reason"] == "connection_lost"
-    call = otel.spans()[-1]
-    assert _attributes(call)["kraken.outcome"] == "outcome_unknown"
+    write = next(s for s in otel.spans() if s.name == "SettlePrimeSettlementBatchAsset")
+    assert _attributes(write)["kraken.outcome"] == "outcome_unknown"
+    reconcile = otel.spans()[-1]
+    assert reconcile.name == "reconcile SettlePrimeSettlementBatchAsset"
+    assert _attributes(reconcile)["kraken.reconcile.how"] == "unresolved"
+    assert _attributes(reconcile)["kraken.reconcile.resolved"] is False
 
 
 @pytest.mark.integration

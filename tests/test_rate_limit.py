@@ -8,7 +8,15 @@ import pytest
 
 from kraken_prime_async import PrimeClient, RateLimit, ValidationError
 from kraken_prime_async._rate_limit import TIERS, CallCounter, resolve
-from tests._fakes import FAKE_SECRET, FakeClock, ScriptedTransport, kraken_error, make_client, ok
+from tests._fakes import (
+    FAKE_SECRET,
+    FakeClock,
+    ScriptedTransport,
+    kraken_error,
+    make_client,
+    ok,
+    unique_key,
+)
 
 
 async def test_a_known_tier_lets_a_burst_through_then_paces() -> None:
@@ -59,8 +67,9 @@ def test_settings() -> None:
 
 async def test_clients_on_one_key_share_the_model(transport: ScriptedTransport) -> None:
     transport.queue(kraken_error("EAPI:Rate limit exceeded"), *[ok({"data": []}) for _ in range(3)])
-    first, clock = make_client(transport)
-    second, _ = make_client(transport, clock=clock, api_key=first._gate.api_key)
+    key = unique_key()
+    first, clock = make_client(transport, api_key=key)
+    second, _ = make_client(transport, clock=clock, api_key=key)
     await first.api_users.list()  # refused once, then paced
     await second.api_users.list()  # the second client waits too: the counter is full
     assert second.stats.rate_limit_waits == 1

@@ -20,8 +20,10 @@ from tests._fakes import (
     ScriptedTransport,
     html,
     kraken_error,
+    listed,
     lost,
     make_client,
+    no_batches,
     ok,
     refused,
     timed_out,
@@ -175,11 +177,12 @@ def test_backoff_has_jitter_within_the_upper_half_and_a_cap() -> None:
 async def test_a_non_idempotent_write_is_never_resent_after_an_ambiguous_end(
     transport: ScriptedTransport, ambiguous: object, call: str
 ) -> None:
-    transport.queue(ambiguous)  # type: ignore[arg-type]
-    if call == "create_batch":  # the read-back finds no new batch
-        transport.queue(ok({"data": [], "pagination": {"has_more": False}}))
-    if call == "settle_asset":  # the read-back shows the leg still unsettled
-        transport.queue(ok({"batch": BATCH}))
+    # The read before (creates only), the ambiguous write, then a read-back that is refused:
+    # the outcome stays unknown and the write is not sent again.
+    before = {"create_user": listed(), "create_key": listed(), "create_batch": no_batches()}
+    if call in before:
+        transport.queue(before[call])
+    transport.queue(ambiguous, kraken_error("EGeneral:Permission denied"))  # type: ignore[arg-type]
     client, clock = make_client(transport)
     invoke: Callable[[], Awaitable[object]] = {
         "create_user": lambda: client.api_users.create(name="Desk A", role="Trader"),
@@ -187,19 +190,22 @@ async def test_a_non_idempotent_write_is_never_resent_after_an_ambiguous_end(
         "create_batch": lambda: client.settlement.create_batch("currency"),
         "settle_asset": lambda: client.settlement.settle_asset("B_Y7T2LPVX", "BTC"),
     }[call]
-    with pytest.raises(e.OutcomeUnknownError) as info:
+    with pytest.raises(e.OutcomeUnknownError, match="could not be read back") as info:
         await invoke()
     writes = [r for r in transport.requests if not r.operation.startswith(("List", "Get"))]
     assert len(writes) == 1 and clock.sleeps == []
     assert info.value.attempts == 1
-    assert info.value.operation == transport.requests[0].operation
+    assert info.value.operation == writes[0].operation
     assert "nonce" not in info.value.arguments
-    assert isinstance(info.value.__cause__, e.KrakenPrimeError)
+    assert isinstance(info.value.__cause__, e.OutcomeUnknownError)
+    assert isinstance(info.value.__cause__.__cause__, e.KrakenPrimeError)
     assert client.stats.outcome_unknown == 1
 
 
 async def test_outcome_unknown_carries_the_arguments(transport: ScriptedTransport) -> None:
-    transport.queue(kraken_error("EAPI:Invalid nonce"), lost(), ok({"batch": BATCH}))
+    transport.queue(
+        kraken_error("EAPI:Invalid nonce"), lost(), kraken_error("EGeneral:Permission denied")
+    )
     client, _ = make_client(transport)
     with pytest.raises(e.OutcomeUnknownError) as info:
         await client.settlement.settle_asset("B_Y7T2LPVX", "BTC")

@@ -38,7 +38,7 @@ async def test_a_failing_and_retrying_call_leaks_nothing(
 ) -> None:
     api_key = unique_key()
     signatures: list[str] = []
-    script = ["proxy-echo"] * 3 + ["nonce", "unavailable", "created"]
+    script = ["proxy-echo"] * 3 + ["keys", "nonce", "unavailable", "created"]
 
     async def handler(request: web.Request) -> web.Response:
         signatures.append(request.headers["API-Sign"])
@@ -46,6 +46,8 @@ async def test_a_failing_and_retrying_call_leaks_nothing(
         if step == "proxy-echo":  # a hostile proxy page that echoes the request headers
             echoed = f"<html>{request.headers['API-Key']} {request.headers['API-Sign']}</html>"
             return web.Response(status=502, text=echoed, content_type="text/html")
+        if step == "keys":  # the user's keys, read before the create
+            return web.json_response({"error": [], "result": {"data": []}})
         if step == "nonce":
             return web.json_response({"error": ["EAPI:Invalid nonce"], "result": {}})
         if step == "unavailable":  # a definite rejection, so the write may be retried
@@ -71,7 +73,7 @@ async def test_a_failing_and_retrying_call_leaks_nothing(
                 await client.api_users.list(retry=RetryPolicy(max_attempts=3))
             created = await client.api_user_keys.create("U1")
     assert created.api_secret.get_secret_value() == NEW_KEY_SECRET
-    assert len(signatures) == 6 and captured_logs.records
+    assert len(signatures) == 7 and captured_logs.records
 
     forbidden = [FAKE_SECRET, api_key, NEW_KEY_SECRET, *signatures]
     visible = [
@@ -93,12 +95,18 @@ async def test_a_failing_and_retrying_call_leaks_nothing(
 async def test_an_outcome_unknown_error_carries_no_credentials() -> None:
     api_key = unique_key()
 
+    reads = 0
+
     async def handler(request: web.Request) -> web.Response:
+        nonlocal reads
+        if request.path.endswith("/ListPrimeApiUserKeys") and not reads:
+            reads += 1  # the keys before the create; every later answer is a bare 504
+            return web.json_response({"error": [], "result": {"data": []}})
         return web.Response(status=504, text=f"timeout for {request.headers['API-Sign']}")
 
     async with (
         loopback(handler) as url,
-        PrimeClient(api_key, FAKE_SECRET, base_url=url) as client,
+        PrimeClient(api_key, FAKE_SECRET, base_url=url, retry=RetryPolicy.disabled()) as client,
     ):
         with pytest.raises(e.OutcomeUnknownError) as info:
             await client.api_user_keys.create("U1")

@@ -66,7 +66,7 @@ async def test_each_leg_outcome_comes_from_the_settle_seam() -> None:
     assert results == {
         "BTC": ("settled", None),
         "ETH": ("settled", "answer lost; the batch shows it started"),
-        "SOL": ("unknown", "answer lost; leg not shown started"),
+        "SOL": ("unknown", "answer lost; leg not read back"),
         "XRP": ("failed", "InvalidArgumentsError"),
         "ADA": ("skipped", "already settled"),
     }

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from kraken_prime_async import AssetKind, BatchStatus, ValidationError
-from tests._fakes import BATCH, LEG, ScriptedTransport, make_client, ok
+from tests._fakes import BATCH, LEG, ScriptedTransport, make_client, no_batches, ok
 
 
 async def test_create_batch(transport: ScriptedTransport) -> None:
-    transport.queue(ok({"batch": BATCH}), ok({"batch": BATCH}))
+    transport.queue(no_batches(), ok({"batch": BATCH}), no_batches(), ok({"batch": BATCH}))
     client, _ = make_client(transport)
     batch = await client.settlement.create_batch(AssetKind.CURRENCY)
     assert batch.id == "B_Y7T2LPVX" and batch.trade_ids is not None and len(batch.trade_ids) == 2
@@ -23,9 +23,9 @@ async def test_create_batch(transport: ScriptedTransport) -> None:
     leg = batch.leg("BTC")
     assert leg is not None and leg.amount == Decimal("1.5") and leg.can_settle is True
     assert leg.latest_spot_transfer == {} and batch.leg("ETH") is None
-    assert transport.requests[0].json["asset_kind"] == "currency"
+    assert transport.requests[1].json["asset_kind"] == "currency"
     await client.settlement.create_batch()
-    assert "asset_kind" not in transport.requests[1].json
+    assert "asset_kind" not in transport.requests[3].json
 
 
 async def test_get_batch_tolerates_missing_and_extra_fields(transport: ScriptedTransport) -> None:

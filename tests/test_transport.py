@@ -75,6 +75,9 @@ async def test_a_dropped_connection_after_sending_makes_a_write_outcome_unknown(
 
     async def handler(request: web.Request) -> web.Response:
         nonlocal calls
+        if request.path.endswith("/ListPrimeApiUsers"):  # the read before, and the read-back
+            error = ["EGeneral:Permission denied"] if calls else []
+            return web.json_response({"error": error, "result": {"data": []}})
         calls += 1
         await request.read()
         assert request.transport is not None
@@ -82,11 +85,12 @@ async def test_a_dropped_connection_after_sending_makes_a_write_outcome_unknown(
         return web.Response()
 
     async with loopback(handler) as url, _client(url) as client:
-        with pytest.raises(e.OutcomeUnknownError) as info:
+        with pytest.raises(e.OutcomeUnknownError, match="could not be read back") as info:
             await client.api_users.create("Desk A", "Trader")
     assert calls == 1
-    cause = info.value.__cause__
-    assert isinstance(cause, e.APIConnectionError) and cause.sent
+    lost = info.value.__cause__
+    assert isinstance(lost, e.OutcomeUnknownError)
+    assert isinstance(lost.__cause__, e.APIConnectionError) and lost.__cause__.sent
 
 
 async def test_a_read_timeout_is_retried_for_reads() -> None:

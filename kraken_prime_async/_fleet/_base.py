@@ -38,8 +38,9 @@ class FleetGate(Protocol):
         """
         ...
 
-    async def release(self, token: Hashable) -> None:
-        """Free the slot of ``token``."""
+    async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
+        """Free the slot of ``token``; with ``hold_seconds`` only that much later (its request
+        was abandoned without an answer and may still reach Kraken)."""
         ...
 
 

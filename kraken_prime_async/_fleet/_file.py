@@ -40,6 +40,13 @@ _T = TypeVar("_T")
 
 _NONCE_RECORD: Final = b"%020d %-2s\n"
 _COUNTER_RECORD: Final = struct.Struct("<5d")  # value, updated, blocked_until, max, decay
+_HOLD_RECORD: Final = struct.Struct("<d")  # a slot's "busy until" (Unix seconds; 0: free)
+
+
+def _held_until(fd: int) -> float:
+    """The "busy until" time a slot file holds (0.0 when none)."""
+    data = os.pread(fd, _HOLD_RECORD.size, 0)
+    return _HOLD_RECORD.unpack(data)[0] if len(data) == _HOLD_RECORD.size else 0.0
 
 
 class _LockedFile:
@@ -144,9 +151,10 @@ class FileLockNonceSource:
         """The nonce file."""
         return self._file.path
 
-    def next_nonce_sync(self) -> int:
-        """Return the next nonce without awaiting (the lock is held for microseconds)."""
-        now = int(self._clock() * self._scale)
+    def next_nonce_sync(self, floor: int = 0) -> int:
+        """Return the next nonce without awaiting, ``>= floor`` (the lock is held for
+        microseconds)."""
+        now = max(int(self._clock() * self._scale), floor)
         with self._file.locked() as fd:
             nonce = following(now, self._read(fd))
             os.pwrite(fd, _NONCE_RECORD % (nonce, self.unit.encode()), 0)
@@ -155,6 +163,10 @@ class FileLockNonceSource:
     async def next_nonce(self) -> int:
         """Return the next nonce."""
         return self.next_nonce_sync()
+
+    async def next_nonce_at_least(self, floor: int) -> int:
+        """Return the next nonce, ``>= floor``: ``max(floor, now, last + 1)``."""
+        return self.next_nonce_sync(floor)
 
     def _read(self, fd: int) -> int:
         raw = os.pread(fd, 64, 0)
@@ -184,7 +196,11 @@ class FileLockNonceSource:
 
 
 class FileLockGate:
-    """The key's in-flight slots as lock files: a slot is held by holding its file's lock."""
+    """The key's in-flight slots as lock files: a slot is held by holding its file's lock.
+
+    A slot released with a hold keeps its "busy until" time (wall clock) in its file: members
+    that lock it before then let it go again.
+    """
 
     def __init__(self, base: str, slots: int) -> None:
         self._files = [_LockedFile(f"{base}.slot{i}") for i in range(slots)]
@@ -195,6 +211,9 @@ class FileLockGate:
         with self._lock:
             for index, file in enumerate(self._files):
                 if index not in self._held and file.try_lock():
+                    if _held_until(file.fd()) > time.time():
+                        file.unlock()  # an abandoned request's hold: still taken
+                        continue
                     self._held.add(index)
                     return index
         return None
@@ -211,11 +230,15 @@ class FileLockGate:
                 return index
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def release(self, token: Hashable) -> None:
-        """Free slot ``token``."""
+    async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
+        """Free slot ``token`` (with ``hold_seconds``: for other members only that much later)."""
         assert isinstance(token, int)
         with self._lock:
-            self._files[token].unlock()
+            file = self._files[token]
+            until = time.time() + hold_seconds if hold_seconds > 0 else 0.0
+            if hold_seconds > 0 or _held_until(file.fd()):
+                os.pwrite(file.fd(), _HOLD_RECORD.pack(until), 0)
+            file.unlock()
             self._held.discard(token)
 
     def close(self) -> None:

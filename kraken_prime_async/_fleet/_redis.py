@@ -178,7 +178,12 @@ class RedisNonceSource:
 
     async def next_nonce(self) -> int:
         """Return the next nonce of the fleet."""
-        now = int(self._clock() * self._scale)
+        return await self.next_nonce_at_least(0)
+
+    async def next_nonce_at_least(self, floor: int) -> int:
+        """Return the next nonce of the fleet, ``>= floor``: the script stores
+        ``max(candidate, last + 1)`` with ``candidate = max(floor, now)``."""
+        now = max(int(self._clock() * self._scale), floor)
         try:
             nonce = await self._scripts.run(
                 "nonce", self._scripts.nonce(keys=[self.key], args=[now, self.unit])
@@ -239,11 +244,17 @@ class RedisGate:
                 return token
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def release(self, token: Hashable) -> None:
-        """Free the slot (its lease would free it anyway)."""
+    async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
+        """Free the slot (its lease would free it anyway); with ``hold_seconds``, shorten its
+        lease to that instead, so it stays in flight for every member until then (never beyond
+        the keys' expiry, set from the lease at the last grant)."""
         pipe = self._scripts.client.pipeline(transaction=False)
-        for key in self._keys:
-            pipe.zrem(key, str(token))
+        if hold_seconds > 0:
+            until_ms = int((self._clock() + hold_seconds) * 1000)
+            pipe.zadd(self._keys[1], {str(token): until_ms})
+        else:
+            for key in self._keys:
+                pipe.zrem(key, str(token))
         await self._scripts.run("in-flight slot release", pipe.execute())
 
     def __repr__(self) -> str:

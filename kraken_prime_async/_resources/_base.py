@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 import aiohttp
 import msgspec
 
+from .._constants import LOGGER_NAME
 from .._endpoint import Endpoint
 from .._observe import Reconciling
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from .._timeout import coerce_timeout
-from ..errors import OutcomeUnknownError
-from ._reconcile import LostAnswer, Outcome, Rule
+from .._validation import retry_policy
+from ..errors import KrakenPrimeError, OutcomeUnknownError
+from ._reconcile import LostAnswer, Outcome, Resend, Rule, not_applied
+
+logger = logging.getLogger(LOGGER_NAME)
 
 R = TypeVar("R")
 F = TypeVar("F")
@@ -39,12 +44,16 @@ class Resource:
         *,
         timeout: TimeoutLike | None,
         retry: RetryPolicy | None,
+        prior_attempts: int = 0,
+        request_id: str | None = None,
     ) -> R:
         return await self._pipeline.call(
             endpoint,
             request,
             timeout=None if timeout is None else coerce_timeout(timeout),
-            retry=retry,
+            retry=retry_policy("retry", retry),
+            prior_attempts=prior_attempts,
+            request_id=request_id,
         )
 
     async def _write(
@@ -73,20 +82,76 @@ class Resource:
     ) -> Outcome[R | F]:
         """As :meth:`_write`, also saying whether the result was read back after a lost answer.
 
-        The read-back runs inside :class:`~.._observe.Reconciling`: it reports how it ended
-        (``reconciled`` event, INFO record, ``reconcile`` span) under the write's request id.
+        The rule's ``before`` read (if any) runs once, before the first send. After a lost
+        answer the rule reads back: applied → its result; proven not applied → the write is sent
+        again as a new attempt, while the retry policy's ``max_attempts`` allows (then the
+        failure of the last attempt is raised: the write did not take effect). A resend refused
+        outright is raised, unless the rule's ``refused`` hook finds the refusal revealed the
+        lost request's effect (it then undoes it and the write is sent again).
+
+        The write keeps one request id across its sends; each read-back runs inside
+        :class:`~.._observe.Reconciling`, which reports how it ended (``reconciled`` event, INFO
+        record, ``reconcile`` span) under that id.
         """
-        started_at = self._pipeline.clock()
+        # Checked before the rule's read-before-write, so a bad argument sends nothing.
+        policy = retry_policy("retry", retry) or self._pipeline.retry
+        if timeout is not None:
+            coerce_timeout(timeout)
+        max_attempts = policy.max_attempts
         before = None if reconcile.before is None else await reconcile.before(self, request)
-        try:
-            value = await self._call(endpoint, request, timeout=timeout, retry=retry)
-        except OutcomeUnknownError as exc:
-            lost = LostAnswer(endpoint.operation, request, exc, started_at, before)
-            with Reconciling(self._pipeline.observer, endpoint.operation, exc) as step:
-                found = await reconcile.resolve(self, lost)
-                step.how = reconcile.how
-            return Outcome(found, read_back=True)
-        return Outcome(value)
+        attempts, lost, refused = 0, None, None
+        while True:
+            try:
+                value = await self._call(
+                    endpoint,
+                    request,
+                    timeout=timeout,
+                    retry=retry,
+                    prior_attempts=attempts,
+                    request_id=None if lost is None else lost.error.request_id,
+                )
+                return Outcome(value)
+            except OutcomeUnknownError as exc:
+                lost = LostAnswer(endpoint.operation, request, exc, before, exc._fence)
+                attempts, refused = exc.attempts, None
+            except KrakenPrimeError as exc:
+                if lost is None or reconcile.refused is None:
+                    raise  # refused outright, or a resend refused for its own reasons
+                attempts, refused = attempts + 1, exc
+            with Reconciling(self._pipeline.observer, endpoint.operation, lost.error) as step:
+                verdict = await self._verdict(reconcile, lost, refused)
+                step.how = "not_applied" if isinstance(verdict, Resend) else reconcile.how
+            if not isinstance(verdict, Resend):
+                return Outcome(verdict, read_back=True)
+            if attempts >= max_attempts:
+                failure = not_applied(lost, verdict, refused)
+                failure.request_id = lost.error.request_id
+                raise failure
+            logger.warning(
+                "%s: answer lost; %s; sending it again (attempt %d of %d)",
+                endpoint.operation,
+                verdict.reason,
+                attempts + 1,
+                max_attempts,
+                extra={"request_id": lost.error.request_id},
+            )
+
+    async def _verdict(
+        self: Res,
+        reconcile: Rule[Res, Q, F],
+        lost: LostAnswer[Q],
+        refused: KrakenPrimeError | None,
+    ) -> F | Resend:
+        """The rule's verdict on ``lost``; after a resend refused with ``refused``, that refusal
+        is raised unless the rule's ``refused`` hook finds it revealed the lost request's
+        effect (and undid it)."""
+        if refused is None:
+            return await reconcile.resolve(self, lost)
+        hook = reconcile.refused
+        verdict = None if hook is None else await hook(self, lost, refused)
+        if verdict is None:
+            raise refused
+        return verdict
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

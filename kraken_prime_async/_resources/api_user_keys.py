@@ -12,6 +12,7 @@ from .._endpoint import Data, Endpoint, same
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from ..models import ApiKey, CreatedApiKey, KeyAudit
+from . import _reconcile_users as _reconcile
 from ._base import Request, Resource, TimeoutLike
 from .api_users import ApiUsers
 from .key_audit import audit_keys
@@ -94,12 +95,18 @@ class ApiUserKeys(Resource):
         """Create a key for ``user_id``.
 
         The returned ``api_secret`` (a :class:`~kraken_prime_async.models.SecretStr`) is shown
-        only in this answer. Not idempotent: a lost answer raises
-        :class:`~kraken_prime_async.errors.OutcomeUnknownError` (list the user's keys and delete
-        the one you do not know, then create again).
+        only in this answer. Not idempotent, so never re-sent blindly: the user's keys are
+        listed before sending (one extra call per create), and if the answer is lost they are
+        read back once the lost request is fenced off by the nonce. No new key: the create is
+        sent again (within ``max_attempts``). A new key, whose secret was lost: it is deleted,
+        then created again, so the caller ends with one key whose secret it holds. If that
+        delete fails, :class:`~kraken_prime_async.errors.OutcomeUnknownError` names the key in
+        ``orphan_key_id``. See ``docs/guarantees.md``, "Exactly-once writes".
         """
         request = UserId(user_id=check.identifier("user_id", user_id))
-        return await self._call(CREATE, request, timeout=timeout, retry=retry)
+        return await self._write(
+            CREATE, request, reconcile=_reconcile.CREATE_KEY, timeout=timeout, retry=retry
+        )
 
     async def list(
         self,

@@ -10,6 +10,7 @@ from .._endpoint import Data, Endpoint, data, same
 from .._retry import RetryPolicy
 from ..errors import ValidationError
 from ..models import ApiUser, Role, UserStatus
+from . import _reconcile_users as _reconcile
 from ._base import Request, Resource, TimeoutLike
 
 
@@ -61,15 +62,20 @@ class ApiUsers(Resource):
     ) -> ApiUser:
         """Create an API user with ``role`` (``"Trader"`` or ``"Viewer"``).
 
-        Not idempotent: if the answer is lost,
-        :class:`~kraken_prime_async.errors.OutcomeUnknownError` is raised rather than risking a
-        second user.
+        Not idempotent, so never re-sent blindly: the users are listed before sending (one
+        extra call per create), and if the answer is lost they are read back once the lost
+        request is fenced off by the nonce. A new user of the name and role is returned; none
+        means the create did not happen and it is sent again (within ``max_attempts``);
+        otherwise :class:`~kraken_prime_async.errors.OutcomeUnknownError` says what is known.
+        See ``docs/guarantees.md``, "Exactly-once writes".
         """
         request = CreateUser(
             name=check.name("name", name, max_length=MAX_USER_NAME_LENGTH),
             role=check.choice("role", role, Role),
         )
-        return await self._call(CREATE, request, timeout=timeout, retry=retry)
+        return await self._write(
+            CREATE, request, reconcile=_reconcile.CREATE_USER, timeout=timeout, retry=retry
+        )
 
     async def get(
         self,

@@ -6,10 +6,14 @@ addressed by name (``api_key_name``, unique per account). Auth is a bearer token
 
 After an answer is lost:
 
-* ``create`` is never re-sent. The keys are read back: if a key with the name exists, it was
-  created but its secret is lost (:class:`OutcomeUnknownError` says so: delete it and create it
-  again); if none exists, :class:`OutcomeUnknownError` says it was not created and that creating
-  again is safe (names are unique, so a late first request cannot make a second key).
+* ``create`` is never re-sent blindly. The key names are listed before sending (one extra call
+  per create) and read back after a lost answer: the name new since then means the key was
+  created but its secret is lost, so it is deleted and created again; the name absent (or there
+  before the call) means it was not created, so it is sent again (within ``max_attempts``).
+  OAuth has no nonce to fence a late first request off, but names are unique: a late request
+  cannot make a second key, and one that lands before the second create makes that create fail
+  as a duplicate, which is recognised (the key is deleted and created again). See
+  ``docs/guarantees.md``, "Exactly-once writes".
 * ``update`` without a rename sets values, so it is retried like a read. A rename is not re-sent
   (a re-sent rename would fail with "unknown api_key_name" after the first one worked); the
   keys are read back instead: the new name present and the old one gone means it worked.
@@ -32,7 +36,7 @@ from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from ..errors import ResponseValidationError, ValidationError
 from ..models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
-from . import _reconcile
+from . import _reconcile_fast_api as _reconcile
 from ._base import Request, Resource, TimeoutLike
 
 #: What :meth:`FastApiKeys.prime_client` returns (a ``PrimeClient``; the OAuth client passes
@@ -248,10 +252,10 @@ class FastApiKeys(Resource, Generic[P]):
         Raises
         ------
         OutcomeUnknownError
-            The answer was lost. The keys were read back and the message says which case it is:
-            the key exists (its secret is lost: delete it and create it again), or no such key
-            exists (it was not created; creating again is safe because names are unique), or the
-            keys could not be read.
+            The answer was lost and could not be settled (see the module docstring): the keys
+            could not be read back (a token without the read scope cannot list them), or the
+            key created by the lost request could not be deleted (its name is in
+            ``orphan_key_id``).
         """
         name = _key_name("api_key_name", api_key_name)
         fields = _Fields(ip_allowlist, nonce_window, permissions, query_from, query_to, valid_until)

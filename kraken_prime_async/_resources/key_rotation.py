@@ -4,12 +4,11 @@ Steps, each safe against a lost answer:
 
 1. ``ListPrimeApiUserKeys``: the old key must exist; its allow-list is copied, and the list is
    the "before" picture that makes a lost create recognisable.
-2. ``CreatePrimeApiUserKey``. A lost answer (``OutcomeUnknownError``) is resolved by listing the
-   user's keys again: every key not in the "before" picture was created by the lost request
-   and nobody holds its secret, so it is deleted; then the create is sent again (at most
-   ``ROTATE_CREATE_ATTEMPTS`` creates). The listing is itself a later request of the same key:
-   once Kraken accepts it, the lost create (lower nonce) can no longer be admitted; with a nonce
-   window the client first waits out the window (the nonce fence).
+2. ``CreatePrimeApiUserKey``, through ``api_user_keys.create``, which settles a lost answer
+   exactly: the user's keys are read before and read back behind the nonce fence; a key the lost
+   request made (nobody holds its secret) is deleted and the key created again, within the retry
+   policy (see ``docs/guarantees.md``, "Exactly-once writes"). An answer it cannot settle stops
+   the rotation with the old key unchanged.
 3. Verification (``verify=True``): a signed ``ListPrimeSettlementBatches`` (``limit=1``) made
    with the *new* key and the secret this call holds. Both roles may make it (Viewer: "query
    orders"; the key and user endpoints are the account owner's). A ``PermissionDeniedError``
@@ -37,7 +36,7 @@ import msgspec
 from yarl import URL
 
 from .. import _validation as check
-from .._constants import LOGGER_NAME, ROTATE_CREATE_ATTEMPTS
+from .._constants import LOGGER_NAME
 from .._key_gate import KeyGate
 from .._retry import RetryPolicy
 from .._secret import SecretStr
@@ -167,46 +166,23 @@ class _Rotation:
         except KrakenPrimeError:
             return "unknown"
 
-    async def create(self, before: set[str]) -> CreatedApiKey:
-        for attempt in range(1, ROTATE_CREATE_ATTEMPTS + 1):
-            try:
-                return await self.keys.create(self.user_id, **self.tail)
-            except OutcomeUnknownError:
-                logger.warning("create of a key for %s: answer lost (%d)", self.user_id, attempt)
-            except KrakenPrimeError as exc:  # refused: no key was made
-                raise self.error(
-                    f"creating the new key failed ({_describe(exc)}); the old key is unchanged",
-                    "create",
-                    live_key_ids=(self.old_key_id,),
-                ) from exc
-            await self._delete_orphans(before)
-        raise self.error(
-            f"the answers of {ROTATE_CREATE_ATTEMPTS} key creations were lost (each key they "
-            "created was found and deleted); the old key is unchanged",
-            "create",
-            live_key_ids=(self.old_key_id,),
-        )
-
-    async def _delete_orphans(self, before: set[str]) -> None:
+    async def create(self) -> CreatedApiKey:
         try:
-            await self.fence()
-            orphans = [key_id for key_id in await self.key_ids() if key_id not in before]
-        except KrakenPrimeError as exc:
+            return await self.keys.create(self.user_id, **self.tail)
+        except OutcomeUnknownError as exc:  # lost, and it could not be settled
+            orphan = () if exc.orphan_key_id is None else (exc.orphan_key_id,)
             raise self.error(
-                "a key creation's answer was lost and the user's keys could not be read to "
-                "find the key it may have created",
+                f"creating the new key had an unknown outcome ({exc}); the old key is unchanged",
+                "create",
+                live_key_ids=(self.old_key_id,),
+                unknown_key_ids=orphan,
+            ) from exc
+        except KrakenPrimeError as exc:  # refused, or proven not made: no key was left
+            raise self.error(
+                f"creating the new key failed ({_describe(exc)}); the old key is unchanged",
                 "create",
                 live_key_ids=(self.old_key_id,),
             ) from exc
-        for orphan in orphans:
-            if await self.delete(orphan) != "deleted":
-                raise self.error(
-                    f"key {orphan}, created by a request whose answer was lost (nobody holds "
-                    "its secret), could not be deleted: delete it",
-                    "create",
-                    live_key_ids=(self.old_key_id,),
-                    unknown_key_ids=(orphan,),
-                )
 
     async def roll_back(self, new: CreatedApiKey, stage: str, cause: BaseException) -> None:
         """Delete the new key after a failed step, and raise saying what is left."""
@@ -300,7 +276,7 @@ async def rotate_key(
     if old is None:
         raise rotation.error("the user has no such key; nothing was changed", "start")
     allow = list(old.whitelisted_ips) if ips is None else ips
-    new = await rotation.create({key.id for key in before})
+    new = await rotation.create()
     logger.info("key rotation for %s: created key %s", user_id, new.id)
     stage = "verify"
     try:

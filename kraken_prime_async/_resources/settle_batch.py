@@ -2,8 +2,15 @@
 
 Safety comes from reading state, not from memory: every run starts from the batch as Kraken
 reports it, so a leg that is settling or settled (its ``status`` is no longer ``unsettled``, or it
-carries a ``latest_spot_transfer``) is skipped, and a leg whose settle call ended with an unknown
-outcome is read back instead of being sent again.
+carries a ``latest_spot_transfer``) is skipped, and a leg whose settle answer was lost is read back
+once the lost request is fenced off (``_reconcile.SETTLE_LEG``): settled if the batch shows it
+started, settled again if it shows it not started, never sent blindly.
+
+Structured: the legs run as tasks that never outlive the call (``_tasks.run_together``): when
+``settle_batch`` returns or raises (also when its caller cancels it), none of its tasks is still
+running or sending. A raising ``on_progress`` callback is logged (WARNING, once) and not called
+again; settlement goes on and the report is returned whole (a broken progress display must not
+leave a batch half settled).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from .._constants import LOGGER_NAME
+from .._tasks import run_together
 from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
 from ..models import Batch, Leg, LegOutcome, SettlementReport, Transfer
 from ._reconcile import Outcome
@@ -22,7 +30,7 @@ ProgressCallback = Callable[[int, int, LegOutcome], None]
 GetBatch = Callable[[str], Awaitable[Batch]]
 #: Settle one leg (``batch_id``, ``asset``): the transfer (``None`` when a lost answer was read
 #: back from a batch that shows the leg started without naming its transfer), and whether it was
-#: read back. Raises ``OutcomeUnknownError`` when the batch does not show the leg started.
+#: read back. Raises ``OutcomeUnknownError`` when the batch cannot be read back after a loss.
 SettleLeg = Callable[[str, str], Awaitable[Outcome[Transfer | None]]]
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -100,13 +108,24 @@ async def settle_batch(
             outcomes[leg.asset] = LegOutcome(leg.asset, "skipped", reason=reason)
     total = len(batch.legs)
     done = 0
+    progress = on_progress
 
     def report(outcome: LegOutcome) -> None:
-        nonlocal done
+        nonlocal done, progress
         outcomes[outcome.asset] = outcome
         done += 1
-        if on_progress is not None:
-            on_progress(done, total, outcome)
+        if progress is None:
+            return
+        try:
+            progress(done, total, outcome)
+        except Exception as exc:
+            progress = None  # broken: not called again; settlement goes on
+            logger.warning(
+                "settle_batch %s: on_progress raised %s; it is not called again and every leg "
+                "is still settled and reported",
+                batch_id,
+                type(exc).__name__,
+            )
 
     for outcome in list(outcomes.values()):
         report(outcome)
@@ -116,7 +135,7 @@ async def settle_batch(
         async with gate:
             report(await _settle_leg(settle_leg, batch_id, leg.asset))
 
-    await asyncio.gather(*(settle_one(leg) for leg in eligible))
+    await run_together(settle_one(leg) for leg in eligible)
     legs = tuple(outcomes[leg.asset] for leg in batch.legs)
     return SettlementReport(batch_id, bool(batch.attributes.confirmed), legs)
 
@@ -126,7 +145,7 @@ async def _settle_leg(settle_leg: SettleLeg, batch_id: str, asset: str) -> LegOu
         outcome = await settle_leg(batch_id, asset)
     except OutcomeUnknownError as exc:
         # The batch was read after the lost answer and does not show this leg started.
-        return LegOutcome(asset, "unknown", reason="answer lost; leg not shown started", error=exc)
+        return LegOutcome(asset, "unknown", reason="answer lost; leg not read back", error=exc)
     except KrakenPrimeError as exc:
         return LegOutcome(asset, "failed", reason=type(exc).__name__, error=exc)
     reason = "answer lost; the batch shows it started" if outcome.read_back else None

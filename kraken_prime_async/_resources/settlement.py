@@ -102,10 +102,12 @@ class Settlement(Resource):
         """Snapshot every unsettled trade of ``asset_kind`` (Kraken's default: ``"currency"``)
         into a new batch; one active batch per kind may exist.
 
-        Not idempotent, so never re-sent after a lost answer. Instead the batches are read: an
-        unsettled batch of this kind created since the call started is the one this call made
-        and is returned. Otherwise :class:`~kraken_prime_async.errors.OutcomeUnknownError` is
-        raised.
+        Not idempotent, so never re-sent blindly: the active batches are listed before sending
+        (one extra call per create), and if the answer is lost they are read back once the lost
+        request is fenced off by the nonce. A new batch of the kind is this call's and is
+        returned; none means the create did not happen and it is sent again (within
+        ``max_attempts``; a batch another worker made before the call is never returned).
+        See ``docs/guarantees.md``, "Exactly-once writes".
         """
         kind = UNSET if asset_kind is None else check.choice("asset_kind", asset_kind, AssetKind)
         request = CreateBatch(asset_kind=kind)
@@ -163,8 +165,9 @@ class Settlement(Resource):
         ``until`` defaults to the moment iteration starts, so batches created meanwhile do not
         shift the pages.
         """
+        statuses = None if statuses is None else check.choices("statuses", statuses, BatchStatus)
+        page_size = check.integer("page_size", page_size, minimum=1, maximum=MAX_LIST_LIMIT)
         pinned = until if until is not None else int(time.time() * 1000)
-        statuses = None if statuses is None else list(statuses)
         offset = 0
         while True:
             request = _list_request(statuses, from_, pinned, page_size, offset, asset_kind)
@@ -185,10 +188,12 @@ class Settlement(Resource):
     ) -> Transfer:
         """Start the transfer that settles ``asset``'s leg of a confirmed batch. Moves funds.
 
-        Never re-sent after a lost answer. The batch is read instead: if the leg shows its
-        transfer (``latest_spot_transfer`` with an ``id``), that transfer is returned; otherwise
-        :class:`~kraken_prime_async.errors.OutcomeUnknownError` is raised (the leg's ``status``,
-        ``can_settle`` and ``latest_spot_transfer`` tell you more later).
+        Never re-sent blindly. After a lost answer the batch is read back once the lost request
+        is fenced off by the nonce (no extra call before sending): a leg showing its transfer
+        (``latest_spot_transfer`` with an ``id``) returns that transfer; a leg not started means
+        the settle did not happen and it is sent again (within ``max_attempts``); a leg started
+        without a named transfer raises :class:`~kraken_prime_async.errors.OutcomeUnknownError`.
+        See ``docs/guarantees.md``, "Exactly-once writes".
         """
         request = _settle_request(batch_id, asset)
         return await self._write(
@@ -208,9 +213,10 @@ class Settlement(Resource):
 
         Safe to run again after a crash or Ctrl-C: each run starts from the batch as Kraken
         reports it, skipping legs that are already settling or settled and legs with
-        ``can_settle`` false. A leg whose settle answer was lost is read back, never re-sent:
-        it is reported ``settled`` if the batch shows its transfer started, else ``unknown``
-        (run again later).
+        ``can_settle`` false. A leg whose settle answer was lost is read back once the lost
+        request is fenced off by the nonce: ``settled`` if the batch shows its transfer
+        started; settled again if it shows the leg not started; ``unknown`` if the batch cannot
+        be read (run again later).
 
         Parameters
         ----------
@@ -236,10 +242,12 @@ class Settlement(Resource):
             self.get_batch,
             self._settle_leg,
             check.identifier("batch_id", batch_id),
-            concurrency=concurrency,
-            wait_for_confirmation=wait_for_confirmation,
-            poll_interval=poll_interval,
-            on_progress=on_progress,
+            concurrency=check.integer("concurrency", concurrency, minimum=1),
+            wait_for_confirmation=check.seconds(
+                "wait_for_confirmation", wait_for_confirmation, allow_zero=True
+            ),
+            poll_interval=check.seconds("poll_interval", poll_interval, allow_zero=False),
+            on_progress=check.callback("on_progress", on_progress),
             sleep=self._pipeline.sleep,
         )
 

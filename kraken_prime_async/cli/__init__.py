@@ -1,49 +1,31 @@
-"""``kraken-prime``: a command line for operators (users, keys, batches, settle, sandbox, demo).
+"""``kraken-prime``: a command line for operators (users, keys, batches, settle, doctor, demo).
 
-Human tables by default, ``--json`` for scripts. Errors are one clear line on stderr and a
-non-zero exit code; no secret is ever printed except the one-time ``api_secret`` of a newly
-created key.
+Tables by default, ``--json`` (anywhere on the line) for scripts. Errors are one line on stderr
+that names what to fix (JSON under ``--json``) and a documented exit code. A key's secret is
+printed only when asked for (``--print-secret``). Needs the ``cli`` extra (rich); the library
+itself never imports it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Sequence
 
-from ..errors import (
-    APIConnectionError,
-    APIError,
-    KrakenPrimeError,
-    OutcomeUnknownError,
-    ValidationError,
-)
-from ._parser import build_parser
-
 __all__ = ["main"]
+
+INSTALL_HINT = "kraken-prime needs rich: pip install 'kraken-prime-async[cli]'"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit code."""
-    args = build_parser().parse_args(argv)
     try:
-        code: int = asyncio.run(args.run(args))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except ValidationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        import rich  # noqa: F401
+    except ImportError:
+        print(INSTALL_HINT, file=sys.stderr)
         return 2
-    except OutcomeUnknownError as exc:
-        print(f"outcome unknown: {exc}", file=sys.stderr)
-        return 3
-    except (APIError, APIConnectionError) as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    except KrakenPrimeError as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    return code
+    from ._main import run
+
+    return run(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,15 +1,17 @@
-"""Human tables by default, JSON with ``--json``. Secrets stay masked unless revealed on purpose."""
+"""Results as JSON (``--json``) or as tables. Secrets stay masked unless revealed on purpose."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, TextIO
 
 import msgspec
 
 from .._secret import SecretStr
+from ._console import print_table
 
 
 def _masked(obj: Any) -> Any:
@@ -32,45 +34,27 @@ def to_builtins(value: Any, *, reveal_secrets: bool = False) -> Any:
 
 
 def emit_json(value: Any, *, reveal_secrets: bool = False, stream: TextIO | None = None) -> None:
-    """Print ``value`` as one JSON document."""
+    """Print ``value`` as one JSON document (stdout unless ``stream``)."""
     data = to_builtins(value, reveal_secrets=reveal_secrets)
     (stream or sys.stdout).write(msgspec.json.format(msgspec.json.encode(data)).decode() + "\n")
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, (list, tuple)):
-        return ",".join(_cell(v) for v in value) or "-"
-    if isinstance(value, dict):
-        return ",".join(f"{k}={_cell(v)}" for k, v in value.items()) or "-"
-    return str(value)
+def iso_ms(epoch_ms: int | None, *, seconds: bool = True) -> str | None:
+    """Epoch milliseconds as ISO-8601 UTC: ``2026-11-30T05:10:32Z`` (or ``...T05:10Z``)."""
+    if epoch_ms is None:
+        return None
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%dT%H:%MZ")
 
 
-def emit_table(
-    rows: Sequence[dict[str, Any]], columns: Sequence[str], *, stream: TextIO | None = None
-) -> None:
-    """Print ``rows`` as an aligned table of ``columns``."""
-    out = stream or sys.stdout
-    if not rows:
-        out.write("(none)\n")
-        return
-    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    out.write("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    out.write("\n")
-    for row in cells:
-        out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
-
-
-def emit(value: Any, columns: Sequence[str], *, as_json: bool) -> None:
+def emit(value: Any, columns: Sequence[str], *, as_json: bool, squeeze: Sequence[str] = ()) -> None:
     """Print a result (a Struct or a list of them) as JSON or as a table."""
     if as_json:
         emit_json(value)
         return
     data = to_builtins(value)
     rows = data if isinstance(data, list) else [data]
-    emit_table([_flatten(row) for row in rows], columns)
+    print_table([_flatten(row) for row in rows], columns, squeeze=squeeze)
 
 
 def _flatten(row: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +62,4 @@ def _flatten(row: dict[str, Any]) -> dict[str, Any]:
     for key, value in row.items():
         if isinstance(value, dict) and key in ("attributes", "relationships"):
             flat.update(value)
-    if isinstance(row.get("legs"), list):
-        flat["legs"] = len(row["legs"])
     return flat

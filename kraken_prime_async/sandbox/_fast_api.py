@@ -130,6 +130,15 @@ def _iso(now: float) -> str:
     return datetime.fromtimestamp(now, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def new_token(nbytes: int) -> str:
+    """A random URL-safe token that does not start with ``-`` (it goes on command lines, where
+    ``--token -x...`` would read as an option)."""
+    token = secrets.token_urlsafe(nbytes)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(nbytes)
+    return token
+
+
 class FastApi:
     """Tokens and Fast API keys of the sandbox account."""
 
@@ -146,7 +155,7 @@ class FastApi:
 
     def issue_token(self, scopes: Iterable[str], expires_at: float) -> str:
         """Register and return a new bearer token."""
-        token = secrets.token_urlsafe(32)
+        token = new_token(32)
         self._tokens[token] = TokenRecord(frozenset(scopes), expires_at)
         return token
 

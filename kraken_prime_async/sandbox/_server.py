@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
 import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -18,7 +17,12 @@ from typing import Final, NamedTuple
 from aiohttp import web
 
 from kraken_prime_async.sandbox._admin import AdminApi
-from kraken_prime_async.sandbox._fast_api import DEFAULT_SCOPES, FAST_API_OPERATIONS, FastApi
+from kraken_prime_async.sandbox._fast_api import (
+    DEFAULT_SCOPES,
+    FAST_API_OPERATIONS,
+    FastApi,
+    new_token,
+)
 from kraken_prime_async.sandbox._faults import Faults
 from kraken_prime_async.sandbox._http import RequestServer
 from kraken_prime_async.sandbox._operations import PRIME_OPERATIONS, parse_amount
@@ -127,7 +131,7 @@ class PrimeSandbox:
         self._fast = FastApi(self._state)
         credentials = None if api_key is None or api_secret is None else (api_key, api_secret)
         self._master = self._state.new_key("master", None, self._now_ms(), None, credentials)
-        self._admin_token = admin_token or secrets.token_urlsafe(24)
+        self._admin_token = admin_token or new_token(24)
         self._announced_token: str | None = None
         self._log: list[RequestRecord] = []
         self._on_request = on_request

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import select
+import struct
 import subprocess
 import sys
+import termios
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pyte
 
 from kraken_prime_async.sandbox import PrimeSandbox
 
@@ -76,3 +83,51 @@ class ThreadedSandbox:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
             self.loop.close()
+
+
+def run_pty(
+    *args: str,
+    env: dict[str, str] | None = None,
+    columns: int = 80,
+    rows: int = 60,
+    timeout: float = 60,
+) -> tuple[int, bytes, list[str]]:
+    """Run ``kraken-prime ARGS`` with stdout and stderr on a pseudo-terminal of the given size.
+
+    Returns the exit code, the raw bytes written to the terminal, and the screen a VT100
+    terminal shows at the end (emulated by pyte), one string per row, trailing blanks removed.
+    """
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KRAKEN_PRIME_", "KRAKEN_OAUTH_")) and k not in ("COLUMNS", "LINES")
+    }
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    with subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
+        [str(SCRIPT), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env={**base, **(env or {}), "TERM": "xterm-256color"},
+    ) as process:
+        os.close(slave)
+        data = bytearray()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: every writer closed the terminal
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            elif process.poll() is not None:
+                break
+        os.close(master)
+        code = process.wait(timeout=10)
+    screen = pyte.Screen(columns, rows)
+    pyte.ByteStream(screen).feed(bytes(data))
+    return code, bytes(data), [row.rstrip() for row in screen.display]

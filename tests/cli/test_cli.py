@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 
@@ -20,13 +21,21 @@ def sandbox() -> Iterator[ThreadedSandbox]:
 
 
 def test_demo_settles_every_leg_exactly_once() -> None:
-    done = run_cli("--json", "demo", "--legs", "6", "--concurrency", "3")
+    done = run_cli("demo", "--legs", "6", "--concurrency", "3", "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["settled"] == summary["legs"] == summary["transfers_started"] == 6
-    assert summary["settle_requests"] == 7  # one answer was lost and read back, not re-sent
+    assert summary["settle_requests"] == 7  # one retried refusal; the lost answer was read back
+    assert summary["retries"] == 1 and summary["read_backs"] == 1
     assert summary["batch_status"] == "settled"
+    assert summary["verdict"] == "6 legs: 6 settled exactly once, 0 failed, 0 unknown"
     assert "created Trader user" in done.stderr
+    assert "BTC, ETH, USD, EUR, SOL, XRP" in done.stderr  # real asset codes
+
+
+def test_demo_legs_outside_the_book_name_the_option() -> None:
+    done = run_cli("demo", "--legs", "99")
+    assert done.returncode == 2 and "--legs" in done.stderr
 
 
 def test_users_and_keys(sandbox: ThreadedSandbox) -> None:
@@ -40,11 +49,11 @@ def test_users_and_keys(sandbox: ThreadedSandbox) -> None:
     table = run_cli("users", "list", env=sandbox.env)
     assert table.returncode == 0 and "Desk A" in table.stdout and "NAME" in table.stdout
 
-    key = run_cli("keys", "create", user["id"], env=sandbox.env)
+    key = run_cli("keys", "create", user["id"], "--print-secret", env=sandbox.env)
     assert key.returncode == 0, key.stderr
     secret_lines = [line for line in key.stdout.splitlines() if line.startswith("api_secret: ")]
     assert len(secret_lines) == 1 and "*" not in secret_lines[0]
-    assert "shown once" in key.stderr
+    assert "cannot be retrieved again" in key.stderr
 
     listed = run_cli("--json", "keys", "list", user["id"], env=sandbox.env)
     assert secret_lines[0].split(": ", 1)[1] not in listed.stdout
@@ -69,21 +78,32 @@ def test_batches_and_settle(sandbox: ThreadedSandbox) -> None:
 
     unconfirmed = run_cli("settle", batch_id, env=sandbox.env)
     assert unconfirmed.returncode == 4 and "batch not confirmed" in unconfirmed.stdout
+    assert "0 settled exactly once, 3 skipped (batch not confirmed)" in unconfirmed.stdout
 
     sandbox.sync(lambda: sandbox.sandbox.confirm_batch(batch_id))
     settled = run_cli("settle", batch_id, env=sandbox.env)
     assert settled.returncode == 0, settled.stderr
-    assert "3/3" in settled.stderr  # the progress bar
-    assert settled.stdout.count("settled") == 3
+    assert "[3/3]" in settled.stderr  # progress, one plain line per leg
+    lines = settled.stdout.splitlines()
+    assert sum(line.split()[1:2] == ["settled"] for line in lines) == 3
+    assert lines[-1] == "3 legs: 3 settled exactly once, 0 failed, 0 unknown"
 
-    again = run_cli("--json", "settle", batch_id, env=sandbox.env)
+    again = run_cli("settle", batch_id, "--json", env=sandbox.env)
     report = json.loads(again.stdout)
     assert again.returncode == 0 and {leg["result"] for leg in report["legs"]} == {"skipped"}
+    assert report["verdict"].startswith("3 legs: 0 settled exactly once, 3 skipped (already")
 
     shown = run_cli("batches", "get", batch_id, env=sandbox.env)
     assert shown.returncode == 0 and "BTC" in shown.stdout and "ASSET" in shown.stdout
-    listed = run_cli("--json", "batches", "list", "--status", "partially_settled", env=sandbox.env)
+    assert re.search(r"^created\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", shown.stdout, re.M)
+    listed = run_cli("batches", "list", "--status", "partially_settled", "--json", env=sandbox.env)
     assert [b["id"] for b in json.loads(listed.stdout)["data"]] == [batch_id]
+
+    table = run_cli("batches", "list", env=sandbox.env)
+    header, row = table.stdout.splitlines()
+    assert header.split() == ["ID", "STATUS", "CONF", "LEGS", "CREATED", "UPDATED"]
+    assert row.split()[:5] == [batch_id, "partially_settled", "yes", "3", "BTC,ETH,USD"]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\dZ", t) for t in row.split()[5:])
 
 
 def test_errors_are_one_clear_line_and_an_exit_code(sandbox: ThreadedSandbox) -> None:

@@ -36,7 +36,7 @@ def test_readme_walkthrough_with_the_admin_api() -> None:
                 "--json", "users", "create", "--name", "Desk A", "--role", "Trader", env=env
             ).stdout
         )
-        key = run_cli("--json", "keys", "create", user["id"], env=env)
+        key = run_cli("--json", "keys", "create", user["id"], "--print-secret", env=env)
         assert key.returncode == 0, key.stderr
         created = json.loads(key.stdout)
         trader = {
@@ -63,7 +63,14 @@ def test_readme_walkthrough_with_the_admin_api() -> None:
         assert shown["attributes"]["status"] == "settled"
 
         fast = run_cli(
-            "--json", "fast-keys", "create", "desk-bot", "--allow", "funds_query", env=env
+            "--json",
+            "fast-keys",
+            "create",
+            "desk-bot",
+            "--allow",
+            "funds_query",
+            "--print-secret",
+            env=env,
         )
         assert fast.returncode == 0, fast.stderr
         assert json.loads(fast.stdout)["secret"]

@@ -5,6 +5,7 @@ make ``calls`` signed calls (``ListPrimeApiUsers``) on the shared key, starting 
 ``start_at``, and prints one JSON line: successes, errors by class, and the client's counters.
 With ``nonce_only`` the members share only the nonce sequence (the README's contrast).
 With ``until_error`` each task keeps calling until a call raises (the Redis-goes-away test).
+With ``sleep_clock`` the client's clock moves only while the client sleeps (``SleepClock``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,27 @@ from kraken_prime_async import (
 )
 
 
+class SleepClock:
+    """A wall clock that stands still except while the client sleeps (from ``start``).
+
+    The call-counter model then decays only by the time members spent waiting for it: never
+    faster than real time (so a Kraken on the same tier never refuses), and not at all between
+    calls, so the fleet's first call beyond the counter's maximum waits for certain, however
+    slowly the machine runs. Overlapping sleeps move it to the furthest end, not their sum.
+    """
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        end = self.now + seconds
+        await asyncio.sleep(seconds)
+        self.now = max(self.now, end)
+
+
 async def main(config: dict[str, Any]) -> dict[str, Any]:
     fleet: FileLockFleet | RedisFleet
     if config["fleet"] == "redis":
@@ -36,6 +58,9 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
     shared: dict[str, Any] = {"fleet": fleet}
     if config.get("nonce_only"):  # the contrast: a shared nonce sequence without the slots
         shared = {"nonce_source": fleet.nonce_source(config["api_key"], "ms")}
+    if config.get("sleep_clock"):
+        clock = SleepClock(config["start_at"])
+        shared.update(clock=clock, sleep=clock.sleep)
     client = PrimeClient(
         config["api_key"],
         config["api_secret"],

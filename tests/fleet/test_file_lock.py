@@ -71,6 +71,17 @@ async def test_nonces_increase_and_survive_a_restart_and_a_clock_step(tmp_path: 
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
+async def test_a_nonce_at_least_a_floor_keeps_the_sequence_increasing(tmp_path: Path) -> None:
+    clock = FakeClock(1_700_000_000.0)
+    source = FileLockNonceSource(tmp_path / "key.nonce", clock=clock)
+    first = await source.next_nonce()
+    floor = first + 5001  # a fence above a lost request, 5 s window
+    assert await source.next_nonce_at_least(floor) == floor
+    assert await source.next_nonce() == floor + 1  # every process continues above it
+    assert await source.next_nonce_at_least(first) == floor + 2  # a floor never lowers it
+    source.close()
+
+
 async def test_a_process_with_another_unit_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "key.nonce"
     await FileLockNonceSource(path, "ms").next_nonce()

@@ -98,15 +98,30 @@ def test_four_processes_share_a_key_through_a_lock_file(
 
 def test_the_fleet_shares_one_call_counter(redis_url: str) -> None:
     # A fast-decaying counter (max 6, 30/s) so the test is short; 4 x 10 calls overflow it
-    # unless the four members pace against one shared model.
+    # unless the four members pace against one shared model. The members' clocks move only
+    # while they wait (``SleepClock``): the model never decays faster than the sandbox's real
+    # counter, and not between calls, so the 7th call of the fleet waits however slow the
+    # machine (with real clocks, calls slower than 1/30 s each never filled the counter).
     served = ThreadedSandbox(tier=TierLimits(6.0, 30.0), rate_limit=True)
     with served.running():
         reports = run_fleet(
-            served, fleet="redis", where=redis_url, tasks=5, calls=2, rate_limit=[6.0, 30.0]
+            served,
+            fleet="redis",
+            where=redis_url,
+            tasks=5,
+            calls=2,
+            rate_limit=[6.0, 30.0],
+            sleep_clock=True,
         )
     assert [r["errors"] for r in reports] == [{}] * PROCESSES
+    assert sum(r["successes"] for r in reports) == PROCESSES * 10
     assert sum(r["stats"]["rate_limit_errors"] for r in reports) == 0
     assert sum(r["stats"]["rate_limit_waits"] for r in reports) > 0
+    # The shared counter decays only as far as the furthest member clock moved, that is by the
+    # waits of one member: one of them waited for about (40 - 6) / 30 s of decay. Counters of
+    # their own would need (10 - 6) / 30 s each.
+    waited = max(r["stats"]["rate_limit_wait_seconds"] for r in reports)
+    assert waited >= 0.5 * (40 - 6) / 30.0
     refused = [r for r in served.sandbox.requests if "EAPI:Rate limit exceeded" in r.errors]
     assert refused == []
 

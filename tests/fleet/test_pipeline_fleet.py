@@ -51,7 +51,7 @@ class RecordingFleet:
         self.events.append(f"slot lease={lease_seconds:g}")
         return await self._gate.acquire(lease_seconds)
 
-    async def release(self, token: Hashable) -> None:
+    async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
         self.events.append("release")
         await self._gate.release(token)
         if self.fail_release:

@@ -37,6 +37,17 @@ async def test_nonces_increase_and_survive_a_restart_and_a_clock_step(redis_url:
     await again.close()
 
 
+async def test_a_nonce_at_least_a_floor_keeps_the_sequence_increasing(redis_url: str) -> None:
+    clock = FakeClock(1_700_000_000.0)
+    source = RedisNonceSource(redis_url, key="kp-test:floor", clock=clock)
+    first = await source.next_nonce()
+    floor = first + 5001  # a fence above a lost request, 5 s window
+    assert await source.next_nonce_at_least(floor) == floor
+    assert await source.next_nonce() == floor + 1  # every member continues above it
+    assert await source.next_nonce_at_least(first) == floor + 2  # a floor never lowers it
+    await source.close()
+
+
 async def test_units_are_checked(redis_url: str) -> None:
     ms = RedisNonceSource(redis_url, key="kp-test:n", unit="ms")
     us = RedisNonceSource(redis_url, key="kp-test:n", unit="us")

@@ -10,6 +10,10 @@ from kraken_prime_async import PrimeClient
 from kraken_prime_async.sandbox import PrimeSandbox
 from tests._fakes import FakeClock
 
+#: The abandoned-request hold of these clients: the sandbox on loopback answers within
+#: milliseconds unless a test delays it, so a short hold keeps lost-answer tests quick.
+TEST_ABANDON_HOLD = 0.2
+
 
 @asynccontextmanager
 async def sandbox_and_client(
@@ -25,7 +29,7 @@ async def sandbox_and_client(
             base_url=sb.url,
             sleep=clock.sleep,
             clock=clock,
-            **(client_kwargs or {}),
+            **{"abandon_hold": TEST_ABANDON_HOLD, **(client_kwargs or {})},
         )
         async with client:
             yield sb, client, clock

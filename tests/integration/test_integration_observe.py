@@ -106,23 +106,34 @@ async def test_the_events_of_a_lost_answer_write_in_order_with_one_request_id(
     assert any("answer lost; resolved by reading back (leg_started)" in m for m in messages)
 
 
-async def test_an_unresolved_read_back_reports_it_and_raises_with_the_writes_id() -> None:
+async def test_a_write_proven_not_applied_is_sent_again_under_the_same_request_id() -> None:
     seen: list[events.Event] = []
     async with sandbox_and_client(client_kwargs={"on_event": seen.append}) as (sb, client, _):
         sb.add_trade("BTC", "2")
         batch = await client.settlement.create_batch()
         sb.confirm_batch(batch.id)
-        sb.faults.add("SettlePrimeSettlementBatchAsset", "drop_before")
+        sb.faults.add("SettlePrimeSettlementBatchAsset", "drop_before")  # never applied
         seen.clear()
-        from kraken_prime_async import OutcomeUnknownError
-
-        with pytest.raises(OutcomeUnknownError) as caught:
-            await client.settlement.settle_asset(batch.id, "BTC")
+        transfer = await client.settlement.settle_asset(batch.id, "BTC")
+        assert transfer.id and len(sb.calls("SettlePrimeSettlementBatchAsset")) == 2
     write = seen[0]
-    assert caught.value.request_id == write.request_id
-    reconciled = seen[-1]
-    assert isinstance(reconciled, events.Reconciled) and reconciled.request_id == write.request_id
-    assert (reconciled.resolved, reconciled.how) == (False, "unresolved")
+    names = _of(seen, write.request_id)
+    assert names[:6] == [
+        "call_started",
+        "attempt_finished",
+        "request_abandoned",
+        "outcome_unknown",
+        "call_finished",
+        "reconciled",
+    ]
+    assert names[6:] == ["call_started", "attempt_finished", "call_finished"]  # sent again
+    mine = [event for event in seen if event.request_id == write.request_id]
+    reconciled, resent, finished = mine[5], mine[7], mine[8]
+    assert isinstance(reconciled, events.Reconciled)
+    assert (reconciled.resolved, reconciled.how) == (True, "not_applied")
+    assert isinstance(resent, events.AttemptFinished) and resent.attempt == 2
+    assert isinstance(finished, events.CallFinished) and finished.ok
+    assert last_request_id() == write.request_id
 
 
 async def test_a_read_that_times_out_reports_the_abandoned_request_and_the_retry() -> None:

@@ -54,7 +54,7 @@ async def test_running_again_settles_nothing_twice() -> None:
         assert _processed_settles(sb) == len(ASSETS)
 
 
-async def test_lost_answers_are_read_back_not_resent_and_a_rerun_finishes_the_job() -> None:
+async def test_lost_answers_are_read_back_and_legs_proven_unsettled_are_settled_again() -> None:
     async with sandbox_and_client() as (sb, client, _clock):
         batch_id = await _batch(sb, client)
         sb.faults.add(
@@ -62,14 +62,14 @@ async def test_lost_answers_are_read_back_not_resent_and_a_rerun_finishes_the_jo
         )  # settled, answer lost
         sb.faults.add("SettlePrimeSettlementBatchAsset", "drop_before", times=2)  # never arrived
         first = await client.settlement.settle_batch(batch_id, concurrency=3)
-        assert len(first.unknown) == 2 and len(first.failed) == 0
-        assert len(first.settled) == len(ASSETS) - 2
+        assert len(first.unknown) == 0 and len(first.failed) == 0
+        assert len(first.settled) == len(ASSETS)
         read_back = [leg for leg in first.settled if leg.reason]
         assert len(read_back) == 3 and all(leg.transfer is not None for leg in read_back)
         assert all("batch shows it started" in (leg.reason or "") for leg in read_back)
 
         second = await client.settlement.settle_batch(batch_id)
-        assert len(second.settled) == 2 and len(second.skipped) == len(ASSETS) - 2
+        assert len(second.settled) == 0 and len(second.skipped) == len(ASSETS)
         assert _processed_settles(sb) == len(ASSETS)  # every leg exactly once
         batch = await client.settlement.get_batch(batch_id)
         assert all(leg.status != "unsettled" for leg in batch.legs)

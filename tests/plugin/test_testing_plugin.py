@@ -94,7 +94,7 @@ async def test_fast_api_client(prime_sandbox, fast_api_client):
     listed = await fast_api_client.fast_api_keys.list()
     assert [k.api_key_name for k in listed] == ["desk-bot"]
     assert created.api_key == listed[0].api_key
-    assert [r.operation for r in prime_sandbox.requests] == ["CreateFastApiKey", "ListFastApiKeys"]
+    assert [r.operation for r in prime_sandbox.calls("CreateFastApiKey")] == ["CreateFastApiKey"]
 
 """
 

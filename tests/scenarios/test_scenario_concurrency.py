@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from kraken_prime_async import LegOutcome, SettlementReport
+from kraken_prime_async._constants import AUTO_RATE_LIMIT_QUIET
 from tests.integration._env import sandbox_and_client
 
 pytestmark = pytest.mark.integration
@@ -34,10 +35,12 @@ async def test_200_concurrent_calls_on_one_key_with_window_zero() -> None:
         results = await asyncio.gather(*calls)
         assert len(results) == 200
         stats = client.stats
-        assert stats.failures == 0 and stats.successes == 201
+        assert stats.failures == 0 and stats.successes == 202  # the create reads users first
         assert stats.nonce_rejections / stats.attempts < 0.02
-        # rate_limit="auto": Kraken refuses once; every call queued behind it is then paced.
-        assert stats.rate_limit_errors <= 1
+        # rate_limit="auto": Kraken refuses once; every call queued behind it is then paced,
+        # and the model relaxes after AUTO_RATE_LIMIT_QUIET s without refusals (on the fake
+        # clock this run paces for minutes): at most one more refusal per quiet period.
+        assert stats.rate_limit_errors <= 1 + stats.rate_limit_wait_seconds // AUTO_RATE_LIMIT_QUIET
         errors = [e for r in sb.requests for e in r.errors]
         assert "EGeneral:Temporary lockout" not in errors
         assert errors.count("EAPI:Invalid nonce") == stats.nonce_rejections

@@ -1,0 +1,135 @@
+"""``keys`` commands: list, create, update, delete, rotate and audit. Each returns the exit code.
+
+A new key's secret goes where ``--secret-file`` / ``--print-secret`` say (``SecretDelivery``):
+the file is created (mode 0600, never over an existing file) before anything changes at Kraken,
+removed again if no key came of it, and still written when a stopped rotation left its new key
+live (``KeyRotationError.new_key``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Final
+
+from ..errors import KeyRotationError, ValidationError
+from ..models import CreatedApiKey
+from ._config import client_from
+from ._console import out, say
+from ._errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_REFUSED
+from ._output import emit, emit_json, to_builtins
+from ._secret_file import SecretDelivery
+
+#: A user's keys (the user is on the command line, so no user id column).
+KEY_COLUMNS: Final = ("id", "api_key", "permissions", "whitelisted_ips", "updated_at")
+#: Long cells shortened first on a narrow terminal (``--json`` has them in full).
+KEY_SQUEEZE: Final = ("permissions", "whitelisted_ips")
+FINDING_COLUMNS: Final = ("severity", "code", "user_id", "key_id", "message")
+_DAY: Final = 86400.0
+
+
+async def keys_list(args: argparse.Namespace) -> int:
+    async with client_from(args) as client:
+        keys = await client.api_user_keys.list(args.user_id)
+    emit(keys, KEY_COLUMNS, as_json=args.json, squeeze=KEY_SQUEEZE)
+    return EXIT_OK
+
+
+async def keys_create(args: argparse.Namespace) -> int:
+    delivery = SecretDelivery(args.secret_file, args.print_secret)
+    client = client_from(args)
+    with delivery:
+        async with client:
+            key = await client.api_user_keys.create(args.user_id)
+        note = delivery.keep(key.api_secret)
+    show_created_key(key, delivery, as_json=args.json)
+    say(note)
+    return EXIT_OK
+
+
+def show_created_key(key: CreatedApiKey, delivery: SecretDelivery, *, as_json: bool) -> None:
+    """The new key; its secret only with ``--print-secret``."""
+    if as_json:
+        data = to_builtins(key, reveal_secrets=delivery.print_secret)
+        if not delivery.print_secret:
+            data.pop("api_secret", None)
+        if delivery.file is not None:
+            data["secret_file"] = str(delivery.file.path)
+        emit_json(data)
+        return
+    emit(key, KEY_COLUMNS[:-1], as_json=False, squeeze=KEY_SQUEEZE)
+    if delivery.print_secret:
+        # A plain write: the one value the user asked to see, never through a log or a table.
+        sys.stdout.write(f"api_secret: {key.api_secret.get_secret_value()}\n")
+        sys.stdout.flush()
+
+
+async def keys_update(args: argparse.Namespace) -> int:
+    ips = [] if args.clear_ips else args.ip
+    if ips is None:
+        raise ValidationError("--ip", "give --ip at least once, or --clear-ips")
+    async with client_from(args) as client:
+        key = await client.api_user_keys.update(args.user_id, args.key_id, whitelisted_ips=ips)
+    emit(key, KEY_COLUMNS, as_json=args.json, squeeze=KEY_SQUEEZE)
+    return EXIT_OK
+
+
+async def keys_delete(args: argparse.Namespace) -> int:
+    async with client_from(args) as client:
+        deleted = await client.api_user_keys.delete(args.user_id, args.key_id)
+    if args.json:
+        emit_json({"deleted": deleted})
+    else:
+        out().print("deleted" if deleted else "not deleted")
+    return EXIT_OK if deleted else EXIT_REFUSED
+
+
+async def keys_rotate(args: argparse.Namespace) -> int:
+    """``keys rotate USER_ID KEY_ID``: create, verify, copy the allow-list, delete the old key."""
+    delivery = SecretDelivery(args.secret_file, args.print_secret)
+    client = client_from(args)
+    with delivery:
+        try:
+            async with client:
+                key = await client.api_user_keys.rotate(
+                    args.user_id, args.key_id, whitelisted_ips=args.ip, verify=not args.no_verify
+                )
+        except KeyRotationError as exc:
+            if exc.new_key is not None:  # live, maybe the only key now: keep its secret
+                _keep_stranded(exc.new_key, delivery)
+            raise
+        note = delivery.keep(key.api_secret)
+    show_created_key(key, delivery, as_json=args.json)
+    say(note)
+    say(f"key {args.key_id} was deleted; switch services to key {key.id}")
+    return EXIT_OK
+
+
+def _keep_stranded(key: CreatedApiKey, delivery: SecretDelivery) -> None:
+    """A stopped rotation's live new key: its secret is kept as asked, then the error is told."""
+    note = delivery.keep(key.api_secret)
+    if delivery.print_secret:
+        sys.stdout.write(f"api_secret: {key.api_secret.get_secret_value()}\n")
+        sys.stdout.flush()
+    say(note)
+    say(f"the new key {key.id} is live: keep it or delete it")
+
+
+async def keys_audit(args: argparse.Namespace) -> int:
+    """``keys audit [USER_ID ...]``: exit 0 when clean, 4 with findings."""
+    if args.stale_days is not None and args.updated_at_unit is None:
+        raise ValidationError("--updated-at-unit", "needed with --stale-days (s or ms)")
+    stale_after = None if args.stale_days is None else args.stale_days * _DAY
+    async with client_from(args) as client:
+        report = await client.api_user_keys.audit(
+            args.user_ids or None, stale_after=stale_after, updated_at_unit=args.updated_at_unit
+        )
+    if args.json:
+        emit_json(report)
+    else:
+        emit(list(report.findings), FINDING_COLUMNS, as_json=False, squeeze=("message",))
+    say(
+        f"{len(report.findings)} findings; {report.keys_checked} keys of "
+        f"{report.users_checked} users checked"
+    )
+    return EXIT_OK if report.clean else EXIT_INCOMPLETE

@@ -1,0 +1,70 @@
+"""A loopback HTTP/1.1 server that answers every request with exactly the bytes it is told to:
+any status, a true, missing, short or long ``Content-Length``, chunked or endless bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+_CHUNK = 64 * 1024
+
+
+def _head(status: int, framing: str, size: int) -> bytes:
+    lines = [f"HTTP/1.1 {status} Fuzz", "Content-Type: application/json", "Connection: close"]
+    if framing == "length":
+        lines.append(f"Content-Length: {size}")
+    elif framing == "short-length":
+        lines.append(f"Content-Length: {size // 2}")
+    elif framing == "long-length":
+        lines.append(f"Content-Length: {size + 100}")
+    elif framing in ("chunked", "endless"):
+        lines.append("Transfer-Encoding: chunked")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def _write_body(writer: asyncio.StreamWriter, framing: str, body: bytes) -> None:
+    if framing == "endless":
+        chunk = (body or b"x")[:_CHUNK]
+        while True:  # until the client hangs up
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            await writer.drain()
+    if framing == "chunked":
+        for start in range(0, len(body), _CHUNK):
+            part = body[start : start + _CHUNK]
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+    else:
+        writer.write(body)
+    await writer.drain()
+
+
+@contextlib.asynccontextmanager
+async def raw_http_server(status: int, framing: str, body: bytes) -> AsyncIterator[str]:
+    """Serve the answer on 127.0.0.1; yields the base URL."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            writer.write(_head(status, framing, len(body)))
+            await _write_body(writer, framing, body)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 5)

@@ -1,0 +1,67 @@
+"""An abandoned request's fleet slot stays taken for its hold, for every member of the fleet
+(issue 12, section 1): another process must not overtake it either."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from kraken_prime_async import FileLockFleet, PrimeClient, RedisFleet
+from kraken_prime_async.sandbox import PrimeSandbox
+from tests._fakes import FakeClock, unique_key
+
+HOLD = 0.3
+
+
+async def test_a_held_file_slot_is_busy_for_other_members(tmp_path: Path) -> None:
+    key = unique_key()
+    mine, theirs = FileLockFleet(tmp_path), FileLockFleet(tmp_path)  # two processes' views
+    gate = mine.gate(key, window_seconds=0, max_in_flight=8)
+    other = theirs.gate(key, window_seconds=0, max_in_flight=8)
+    await gate.release(await gate.acquire(30), HOLD)
+    waiting = asyncio.ensure_future(other.acquire(30))
+    await asyncio.sleep(HOLD / 2)
+    assert not waiting.done()  # the slot is unlocked but held
+    token = await asyncio.wait_for(waiting, 5)
+    await other.release(token)  # a plain release clears the hold record
+    await other.release(await asyncio.wait_for(gate.acquire(30), 0.05))
+
+
+async def test_a_held_redis_slot_is_busy_for_other_members(redis_url: str) -> None:
+    clock = FakeClock()
+    a, b = RedisFleet(redis_url, clock=clock), RedisFleet(redis_url, clock=clock)
+    key = unique_key()
+    gate_a = a.gate(key, window_seconds=0, max_in_flight=8)
+    gate_b = b.gate(key, window_seconds=0, max_in_flight=8)
+    await gate_a.release(await gate_a.acquire(30), HOLD)
+    waiting = asyncio.ensure_future(gate_b.acquire(30))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    clock.now += HOLD  # the hold's lease runs out
+    await gate_b.release(await asyncio.wait_for(waiting, 5))
+    await a.close()
+    await b.close()
+
+
+async def test_a_client_in_a_fleet_holds_the_fleet_slot_of_an_abandoned_request(
+    tmp_path: Path,
+) -> None:
+    async with PrimeSandbox(rate_limit=False) as sb:
+        fleet = FileLockFleet(tmp_path)
+        client = PrimeClient(
+            sb.api_key, sb.api_secret, base_url=sb.url, fleet=fleet, abandon_hold=HOLD
+        )
+        async with client:
+            sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=HOLD - 0.1)
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(client.api_users.list(), 0.05)
+            other = FileLockFleet(tmp_path).gate(sb.api_key, window_seconds=0, max_in_flight=8)
+            waiting = asyncio.ensure_future(other.acquire(30))  # another process's member
+            await asyncio.sleep(HOLD / 2)
+            assert not waiting.done()
+            await other.release(await asyncio.wait_for(waiting, 5))
+            await client.api_users.list()
+        await asyncio.sleep(HOLD)
+        assert not any("EAPI:Invalid nonce" in r.errors for r in sb.requests)
