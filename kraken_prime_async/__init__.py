@@ -10,11 +10,13 @@ Kraken Connect OAuth Fast API key operations.
 import logging as _logging
 from typing import TYPE_CHECKING, Any
 
-from . import errors, models
+from . import errors, events, models
 from ._client import PrimeClient
 from ._constants import LOGGER_NAME as _LOGGER_NAME
 from ._lifecycle import ClientState
+from ._log_env import configure_logging_from_env
 from ._nonce import LocalNonceSource, NonceSource, NonceUnit
+from ._observe import last_request_id
 from ._rate_limit import RateCounter, RateLimit
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr
@@ -160,5 +162,9 @@ __all__ = [
     "ValidationError",
     "__version__",
     "errors",
+    "events",
+    "last_request_id",
     "models",
 ]
+
+configure_logging_from_env()  # KRAKEN_PRIME_LOG=info|debug: a stderr handler (nothing by default)

@@ -20,6 +20,7 @@ from ._constants import (
 from ._key_gate import KeyGate
 from ._lifecycle import ClientBase, connection
 from ._nonce import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, shared_nonce_source
+from ._observe import EventCallback, pacing_sleep
 from ._rate_limit import RateLimitSetting, resolve
 from ._retry import RetryPolicy
 from ._secret import Credential, MaskedDict, SecretStr
@@ -83,6 +84,14 @@ class PrimeClient(ClientBase):
         ``"raw"`` only for a secret that is known not to be base64.
     transport : Transport, optional
         Replace the HTTP layer (tests, special networking). Excludes ``session``.
+    on_event : callable, optional
+        Called with each :mod:`~kraken_prime_async.events` event of every call (started, each
+        attempt, retries, rate-limit waits, abandoned requests, unknown outcomes,
+        reconciliations, finished), inline on the event loop: keep it quick. One that raises is
+        logged and ignored. See the Observability guide.
+    tracer_provider, meter_provider : optional
+        OpenTelemetry providers for the client's spans and metrics (the ``otel`` extra). Default:
+        the global providers, when the application has set them before building the client.
     max_response_bytes : int
         Largest answer accepted, in bytes (default 4 MiB; Kraken's largest page is about
         150 KB). Reading stops as soon as an answer is over it (nothing more is buffered) and a
@@ -114,6 +123,9 @@ class PrimeClient(ClientBase):
         fleet: Fleet | None = None,
         secret_encoding: SecretEncoding = "base64",  # noqa: S107 - an encoding name
         transport: Transport | None = None,
+        on_event: EventCallback | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -135,6 +147,9 @@ class PrimeClient(ClientBase):
             sleep=sleep,
             clock=clock,
             max_response_bytes=max_response_bytes,
+            on_event=on_event,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
         )
         window, max_in_flight, hold = _key_options(
             nonce_unit, nonce_window, max_in_flight, abandon_hold, rate_limit
@@ -151,7 +166,7 @@ class PrimeClient(ClientBase):
             rate_limit=rate_limit,
             fleet=fleet,
             clock=clock,
-            sleep=sleep,
+            sleep=pacing_sleep(sleep),
             abandon_hold=hold,
         )
         self._auth = HmacAuth(key, signer, nonce_source, window)
@@ -176,11 +191,12 @@ class PrimeClient(ClientBase):
     def _sibling(self, api_key: str, api_secret: SecretStr) -> PrimeClient:
         """A short-lived client for another key of the account (key rotation verifies the new
         key with it): same server, HTTP layer (not closed by it), timeout, retry, secret encoding,
-        sleep and clock; its own nonce source in seconds, the smallest unit (``key_rotation``)."""
+        sleep, clock and observer; its own nonce source in seconds, the smallest unit
+        (``key_rotation``)."""
         from ._resources.key_rotation import BorrowedTransport
 
         pipeline = self._pipeline
-        return PrimeClient(
+        sibling = PrimeClient(
             api_key,
             api_secret.get_secret_value(),
             base_url=self._base_url,
@@ -192,6 +208,8 @@ class PrimeClient(ClientBase):
             sleep=pipeline.sleep,
             clock=pipeline.clock,
         )
+        sibling._pipeline.observer = pipeline.observer
+        return sibling
 
     @classmethod
     def from_env(cls, **overrides: Any) -> PrimeClient:

@@ -14,6 +14,7 @@ import aiohttp
 
 from ._config import checked_base_url
 from ._constants import DEFAULT_CLIENT_TIMEOUT
+from ._observe import EventCallback, Observer, build_observer
 from ._pipeline import Pipeline
 from ._retry import RetryPolicy
 from ._timeout import coerce_timeout
@@ -39,6 +40,7 @@ class Connection(NamedTuple):
     retry: RetryPolicy
     sleep: Callable[[float], Awaitable[None]]
     clock: Callable[[], float]
+    observer: Observer | None
 
 
 def connection(
@@ -51,6 +53,9 @@ def connection(
     sleep: Any,
     clock: Any,
     max_response_bytes: object,
+    on_event: EventCallback | None = None,
+    tracer_provider: object = None,
+    meter_provider: object = None,
 ) -> Connection:
     """Check the options both constructors take and build the transport (its session is only
     created on the first request, so a constructor that raises later leaves nothing open).
@@ -70,6 +75,7 @@ def connection(
     )
     checked_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
     policy = retry_policy("retry", retry)
+    observer = build_observer(on_event, tracer_provider, meter_provider, base_url=url, clock=clock)
     return Connection(
         url,
         build_transport(transport, session, cap),  # type: ignore[arg-type]
@@ -77,6 +83,7 @@ def connection(
         RetryPolicy() if policy is None else policy,
         sleep,
         clock,
+        observer,
     )
 
 
@@ -134,6 +141,7 @@ class ClientBase:
             user_agent=user_agent(),
             sleep=conn.sleep,
             clock=conn.clock,
+            observer=conn.observer,
         )
         return self._pipeline
 

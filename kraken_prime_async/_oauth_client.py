@@ -20,6 +20,7 @@ from ._config import fast_api_settings, renamed
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES
 from ._key_gate import NO_GATE
 from ._lifecycle import ClientBase, connection
+from ._observe import EventCallback
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
 from ._retry import RetryPolicy
@@ -56,6 +57,14 @@ class FastApiKeyClient(ClientBase):
         refused with the same token share one provider call.
     transport : Transport, optional
         Replace the HTTP layer (tests, special networking). Excludes ``session``.
+    on_event : callable, optional
+        Called with each :mod:`~kraken_prime_async.events` event of every call (started, each
+        attempt, retries, rate-limit waits, abandoned requests, unknown outcomes,
+        reconciliations, finished), inline on the event loop: keep it quick. One that raises is
+        logged and ignored. See the Observability guide.
+    tracer_provider, meter_provider : optional
+        OpenTelemetry providers for the client's spans and metrics (the ``otel`` extra). Default:
+        the global providers, when the application has set them before building the client.
     max_response_bytes : int
         Largest answer accepted, in bytes (default 4 MiB), as for ``PrimeClient``.
     sleep, clock : callables, optional
@@ -83,6 +92,9 @@ class FastApiKeyClient(ClientBase):
         retry: RetryPolicy | None = None,
         token_provider: TokenProvider | None = None,
         transport: Transport | None = None,
+        on_event: EventCallback | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -100,6 +112,9 @@ class FastApiKeyClient(ClientBase):
             sleep=sleep,
             clock=clock,
             max_response_bytes=max_response_bytes,
+            on_event=on_event,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
         )
         self._auth = auth
         self._start(auth, NO_GATE, conn)

@@ -8,9 +8,12 @@
 * :meth:`Pipeline._send` is one request: prepare (the auth flow: nonce → splice → sign for Prime,
   a bearer token for OAuth) → send → decode → map errors.
 
-Each phase has one hook method (``_call_started``, ``_attempt_finished``, ``_retry_scheduled``,
-``_call_finished``) taking the call's state: logging and counters live there. Nothing
-endpoint-specific or auth-specific lives here.
+Each phase has one hook method (``_call_started``, ``_attempt_finished``, ``_attempt_abandoned``,
+``_retry_scheduled``, ``_call_finished``) taking the call's state: logging and counters live
+there, and the call's events and spans when the client has an observer (``_observe``; without one
+each hook tests one attribute). The call's request id is made on first use and set on every
+exception the call raises, in ``_call_finished``. Nothing endpoint-specific or auth-specific lives
+here.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from ._auth import CallAuth, RequestAuth
 from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
+from ._observe import Observer, abandon_reason, enter_call, new_request_id
 from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
 from ._stats import ClientStats
 from ._transport import Transport
@@ -61,18 +65,23 @@ class _Call:
     """State of one call across its attempts (never shared between calls).
 
     Every phase hook receives it: what a call's events need to carry (an id, timings) belongs
-    here.
+    here. ``request_id`` is made on first use; ``started`` and ``trace`` are the observer's.
     """
 
     __slots__ = (
+        "_request_id",
         "attempts",
         "auth",
         "budget",
+        "done",
         "endpoint",
         "nonce_retries",
+        "observer",
         "params",
         "policy",
+        "started",
         "timeout",
+        "trace",
     )
 
     def __init__(
@@ -83,6 +92,8 @@ class _Call:
         policy: RetryPolicy,
         budget: RetryBudget,
         auth: CallAuth,
+        observer: Observer | None,
+        request_id: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.params = params
@@ -90,8 +101,21 @@ class _Call:
         self.policy = policy
         self.budget = budget
         self.auth = auth  # the auth strategy's flow for this call
+        self.observer = observer
         self.attempts = 0  # sends so far
         self.nonce_retries = 0
+        self.done = False
+        self._request_id = request_id
+        self.started = 0.0
+        self.trace: Any = None
+
+    @property
+    def request_id(self) -> str:
+        """The call's id, made on first use (a call nobody looks at never makes one)."""
+        request_id = self._request_id
+        if request_id is None:
+            request_id = self._request_id = new_request_id()
+        return request_id
 
 
 class Pipeline:
@@ -114,6 +138,7 @@ class Pipeline:
         user_agent: str,
         sleep: Callable[[float], Awaitable[None]],
         clock: Callable[[], float],
+        observer: Observer | None = None,
     ) -> None:
         self._auth = auth
         self.gate = gate
@@ -128,6 +153,8 @@ class Pipeline:
         self._urls: dict[str, URL] = {}
         self.budget = RetryBudget()
         self.stats = ClientStats()
+        #: The client's listeners (events, OpenTelemetry), ``None`` when nothing listens.
+        self.observer = observer
 
     async def call(
         self,
@@ -137,12 +164,14 @@ class Pipeline:
         timeout: aiohttp.ClientTimeout | None = None,
         retry: RetryPolicy | None = None,
         prior_attempts: int = 0,
+        request_id: str | None = None,
     ) -> R:
         """Run ``endpoint`` with ``request``'s fields and return its unwrapped result.
 
         ``prior_attempts``: attempts an earlier call of the same write already made (a write
         sent again after its lost answer was proven not applied). They count against the
         policy's ``max_attempts``, and every attempt of this call counts as a retry.
+        ``request_id``: that earlier call's id (the write keeps one id across its sends).
         """
         policy = retry or self.retry
         if prior_attempts:
@@ -155,6 +184,8 @@ class Pipeline:
             policy,
             policy.budget or self.budget,
             self._auth.begin(),
+            self.observer,
+            request_id,
         )
         call.attempts = prior_attempts
         self._call_started(call)
@@ -221,7 +252,11 @@ class Pipeline:
                 if not await call.auth.on_refused(exc):
                     raise
             self.stats.token_refreshes += 1
-            logger.info("%s: credential refused; re-sending with a new one", endpoint.operation)
+            logger.info(
+                "%s: credential refused; re-sending with a new one",
+                endpoint.operation,
+                extra={"request_id": call.request_id},
+            )
             return await self._send(call, self._transport(), slot)
 
     async def _send(self, call: _Call, transport: Transport, slot: Slot | NoGate) -> Any:
@@ -247,6 +282,8 @@ class Pipeline:
             status = raw.status
             result = endpoint.decode(raw, redact=lambda text: _redact(text, *prepared.secrets))
         except asyncio.CancelledError:
+            if call.observer is not None:
+                call.observer.attempt_finished(call, None, started, "CancelledError")
             self._attempt_abandoned(call, None)
             raise
         except KrakenPrimeError as exc:
@@ -268,15 +305,22 @@ class Pipeline:
         self._attempt_finished(call, status, started, None)
         return result
 
-    # -- one hook per phase: counters and logging today, events later -------------------------
+    # -- one hook per phase: counters, logging, and the observer's events and spans ------------
 
     def _call_started(self, call: _Call) -> None:
         if not call.attempts:  # a write sent again is the same call
             self.stats.calls += 1
+        enter_call(call)
+        if call.observer is not None:
+            call.observer.call_started(call)
 
     def _attempt_finished(
         self, call: _Call, status: int | None, started: float, exc: KrakenPrimeError | None
     ) -> None:
+        if call.observer is not None:
+            call.observer.attempt_finished(
+                call, status, started, None if exc is None else error_code(exc)
+            )
         if exc is None:
             call.budget.record_success()
             if logger.isEnabledFor(logging.DEBUG):
@@ -286,6 +330,7 @@ class Pipeline:
                     call.attempts,
                     status,
                     (time.perf_counter() - started) * 1000,
+                    extra={"request_id": call.request_id},
                 )
             return
         if isinstance(exc, InvalidNonceError):
@@ -302,12 +347,14 @@ class Pipeline:
                 status if status is not None else "-",
                 (time.perf_counter() - started) * 1000,
                 error_code(exc),
+                extra={"request_id": call.request_id},
             )
 
     def _attempt_abandoned(self, call: _Call, exc: KrakenPrimeError | None) -> None:
         """The request was sent and no answer came back (``exc``; ``None``: the caller cancelled
         the call). It may still reach Kraken: the key's slot is held (``_key_gate``)."""
         self.stats.abandoned += 1
+        reason = abandon_reason(exc)
         if exc is None and not call.endpoint.idempotent:
             self.stats.cancelled_writes += 1
             logger.warning(
@@ -315,10 +362,23 @@ class Pipeline:
                 "is unknown: check the state before trying again",
                 call.endpoint.operation,
                 call.attempts,
+                extra={"request_id": call.request_id},
             )
+        else:
+            logger.info(
+                "%s: attempt %d abandoned after sending (%s): the request may still reach Kraken",
+                call.endpoint.operation,
+                call.attempts,
+                reason,
+                extra={"request_id": call.request_id},
+            )
+        if call.observer is not None:
+            call.observer.request_abandoned(call, reason)
 
     def _retry_scheduled(self, call: _Call, exc: Exception, attempt: int, delay: float) -> None:
-        if isinstance(exc, RateLimitError) and delay > 0:
+        reason = error_code(exc)
+        rate_limited = isinstance(exc, RateLimitError) and delay > 0
+        if rate_limited:
             self.stats.rate_limit_waits += 1
             self.stats.rate_limit_wait_seconds += delay
         if logger.isEnabledFor(logging.INFO):
@@ -327,18 +387,28 @@ class Pipeline:
                 call.endpoint.operation,
                 attempt,
                 delay,
-                error_code(exc),
+                reason,
+                extra={"request_id": call.request_id},
             )
+        if call.observer is not None:
+            call.observer.retry_scheduled(call, attempt, delay, reason)
+            if rate_limited:
+                call.observer.rate_limit_wait(call, delay, "rate_limited")
 
     def _call_finished(self, call: _Call, exc: BaseException | None) -> None:
+        call.done = True
         if exc is None:
             self.stats.successes += 1
-            return
-        self.stats.failures += 1
-        if isinstance(exc, OutcomeUnknownError):
-            self.stats.outcome_unknown += 1
-        elif isinstance(exc, InvalidNonceError) and exc.cooldown_until is not None:
-            self.stats.nonce_cooldowns += 1  # the key rests: this call sent nothing more
+        else:
+            if isinstance(exc, KrakenPrimeError):
+                exc.request_id = call.request_id  # the one place a call's errors get its id
+            self.stats.failures += 1
+            if isinstance(exc, OutcomeUnknownError):
+                self.stats.outcome_unknown += 1
+            elif isinstance(exc, InvalidNonceError) and exc.cooldown_until is not None:
+                self.stats.nonce_cooldowns += 1  # the key rests: this call sent nothing more
+        if call.observer is not None:
+            call.observer.call_finished(call, exc)
 
     def _url(self, endpoint: Endpoint[Any, Any]) -> URL:
         url = self._urls.get(endpoint.operation)

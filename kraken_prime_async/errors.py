@@ -64,6 +64,30 @@ class KrakenPrimeError(Exception):
     retryable: bool = False
     #: The API operation the error belongs to (``None`` when it is not tied to one).
     operation: str | None = None
+    _request_id: str | None = None
+
+    @property
+    def request_id(self) -> str | None:
+        """The id of the call that raised this error (32 hex characters), or ``None``.
+
+        The same id is on the call's events, log records and spans (see the Observability
+        guide). Every error a call raises carries that call's id; an error chained from another
+        SDK error (``raise ... from exc``) carries that error's id unless it was given its own.
+        ``None`` for an error raised where no call had started (an argument rejected before
+        anything was built, a client constructed with a bad setting).
+        """
+        request_id = self._request_id
+        if request_id is None:
+            cause = self.__cause__
+            if cause is None and not self.__suppress_context__:
+                cause = self.__context__
+            if isinstance(cause, KrakenPrimeError):
+                return cause.request_id
+        return request_id
+
+    @request_id.setter
+    def request_id(self, value: str | None) -> None:
+        self._request_id = value
 
     @property
     def method(self) -> str | None:

@@ -1,13 +1,14 @@
 """The public surface is a contract (PRODUCT.md): these lists change only on purpose.
 
 Like httpx's ``tests/test_exported_members.py``: a name added to or dropped from ``__all__`` of the
-package, of ``errors`` or of ``models`` fails here until the list below is updated with it.
+package, of ``errors``, of ``events`` or of ``models`` fails here until the list below is updated
+with it.
 """
 
 from __future__ import annotations
 
 import kraken_prime_async
-from kraken_prime_async import errors, models
+from kraken_prime_async import errors, events, models
 
 PACKAGE = [
     "APIConnectionError",
@@ -70,6 +71,8 @@ PACKAGE = [
     "ValidationError",
     "__version__",
     "errors",
+    "events",
+    "last_request_id",
     "models",
 ]
 
@@ -124,6 +127,18 @@ MODELS = [
     "UserStatus",
 ]
 
+EVENTS = [
+    "AttemptFinished",
+    "CallFinished",
+    "CallStarted",
+    "Event",
+    "OutcomeUnknown",
+    "RateLimitWait",
+    "Reconciled",
+    "RequestAbandoned",
+    "RetryScheduled",
+]
+
 
 def test_package_exports() -> None:
     assert kraken_prime_async.__all__ == PACKAGE == sorted(PACKAGE)
@@ -152,3 +167,15 @@ def test_public_objects_have_docstrings() -> None:
         value = getattr(kraken_prime_async, name)
         if isinstance(value, type):
             assert value.__doc__, name
+
+
+def test_events_exports() -> None:
+    assert events.__all__ == EVENTS == sorted(EVENTS)
+    names = set()
+    for name in EVENTS:
+        if name == "Event":
+            continue
+        event = getattr(events, name)
+        assert event.__doc__ and event.__module__ == events.__name__, name
+        names.add(event.name)
+    assert len(names) == len(EVENTS) - 1

@@ -10,6 +10,7 @@ import msgspec
 
 from .._constants import LOGGER_NAME
 from .._endpoint import Endpoint
+from .._observe import Reconciling
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from .._timeout import coerce_timeout
@@ -44,6 +45,7 @@ class Resource:
         timeout: TimeoutLike | None,
         retry: RetryPolicy | None,
         prior_attempts: int = 0,
+        request_id: str | None = None,
     ) -> R:
         return await self._pipeline.call(
             endpoint,
@@ -51,6 +53,7 @@ class Resource:
             timeout=None if timeout is None else coerce_timeout(timeout),
             retry=retry_policy("retry", retry),
             prior_attempts=prior_attempts,
+            request_id=request_id,
         )
 
     async def _write(
@@ -85,6 +88,10 @@ class Resource:
         failure of the last attempt is raised: the write did not take effect). A resend refused
         outright is raised, unless the rule's ``refused`` hook finds the refusal revealed the
         lost request's effect (it then undoes it and the write is sent again).
+
+        The write keeps one request id across its sends; each read-back runs inside
+        :class:`~.._observe.Reconciling`, which reports how it ended (``reconciled`` event, INFO
+        record, ``reconcile`` span) under that id.
         """
         # Checked before the rule's read-before-write, so a bad argument sends nothing.
         policy = retry_policy("retry", retry) or self._pipeline.retry
@@ -96,7 +103,12 @@ class Resource:
         while True:
             try:
                 value = await self._call(
-                    endpoint, request, timeout=timeout, retry=retry, prior_attempts=attempts
+                    endpoint,
+                    request,
+                    timeout=timeout,
+                    retry=retry,
+                    prior_attempts=attempts,
+                    request_id=None if lost is None else lost.error.request_id,
                 )
                 return Outcome(value)
             except OutcomeUnknownError as exc:
@@ -106,17 +118,22 @@ class Resource:
                 if lost is None or reconcile.refused is None:
                     raise  # refused outright, or a resend refused for its own reasons
                 attempts, refused = attempts + 1, exc
-            verdict = await self._verdict(reconcile, lost, refused)
+            with Reconciling(self._pipeline.observer, endpoint.operation, lost.error) as step:
+                verdict = await self._verdict(reconcile, lost, refused)
+                step.how = "not_applied" if isinstance(verdict, Resend) else reconcile.how
             if not isinstance(verdict, Resend):
                 return Outcome(verdict, read_back=True)
             if attempts >= max_attempts:
-                raise not_applied(lost, verdict, refused)
+                failure = not_applied(lost, verdict, refused)
+                failure.request_id = lost.error.request_id
+                raise failure
             logger.warning(
                 "%s: answer lost; %s; sending it again (attempt %d of %d)",
                 endpoint.operation,
                 verdict.reason,
                 attempts + 1,
                 max_attempts,
+                extra={"request_id": lost.error.request_id},
             )
 
     async def _verdict(

@@ -134,6 +134,9 @@ class Rule(Generic[Rd, Q_contra, R_co]):
     refused: (
         Callable[[Rd, LostAnswer[Q_contra], KrakenPrimeError], Awaitable[Resend | None]] | None
     ) = None
+    #: The short tag the ``reconciled`` event and log record give when ``resolve`` returns a
+    #: result (``"not_applied"`` for a :class:`Resend`, ``"unresolved"`` when it raises).
+    how: str = "read_back"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,6 +306,8 @@ def shown_transfer(leg: Leg) -> Transfer | None:
     )
 
 
-CREATE_BATCH: Rule[BatchReader, BatchOfKind, Batch] = Rule(_created_batch, _batches_before)
-SETTLE_ASSET: Rule[BatchReader, LegRef, Transfer] = Rule(_settled_asset)
-SETTLE_LEG: Rule[BatchReader, LegRef, Transfer | None] = Rule(_settled_leg)
+CREATE_BATCH: Rule[BatchReader, BatchOfKind, Batch] = Rule(
+    _created_batch, _batches_before, how="found_batch"
+)
+SETTLE_ASSET: Rule[BatchReader, LegRef, Transfer] = Rule(_settled_asset, how="leg_started")
+SETTLE_LEG: Rule[BatchReader, LegRef, Transfer | None] = Rule(_settled_leg, how="leg_started")

@@ -139,5 +139,5 @@ async def _deleted_key(reader: KeyLister, lost: LostAnswer[KeyName]) -> bool:
 FAST_API_CREATE: Rule[KeyLister, KeyName, NoReturn] = Rule(
     _created_key, _names_before, _refused_as_duplicate
 )
-FAST_API_RENAME: Rule[KeyLister, KeyRename, bool] = Rule(_renamed_key)
-FAST_API_DELETE: Rule[KeyLister, KeyName, bool] = Rule(_deleted_key)
+FAST_API_RENAME: Rule[KeyLister, KeyRename, bool] = Rule(_renamed_key, how="rename_shown")
+FAST_API_DELETE: Rule[KeyLister, KeyName, bool] = Rule(_deleted_key, how="delete_shown")

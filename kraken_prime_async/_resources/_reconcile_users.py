@@ -108,5 +108,5 @@ async def _still_listed(reader: UserKeys, user_id: str, key_id: str) -> bool:
         return True
 
 
-CREATE_USER: Rule[UserLister, NewUser, ApiUser] = Rule(_created_user, _user_ids)
+CREATE_USER: Rule[UserLister, NewUser, ApiUser] = Rule(_created_user, _user_ids, how="found_user")
 CREATE_KEY: Rule[UserKeys, OfUser, NoReturn] = Rule(_created_key, _key_ids)

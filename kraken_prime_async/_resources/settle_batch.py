@@ -58,9 +58,23 @@ async def wait_confirmed(
     waited = 0.0
     while not batch.attributes.confirmed and waited < wait:
         step = min(poll_interval, wait - waited)
+        logger.info(
+            "settle_batch %s: not confirmed yet; reading it again in %.1fs (%.1fs of %.1fs waited)",
+            batch_id,
+            step,
+            waited,
+            wait,
+        )
         await sleep(step)
         waited += step
         batch = await get_batch(batch_id)
+    if waited:
+        logger.info(
+            "settle_batch %s: %s after %.1fs of polling",
+            batch_id,
+            "confirmed" if batch.attributes.confirmed else "still not confirmed (legs skipped)",
+            waited,
+        )
     return batch
 
 

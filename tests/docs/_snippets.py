@@ -199,14 +199,13 @@ async def _as_coroutine(code: Any, namespace: dict[str, Any]) -> None:
 
 @contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of the block, then restore them."""
-    saved = {name: os.environ.get(name) for name in values}
+    """Set environment variables for the blocks of one file, then restore the whole environment
+    (a block may set variables of its own, e.g. ``KRAKEN_PRIME_API_SECRET_FILE``, which must not
+    reach the next file's ``from_env()``)."""
+    saved = dict(os.environ)
     os.environ.update(values)
     try:
         yield
     finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
+        os.environ.clear()
+        os.environ.update(saved)
