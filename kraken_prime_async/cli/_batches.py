@@ -18,10 +18,10 @@ LEG_COLUMNS = ("asset", "amount", "direction", "status", "can_settle", "settled_
 REPORT_COLUMNS = ("asset", "result", "reason")
 
 LEGEND = (
-    "  retries     re-sent only when the answer proved Kraken did nothing",
-    "              (EService:Unavailable, HTTP 5xx, invalid nonce), fresh nonce each",
-    "  read-backs  answer lost after sending: the batch was read to learn the leg's",
-    "              state; a settle is never sent twice",
+    "  retries     sent again, fresh nonce each, only when Kraken certainly did",
+    "              nothing (refused it, or a fenced read-back showed it not applied)",
+    "  read-backs  answer lost after sending: the batch was read, behind a nonce",
+    "              fence, to learn the leg's state; no settle takes effect twice",
 )
 
 
@@ -170,7 +170,7 @@ async def settle(args: argparse.Namespace) -> int:
                 print_table([row], ("transfer", "asset", "amount", "status"))
             return EXIT_OK
         if args.wait_confirmation > 0:
-            say(f"waiting up to {args.wait_confirmation:g} s for Kraken to confirm the batch")
+            say(f"an unconfirmed batch is waited for up to {args.wait_confirmation:g} s")
         label = f"settling {args.batch_id}"
         with SettleProgress(err(), label=label, enabled=not args.json) as progress:
             report = await client.settlement.settle_batch(
