@@ -9,11 +9,11 @@
   a bearer token for OAuth) → send → decode → map errors.
 
 Each phase has one hook method (``_call_started``, ``_attempt_finished``, ``_attempt_abandoned``,
-``_retry_scheduled``, ``_call_finished``) taking the call's state: logging and counters live
-there, and the call's events and spans when the client has an observer (``_observe``; without one
-each hook tests one attribute). The call's request id is made on first use and set on every
-exception the call raises, in ``_call_finished``. Nothing endpoint-specific or auth-specific lives
-here.
+``_retry_scheduled``, ``_call_finished``, in ``_phases.PhaseHooks``) taking the call's state:
+logging and counters live there, and the call's events and spans when the client has an observer
+(``_observe``; without one each hook tests one attribute). The call's request id is made on first
+use and set on every exception the call raises, in ``_call_finished``. Nothing endpoint-specific
+or auth-specific lives here.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from ._auth import CallAuth, RequestAuth
 from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
-from ._observe import Observer, abandon_reason, enter_call, new_request_id
+from ._observe import Observer, new_request_id
+from ._phases import PhaseHooks
 from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
 from ._stats import ClientStats
 from ._transport import Transport
@@ -43,7 +44,6 @@ from .errors import (
     InvalidNonceError,
     KrakenPrimeError,
     OutcomeUnknownError,
-    RateLimitError,
 )
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class _Call:
         return request_id
 
 
-class Pipeline:
+class Pipeline(PhaseHooks):
     """Runs endpoint calls for one credential (an API key, or a bearer token).
 
     Built by :class:`~kraken_prime_async.PrimeClient` (:class:`HmacAuth`, the key's
@@ -304,111 +304,6 @@ class Pipeline:
             raise
         self._attempt_finished(call, status, started, None)
         return result
-
-    # -- one hook per phase: counters, logging, and the observer's events and spans ------------
-
-    def _call_started(self, call: _Call) -> None:
-        if not call.attempts:  # a write sent again is the same call
-            self.stats.calls += 1
-        enter_call(call)
-        if call.observer is not None:
-            call.observer.call_started(call)
-
-    def _attempt_finished(
-        self, call: _Call, status: int | None, started: float, exc: KrakenPrimeError | None
-    ) -> None:
-        if call.observer is not None:
-            call.observer.attempt_finished(
-                call, status, started, None if exc is None else error_code(exc)
-            )
-        if exc is None:
-            call.budget.record_success()
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "%s attempt=%d status=%s latency_ms=%.1f",
-                    call.endpoint.operation,
-                    call.attempts,
-                    status,
-                    (time.perf_counter() - started) * 1000,
-                    extra={"request_id": call.request_id},
-                )
-            return
-        if isinstance(exc, InvalidNonceError):
-            self.stats.nonce_rejections += 1
-        elif isinstance(exc, RateLimitError):
-            self.stats.rate_limit_errors += 1
-        elif exc.retryable:
-            call.budget.record_failure()
-        if logger.isEnabledFor(logging.INFO):  # no formatting work when nobody listens
-            logger.info(
-                "%s attempt=%d status=%s latency_ms=%.1f error=%s",
-                call.endpoint.operation,
-                call.attempts,
-                status if status is not None else "-",
-                (time.perf_counter() - started) * 1000,
-                error_code(exc),
-                extra={"request_id": call.request_id},
-            )
-
-    def _attempt_abandoned(self, call: _Call, exc: KrakenPrimeError | None) -> None:
-        """The request was sent and no answer came back (``exc``; ``None``: the caller cancelled
-        the call). It may still reach Kraken: the key's slot is held (``_key_gate``)."""
-        self.stats.abandoned += 1
-        reason = abandon_reason(exc)
-        if exc is None and not call.endpoint.idempotent:
-            self.stats.cancelled_writes += 1
-            logger.warning(
-                "%s: cancelled after the request was sent (attempt %d); whether it took effect "
-                "is unknown: check the state before trying again",
-                call.endpoint.operation,
-                call.attempts,
-                extra={"request_id": call.request_id},
-            )
-        else:
-            logger.info(
-                "%s: attempt %d abandoned after sending (%s): the request may still reach Kraken",
-                call.endpoint.operation,
-                call.attempts,
-                reason,
-                extra={"request_id": call.request_id},
-            )
-        if call.observer is not None:
-            call.observer.request_abandoned(call, reason)
-
-    def _retry_scheduled(self, call: _Call, exc: Exception, attempt: int, delay: float) -> None:
-        reason = error_code(exc)
-        rate_limited = isinstance(exc, RateLimitError) and delay > 0
-        if rate_limited:
-            self.stats.rate_limit_waits += 1
-            self.stats.rate_limit_wait_seconds += delay
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "%s retrying after attempt %d in %.2fs (%s)",
-                call.endpoint.operation,
-                attempt,
-                delay,
-                reason,
-                extra={"request_id": call.request_id},
-            )
-        if call.observer is not None:
-            call.observer.retry_scheduled(call, attempt, delay, reason)
-            if rate_limited:
-                call.observer.rate_limit_wait(call, delay, "rate_limited")
-
-    def _call_finished(self, call: _Call, exc: BaseException | None) -> None:
-        call.done = True
-        if exc is None:
-            self.stats.successes += 1
-        else:
-            if isinstance(exc, KrakenPrimeError):
-                exc.request_id = call.request_id  # the one place a call's errors get its id
-            self.stats.failures += 1
-            if isinstance(exc, OutcomeUnknownError):
-                self.stats.outcome_unknown += 1
-            elif isinstance(exc, InvalidNonceError) and exc.cooldown_until is not None:
-                self.stats.nonce_cooldowns += 1  # the key rests: this call sent nothing more
-        if call.observer is not None:
-            call.observer.call_finished(call, exc)
 
     def _url(self, endpoint: Endpoint[Any, Any]) -> URL:
         url = self._urls.get(endpoint.operation)
