@@ -20,14 +20,13 @@ signature, or the bearer token) so the pipeline can redact them.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ._endpoint import Endpoint
 from ._fence import fence_floor, issue_nonce
 from ._nonce import NonceSource
-from ._secret import Credential, MaskedHeaders
+from ._secret import Credential, MaskedHeaders, fingerprint
 from ._signing import Signer
 from .errors import AuthenticationError, ValidationError
 
@@ -189,11 +188,6 @@ def bearer_token(field: str, token: Credential) -> str:
     value = token.reveal()
     assert isinstance(value, str)
     return value
-
-
-def fingerprint(value: str, length: int = 8) -> str:
-    """A short SHA-256 fingerprint of a credential, safe to show or to name stored state by."""
-    return hashlib.sha256(value.encode()).hexdigest()[:length]
 
 
 class BearerAuth:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 
-from ._auth import HmacAuth, fingerprint
+from ._auth import HmacAuth
 from ._config import prime_settings, renamed
 from ._constants import (
     DEFAULT_BASE_URL,
@@ -23,7 +23,7 @@ from ._nonce import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, shared
 from ._observe import EventCallback, pacing_sleep
 from ._rate_limit import RateLimitSetting, resolve
 from ._retry import RetryPolicy
-from ._secret import Credential, MaskedDict, SecretStr
+from ._secret import Credential, MaskedDict, SecretStr, fingerprint
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._transport import Transport
 from ._validation import identifier_problem, integer, seconds

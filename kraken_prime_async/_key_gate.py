@@ -335,10 +335,10 @@ class NoGate:
 NO_GATE: Final = NoGate()
 
 
-def _release_parts(api_key: str, parts: _Parts) -> None:
-    release_local_gate(api_key, parts.local, parts.loop)
+def _release_parts(ref: str, parts: _Parts) -> None:
+    release_local_gate(ref, parts.local, parts.loop)
     if isinstance(parts.counter, CallCounter):
-        release_counter(api_key, parts.counter, parts.loop)
+        release_counter(ref, parts.counter, parts.loop)
 
 
 async def _tell_refused(counter: RateCounter, exc: RateLimitError, cost: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Any, Final
 
@@ -99,6 +100,11 @@ class MaskedDict(dict[str, Any]):
         return f"{{{shown}}}"
 
 
+def fingerprint(value: str, length: int = 8) -> str:
+    """A short SHA-256 fingerprint of a credential, safe to show or to name stored state by."""
+    return hashlib.sha256(value.encode()).hexdigest()[:length]
+
+
 #: Request headers with credentials masked in ``repr``.
 MaskedHeaders = MaskedDict
 
@@ -109,8 +115,6 @@ def repr_hiding(*names: str) -> Any:
     For public API keys in results: enough to tell keys apart in a log or a debugger, never the
     key itself (a frame captured with its locals must not carry a credential).
     """
-    import hashlib
-
     hidden = frozenset(names)
 
     def __repr__(self: Any) -> str:
@@ -118,8 +122,7 @@ def repr_hiding(*names: str) -> Any:
         for field in self.__struct_fields__:
             value = getattr(self, field)
             if field in hidden and isinstance(value, str):
-                digest = hashlib.sha256(value.encode()).hexdigest()[:8]
-                parts.append(f"{field}=<sha256:{digest}>")
+                parts.append(f"{field}=<sha256:{fingerprint(value)}>")
             else:
                 parts.append(f"{field}={value!r}")
         return f"{type(self).__name__}({', '.join(parts)})"

@@ -8,10 +8,9 @@ import asyncio
 import pytest
 
 from kraken_prime_async import PrimeClient, ValidationError
-from kraken_prime_async._auth import fingerprint
 from kraken_prime_async._key_gate import KeyGate
 from kraken_prime_async._local_gate import LocalGate, Outcome, outcome_of, shared_local_gate
-from kraken_prime_async._secret import Credential
+from kraken_prime_async._secret import Credential, fingerprint
 from kraken_prime_async.errors import CoordinationError, InvalidNonceError
 from tests._fakes import FAKE_SECRET, ScriptedTransport, make_client, ok, unique_key
 

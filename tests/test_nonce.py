@@ -8,8 +8,9 @@ import threading
 import pytest
 
 from kraken_prime_async import LocalNonceSource, NonceSource, PrimeClient, ValidationError
-from kraken_prime_async._auth import HmacAuth, fingerprint
+from kraken_prime_async._auth import HmacAuth
 from kraken_prime_async._nonce import FloorNonceSource, shared_nonce_source
+from kraken_prime_async._secret import fingerprint
 from tests._fakes import FAKE_SECRET, FakeClock, ScriptedTransport, make_client, ok, unique_key
 
 

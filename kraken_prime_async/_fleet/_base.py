@@ -20,10 +20,10 @@ import random
 from collections.abc import Callable, Hashable, Iterator
 from typing import Protocol, runtime_checkable
 
-from .._auth import fingerprint
 from .._constants import FLEET_GATE_POLL_FIRST, FLEET_GATE_POLL_MAX
 from .._nonce import NonceSource, NonceUnit
 from .._rate_limit import RateCounter, RateLimit
+from .._secret import fingerprint
 
 
 @runtime_checkable

@@ -86,12 +86,7 @@ async def fast_keys_create(args: argparse.Namespace) -> int:
             key = await oauth.fast_api_keys.create(args.api_key_name, **fields)
         note = delivery.keep(key.secret)
     if args.json:
-        data = to_builtins(key, reveal_secrets=delivery.print_secret)
-        if not delivery.print_secret:
-            data.pop("secret", None)
-        if delivery.file is not None:
-            data["secret_file"] = str(delivery.file.path)
-        emit_json(data)
+        emit_json(delivery.as_json(key, "secret"))
     else:
         print_table(_fast_key_rows([key]), FAST_KEY_COLUMNS)
         if delivery.print_secret:

@@ -17,7 +17,7 @@ from ..models import CreatedApiKey
 from ._config import client_from
 from ._console import out, say
 from ._errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_REFUSED
-from ._output import emit, emit_json, to_builtins
+from ._output import emit, emit_json
 from ._secret_file import SecretDelivery
 
 #: A user's keys (the user is on the command line, so no user id column).
@@ -50,12 +50,7 @@ async def keys_create(args: argparse.Namespace) -> int:
 def show_created_key(key: CreatedApiKey, delivery: SecretDelivery, *, as_json: bool) -> None:
     """The new key; its secret only with ``--print-secret``."""
     if as_json:
-        data = to_builtins(key, reveal_secrets=delivery.print_secret)
-        if not delivery.print_secret:
-            data.pop("api_secret", None)
-        if delivery.file is not None:
-            data["secret_file"] = str(delivery.file.path)
-        emit_json(data)
+        emit_json(delivery.as_json(key, "api_secret"))
         return
     emit(key, KEY_COLUMNS[:-1], as_json=False, squeeze=KEY_SQUEEZE)
     if delivery.print_secret:

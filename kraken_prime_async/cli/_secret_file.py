@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .._secret import SecretStr
 from ..errors import ValidationError
+from ._output import to_builtins
 
 #: Owner read/write, nobody else.
 SECRET_FILE_MODE = 0o600
@@ -130,6 +132,16 @@ class SecretDelivery:
     ) -> None:
         if self.file is not None:
             self.file.discard()
+
+    def as_json(self, created: Any, secret_field: str) -> dict[str, Any]:
+        """``created`` as JSON data for ``--json``: its secret (``secret_field``) only with
+        ``--print-secret``, and the path of the secret file when there is one."""
+        data: dict[str, Any] = to_builtins(created, reveal_secrets=self.print_secret)
+        if not self.print_secret:
+            data.pop(secret_field, None)
+        if self.file is not None:
+            data["secret_file"] = str(self.file.path)
+        return data
 
     def keep(self, secret: SecretStr) -> str:
         """Write the secret to the file (if any); return the note for stderr."""
