@@ -19,7 +19,6 @@ Nonces are never logged or put in messages (they are excluded from telemetry too
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,12 +32,17 @@ def fence_floor(nonce: int, window: int) -> int:
     return nonce + window + 1
 
 
-@dataclasses.dataclass
 class Fence:
     """A fence being put up: its floor, and the last nonce a request under it carried."""
 
-    floor: int
-    nonce: int | None = None
+    __slots__ = ("floor", "nonce")
+
+    def __init__(self, floor: int, nonce: int | None = None) -> None:
+        self.floor = floor
+        self.nonce = nonce
+
+    def __repr__(self) -> str:
+        return f"Fence(floor={self.floor}, nonce={self.nonce})"
 
     @property
     def passed(self) -> bool:

@@ -8,9 +8,10 @@ import enum
 import platform
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
+import msgspec
 
 from ._config import checked_base_url
 from ._constants import DEFAULT_CLIENT_TIMEOUT
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 _C = TypeVar("_C", bound="ClientBase")
 
 
-class Connection(NamedTuple):
+class Connection(msgspec.Struct, frozen=True):
     """The connection options of either client, checked (nothing is opened yet)."""
 
     base_url: str

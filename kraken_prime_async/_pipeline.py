@@ -19,7 +19,6 @@ or auth-specific lives here.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 import time
@@ -176,7 +175,7 @@ class Pipeline(PhaseHooks):
         policy = retry or self.retry
         if prior_attempts:
             remaining = max(1, policy.max_attempts - prior_attempts)
-            policy = dataclasses.replace(policy, max_attempts=remaining)
+            policy = msgspec.structs.replace(policy, max_attempts=remaining)
         call = _Call(
             endpoint,
             encode_params(request),

@@ -16,17 +16,17 @@ by every client, until the last of them closes.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Final, Literal, Protocol, runtime_checkable
+
+import msgspec
 
 from ._constants import AUTO_RATE_LIMIT_QUIET
 from .errors import ValidationError
 
 
-@dataclasses.dataclass(frozen=True)
-class RateLimit:
+class RateLimit(msgspec.Struct, frozen=True):
     """A call-counter tier: the maximum counter and its decay per second."""
 
     max_counter: float

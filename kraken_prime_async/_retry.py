@@ -8,16 +8,16 @@ concurrent calls share nothing mutable but the budget.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import random
+
+import msgspec
 
 from . import _constants as c
 from .errors import InvalidNonceError, RateLimitError
 
 
-@dataclasses.dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(msgspec.Struct, frozen=True):
     """How a client retries.
 
     Retried (with a fresh nonce and signature every time): HTTP 5xx and 429, connection failures
@@ -42,7 +42,13 @@ class RetryPolicy:
         Randomise each backoff within its upper half ("equal jitter").
     budget : RetryBudget, optional
         The retry budget to draw on; by default each client has its own. Give one
-        :class:`RetryBudget` to several clients (or a tuned one) to share or size it.
+        :class:`RetryBudget` to several clients (or a tuned one) to share or size it. Part of
+        the policy's equality, by identity.
+
+    Notes
+    -----
+    A frozen :class:`msgspec.Struct`: ``msgspec.structs.replace(policy, max_attempts=2)`` makes
+    a changed copy.
     """
 
     max_attempts: int = c.DEFAULT_MAX_ATTEMPTS
@@ -52,7 +58,7 @@ class RetryPolicy:
     max_backoff: float = c.DEFAULT_MAX_BACKOFF
     max_throttle_wait: float = c.DEFAULT_MAX_THROTTLE_WAIT
     jitter: bool = True
-    budget: RetryBudget | None = dataclasses.field(default=None, compare=False)
+    budget: RetryBudget | None = None
 
     def __post_init__(self) -> None:
         from ._validation import retry_fields

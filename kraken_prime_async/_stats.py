@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
 
-@dataclasses.dataclass
-class ClientStats:
+class ClientStats(msgspec.Struct, gc=False):
     """One client's counters; ``PrimeClient.stats`` returns a copy.
 
     Attributes
@@ -39,6 +38,10 @@ class ClientStats:
         logged at WARNING).
     nonce_cooldowns : int
         Calls refused without sending because their key rested after repeated invalid nonces.
+
+    Notes
+    -----
+    A :class:`msgspec.Struct`: ``msgspec.structs.asdict(client.stats)`` gives a ``dict``.
     """
 
     calls: int = 0
@@ -58,4 +61,4 @@ class ClientStats:
 
     def snapshot(self) -> ClientStats:
         """A copy that later calls do not change."""
-        return dataclasses.replace(self)
+        return msgspec.structs.replace(self)

@@ -17,7 +17,6 @@ models (``FastApiKeyInfo`` and friends) document their own units.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -316,8 +315,7 @@ class Transfer(_Result, frozen=True, kw_only=True):
 LegResult = Literal["settled", "skipped", "failed", "unknown"]
 
 
-@dataclasses.dataclass(frozen=True)
-class LegOutcome:
+class LegOutcome(msgspec.Struct, frozen=True):
     """What happened to one leg in :meth:`Settlement.settle_batch`.
 
     Attributes
@@ -329,6 +327,11 @@ class LegOutcome:
         reading the batch after a lost answer). ``skipped``: nothing to do (``reason`` says why).
         ``failed``: Kraken refused (``error``). ``unknown``: the answer was lost and the batch still
         shows the leg unsettled; run again later to retry it.
+
+    Notes
+    -----
+    Unlike the answers above, this Struct (and :class:`SettlementReport`) stays tracked by the
+    garbage collector: ``error``'s traceback holds frames that may refer back to it.
     """
 
     asset: str
@@ -338,8 +341,7 @@ class LegOutcome:
     error: KrakenPrimeError | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class SettlementReport:
+class SettlementReport(msgspec.Struct, frozen=True):
     """Per-leg outcomes of :meth:`Settlement.settle_batch`, in the batch's leg order.
 
     ``confirmed`` is whether the batch was confirmed (when it was not, every leg is skipped).

@@ -116,7 +116,10 @@ async def test_a_policy_budget_is_shared_by_the_clients_given_it(
         await second.api_users.list()  # the shared budget is spent: no retry at all
     assert second.stats.attempts == 1
     assert first._pipeline.budget.tokens == RetryBudget().tokens  # the client's own: untouched
-    assert policy == RetryPolicy(max_attempts=5, jitter=False)  # the budget is not compared
+    # A policy's budget is part of it (compared by identity): the same settings drawing on
+    # another bucket retry differently.
+    assert policy == RetryPolicy(max_attempts=5, jitter=False, budget=budget)
+    assert policy != RetryPolicy(max_attempts=5, jitter=False)
 
 
 async def test_the_bearer_client_has_no_gate(transport: ScriptedTransport) -> None:

@@ -3,7 +3,6 @@ reader, and the resource seam (``Resource._written``) that hands a rule its lost
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -192,7 +191,9 @@ async def test_a_source_without_a_floor_cannot_pass_a_fence_above_its_next_nonce
     with fencing(FENCE) as fence:
         assert await issue_nonce(Plain()) == 5
     assert not fence.passed
-    lost_call = dataclasses.replace(_lost("Create", CreateBatch(), before=frozenset()), fence=FENCE)
+    lost_call = msgspec.structs.replace(
+        _lost("Create", CreateBatch(), before=frozenset()), fence=FENCE
+    )
     reader = Batches()
     with pytest.raises(OutcomeUnknownError, match="could not be fenced off"):
         await read_back(lost_call, "the batches", lambda: _run_with(Plain(), reader))

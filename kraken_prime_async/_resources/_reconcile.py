@@ -46,11 +46,11 @@ Rules:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
+import msgspec
 from msgspec import UnsetType
 
 from .._constants import LOGGER_NAME
@@ -76,8 +76,7 @@ Q_contra = TypeVar("Q_contra", contravariant=True)
 R_co = TypeVar("R_co", covariant=True)
 
 
-@dataclasses.dataclass(frozen=True)
-class LostAnswer(Generic[Q_co]):
+class LostAnswer(msgspec.Struct, Generic[Q_co], frozen=True):
     """What a rule knows about the write whose answer was lost.
 
     Attributes
@@ -99,7 +98,13 @@ class LostAnswer(Generic[Q_co]):
     request: Q_co
     error: OutcomeUnknownError
     before: object = None
-    fence: int | None = dataclasses.field(default=None, repr=False)
+    fence: int | None = None
+
+    def __repr__(self) -> str:  # the fence is internal: never shown
+        return (
+            f"LostAnswer(operation={self.operation!r}, request={self.request!r}, "
+            f"error={self.error!r}, before={self.before!r})"
+        )
 
     def unknown(self, message: str, *, orphan_key_id: str | None = None) -> OutcomeUnknownError:
         """A new :class:`OutcomeUnknownError` with ``message`` and this call's details."""
@@ -112,16 +117,14 @@ class LostAnswer(Generic[Q_co]):
         )
 
 
-@dataclasses.dataclass(frozen=True)
-class Resend:
+class Resend(msgspec.Struct, frozen=True):
     """Verdict: the write was proven not applied (after the fence), or its effect was undone;
     send it again. ``reason`` is logged."""
 
     reason: str
 
 
-@dataclasses.dataclass(frozen=True)
-class Rule(Generic[Rd, Q_contra, R_co]):
+class Rule(msgspec.Struct, Generic[Rd, Q_contra, R_co], frozen=True):
     """How one write is reconciled after a lost answer (see the module docstring).
 
     ``refused(reader, lost, exc)``, if given, runs when the write sent again after ``lost`` is
@@ -139,8 +142,7 @@ class Rule(Generic[Rd, Q_contra, R_co]):
     how: str = "read_back"
 
 
-@dataclasses.dataclass(frozen=True)
-class Outcome(Generic[R_co]):
+class Outcome(msgspec.Struct, Generic[R_co], frozen=True):
     """A write's result, and whether it was established by reading back after a lost answer."""
 
     value: R_co

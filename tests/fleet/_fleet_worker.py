@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import json
 import sys
 import time
 from typing import Any
+
+import msgspec
 
 from kraken_prime_async import (
     FileLockFleet,
@@ -94,7 +95,7 @@ async def main(config: dict[str, Any]) -> dict[str, Any]:
         "successes": successes,
         "errors": dict(errors),
         "messages": sorted(set(messages))[:5],
-        "stats": dataclasses.asdict(client.stats),
+        "stats": msgspec.structs.asdict(client.stats),
     }
 
 
