@@ -241,16 +241,23 @@ class Slot:
 
     async def __aenter__(self) -> Slot:
         parts = self._parts = self._gate.parts()
-        parts.local.refusals.check(self._operation)  # a resting key fails before queueing
-        self._token = await parts.local.acquire()
+        local, counter = parts.local, parts.counter
+        local.refusals.check(self._operation)  # a resting key fails before queueing
+        token = local.try_acquire()
+        paced = counter is not None and counter.active
+        if token is not None and parts.fleet_gate is None and not paced:
+            self._token = token  # the common case: a free slot, nothing to wait for
+            return self
+        self._token = await local.acquire() if token is None else token
         try:
-            parts.local.refusals.check(self._operation)  # refusals may have come while queued
+            if token is None:
+                local.refusals.check(self._operation)  # refusals may have come while queued
             if parts.fleet_gate is not None:
                 # The fleet-wide slot, taken before the nonce like the process's own.
                 self._fleet_token = await parts.fleet_gate.acquire(self._lease)
-            if parts.counter is not None:
+            if counter is not None:
                 # Paced at send time, inside the key's slot.
-                self.waited = await parts.counter.acquire(self._cost, self._bounded_sleep)
+                self.waited = await counter.acquire(self._cost, self._bounded_sleep)
         except BaseException:
             await self._release(parts, Outcome.FAILED)
             raise

@@ -154,6 +154,13 @@ class LocalGate:
         oldest = min(self._in_flight.values())
         return self._monotonic() - oldest < self.window_seconds * WINDOW_SAFETY
 
+    def try_acquire(self) -> int | None:
+        """A slot's token now if one is free and nobody is queued, else ``None`` (then
+        :meth:`acquire`): the uncontended case without a coroutine."""
+        if not self._waiters and self._admissible():
+            return self._grant()
+        return None
+
     async def acquire(self) -> int:
         """Wait for a slot (first come, first served); return its token.
 
