@@ -27,6 +27,7 @@ from ._constants import (
     DEFAULT_DNS_CACHE_TTL,
     DEFAULT_MAX_RESPONSE_BYTES,
 )
+from ._deadlines import Deadlines
 from ._validation import integer
 from .errors import APIConnectionError, APITimeoutError, ResponseValidationError
 
@@ -98,7 +99,7 @@ class AiohttpTransport:
     which aiohttp never re-sends.
     """
 
-    __slots__ = ("_max_response_bytes", "_owned", "_session")
+    __slots__ = ("_deadlines", "_max_response_bytes", "_owned", "_session", "_untimed")
 
     def __init__(
         self,
@@ -108,6 +109,9 @@ class AiohttpTransport:
     ) -> None:
         self._session = session
         self._owned = session is None
+        self._deadlines: Deadlines | None = None
+        #: Each ``ClientTimeout`` seen, without its ``total`` (kept by ``_deadlines.py``).
+        self._untimed: dict[aiohttp.ClientTimeout, aiohttp.ClientTimeout] = {}
         self._max_response_bytes = (
             None
             if max_response_bytes is None
@@ -153,6 +157,11 @@ class AiohttpTransport:
         exceptions and their frames hold the request headers, credentials included).
         """
         session = self._get_session()
+        task = asyncio.current_task()
+        assert task is not None
+        deadlines = self._deadlines_for(task) if timeout.total else None
+        if deadlines is not None:
+            deadlines.start(task, timeout.total)  # type: ignore[arg-type]
         try:
             # ``_request`` is the coroutine ``request`` wraps in a context manager; awaiting it
             # directly saves that wrapper, and ``async with response`` releases the connection
@@ -162,19 +171,51 @@ class AiohttpTransport:
                 url,
                 data=body,
                 headers=headers,
-                timeout=timeout,
+                timeout=self._without_total(timeout),
                 allow_redirects=False,
             )
             async with response:
                 if self._max_response_bytes is None:
                     return RawResponse(response.status, await response.read())
                 return await _read_capped(response, self._max_response_bytes, operation)
+        except asyncio.CancelledError:
+            if deadlines is None or not deadlines.finish(task):
+                raise  # the caller's cancellation
+            failure, cause = connection_error(asyncio.TimeoutError(), operation)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            failure, cause = connection_error(exc, operation)
+            expired = deadlines is not None and deadlines.finish(task)
+            failure, cause = connection_error(asyncio.TimeoutError() if expired else exc, operation)
+        finally:
+            if deadlines is not None:
+                deadlines.finish(task)  # the request ended before its deadline
         raise failure from cause
+
+    def _deadlines_for(self, task: asyncio.Task[object]) -> Deadlines:
+        loop = task.get_loop()
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = self._deadlines = Deadlines(loop)
+        return deadlines
+
+    def _without_total(self, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientTimeout:
+        """``timeout`` for aiohttp: its ``total`` is kept by ``self._deadlines`` instead."""
+        untimed = self._untimed.get(timeout)
+        if untimed is None:
+            if len(self._untimed) >= 64:  # per-call timeouts that all differ: keep a few
+                self._untimed.clear()
+            untimed = self._untimed[timeout] = aiohttp.ClientTimeout(
+                total=None,
+                connect=timeout.connect,
+                sock_read=timeout.sock_read,
+                sock_connect=timeout.sock_connect,
+                ceil_threshold=timeout.ceil_threshold,
+            )
+        return untimed
 
     async def close(self) -> None:
         """Close the session if this transport created it."""
+        if self._deadlines is not None:
+            self._deadlines.close()
         if self._owned and self._session is not None and not self._session.closed:
             await self._session.close()
 
