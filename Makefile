@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed-bench
 
-.PHONY: test lint typecheck pytest fuzz redis-server demo docs docs-browser docs-serve bench bench-quick clean
+.PHONY: test lint typecheck pytest fuzz redis-server demo docs docs-browser docs-serve bench bench-quick bench-instructions clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,9 @@ bench: $(BENCH_STAMP)
 
 bench-quick: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m benchmarks.run --quick
+
+bench-instructions: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m benchmarks.instructions
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache build dist site *.egg-info

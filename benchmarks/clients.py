@@ -177,6 +177,44 @@ class Floor:
             await self._session.close()
 
 
+class AiohttpAlone(Floor):
+    """A bound, not a client: what aiohttp's request path costs with nothing else to do.
+
+    The floor's session, but the body and headers are built and signed once at start-up (the
+    server checks neither nonce nor signature), no per-request timer is set
+    (``ClientTimeout()``), the request goes through ``ClientSession._request`` without the
+    context-manager wrapper, and the answer is read but not decoded. A client that signs each
+    request and decodes each answer cannot cost less than this while it sends with aiohttp; the
+    targets table shows this row's ratio to the floor as the *bound* beside each target.
+    """
+
+    name = "aiohttp alone (bound)"
+
+    async def open(self) -> None:
+        await super().open()
+        nonce = self._nonce()
+        self._body = self.body(nonce)
+        self._headers = {
+            "API-Key": self._key,
+            "API-Sign": self.sign(nonce, self._body),
+            "Content-Type": "application/json",
+        }
+        self._no_timer = aiohttp.ClientTimeout()
+
+    async def call(self) -> Any:
+        assert self._session is not None
+        response = await self._session._request(
+            "POST",
+            self._url,
+            data=self._body,
+            headers=self._headers,
+            timeout=self._no_timer,
+            allow_redirects=False,
+        )
+        async with response:
+            return await response.read()
+
+
 class PythonKrakenSdk:
     """python-kraken-sdk: ``SpotAsyncClient(url=...)`` and its generic signed ``request``.
 
@@ -271,6 +309,7 @@ ASYNC_CLIENTS: tuple[type[Ours | Floor | PythonKrakenSdk | Ccxt], ...] = (
     Ours,
     *((OursWindowed,) if OursWindowed.available() else ()),
     Floor,
+    AiohttpAlone,
     PythonKrakenSdk,
     Ccxt,
 )
@@ -292,7 +331,9 @@ def check_floor_signature() -> None:
 
 
 def items(result: Any) -> int:
-    """How many users or batches a client's result holds (typed or dict)."""
+    """How many users or batches a client's result holds (typed, dict, or the bound's bytes)."""
+    if isinstance(result, bytes):
+        result = msgspec.json.decode(result)["result"]
     if isinstance(result, list):
         return len(result)
     data = result["data"] if isinstance(result, dict) else result.data

@@ -182,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         if "imports" in sections:
             _log("imports")
             imported = imports.run(rounds=settings.import_rounds)
+            imported.append(imports.incremental(rounds=3 * settings.import_rounds))
             parts.append(report.importing(imported))
             evaluated += targets.importing(imported)
             raw["imports"] = [dataclasses.asdict(r) for r in imported]
