@@ -10,7 +10,7 @@ Kraken Connect OAuth Fast API key operations.
 import logging as _logging
 from typing import TYPE_CHECKING, Any
 
-from . import errors, events, models
+from . import errors, models
 from ._client import PrimeClient
 from ._constants import LOGGER_NAME as _LOGGER_NAME
 from ._lifecycle import ClientState
@@ -66,6 +66,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
+    from . import events
     from ._fleet import Fleet, FleetGate
     from ._fleet._file import FileLockFleet, FileLockNonceSource
     from ._fleet._redis import RedisFleet, RedisNonceSource
@@ -91,11 +92,13 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name == "events":  # loaded by the first client with an on_event callback, or here
+        return importlib.import_module(".events", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value

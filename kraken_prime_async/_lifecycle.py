@@ -15,7 +15,7 @@ import msgspec
 
 from ._config import checked_base_url
 from ._constants import DEFAULT_CLIENT_TIMEOUT
-from ._observe import EventCallback, Observer, build_observer
+from ._observe import EventCallback, build_observer
 from ._pipeline import Pipeline
 from ._retry import RetryPolicy
 from ._timeout import coerce_timeout
@@ -27,6 +27,7 @@ from .errors import ClientStateError
 if TYPE_CHECKING:
     from ._auth import RequestAuth
     from ._key_gate import KeyGate, NoGate
+    from ._observer import Observer
     from ._stats import ClientStats
 
 _C = TypeVar("_C", bound="ClientBase")

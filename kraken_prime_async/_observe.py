@@ -5,10 +5,10 @@
   in progress (and after it, the last call) of the running task is held in a context variable:
   :func:`last_request_id` reads it, the log filter stamps it on records that do not carry one,
   and the pacing sleep (:func:`pacing_sleep`) reports its wait with it.
-* **Events.** :class:`Observer` is built once per client (:func:`build_observer`) only when
-  there is something to tell: an ``on_event`` callback, OpenTelemetry providers, or global
-  OpenTelemetry providers already set. Without one the pipeline's hooks test one attribute and
-  do nothing else. A callback that raises is logged and ignored.
+* **Events.** ``_observer.Observer`` is built once per client (:func:`build_observer`) only
+  when there is something to tell: an ``on_event`` callback, OpenTelemetry providers, or global
+  OpenTelemetry providers already set; it and ``events`` are imported then, not before. Without
+  one the pipeline's hooks test one attribute and do nothing else.
 * **OpenTelemetry** lives in ``_otel`` and is imported only when used, so ``import
   kraken_prime_async`` never imports ``opentelemetry``.
 * **Logging.** Every record of the package logger gets a ``request_id`` attribute
@@ -22,13 +22,11 @@ import contextvars
 import logging
 import secrets
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._constants import LOGGER_NAME
-from ._error_map import error_code
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -36,26 +34,17 @@ from .errors import (
     OutcomeUnknownError,
     ValidationError,
 )
-from .events import (
-    AttemptFinished,
-    CallFinished,
-    CallStarted,
-    Event,
-    OutcomeUnknown,
-    RateLimitWait,
-    Reconciled,
-    RequestAbandoned,
-    RetryScheduled,
-)
 
 if TYPE_CHECKING:
     from ._endpoint import Endpoint
+    from ._observer import Observer
     from ._otel import OtelSink
+    from .events import Event
 
 logger = logging.getLogger(LOGGER_NAME)
 
 #: ``on_event``: called with each event, inline.
-EventCallback = Callable[[Event], object]
+EventCallback = Callable[["Event"], object]
 
 
 def new_request_id() -> str:
@@ -132,136 +121,6 @@ class _RequestIdFilter(logging.Filter):
 
 REQUEST_ID_FILTER: Final = _RequestIdFilter()
 logger.addFilter(REQUEST_ID_FILTER)
-
-
-class Observer:
-    """One client's listeners: an ``on_event`` callback and/or an OpenTelemetry sink.
-
-    The pipeline calls one method per phase only when the client has an observer.
-    """
-
-    __slots__ = ("_callback", "_clock", "_failures", "otel")
-
-    def __init__(
-        self,
-        callback: EventCallback | None,
-        otel: OtelSink | None,
-        clock: Callable[[], float],
-    ) -> None:
-        self._callback = callback
-        self.otel = otel
-        self._clock = clock
-        self._failures = 0
-
-    def _emit(self, event: Event) -> None:
-        callback = self._callback
-        assert callback is not None
-        try:
-            callback(event)
-        except Exception as exc:
-            # Logged with its traceback the first time, briefly afterwards: a broken callback
-            # must neither break the call nor flood the log.
-            self._failures += 1
-            logger.log(
-                logging.WARNING if self._failures == 1 else logging.DEBUG,
-                "on_event callback raised %s on %s (ignored; %d so far)",
-                type(exc).__name__,
-                event.name,
-                self._failures,
-                exc_info=self._failures == 1,
-                extra={"request_id": event.request_id},
-            )
-
-    def _tell(self, kind: type[Event], call: CallState, **fields: Any) -> None:
-        self._emit(
-            kind(
-                request_id=call.request_id,
-                operation=call.endpoint.operation,
-                timestamp=self._clock(),
-                **fields,
-            )
-        )
-
-    def call_started(self, call: CallState) -> None:
-        call.started = time.perf_counter()
-        if self._callback is not None:
-            self._tell(CallStarted, call, idempotent=call.endpoint.idempotent)
-        if self.otel is not None:
-            self.otel.call_started(call)
-
-    def attempt_finished(
-        self, call: CallState, status: int | None, started: float, error: str | None
-    ) -> None:
-        latency = time.perf_counter() - started
-        if self._callback is not None:
-            self._tell(
-                AttemptFinished,
-                call,
-                attempt=call.attempts,
-                status=status,
-                latency=latency,
-                error=error,
-            )
-        if self.otel is not None:
-            self.otel.attempt_finished(call, status, latency, error)
-
-    def retry_scheduled(self, call: CallState, attempt: int, delay: float, reason: str) -> None:
-        if self._callback is not None:
-            self._tell(RetryScheduled, call, attempt=attempt, delay=delay, reason=reason)
-        if self.otel is not None:
-            self.otel.retry_scheduled(call, attempt, delay, reason)
-
-    def rate_limit_wait(self, call: CallState, seconds: float, reason: str) -> None:
-        if self._callback is not None:
-            self._tell(RateLimitWait, call, seconds=seconds, reason=reason)
-        if self.otel is not None:
-            self.otel.rate_limit_wait(call, seconds, reason)
-
-    def request_abandoned(self, call: CallState, reason: str) -> None:
-        if self._callback is not None:
-            self._tell(
-                RequestAbandoned,
-                call,
-                attempt=call.attempts,
-                reason=reason,
-                idempotent=call.endpoint.idempotent,
-            )
-        if self.otel is not None:
-            self.otel.request_abandoned(call, reason)
-
-    def call_finished(self, call: CallState, exc: BaseException | None) -> None:
-        error = None if exc is None else type(exc).__name__
-        if isinstance(exc, OutcomeUnknownError):
-            if self._callback is not None:
-                cause = exc.__cause__
-                ambiguous = "OutcomeUnknownError" if cause is None else error_code(cause)
-                self._tell(OutcomeUnknown, call, attempts=call.attempts, error=ambiguous)
-            if self.otel is not None:
-                self.otel.outcome_unknown(call)
-        if self._callback is not None:
-            duration = time.perf_counter() - call.started
-            self._tell(
-                CallFinished,
-                call,
-                ok=exc is None,
-                error=error,
-                attempts=call.attempts,
-                duration=duration,
-            )
-        if self.otel is not None:
-            self.otel.call_finished(call, exc)
-
-    def reconciled(self, request_id: str, operation: str, how: str, resolved: bool) -> None:
-        if self._callback is not None:
-            self._emit(
-                Reconciled(
-                    request_id=request_id,
-                    operation=operation,
-                    timestamp=self._clock(),
-                    resolved=resolved,
-                    how=how,
-                )
-            )
 
 
 def abandon_reason(exc: KrakenPrimeError | None) -> str:
@@ -388,6 +247,8 @@ def build_observer(
         otel = OtelSink(tracer_provider, meter_provider, base_url)
     if on_event is None and otel is None:
         return None
+    from ._observer import Observer  # with its events: only when something listens
+
     return Observer(on_event, otel, clock)
 
 

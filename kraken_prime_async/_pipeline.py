@@ -33,7 +33,7 @@ from ._auth import CallAuth, RequestAuth
 from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
-from ._observe import Observer, new_request_id
+from ._observe import new_request_id
 from ._phases import PhaseHooks
 from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
 from ._stats import ClientStats
@@ -47,6 +47,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._key_gate import KeyGate, NoGate, Slot
+    from ._observer import Observer
 
 R = TypeVar("R")
 

@@ -261,6 +261,24 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_a_client_without_listeners_never_loads_the_events() -> None:
+    code = (
+        "import sys, asyncio, base64, kraken_prime_async\n"
+        "from kraken_prime_async import PrimeClient\n"
+        "PrimeClient('K', base64.b64encode(b'x' * 32).decode(), base_url='https://a.test')\n"
+        "print(sorted(m for m in sys.modules"
+        " if m in ('kraken_prime_async.events', 'kraken_prime_async._observer')))\n"
+        "from kraken_prime_async import events\n"
+        "assert kraken_prime_async.events is events and events.CallStarted\n"
+        "PrimeClient('K2', base64.b64encode(b'x' * 32).decode(), base_url='https://a.test',"
+        " on_event=print)\n"
+        "print('_observer' in ' '.join(sys.modules))\n"
+    )
+    done = _run(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "True"]
+
+
 def test_the_import_reads_kraken_prime_log_and_never_imports_opentelemetry() -> None:
     code = (
         "import logging, sys, kraken_prime_async\n"
