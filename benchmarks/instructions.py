@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .clients import AiohttpAlone, Floor, Ours, OursWindowed, Scenario
+from .profile_ours import _calls
 from .serverproc import ROOT, ServerProcess
 
 CLIENTS: dict[str, Callable[[str, Scenario], Any]] = {
@@ -78,15 +79,7 @@ async def _loopback_child(kind: str, calls: int, url: str, scenario: Scenario, c
     try:
         for _ in range(20):  # warm-up: connections, caches, lazy imports
             await client.call()
-        remaining = calls
-
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await client.call()
-
-        await asyncio.gather(*(worker() for _ in range(conc)))
+        await _calls(client, calls, conc)
     finally:
         await client.close()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 _CHUNK = 64 * 1024
 
@@ -65,6 +65,15 @@ async def raw_http_server(status: int, framing: str, body: bytes) -> AsyncIterat
         finally:
             writer.close()
 
+    async with serve_on_loopback(handle) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def serve_on_loopback(
+    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> AsyncIterator[str]:
+    """Serve ``handle`` on a free 127.0.0.1 port; yields the base URL."""
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:

@@ -16,6 +16,7 @@ from yarl import URL
 from kraken_prime_async import AiohttpTransport
 from kraken_prime_async._deadlines import Deadlines
 from kraken_prime_async.errors import APITimeoutError
+from tests._loopback_raw import serve_on_loopback
 
 _OK = b'{"error":[],"result":{"data":[]}}'
 
@@ -51,14 +52,8 @@ async def slow_server() -> AsyncIterator[str]:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.wait_closed(), 5)
+    async with serve_on_loopback(handle) as url:
+        yield url
 
 
 async def _post(transport: AiohttpTransport, url: str, total: float | None) -> bytes:
