@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from yarl import URL
 
 from kraken_prime_async import AiohttpTransport
@@ -173,3 +176,72 @@ async def test_close_stops_the_timer() -> None:
     assert handle.cancelled() and deadlines._handle is None
     assert deadlines.finish(task) is False
     assert "pending=0" in repr(deadlines)
+
+
+_FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+
+_REQUEST = st.tuples(
+    st.one_of(st.none(), st.floats(0.0, 0.12)),  # server delay (None: never answers)
+    st.one_of(st.none(), st.floats(0.01, 0.15)),  # ClientTimeout.total (None: no deadline)
+    st.one_of(st.none(), st.floats(0.0, 0.15)),  # the caller cancels after (None: never)
+).filter(lambda r: r != (None, None, None))  # that one would wait forever, by design
+
+
+async def _one(
+    transport: AiohttpTransport, url: str, delay: float | None, total: float | None
+) -> tuple[str, float]:
+    """One request; what ended it, and when. The task must be usable afterwards."""
+    path = "/never" if delay is None else f"/{delay:.3f}"
+    started = time.monotonic()
+    try:
+        await _post(transport, url + path, total)
+        outcome = "ok"
+    except APITimeoutError:
+        outcome = "timeout"
+    await asyncio.sleep(0)  # a stray cancellation would surface here
+    task = asyncio.current_task()
+    assert task is not None
+    if sys.version_info >= (3, 11):
+        assert task.cancelling() == 0, "the deadline's cancellation was not withdrawn"
+    return outcome, time.monotonic() - started
+
+
+@settings(max_examples=_FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requests=st.lists(_REQUEST, min_size=1, max_size=4))
+def test_deadlines_and_cancellations_at_random_points(
+    requests: list[tuple[float | None, float | None, float | None]],
+) -> None:
+    """Concurrent requests with random answer delays, deadlines and caller cancellations: each
+    ends as answered, timed out (only with a deadline, never before it) or cancelled (only by
+    its caller), and nothing is left registered or cancelled afterwards."""
+
+    async def run() -> None:
+        transport = AiohttpTransport()
+        async with slow_server() as url:
+            tasks = [asyncio.ensure_future(_one(transport, url, d, t)) for d, t, _ in requests]
+            loop = asyncio.get_running_loop()
+            for task, (_, _, cancel_after) in zip(tasks, requests, strict=True):
+                if cancel_after is not None:
+                    loop.call_later(cancel_after, task.cancel)
+            # Every request ends within 0.2 s here; a deadline never kept would hang the test.
+            results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 3)
+            for result, (delay, total, cancel_after) in zip(results, requests, strict=True):
+                if isinstance(result, asyncio.CancelledError):
+                    assert cancel_after is not None
+                    continue
+                assert not isinstance(result, BaseException), repr(result)
+                outcome, elapsed = result
+                if outcome == "timeout":
+                    assert total is not None and elapsed >= total - 0.005
+                else:
+                    assert delay is not None
+                if cancel_after is None and total is None and delay is not None:
+                    assert outcome == "ok"
+            assert _idle(transport)
+            current = asyncio.current_task()
+            assert current is not None
+            if sys.version_info >= (3, 11):
+                assert current.cancelling() == 0
+        await transport.close()
+
+    asyncio.run(run())
