@@ -206,6 +206,7 @@ async def _one(
     return outcome, time.monotonic() - started
 
 
+@pytest.mark.fuzz
 @settings(max_examples=_FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(requests=st.lists(_REQUEST, min_size=1, max_size=4))
 def test_deadlines_and_cancellations_at_random_points(
