@@ -119,6 +119,24 @@ async def test_each_request_keeps_its_own_deadline() -> None:
     assert transport._deadlines is not None and transport._deadlines._handle is None
 
 
+async def test_the_timer_re_arms_for_the_next_deadline() -> None:
+    transport = AiohttpTransport()
+    async with slow_server() as url:
+        started = time.monotonic()
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                _post(transport, url + "/never", 0.1),
+                _post(transport, url + "/never", 0.3),  # due after the timer fired once
+                return_exceptions=True,
+            ),
+            5,
+        )
+        assert all(isinstance(r, APITimeoutError) for r in results), results
+        assert 0.3 <= time.monotonic() - started < 3
+        assert _idle(transport)
+    await transport.close()
+
+
 async def test_many_requests_leave_one_timer_at_most() -> None:
     transport = AiohttpTransport()
     async with slow_server() as url:
