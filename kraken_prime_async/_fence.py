@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from ._nonce import FloorNonceSource, LocalNonceSource, NonceSource
+from ._nonce import FloorNonceSource, NonceSource
 
 
 def fence_floor(nonce: int, window: int) -> int:
@@ -71,8 +71,6 @@ async def issue_nonce(source: NonceSource) -> int:
     """The nonce of one signed request: from ``source``, raised to the active fence's floor."""
     fence = _active.get()
     if fence is None:
-        if type(source) is LocalNonceSource:  # the default source: no coroutine to run
-            return source.next_nonce_sync()
         return await source.next_nonce()
     if isinstance(source, FloorNonceSource):
         nonce = await source.next_nonce_at_least(fence.floor)

@@ -168,8 +168,9 @@ class LocalGate:
         waiter and hands the token over in the waiter's future (one wake per granted slot, no
         re-checks, nothing allocated while waiting).
         """
-        if not self._waiters and self._admissible():
-            return self._grant()
+        token = self.try_acquire()
+        if token is not None:
+            return token
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
