@@ -55,7 +55,7 @@ docs-serve: $(STAMP)
 
 # A long answer-fuzzing session (the suite runs a bounded one); FUZZ_EXAMPLES sets its size.
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q -m fuzz tests/test_fuzz_answers.py tests/test_deadlines.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q -m fuzz tests/test_fuzz_answers.py tests/transports/test_deadlines.py
 
 demo: $(STAMP)
 	$(BIN)/kraken-prime demo

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kraken_prime_async import FileLockNonceSource, LocalNonceSource, NonceSource, RedisNonceSource
-from tests.fleet._redis_server import redis_server
+from tests.keys.fleet._redis_server import redis_server
 
 RESULTS = Path(__file__).parent / "results"
 

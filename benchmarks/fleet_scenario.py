@@ -2,7 +2,7 @@
 
 The sandbox (nonce window 0, random latency so requests overtake each other, lockout after 15
 invalid nonces) serves every member; each member is a child process running
-``tests.fleet._fleet_worker``. Rows: ``RedisFleet`` and ``FileLockFleet`` (nonces, in-flight
+``tests.keys.fleet._fleet_worker``. Rows: ``RedisFleet`` and ``FileLockFleet`` (nonces, in-flight
 slots and counter shared), and members that share only a ``RedisNonceSource``.
 
 Run: ``.venv/bin/python -m benchmarks.fleet_scenario`` (writes ``results/fleet_scenario.md``)
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli._support import ThreadedSandbox
-from tests.fleet._redis_server import redis_server
-from tests.fleet.test_fleet_processes import PROCESSES, TASKS, run_fleet
+from tests.keys.fleet._redis_server import redis_server
+from tests.keys.fleet.test_fleet_processes import PROCESSES, TASKS, run_fleet
 
 RESULTS = Path(__file__).parent / "results"
 

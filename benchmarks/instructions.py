@@ -86,7 +86,7 @@ async def _loopback_child(kind: str, calls: int, url: str, scenario: Scenario, c
 
 async def _piece_child(piece: str, n: int) -> None:
     from kraken_prime_async import PrimeClient
-    from kraken_prime_async._fence import issue_nonce
+    from kraken_prime_async._keys.fence import issue_nonce
     from kraken_prime_async._pipeline import encode_params
     from kraken_prime_async._resources.api_users import LIST
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from kraken_prime_async import PrimeClient
-from kraken_prime_async._rate_limit import RateLimitSetting
+from kraken_prime_async._keys.pacing import RateLimitSetting
 from kraken_prime_async._signing import sign
 from kraken_prime_async.sandbox import PrimeSandbox
 

@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, Any
 from . import errors, models
 from ._client import PrimeClient
 from ._constants import LOGGER_NAME as _LOGGER_NAME
+from ._keys.nonces import LocalNonceSource, NonceSource, NonceUnit
+from ._keys.pacing import RateCounter, RateLimit
 from ._lifecycle import ClientState
-from ._log_env import configure_logging_from_env
-from ._nonce import LocalNonceSource, NonceSource, NonceUnit
-from ._observe import last_request_id
-from ._rate_limit import RateCounter, RateLimit
+from ._observability.context import last_request_id
+from ._observability.log_env import configure_logging_from_env
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr
 from ._stats import ClientStats
-from ._transport import AiohttpTransport, RawResponse, Transport
+from ._transports.aiohttp import AiohttpTransport
+from ._transports.base import RawResponse, Transport
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -67,9 +68,9 @@ from .models import (
 
 if TYPE_CHECKING:
     from . import events
-    from ._fleet import Fleet, FleetGate
-    from ._fleet._file import FileLockFleet, FileLockNonceSource
-    from ._fleet._redis import RedisFleet, RedisNonceSource
+    from ._keys.fleet import Fleet, FleetGate
+    from ._keys.fleet._file import FileLockFleet, FileLockNonceSource
+    from ._keys.fleet._redis import RedisFleet, RedisNonceSource
     from ._oauth_client import FastApiKeyClient
 
 # A library's logger stays silent unless the application configures logging (without a
@@ -82,12 +83,12 @@ if not any(isinstance(handler, _logging.NullHandler) for handler in _logger.hand
 #: ``import kraken_prime_async`` lean).
 _LAZY = {
     "FastApiKeyClient": "._oauth_client",
-    "FileLockFleet": "._fleet._file",
-    "FileLockNonceSource": "._fleet._file",
-    "Fleet": "._fleet",
-    "FleetGate": "._fleet",
-    "RedisFleet": "._fleet._redis",
-    "RedisNonceSource": "._fleet._redis",
+    "FileLockFleet": "._keys.fleet._file",
+    "FileLockNonceSource": "._keys.fleet._file",
+    "Fleet": "._keys.fleet",
+    "FleetGate": "._keys.fleet",
+    "RedisFleet": "._keys.fleet._redis",
+    "RedisNonceSource": "._keys.fleet._redis",
 }
 
 

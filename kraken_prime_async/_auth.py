@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ._endpoint import Endpoint
-from ._fence import fence_floor, issue_nonce
-from ._nonce import NonceSource
+from ._keys.fence import fence_floor, issue_nonce
+from ._keys.nonces import NonceSource
 from ._secret import Credential, MaskedHeaders, fingerprint
 from ._signing import Signer
 from .errors import AuthenticationError, ValidationError

@@ -17,21 +17,21 @@ from ._constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_NONCE_UNIT,
 )
-from ._key_gate import KeyGate
+from ._keys.gate import KeyGate
+from ._keys.nonces import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, shared_nonce_source
+from ._keys.pacing import RateLimitSetting, resolve
 from ._lifecycle import ClientBase, connection
-from ._nonce import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, shared_nonce_source
-from ._observe import EventCallback, pacing_sleep
-from ._rate_limit import RateLimitSetting, resolve
+from ._observability.context import EventCallback, pacing_sleep
 from ._retry import RetryPolicy
 from ._secret import Credential, MaskedDict, SecretStr, fingerprint
 from ._signing import SecretEncoding, Signer, decode_secret
-from ._transport import Transport
+from ._transports.base import Transport
 from ._validation import identifier_problem, integer, seconds
 from .errors import ValidationError
 from .models import CreatedFastApiKey
 
 if TYPE_CHECKING:
-    from ._fleet import Fleet
+    from ._keys.fleet import Fleet
     from ._resources._base import TimeoutLike
     from ._resources.api_user_keys import ApiUserKeys
     from ._resources.api_users import ApiUsers
@@ -193,7 +193,7 @@ class PrimeClient(ClientBase):
         key with it): same server, HTTP layer (not closed by it), timeout, retry, secret encoding,
         sleep, clock and observer; its own nonce source in seconds, the smallest unit
         (``key_rotation``)."""
-        from ._resources.key_rotation import BorrowedTransport
+        from ._transports.wrappers import BorrowedTransport
 
         pipeline = self._pipeline
         sibling = PrimeClient(

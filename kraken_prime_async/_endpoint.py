@@ -18,7 +18,7 @@ from msgspec import UNSET, UnsetType
 from . import _error_map
 from ._constants import ERROR_BODY_SNIPPET, LOGGER_NAME, PRIVATE_PATH_PREFIX
 from ._secret import SecretStr
-from ._transport import RawResponse
+from ._transports.base import RawResponse
 from .errors import ResponseValidationError
 
 T = TypeVar("T")

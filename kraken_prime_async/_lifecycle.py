@@ -15,19 +15,21 @@ import msgspec
 
 from ._config import checked_base_url
 from ._constants import DEFAULT_CLIENT_TIMEOUT
-from ._observe import EventCallback, build_observer
+from ._observability import build_observer
+from ._observability.context import EventCallback
 from ._pipeline import Pipeline
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, retry_policy
 from ._timeout import coerce_timeout
-from ._transport import Transport, build_transport
-from ._validation import client_options, retry_policy
+from ._transports import build_transport
+from ._transports.base import Transport
+from ._validation import client_options
 from ._version import __version__
 from .errors import ClientStateError
 
 if TYPE_CHECKING:
     from ._auth import RequestAuth
-    from ._key_gate import KeyGate, NoGate
-    from ._observer import Observer
+    from ._keys.gate import KeyGate, NoGate
+    from ._observability.observer import Observer
     from ._stats import ClientStats
 
 _C = TypeVar("_C", bound="ClientBase")

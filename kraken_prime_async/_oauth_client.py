@@ -18,14 +18,14 @@ from ._auth import BearerAuth, TokenProvider
 from ._client import PrimeClient
 from ._config import fast_api_settings, renamed
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES
-from ._key_gate import NO_GATE
+from ._keys.gate import NO_GATE
 from ._lifecycle import ClientBase, connection
-from ._observe import EventCallback
+from ._observability.context import EventCallback
 from ._resources._base import TimeoutLike
 from ._resources.fast_api_keys import FastApiKeys
 from ._retry import RetryPolicy
 from ._secret import Credential, MaskedDict
-from ._transport import Transport
+from ._transports.base import Transport
 from .errors import ValidationError
 
 

@@ -29,15 +29,14 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from ._auth import CallAuth, RequestAuth
+from ._auth import RequestAuth
+from ._call import PhaseHooks, _Call
 from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
-from ._observe import new_request_id
-from ._phases import PhaseHooks
 from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
 from ._stats import ClientStats
-from ._transport import Transport
+from ._transports.base import Transport
 from .errors import (
     AuthenticationError,
     InvalidNonceError,
@@ -46,8 +45,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._key_gate import KeyGate, NoGate, Slot
-    from ._observer import Observer
+    from ._keys.gate import KeyGate, NoGate, Slot
+    from ._observability.observer import Observer
 
 R = TypeVar("R")
 
@@ -59,63 +58,6 @@ _encoder = msgspec.json.Encoder()
 def encode_params(request: msgspec.Struct | None) -> bytes:
     """Encode a request's fields once per call (``nonce`` is spliced in per attempt)."""
     return b"{}" if request is None else _encoder.encode(request)
-
-
-class _Call:
-    """State of one call across its attempts (never shared between calls).
-
-    Every phase hook receives it: what a call's events need to carry (an id, timings) belongs
-    here. ``request_id`` is made on first use; ``started`` and ``trace`` are the observer's.
-    """
-
-    __slots__ = (
-        "_request_id",
-        "attempts",
-        "auth",
-        "budget",
-        "done",
-        "endpoint",
-        "nonce_retries",
-        "observer",
-        "params",
-        "policy",
-        "started",
-        "timeout",
-        "trace",
-    )
-
-    def __init__(
-        self,
-        endpoint: Endpoint[Any, Any],
-        params: bytes,
-        timeout: aiohttp.ClientTimeout,
-        policy: RetryPolicy,
-        budget: RetryBudget,
-        auth: CallAuth,
-        observer: Observer | None,
-        request_id: str | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.params = params
-        self.timeout = timeout
-        self.policy = policy
-        self.budget = budget
-        self.auth = auth  # the auth strategy's flow for this call
-        self.observer = observer
-        self.attempts = 0  # sends so far
-        self.nonce_retries = 0
-        self.done = False
-        self._request_id = request_id
-        self.started = 0.0
-        self.trace: Any = None
-
-    @property
-    def request_id(self) -> str:
-        """The call's id, made on first use (a call nobody looks at never makes one)."""
-        request_id = self._request_id
-        if request_id is None:
-            request_id = self._request_id = new_request_id()
-        return request_id
 
 
 class Pipeline(PhaseHooks):

@@ -14,7 +14,8 @@ import random
 import msgspec
 
 from . import _constants as c
-from .errors import InvalidNonceError, RateLimitError
+from ._validation import integer, seconds
+from .errors import InvalidNonceError, RateLimitError, ValidationError
 
 
 class RetryPolicy(msgspec.Struct, frozen=True):
@@ -61,8 +62,6 @@ class RetryPolicy(msgspec.Struct, frozen=True):
     budget: RetryBudget | None = None
 
     def __post_init__(self) -> None:
-        from ._validation import retry_fields
-
         retry_fields(self)
 
     @classmethod
@@ -190,3 +189,22 @@ def throttled_beyond(policy: RetryPolicy, exc: BaseException, now: float) -> Rat
     if exc.retry_at - now <= policy.max_throttle_wait:
         return None
     return throttle_too_long(exc.operation or "call", exc.retry_at, now, policy.max_throttle_wait)
+
+
+def retry_policy(field: str, value: object) -> RetryPolicy | None:
+    """``None`` or a :class:`~kraken_prime_async.RetryPolicy`."""
+    if value is None:
+        return None
+    if not isinstance(value, RetryPolicy):
+        raise ValidationError(field, f"must be a RetryPolicy or None, got {type(value).__name__}")
+    return value
+
+
+def retry_fields(policy: RetryPolicy) -> None:
+    """The fields of a ``RetryPolicy``: whole attempt counts, finite non-negative seconds."""
+    integer("max_attempts", policy.max_attempts, minimum=1)
+    integer("max_nonce_retries", policy.max_nonce_retries, minimum=0)
+    for field in ("initial_backoff", "rate_limit_backoff", "max_backoff", "max_throttle_wait"):
+        seconds(field, getattr(policy, field), allow_zero=True)
+    if not isinstance(policy.jitter, bool):
+        raise ValidationError("jitter", f"must be a bool, got {type(policy.jitter).__name__}")

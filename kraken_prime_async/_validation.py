@@ -174,17 +174,6 @@ def callback(field: str, value: object) -> Callable[..., Any] | None:
     return value
 
 
-def retry_policy(field: str, value: object) -> Any:
-    """``None`` or a :class:`~kraken_prime_async.RetryPolicy`."""
-    if value is None:  # every call without its own policy: no import statement to run
-        return None
-    from ._retry import RetryPolicy
-
-    if not isinstance(value, RetryPolicy):
-        raise ValidationError(field, f"must be a RetryPolicy or None, got {type(value).__name__}")
-    return value
-
-
 def epoch_ms(field: str, value: object) -> int:
     """Epoch milliseconds from an ``int`` or a timezone-aware ``datetime``."""
     if isinstance(value, datetime):
@@ -249,13 +238,3 @@ def client_options(
         if not callable(value):
             raise ValidationError(field, f"must be callable, got {type(value).__name__}")
     return integer("max_response_bytes", max_response_bytes, minimum=1)
-
-
-def retry_fields(policy: Any) -> None:
-    """The fields of a ``RetryPolicy``: whole attempt counts, finite non-negative seconds."""
-    integer("max_attempts", policy.max_attempts, minimum=1)
-    integer("max_nonce_retries", policy.max_nonce_retries, minimum=0)
-    for field in ("initial_backoff", "rate_limit_backoff", "max_backoff", "max_throttle_wait"):
-        seconds(field, getattr(policy, field), allow_zero=True)
-    if not isinstance(policy.jitter, bool):
-        raise ValidationError("jitter", f"must be a bool, got {type(policy.jitter).__name__}")

@@ -28,7 +28,7 @@ from aiohttp import web
 
 from kraken_prime_async import FastApiKeyClient, PrimeClient, RetryPolicy
 from kraken_prime_async import errors as e
-from kraken_prime_async._transport import CauseSummary
+from kraken_prime_async._transports.base import CauseSummary
 from tests._loopback import closed_port
 
 RAW_SECRET = b"CANARY-RAW-SECRET-BYTES-0123456789abcdef-zz"

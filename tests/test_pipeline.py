@@ -9,8 +9,8 @@ import pytest
 
 from kraken_prime_async import RetryBudget, RetryPolicy
 from kraken_prime_async import errors as e
-from kraken_prime_async._key_gate import KeyGate, NoGate, Slot
-from kraken_prime_async._transport import RawResponse
+from kraken_prime_async._keys.gate import KeyGate, NoGate, Slot
+from kraken_prime_async._transports.base import RawResponse
 from tests._fakes import ScriptedTransport, html, kraken_error, make_client, ok
 
 

@@ -10,13 +10,12 @@ import msgspec
 
 from .._constants import LOGGER_NAME
 from .._endpoint import Endpoint
-from .._observe import Reconciling
+from .._observability.context import Reconciling
 from .._pipeline import Pipeline
-from .._retry import RetryPolicy
+from .._retry import RetryPolicy, retry_policy
 from .._timeout import coerce_timeout
-from .._validation import retry_policy
 from ..errors import KrakenPrimeError, OutcomeUnknownError
-from ._reconcile import LostAnswer, Outcome, Resend, Rule, not_applied
+from ._reconcile.base import LostAnswer, Outcome, Resend, Rule, not_applied
 
 logger = logging.getLogger(LOGGER_NAME)
 

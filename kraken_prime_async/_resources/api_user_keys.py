@@ -12,8 +12,8 @@ from .._endpoint import Data, Endpoint, same
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from ..models import ApiKey, CreatedApiKey, KeyAudit
-from . import _reconcile_users as _reconcile
 from ._base import Request, Resource, TimeoutLike
+from ._reconcile import users as _reconcile
 from .api_users import ApiUsers
 from .key_audit import audit_keys
 from .key_rotation import SiblingFactory, rotate_key

@@ -10,8 +10,8 @@ from .._endpoint import Data, Endpoint, data, same
 from .._retry import RetryPolicy
 from ..errors import ValidationError
 from ..models import ApiUser, Role, UserStatus
-from . import _reconcile_users as _reconcile
 from ._base import Request, Resource, TimeoutLike
+from ._reconcile import users as _reconcile
 
 
 class CreateUser(Request, frozen=True):

@@ -36,8 +36,8 @@ from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from ..errors import ResponseValidationError, ValidationError
 from ..models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
-from . import _reconcile_fast_api as _reconcile
 from ._base import Request, Resource, TimeoutLike
+from ._reconcile import fast_api as _reconcile
 
 #: What :meth:`FastApiKeys.prime_client` returns (a ``PrimeClient``; the OAuth client passes
 #: ``PrimeClient.from_fast_api_key``, so no resource imports the client layer).

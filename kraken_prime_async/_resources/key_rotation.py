@@ -31,17 +31,14 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
-import aiohttp
 import msgspec
-from yarl import URL
 
 from .. import _validation as check
 from .._constants import LOGGER_NAME
-from .._key_gate import KeyGate
+from .._keys.gate import KeyGate
 from .._retry import RetryPolicy
 from .._secret import SecretStr
 from .._timeout import coerce_timeout
-from .._transport import RawResponse, Transport
 from ..errors import (
     AuthenticationError,
     KeyRotationError,
@@ -54,8 +51,6 @@ from ..models import BatchPage, CreatedApiKey
 from ._base import TimeoutLike
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from .api_user_keys import ApiUserKeys
 
 
@@ -84,34 +79,6 @@ logger = logging.getLogger(LOGGER_NAME)
 #: many times, ``_VERIFY_DELAY`` seconds apart (each refusal counts towards Kraken's lockout).
 _VERIFY_ATTEMPTS: Final = 3
 _VERIFY_DELAY: Final = 1.0
-
-
-class BorrowedTransport:
-    """Another client's transport, used but never closed (the rotation's verifying client)."""
-
-    __slots__ = ("_inner",)
-
-    def __init__(self, inner: Transport) -> None:
-        self._inner = inner
-
-    async def request(
-        self,
-        url: URL,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
-        *,
-        operation: str,
-        http_method: str = "POST",
-    ) -> RawResponse:
-        """Send through the borrowed transport."""
-        return await self._inner.request(
-            url, body, headers, timeout, operation=operation, http_method=http_method
-        )
-
-    async def close(self) -> None:
-        """Nothing: the owner closes it."""
-        return
 
 
 def _describe(exc: BaseException) -> str:

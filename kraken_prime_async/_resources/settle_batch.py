@@ -23,7 +23,7 @@ from .._constants import LOGGER_NAME
 from .._tasks import run_together
 from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
 from ..models import Batch, Leg, LegOutcome, SettlementReport, Transfer
-from ._reconcile import Outcome
+from ._reconcile.base import Outcome
 
 ProgressCallback = Callable[[int, int, LegOutcome], None]
 #: ``client.settlement.get_batch``.

@@ -27,9 +27,9 @@ from ..models import (
     SettlementReport,
     Transfer,
 )
-from . import _reconcile
 from ._base import Request, Resource, TimeoutLike
-from ._reconcile import Outcome
+from ._reconcile import base as _reconcile
+from ._reconcile.base import Outcome
 from .settle_batch import ProgressCallback, settle_batch
 
 

@@ -25,8 +25,8 @@ from .._config import (
     base_url_from,
     rate_limit_from,
 )
+from .._keys.pacing import TIERS, RateLimitSetting
 from .._oauth_client import FastApiKeyClient
-from .._rate_limit import TIERS, RateLimitSetting
 from ..errors import ValidationError
 
 __all__ = [

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from kraken_prime_async import APITimeoutError, PrimeClient, RetryPolicy, ValidationError
-from kraken_prime_async._local_gate import hold_seconds
+from kraken_prime_async._keys.local import hold_seconds
 from kraken_prime_async.sandbox import PrimeSandbox
 from tests._fakes import FAKE_SECRET, unique_key
 

@@ -18,7 +18,7 @@ from kraken_prime_async._constants import (
     NONCE_REFUSAL_LIMIT,
     NONCE_REFUSAL_PERIOD,
 )
-from kraken_prime_async._nonce_guard import NonceRefusals
+from kraken_prime_async._keys.refusals import NonceRefusals
 from kraken_prime_async.sandbox import PrimeSandbox
 from tests._fakes import FakeClock
 

@@ -18,7 +18,7 @@ from kraken_prime_async import (
     ValidationError,
 )
 from kraken_prime_async._constants import AUTO_RATE_LIMIT_QUIET
-from kraken_prime_async._rate_limit import TIERS, CallCounter
+from kraken_prime_async._keys.pacing import TIERS, CallCounter
 from kraken_prime_async._tasks import run_together
 from kraken_prime_async.models import LegOutcome
 from kraken_prime_async.sandbox import PrimeSandbox

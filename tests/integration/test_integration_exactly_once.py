@@ -34,7 +34,7 @@ from kraken_prime_async import (
     RawResponse,
     RetryPolicy,
 )
-from kraken_prime_async._transport import AiohttpTransport
+from kraken_prime_async._transports.aiohttp import AiohttpTransport
 from kraken_prime_async.sandbox import PrimeSandbox
 from tests._fakes import FakeClock
 

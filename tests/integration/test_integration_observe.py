@@ -176,7 +176,7 @@ async def test_a_client_without_listeners_makes_no_request_id_until_asked() -> N
     ):
         assert client._pipeline.observer is None
         await client.api_users.list()
-        from kraken_prime_async import _observe
+        from kraken_prime_async._observability import context as _observe
 
         call = _observe._current.get()
         assert call is not None and call.done

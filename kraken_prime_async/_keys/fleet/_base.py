@@ -1,0 +1,102 @@
+"""Sharing one API key between processes and hosts: the seam every fleet backend fills.
+
+Inside one process, every client of a key already shares a nonce source (``_nonce.py``), a
+gate that orders the key's requests (``_local_gate.py``) and a call-counter model
+(``_rate_limit.py``). A :class:`Fleet` extends the same three to every process that uses it:
+
+* a **nonce source** whose sequence is strictly increasing across the fleet;
+* a **gate**: the key's in-flight slots, held from before the nonce is taken until the answer
+  arrives, so that with a nonce window of 0 one request of the key is on the wire fleet-wide and
+  nonces reach Kraken in the order they were issued;
+* a **rate counter**: the call-counter model, charged by every member.
+
+Backends: :class:`~kraken_prime_async.FileLockFleet` (processes on one host) and
+:class:`~kraken_prime_async.RedisFleet` (hosts sharing a Redis).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Hashable, Iterator
+from typing import Protocol, runtime_checkable
+
+from ..._constants import FLEET_GATE_POLL_FIRST, FLEET_GATE_POLL_MAX
+from ..._secret import fingerprint
+from ..nonces import NonceSource, NonceUnit
+from ..pacing import RateCounter, RateLimit
+
+
+@runtime_checkable
+class FleetGate(Protocol):
+    """The key's in-flight slots, shared by the fleet."""
+
+    async def acquire(self, lease_seconds: float) -> Hashable:
+        """Wait for a slot; return a token for :meth:`release`.
+
+        ``lease_seconds`` bounds how long the slot is held if its holder dies without releasing
+        it (backends that cannot notice a dead holder by themselves expire it then).
+        """
+        ...
+
+    async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
+        """Free the slot of ``token``; with ``hold_seconds`` only that much later (its request
+        was abandoned without an answer and may still reach Kraken)."""
+        ...
+
+
+@runtime_checkable
+class Fleet(Protocol):
+    """Where the members of a fleet keep what they share about each API key."""
+
+    def nonce_source(self, api_key: str, unit: NonceUnit) -> NonceSource:
+        """The fleet's nonce sequence of ``api_key``."""
+        ...
+
+    def gate(self, api_key: str, *, window_seconds: float, max_in_flight: int) -> FleetGate:
+        """The fleet's in-flight slots of ``api_key`` (one slot when ``window_seconds`` is 0)."""
+        ...
+
+    def counter(
+        self, api_key: str, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]
+    ) -> RateCounter:
+        """The fleet's call-counter model of ``api_key``."""
+        ...
+
+
+class FleetCounterBase:
+    """What a fleet's call-counter model knows locally: this member's tier setting and what it
+    last read of the shared counter (the fleet's tier, a ``Throttled`` hold)."""
+
+    def __init__(self, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]) -> None:
+        self.limits = limits
+        self.auto = auto
+        self._clock = clock
+        self._fleet_limits: RateLimit | None = None
+        self._blocked_until = 0.0
+
+    @property
+    def active(self) -> bool:
+        """Whether calls are paced (as of this member's last look at the shared counter)."""
+        return (
+            self.limits is not None
+            or self._fleet_limits is not None
+            or self._blocked_until > self._clock()
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(limits={self.limits}, auto={self.auto})"
+
+
+def key_id(api_key: str) -> str:
+    """A stable name for ``api_key`` in shared storage that does not reveal the key."""
+    return fingerprint(api_key, 16)
+
+
+def poll_delays(rng: random.Random | None = None) -> Iterator[float]:
+    """Pauses between tries for a slot: doubling from ``FLEET_GATE_POLL_FIRST`` to
+    ``FLEET_GATE_POLL_MAX``, jittered so members do not retry in lockstep."""
+    rng = rng or random.Random()  # noqa: S311 - jitter
+    delay = FLEET_GATE_POLL_FIRST
+    while True:
+        yield delay * rng.uniform(0.5, 1.0)
+        delay = min(FLEET_GATE_POLL_MAX, delay * 2)

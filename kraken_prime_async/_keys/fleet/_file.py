@@ -1,0 +1,406 @@
+"""A fleet on one host: processes share a key through small files under OS locks (``flock``).
+
+* ``<dir>/<key id>.nonce``: the last nonce and its unit, read-max-written under an exclusive lock
+  (:class:`FileLockNonceSource`). The record is rewritten in place with one ``pwrite`` of a
+  fixed-size line, so a process killed at any point leaves either the old or the new value.
+* ``<dir>/<key id>.slot<i>``: one lock file per in-flight slot, held while a request is on the
+  wire. The kernel drops the lock of a process that dies, so a crashed member never blocks the
+  key.
+* ``<dir>/<key id>.counter``: the call-counter model (value, last update, throttle hold, tier).
+
+Every lock is held for microseconds (a read and a write of a few bytes, never across an
+``await``), except the slot locks, which are taken without blocking and polled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+import threading
+import time
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final, TypeVar
+
+from ..._constants import DEFAULT_NONCE_UNIT
+from ...errors import CoordinationError, ValidationError
+from ..nonces import PER_SECOND, NonceUnit, following
+from ..pacing import TIERS, RateLimit, decayed, wait_for_room
+from ._base import FleetCounterBase, key_id, poll_delays
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+_K = TypeVar("_K")
+_T = TypeVar("_T")
+
+_NONCE_RECORD: Final = b"%020d %-2s\n"
+_COUNTER_RECORD: Final = struct.Struct("<5d")  # value, updated, blocked_until, max, decay
+_HOLD_RECORD: Final = struct.Struct("<d")  # a slot's "busy until" (Unix seconds; 0: free)
+
+
+def _held_until(fd: int) -> float:
+    """The "busy until" time a slot file holds (0.0 when none)."""
+    data = os.pread(fd, _HOLD_RECORD.size, 0)
+    return _HOLD_RECORD.unpack(data)[0] if len(data) == _HOLD_RECORD.size else 0.0
+
+
+class _LockedFile:
+    """One small file, opened once per process and used under an exclusive ``flock``."""
+
+    __slots__ = ("_fd", "_lock", "_pid", "path")
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        if fcntl is None:  # pragma: no cover - not POSIX
+            raise CoordinationError("file locks need a POSIX system", store=os.fspath(path))
+        self.path = os.fspath(path)
+        self._fd = -1
+        self._pid = 0
+        self._lock = threading.Lock()  # tasks on other threads' loops may share the object
+
+    def fd(self) -> int:
+        # A forked child shares the parent's open file description, and with it the parent's
+        # flock: reopen so parent and child exclude each other.
+        if self._fd < 0 or self._pid != os.getpid():
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise CoordinationError(
+                    f"cannot open {self.path} ({type(exc).__name__}: {exc.strerror})",
+                    store=self.path,
+                ) from None
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def locked(self) -> Iterator[int]:
+        """Hold the file's exclusive lock; yield its descriptor."""
+        with self._lock:
+            fd = self.fd()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield fd
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def try_lock(self) -> bool:
+        """Take the lock without waiting; ``False`` when another holder has it."""
+        try:
+            fcntl.flock(self.fd(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def unlock(self) -> None:
+        fcntl.flock(self.fd(), fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd >= 0 and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = -1
+
+
+class FileLockNonceSource:
+    """Nonces shared by the processes of one host through a file.
+
+    Each nonce is ``max(clock() * unit, last + 1)``, where ``last`` is read from the file and the
+    new value written back under an exclusive lock: strictly increasing across every process
+    using ``path``, across restarts, and when the clock steps backwards.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The nonce file (created with mode 0600 if missing; its directory must exist). Every
+        process sharing the key must use the same file, on a local file system (``flock`` over
+        NFS is not reliable).
+    unit : {"s", "ms", "us", "ns"}
+        Nonce unit, recorded in the file: a process with another unit gets a
+        :class:`~kraken_prime_async.ValidationError` instead of nonces the key would reject.
+    clock : callable returning float seconds, optional
+        The wall clock (:func:`time.time`); injectable for tests.
+
+    Notes
+    -----
+    About 5 µs per nonce on a local disk (see README, "Running a fleet on one key"). The file is
+    not fsync'ed: it survives processes being killed, not the host losing power (after which the
+    clock-based part of the nonce is normally already ahead).
+    """
+
+    __slots__ = ("_clock", "_file", "_scale", "unit")
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        unit: NonceUnit = DEFAULT_NONCE_UNIT,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if unit not in PER_SECOND:
+            raise ValidationError("nonce_unit", f"must be one of {sorted(PER_SECOND)}")
+        self.unit: NonceUnit = unit
+        self._scale = PER_SECOND[unit]
+        self._clock = clock
+        self._file = _LockedFile(path)
+
+    @property
+    def path(self) -> str:
+        """The nonce file."""
+        return self._file.path
+
+    def next_nonce_sync(self, floor: int = 0) -> int:
+        """Return the next nonce without awaiting, ``>= floor`` (the lock is held for
+        microseconds)."""
+        now = max(int(self._clock() * self._scale), floor)
+        with self._file.locked() as fd:
+            nonce = following(now, self._read(fd))
+            os.pwrite(fd, _NONCE_RECORD % (nonce, self.unit.encode()), 0)
+        return nonce
+
+    async def next_nonce(self) -> int:
+        """Return the next nonce."""
+        return self.next_nonce_sync()
+
+    async def next_nonce_at_least(self, floor: int) -> int:
+        """Return the next nonce, ``>= floor``: ``max(floor, now, last + 1)``."""
+        return self.next_nonce_sync(floor)
+
+    def _read(self, fd: int) -> int:
+        raw = os.pread(fd, 64, 0)
+        if not raw.strip():
+            return 0
+        try:
+            text, unit = raw.decode("ascii").split()
+            last = int(text)
+        except ValueError:
+            raise CoordinationError(
+                f"{self.path} does not hold a nonce record; refusing to guess the last nonce",
+                store=self.path,
+            ) from None
+        if unit != self.unit:
+            raise ValidationError(
+                "nonce_unit",
+                f"{self.unit!r} conflicts with {unit!r} recorded in {self.path} for this key",
+            )
+        return last
+
+    def close(self) -> None:
+        """Close the file (it is reopened on the next nonce)."""
+        self._file.close()
+
+    def __repr__(self) -> str:
+        return f"FileLockNonceSource({self.path!r}, unit={self.unit!r})"
+
+
+class FileLockGate:
+    """The key's in-flight slots as lock files: a slot is held by holding its file's lock.
+
+    A slot released with a hold keeps its "busy until" time (wall clock) in its file: members
+    that lock it before then let it go again.
+    """
+
+    def __init__(self, base: str, slots: int) -> None:
+        self._files = [_LockedFile(f"{base}.slot{i}") for i in range(slots)]
+        self._held: set[int] = set()  # flock does not exclude holders of the same descriptor
+        self._lock = threading.Lock()
+
+    def _try(self) -> int | None:
+        with self._lock:
+            for index, file in enumerate(self._files):
+                if index not in self._held and file.try_lock():
+                    if _held_until(file.fd()) > time.time():
+                        file.unlock()  # an abandoned request's hold: still taken
+                        continue
+                    self._held.add(index)
+                    return index
+        return None
+
+    async def acquire(self, lease_seconds: float) -> Hashable:
+        """Wait for a free slot (a dead holder's slot is freed by the kernel at once)."""
+        index = self._try()
+        if index is not None:
+            return index
+        for delay in poll_delays():
+            await asyncio.sleep(delay)
+            index = self._try()
+            if index is not None:
+                return index
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
+        """Free slot ``token`` (with ``hold_seconds``: for other members only that much later)."""
+        assert isinstance(token, int)
+        with self._lock:
+            file = self._files[token]
+            until = time.time() + hold_seconds if hold_seconds > 0 else 0.0
+            if hold_seconds > 0 or _held_until(file.fd()):
+                os.pwrite(file.fd(), _HOLD_RECORD.pack(until), 0)
+            file.unlock()
+            self._held.discard(token)
+
+    def close(self) -> None:
+        """Close the slot files not held now (a held slot stays locked until released)."""
+        with self._lock:
+            for index, file in enumerate(self._files):
+                if index not in self._held:
+                    file.close()
+
+    def __repr__(self) -> str:
+        return f"FileLockGate(slots={len(self._files)}, held_here={len(self._held)})"
+
+
+class FileLockCounter(FleetCounterBase):
+    """The call-counter model of :mod:`._rate_limit`, kept in a file shared by the fleet."""
+
+    def __init__(
+        self, path: str, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]
+    ) -> None:
+        super().__init__(limits, auto=auto, clock=clock)
+        self._file = _LockedFile(path)
+
+    def _read(self, fd: int) -> tuple[float, float, float, RateLimit | None]:
+        raw = os.pread(fd, _COUNTER_RECORD.size, 0)
+        if len(raw) < _COUNTER_RECORD.size:
+            return 0.0, self._clock(), 0.0, None
+        value, updated, blocked, maximum, decay = _COUNTER_RECORD.unpack(raw)
+        return value, updated, blocked, RateLimit(maximum, decay) if maximum >= 1 else None
+
+    def _write(
+        self, fd: int, value: float, updated: float, blocked: float, limits: RateLimit | None
+    ) -> None:
+        maximum, decay = (limits.max_counter, limits.decay_per_second) if limits else (0.0, 0.0)
+        os.pwrite(fd, _COUNTER_RECORD.pack(value, updated, blocked, maximum, decay), 0)
+
+    def _limits(self, stored: RateLimit | None) -> RateLimit | None:
+        self._fleet_limits = stored
+        return self.limits or stored
+
+    async def acquire(self, cost: float, sleep: Callable[[float], Awaitable[None]]) -> float:
+        """Wait until a call of ``cost`` fits the fleet's counter, charge it, return the wait."""
+        waited = 0.0
+        while True:
+            now = self._clock()
+            with self._file.locked() as fd:
+                value, updated, blocked, stored = self._read(fd)
+                limits = self._limits(stored)
+                self._blocked_until = blocked
+                value, updated = decayed(value, updated, now, limits)
+                delay = wait_for_room(value, blocked, now, cost, limits)
+                if delay == 0.0:
+                    if limits is not None:
+                        self._write(fd, value + cost, updated, blocked, limits)
+                    return waited
+            await sleep(delay)
+            waited += delay
+
+    def close(self) -> None:
+        """Close the counter file (it is reopened on the next call)."""
+        self._file.close()
+
+    async def refused(self, retry_at: float | None, cost: float) -> None:
+        """Kraken refused a call for rate: the whole fleet's counter is full."""
+        now = self._clock()
+        with self._file.locked() as fd:
+            value, updated, blocked, stored = self._read(fd)
+            limits = self._limits(stored)
+            if limits is None and self.auto:
+                limits = self._fleet_limits = TIERS["starter"]
+            value, updated = decayed(value, updated, now, limits)
+            if limits is not None:
+                value = max(value, limits.max_counter + cost)
+            if retry_at is not None:
+                blocked = max(blocked, retry_at)
+            self._blocked_until = blocked
+            self._write(fd, value, updated, blocked, limits)
+
+
+class FileLockFleet:
+    """Processes on one host sharing API keys through lock files in ``directory``.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Where the files live (created, mode 0700, if missing). Every member of the fleet passes
+        the same directory, on a local file system. File names are derived from a hash of the
+        API key, never the key itself.
+
+    Examples
+    --------
+    >>> fleet = FileLockFleet("/var/lib/settler/kraken")  # doctest: +SKIP
+    >>> client = PrimeClient(key, secret, fleet=fleet, rate_limit="pro")  # doctest: +SKIP
+    >>> await fleet.close()  # after the clients; as for RedisFleet  # doctest: +SKIP
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CoordinationError(
+                f"cannot create {self.directory} ({exc.strerror})", store=str(self.directory)
+            ) from None
+        # One object per key in the process: one descriptor per file, one set of held slots.
+        self._sources: dict[tuple[str, NonceUnit], FileLockNonceSource] = {}
+        self._gates: dict[tuple[str, int], FileLockGate] = {}
+        self._counters: list[FileLockCounter] = []
+        self._lock = threading.Lock()
+
+    def _shared(self, cache: dict[_K, _T], key: _K, make: Callable[[], _T]) -> _T:
+        with self._lock:
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = make()
+            return found
+
+    def _base(self, api_key: str) -> str:
+        return str(self.directory / key_id(api_key))
+
+    def nonce_source(self, api_key: str, unit: NonceUnit) -> FileLockNonceSource:
+        """The fleet's nonce file for ``api_key``."""
+        return self._shared(
+            self._sources,
+            (api_key, unit),
+            lambda: FileLockNonceSource(self._base(api_key) + ".nonce", unit),
+        )
+
+    def gate(self, api_key: str, *, window_seconds: float, max_in_flight: int) -> FileLockGate:
+        """The fleet's slots for ``api_key``: one with a window of 0, else ``max_in_flight``.
+
+        With a window, the age rule of :mod:`.._local_gate` (a new request waits while the oldest
+        is past half the window) is applied per process; the slot count caps the fleet.
+        """
+        slots = 1 if window_seconds <= 0 else max_in_flight
+        return self._shared(
+            self._gates, (api_key, slots), lambda: FileLockGate(self._base(api_key), slots)
+        )
+
+    def counter(
+        self, api_key: str, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]
+    ) -> FileLockCounter:
+        """The fleet's call-counter file for ``api_key``."""
+        counter = FileLockCounter(self._base(api_key) + ".counter", limits, auto=auto, clock=clock)
+        with self._lock:
+            self._counters.append(counter)
+        return counter
+
+    async def close(self) -> None:
+        """Close the fleet's open files (safe to call twice; a later call reopens them).
+
+        Call it after the clients using the fleet are closed, as :meth:`RedisFleet.close`: the
+        files themselves stay, so the key's nonce sequence continues in the next process.
+        """
+        with self._lock:
+            sources, gates = list(self._sources.values()), list(self._gates.values())
+            counters, self._counters = self._counters, []
+        for source in sources:
+            source.close()
+        for gate in gates:
+            gate.close()
+        for counter in counters:
+            counter.close()
+
+    def __repr__(self) -> str:
+        return f"FileLockFleet({str(self.directory)!r})"

@@ -1,0 +1,364 @@
+"""The per-key gate: what every attempt of one API key passes through, in one place.
+
+One attempt runs inside ``async with gate.slot(cost, lease_seconds):``. The slot composes, in
+this order:
+
+1. the key's **in-process gate** (``_local_gate.LocalGate``): how many requests of the key may be on
+   the wire at once in this process, FIFO;
+2. the key's **fleet gate** (:class:`~kraken_prime_async.FleetGate`, with a ``fleet=``): the
+   same rule across processes and hosts;
+3. the key's **call counter** (``_rate_limit``): pacing at send time, inside the slot, so a call
+   that queued before Kraken's first refusal is held back too.
+
+The nonce is taken after the slot is granted (by the auth strategy, inside the attempt) and the
+slot is released when the attempt ends, with its :class:`Outcome`: a request that was sent and
+then abandoned without an answer keeps its in-process slot for a hold (``_local_gate``). A key
+resting after repeated invalid nonces (``_nonce_guard``) refuses the slot at once, and no wait
+for pacing or a ``Throttled`` hold may exceed the call's ``max_throttle_wait``. "Gate" is the one
+name of the per-key in-flight limiter, in-process and fleet-wide. Clients without an API key
+(``FastApiKeyClient``: bearer auth, no nonce) get :data:`NO_GATE`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from types import TracebackType
+from typing import TYPE_CHECKING, Final
+
+from .._constants import DEFAULT_TIMEOUT, FLEET_LEASE_MARGIN, LOGGER_NAME
+from .._retry import throttle_too_long
+from .._secret import Credential
+from ..errors import APIError, CoordinationError, RateLimitError, ValidationError
+from .local import (
+    LocalGate,
+    Outcome,
+    hold_seconds,
+    outcome_of,
+    release_local_gate,
+    shared_local_gate,
+)
+from .pacing import (
+    CallCounter,
+    RateCounter,
+    RateLimitSetting,
+    release_counter,
+    resolve,
+    shared_counter,
+)
+
+if TYPE_CHECKING:
+    from .fleet import Fleet, FleetGate
+
+logger = logging.getLogger(LOGGER_NAME)
+
+
+class _Parts:
+    """A key's gates on one event loop."""
+
+    __slots__ = ("counter", "fleet_gate", "local", "loop")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        local: LocalGate,
+        fleet_gate: FleetGate | None,
+        counter: RateCounter | None,
+    ) -> None:
+        self.loop = loop
+        self.local = local
+        self.fleet_gate = fleet_gate
+        self.counter = counter
+
+
+class KeyGate:
+    """Every gate of one API key, for one client: ``async with gate.slot(cost, timeout):``.
+
+    Parameters
+    ----------
+    api_key : Credential
+        The key (wrapped): a ``fleet`` names its shared state after it.
+    ref : str
+        The key's reference (a SHA-256 fingerprint): the in-process gate and call counter are
+        shared by every client with the same reference.
+    window_seconds : float
+        The key's nonce window in seconds (0: one request of the key on the wire at a time).
+    max_in_flight : int
+        Upper bound of requests in flight when ``window_seconds > 0``.
+    rate_limit : RateLimitSetting
+        The call-counter setting (see ``PrimeClient``).
+    fleet : Fleet or None
+        With a fleet, its gate orders the key's requests across processes too and its counter
+        replaces the process's.
+    clock, sleep : callables
+        The client's injected clock and sleep.
+    abandon_hold : float or None
+        Seconds an abandoned request's slot stays taken; ``None``: the adaptive rule
+        (``_local_gate.hold_seconds``).
+    """
+
+    def __init__(
+        self,
+        api_key: Credential,
+        *,
+        ref: str,
+        window_seconds: float,
+        max_in_flight: int,
+        rate_limit: RateLimitSetting,
+        fleet: Fleet | None,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        abandon_hold: float | None = None,
+    ) -> None:
+        self._key = api_key
+        self.ref = ref
+        self.abandon_hold = abandon_hold
+        self.window_seconds = window_seconds
+        self.max_in_flight = max_in_flight
+        self._rate_limit = rate_limit
+        self._fleet = fleet
+        self.clock = clock
+        self.sleep = sleep
+        self._parts: _Parts | None = None
+
+    @property
+    def paced(self) -> bool:
+        """Whether the call counter paces this key now (rate-limit backoff is then left to it)."""
+        parts = self._parts
+        return parts is not None and parts.counter is not None and parts.counter.active
+
+    def slot(
+        self,
+        cost: float,
+        timeout: float | None,
+        *,
+        operation: str = "",
+        max_wait: float = math.inf,
+    ) -> Slot:
+        """One attempt's slot: ``async with gate.slot(endpoint.cost, timeout.total):``.
+
+        ``timeout`` (the attempt's total budget in seconds) bounds the fleet slot's lease;
+        ``max_wait`` bounds any wait for pacing or a ``Throttled`` hold (else
+        :class:`RateLimitError`); ``operation`` names the call in errors.
+        """
+        lease = (timeout or DEFAULT_TIMEOUT) + FLEET_LEASE_MARGIN
+        return Slot(self, cost, lease, operation, max_wait)
+
+    def close(self) -> None:
+        """The client closed: release this client's share of the key's in-process gate and
+        counter (the last client's release frees them, so a later client may choose others)."""
+        parts, self._parts = self._parts, None
+        if parts is not None:
+            _release_parts(self.ref, parts)
+
+    def parts(self) -> _Parts:
+        """This key's gates on the running loop (built on first use per loop)."""
+        loop = asyncio.get_running_loop()
+        parts = self._parts
+        if parts is None or parts.loop is not loop:
+            if parts is not None:
+                _release_parts(self.ref, parts)
+                self._parts = None
+            parts = self._parts = self._build(loop)
+        return parts
+
+    def _build(self, loop: asyncio.AbstractEventLoop) -> _Parts:
+        try:
+            local = shared_local_gate(
+                self.ref,
+                window_seconds=self.window_seconds,
+                max_in_flight=self.max_in_flight,
+                clock=self.clock,
+            )
+        except ValueError as exc:
+            problem: str | None = str(exc)
+        else:
+            problem = None
+        if problem is not None:  # raised outside the except: no chained context
+            raise ValidationError("nonce_window", problem)
+        fleet = self._fleet
+        if fleet is None:
+            own = shared_counter(self.ref, self._rate_limit, self.clock)
+            return _Parts(loop, local, None, own)
+        fleet_gate = fleet.gate(
+            str(self._key.reveal()),
+            window_seconds=self.window_seconds,
+            max_in_flight=self.max_in_flight,
+        )
+        limits, auto = resolve(self._rate_limit)
+        counter: RateCounter | None = (
+            None
+            if limits is None and not auto
+            else fleet.counter(str(self._key.reveal()), limits, auto=auto, clock=self.clock)
+        )
+        return _Parts(loop, local, fleet_gate, counter)
+
+    def __repr__(self) -> str:
+        return f"KeyGate(window_seconds={self.window_seconds}, max_in_flight={self.max_in_flight})"
+
+
+class Slot:
+    """One attempt's hold on its key: acquire (in-process gate → fleet gate → pacing) on
+    ``async with`` entry, release with the attempt's :class:`Outcome` on exit.
+
+    ``waited`` is the pacing wait (seconds) the entry took. The pipeline calls :meth:`sending`
+    just before the request goes to the transport: from then on, an end without an answer is an
+    abandoned request whose slot is held."""
+
+    __slots__ = (
+        "_cost",
+        "_fleet_token",
+        "_gate",
+        "_lease",
+        "_max_wait",
+        "_operation",
+        "_parts",
+        "_sent_at",
+        "_token",
+        "waited",
+    )
+
+    def __init__(
+        self, gate: KeyGate, cost: float, lease_seconds: float, operation: str, max_wait: float
+    ) -> None:
+        self._gate = gate
+        self._cost = cost
+        self._lease = lease_seconds
+        self._operation = operation
+        self._max_wait = max_wait
+        self._parts: _Parts | None = None
+        self._token = -1
+        self._fleet_token: Hashable | None = None
+        self._sent_at = 0.0
+        self.waited = 0.0
+
+    def sending(self) -> None:
+        """The request is handed to the transport now (it may leave)."""
+        self._sent_at = time.monotonic()
+
+    async def __aenter__(self) -> Slot:
+        parts = self._parts = self._gate.parts()
+        local, counter = parts.local, parts.counter
+        local.refusals.check(self._operation)  # a resting key fails before queueing
+        token = local.try_acquire()
+        paced = counter is not None and counter.active
+        if token is not None and parts.fleet_gate is None and not paced:
+            self._token = token  # the common case: a free slot, nothing to wait for
+            return self
+        self._token = await local.acquire() if token is None else token
+        try:
+            if token is None:
+                local.refusals.check(self._operation)  # refusals may have come while queued
+            if parts.fleet_gate is not None:
+                # The fleet-wide slot, taken before the nonce like the process's own.
+                self._fleet_token = await parts.fleet_gate.acquire(self._lease)
+            if counter is not None:
+                # Paced at send time, inside the key's slot.
+                self.waited = await counter.acquire(self._cost, self._bounded_sleep)
+        except BaseException:
+            await self._release(parts, Outcome.FAILED)
+            raise
+        return self
+
+    async def _bounded_sleep(self, delay: float) -> None:
+        if delay > self._max_wait:
+            now = self._gate.clock()
+            raise throttle_too_long(self._operation, now + delay, now, self._max_wait)
+        await self._gate.sleep(delay)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        parts = self._parts
+        assert parts is not None
+        sent_at = self._sent_at
+        if exc is None and parts.fleet_gate is None:  # the common case: nothing to await
+            if sent_at:
+                parts.local.observe(time.monotonic() - sent_at)
+            parts.local.release(self._token, Outcome.SUCCEEDED)
+            return
+        outcome = outcome_of(exc, sent=sent_at > 0)
+        if sent_at and (exc is None or isinstance(exc, APIError)):
+            parts.local.observe(time.monotonic() - sent_at)
+        try:
+            if isinstance(exc, RateLimitError) and parts.counter is not None:
+                await _tell_refused(parts.counter, exc, self._cost)
+        finally:
+            await self._release(parts, outcome)
+
+    async def _release(self, parts: _Parts, outcome: Outcome) -> None:
+        hold = 0.0
+        if outcome is Outcome.ABANDONED:
+            hold = hold_seconds(self._gate.abandon_hold, parts.local.slowest_answer)
+        try:
+            if parts.fleet_gate is not None and self._fleet_token is not None:
+                await _release_fleet_slot(parts.fleet_gate, self._fleet_token, hold)
+        finally:
+            parts.local.release(self._token, outcome, hold)
+
+
+class NoGate:
+    """The gate of a client without an API key (bearer auth: no nonce, no call counter)."""
+
+    paced = False
+    waited = 0.0
+
+    def slot(
+        self,
+        cost: float,
+        timeout: float | None,
+        *,
+        operation: str = "",
+        max_wait: float = math.inf,
+    ) -> NoGate:
+        """A slot that waits for nothing."""
+        return self
+
+    def sending(self) -> None:
+        """Nothing to note: no key, no nonce to overtake."""
+
+    def close(self) -> None:
+        """Nothing shared to release."""
+
+    async def __aenter__(self) -> NoGate:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+#: The gate of every client that has no API key.
+NO_GATE: Final = NoGate()
+
+
+def _release_parts(ref: str, parts: _Parts) -> None:
+    release_local_gate(ref, parts.local, parts.loop)
+    if isinstance(parts.counter, CallCounter):
+        release_counter(ref, parts.counter, parts.loop)
+
+
+async def _tell_refused(counter: RateCounter, exc: RateLimitError, cost: float) -> None:
+    try:
+        await counter.refused(exc.retry_at, cost)
+    except CoordinationError as failure:
+        # The refusal is what the caller needs to see; the next call reports the store.
+        logger.warning("could not record a rate-limit refusal: %s", failure)
+
+
+async def _release_fleet_slot(gate: FleetGate, token: Hashable, hold: float) -> None:
+    try:
+        await (gate.release(token, hold) if hold > 0 else gate.release(token))
+    except CoordinationError as failure:
+        # The answer is in hand and must not be lost; the slot's lease frees it later.
+        logger.warning("could not free the fleet slot: %s", failure)

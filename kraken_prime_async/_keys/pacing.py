@@ -1,0 +1,252 @@
+"""A client-side model of Kraken's per-key call counter, so callers wait instead of being refused.
+
+Kraken keeps a counter per key: each call adds its cost (1 for every Prime endpoint), the counter
+decays continuously at the tier's rate, and a call that would take it above the tier's maximum is
+refused (``EAPI:Rate limit exceeded``); refused calls still count. The model here charges each
+attempt before it is sent and waits while the call would come within half a call of the maximum.
+
+``rate_limit="auto"`` (the default) paces nothing until Kraken reports a rate limit, then assumes
+the most conservative tier (starter) with a full counter, and relaxes again: after
+``AUTO_RATE_LIMIT_QUIET`` seconds without another refusal it paces nothing (the next refusal starts
+over). ``EService: Throttled: <ts>`` holds every call on the key until ``<ts>`` (each call waits
+at most its ``max_throttle_wait``, then raises). One limiter per API key and event loop is shared
+by every client, until the last of them closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Final, Literal, Protocol, runtime_checkable
+
+import msgspec
+
+from .._constants import AUTO_RATE_LIMIT_QUIET
+from ..errors import ValidationError
+
+
+class RateLimit(msgspec.Struct, frozen=True):
+    """A call-counter tier: the maximum counter and its decay per second."""
+
+    max_counter: float
+    decay_per_second: float
+
+    def __post_init__(self) -> None:
+        if self.max_counter < 1:
+            raise ValidationError("rate_limit", "max_counter must be >= 1")
+        if self.decay_per_second <= 0:
+            raise ValidationError("rate_limit", "decay_per_second must be > 0")
+
+
+#: Kraken's published REST tiers (Prime's own limits are not documented).
+#: Counter units kept free below the tier's maximum: absorbs rounding and the difference between
+#: our clock and Kraken's (half a call is 1.5 s on the starter tier, 0.5 s on pro).
+HEADROOM: Final = 0.5
+
+#: Counter units and seconds below this are rounding, not a reason to wait (a sleep that short
+#: does not move a wall clock near 1.7e9).
+_TOLERANCE: Final = 1e-6
+
+TIERS: Final[dict[str, RateLimit]] = {
+    "starter": RateLimit(15, 0.33),
+    "intermediate": RateLimit(20, 0.5),
+    "pro": RateLimit(20, 1.0),
+}
+
+RateLimitSetting = Literal["auto", "starter", "intermediate", "pro"] | RateLimit | None
+
+
+def resolve(setting: RateLimitSetting) -> tuple[RateLimit | None, bool]:
+    """``(limits, auto)`` for a ``rate_limit=`` value."""
+    if setting is None:
+        return None, False
+    if setting == "auto":
+        return None, True
+    if isinstance(setting, RateLimit):
+        return setting, False
+    if isinstance(setting, str) and setting in TIERS:
+        return TIERS[setting], False
+    raise ValidationError(
+        "rate_limit", "must be 'auto', 'starter', 'intermediate', 'pro', a RateLimit or None"
+    )
+
+
+def decayed(
+    value: float, updated: float, now: float, limits: RateLimit | None
+) -> tuple[float, float]:
+    """``(value, updated)`` after decaying ``value`` from ``updated`` to ``now``."""
+    if limits is not None and now > updated:
+        value = max(0.0, value - (now - updated) * limits.decay_per_second)
+    return value, max(updated, now)
+
+
+def wait_for_room(
+    value: float, blocked_until: float, now: float, cost: float, limits: RateLimit | None
+) -> float:
+    """Seconds until a call of ``cost`` fits a counter at ``value`` (already decayed to ``now``).
+
+    0.0 when it fits now. Shared by the in-process model and the fleet's file-backed one (the
+    Redis one runs the same rule as a Lua script).
+    """
+    delay = max(0.0, blocked_until - now)
+    if limits is not None:
+        excess = value + cost - (limits.max_counter - HEADROOM)
+        if excess > _TOLERANCE:
+            delay = max(delay, excess / limits.decay_per_second)
+    return delay if delay > _TOLERANCE else 0.0
+
+
+@runtime_checkable
+class RateCounter(Protocol):
+    """What the pipeline needs from a call-counter model: the process-local
+    :class:`CallCounter` or a fleet's shared one."""
+
+    @property
+    def active(self) -> bool:
+        """Whether calls are being paced (a retry then leaves rate-limit waits to the model)."""
+        ...
+
+    async def acquire(self, cost: float, sleep: Callable[[float], Awaitable[None]]) -> float:
+        """Wait until a call of ``cost`` fits, charge it, return the seconds waited."""
+        ...
+
+    async def refused(self, retry_at: float | None, cost: float) -> None:
+        """Kraken refused a call for rate (``retry_at``: a ``Throttled`` hold, Unix seconds)."""
+        ...
+
+
+class CallCounter:
+    """The model of one key's counter.
+
+    Parameters
+    ----------
+    limits : RateLimit or None
+        The tier; ``None`` paces nothing until :meth:`on_rate_limited` (when ``auto``).
+    auto : bool
+        Switch to the starter tier on the first rate-limit answer.
+    clock : callable
+        Wall clock in seconds (``EService: Throttled`` timestamps are Unix times).
+    """
+
+    def __init__(self, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]) -> None:
+        self.limits = limits
+        self.auto = auto
+        self._clock = clock
+        self._value = 0.0
+        self._updated = clock()
+        self._blocked_until = 0.0
+        self._lock = asyncio.Lock()
+        #: When ``auto`` chose the tier: the last refusal (``None``: not chosen by ``auto``).
+        self._auto_refused: float | None = None
+        #: Clients sharing this model (the last to close releases it).
+        self.users = 0
+
+    @property
+    def active(self) -> bool:
+        """Whether calls are being paced."""
+        if self._auto_refused is not None:
+            self._relax()
+        return self.limits is not None or self._blocked_until > self._clock()
+
+    def _relax(self) -> None:
+        assert self._auto_refused is not None
+        if self._clock() - self._auto_refused >= AUTO_RATE_LIMIT_QUIET:
+            self.limits = None
+            self._auto_refused = None
+            self._value = 0.0
+
+    def set_limits(self, limits: RateLimit) -> None:
+        """An explicit tier (it is kept: ``auto`` relaxes only the tier it chose itself)."""
+        self.limits = limits
+        self._auto_refused = None
+
+    def value(self) -> float:
+        """The modelled counter now."""
+        self._decay()
+        return self._value
+
+    def _decay(self) -> None:
+        self._value, self._updated = decayed(self._value, self._updated, self._clock(), self.limits)
+
+    def _delay(self, cost: float) -> float:
+        if self._auto_refused is not None:
+            self._relax()
+        self._decay()
+        return wait_for_room(self._value, self._blocked_until, self._clock(), cost, self.limits)
+
+    async def acquire(self, cost: float, sleep: Callable[[float], Awaitable[None]]) -> float:
+        """Wait until a call of ``cost`` fits, charge it, and return the seconds waited."""
+        if not self.active:
+            return 0.0
+        waited = 0.0
+        async with self._lock:  # first come, first served
+            delay = self._delay(cost)
+            while delay > 0:
+                await sleep(delay)
+                waited += delay
+                delay = self._delay(cost)
+            if self.limits is not None:
+                self._value += cost
+        return waited
+
+    def on_rate_limited(self, retry_at: float | None, cost: float = 1.0) -> None:
+        """Kraken refused a call for rate: model its counter (and a hold until ``retry_at``).
+
+        Kraken adds the refused call's cost before refusing, so its counter is now above the
+        maximum by at least ``cost``.
+        """
+        if self.limits is None and self.auto:
+            self.limits = TIERS["starter"]
+            self._updated = self._auto_refused = self._clock()
+        elif self._auto_refused is not None:
+            self._auto_refused = self._clock()  # the quiet period starts over
+        if self.limits is not None:
+            self._decay()
+            self._value = max(self._value, self.limits.max_counter + cost)
+        if retry_at is not None:
+            self._blocked_until = max(self._blocked_until, retry_at)
+
+    async def refused(self, retry_at: float | None, cost: float) -> None:
+        """:class:`RateCounter` form of :meth:`on_rate_limited`."""
+        self.on_rate_limited(retry_at, cost)
+
+    def __repr__(self) -> str:
+        return f"CallCounter(limits={self.limits}, auto={self.auto}, value={self._value:.2f})"
+
+
+_counters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, CallCounter]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_counter(
+    api_key: str, setting: RateLimitSetting, clock: Callable[[], float]
+) -> CallCounter | None:
+    """The counter model for ``api_key`` on the running loop (``None`` when ``setting`` is None).
+
+    The first client on a key fixes its tier; a later client with an explicit other tier replaces
+    ``auto``.
+    """
+    limits, auto = resolve(setting)
+    if limits is None and not auto:
+        return None
+    per_loop = _counters.setdefault(asyncio.get_running_loop(), {})
+    counter = per_loop.get(api_key)
+    if counter is None:
+        counter = per_loop[api_key] = CallCounter(limits, auto=auto, clock=clock)
+    elif limits is not None and counter.limits != limits:
+        counter.set_limits(limits)
+    counter.users += 1
+    return counter
+
+
+def release_counter(api_key: str, counter: CallCounter, loop: asyncio.AbstractEventLoop) -> None:
+    """One client of ``counter`` closed; the last one removes it, so the next client starts from
+    its own setting."""
+    per_loop = _counters.get(loop, {})
+    if per_loop.get(api_key) is not counter:
+        return
+    counter.users -= 1
+    if counter.users <= 0:
+        del per_loop[api_key]
