@@ -133,6 +133,7 @@ async def test_the_handler_sees_the_request_as_signed_and_sent() -> None:
     assert request.timeout is not None and request.timeout > 0
     shown = repr(request)
     assert "GetPrimeApiUser" in shown and request.headers["API-Sign"] not in shown
+    assert request.headers["API-Key"] not in shown and FAKE_SECRET not in shown
 
 
 @pytest.mark.parametrize(
