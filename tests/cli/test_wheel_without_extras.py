@@ -150,3 +150,29 @@ async def test_the_sandbox_command_serves_without_the_cli_extra(served: dict[str
         assert await client.api_users.list() == []
         batch = await client.settlement.create_batch()
     assert [leg.asset for leg in batch.legs] == ["BTC"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "out", "err"),
+    [
+        (["--help"], 0, "only `kraken-prime --version` and `kraken-prime sandbox` run", ""),
+        ([], 2, "pip install 'kraken-prime-async[cli]'", ""),
+        (["--json", "batches", "list"], 2, "", "pip install 'kraken-prime-async[cli]'"),
+        (["sandbox", "--port", "70000"], 2, "", "port 70000 is out of range"),
+        (["--json", "sandbox", "--bogus"], 2, "", "unrecognized arguments: --bogus"),
+    ],
+)
+def test_without_rich_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    code: int,
+    out: str,
+    err: str,
+) -> None:
+    from kraken_prime_async.cli import main
+
+    monkeypatch.setitem(sys.modules, "rich", None)  # `import rich` now raises ImportError
+    assert main(argv) == code
+    printed = capsys.readouterr()
+    assert out in printed.out and err in printed.err
