@@ -1,8 +1,8 @@
 """The public surface is a contract (PRODUCT.md): these lists change only on purpose.
 
 Like httpx's ``tests/test_exported_members.py``: a name added to or dropped from ``__all__`` of the
-package, of ``errors``, of ``events``, of ``models`` or of ``testing`` fails here until the list below is updated
-with it.
+package, of ``errors``, of ``events``, of ``models`` or of ``testing`` fails here until the list
+below is updated with it.
 """
 
 from __future__ import annotations
