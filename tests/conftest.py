@@ -1,38 +1,13 @@
-"""Shared fixtures, and the aioresponses shim for aiohttp >= 3.14."""
+"""Shared fixtures."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Iterator
-from types import SimpleNamespace
-from typing import Any
 
-import aiohttp
-import aioresponses.core
 import pytest
 
 from tests._fakes import FAKE_API_KEY, FAKE_SECRET, ScriptedTransport
-
-
-def _install_aioresponses_shim() -> None:
-    """aiohttp 3.14's ``ClientResponse`` requires ``stream_writer``; aioresponses 0.7.9 omits it.
-
-    A response built for an already-sent request only reads ``stream_writer.output_size``.
-    """
-    params = inspect.signature(aiohttp.ClientResponse.__init__).parameters
-    if "stream_writer" not in params:
-        return
-
-    class _Response(aiohttp.ClientResponse):
-        def __init__(self, method: str, url: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
-            super().__init__(method, url, **kwargs)
-
-    aioresponses.core.ClientResponse = _Response  # type: ignore[attr-defined]
-
-
-_install_aioresponses_shim()
 
 
 @pytest.fixture

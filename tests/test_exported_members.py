@@ -1,14 +1,14 @@
 """The public surface is a contract (PRODUCT.md): these lists change only on purpose.
 
 Like httpx's ``tests/test_exported_members.py``: a name added to or dropped from ``__all__`` of the
-package, of ``errors``, of ``events`` or of ``models`` fails here until the list below is updated
-with it.
+package, of ``errors``, of ``events``, of ``models`` or of ``testing`` fails here until the list
+below is updated with it.
 """
 
 from __future__ import annotations
 
 import kraken_prime_async
-from kraken_prime_async import errors, events, models
+from kraken_prime_async import errors, events, models, testing
 
 PACKAGE = [
     "APIConnectionError",
@@ -179,3 +179,20 @@ def test_events_exports() -> None:
         assert event.__doc__ and event.__module__ == events.__name__, name
         names.add(event.name)
     assert len(names) == len(EVENTS) - 1
+
+
+TESTING = [
+    "Answer",
+    "AnswerFactory",
+    "MockRequest",
+    "MockTransport",
+    "aioresponses",
+    "answer",
+    "answer_payload",
+]
+
+
+def test_testing_exports() -> None:
+    assert testing.__all__ == TESTING == sorted(TESTING)
+    for name in TESTING:
+        assert getattr(testing, name).__doc__, name

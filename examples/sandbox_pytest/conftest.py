@@ -1,6 +1,7 @@
 """Load the sandbox fixtures (prime_sandbox, prime_client, fast_api_client) for this directory.
 
-Needs pytest-asyncio; this example works with ``asyncio_mode = "auto"`` and ``"strict"``.
+Needs pytest-asyncio (``pip install 'kraken-prime-async[testing]'``) and the settings in
+``pytest.ini``; this example works with ``asyncio_mode = "auto"`` and ``"strict"``.
 """
 
 import pytest

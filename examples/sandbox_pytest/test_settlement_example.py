@@ -7,8 +7,6 @@ import pytest
 from kraken_prime_async import FastApiKeyClient, PrimeClient
 from kraken_prime_async.sandbox import PrimeSandbox
 
-pytestmark = pytest.mark.asyncio  # needed in strict mode, harmless in auto mode
-
 SETTLE = "SettlePrimeSettlementBatchAsset"
 
 
@@ -20,6 +18,7 @@ async def settle_everything(client: PrimeClient) -> str:
     return batch.id
 
 
+@pytest.mark.asyncio  # each async test: strict mode needs it, auto mode ignores it
 @pytest.mark.prime_sandbox(auto_confirm_after=0)
 async def test_settles_every_leg_once(
     prime_sandbox: PrimeSandbox, prime_client: PrimeClient
@@ -32,6 +31,7 @@ async def test_settles_every_leg_once(
     assert prime_sandbox.batch(batch_id)["attributes"]["status"] == "settled"
 
 
+@pytest.mark.asyncio
 @pytest.mark.prime_sandbox(auto_confirm_after=0)
 async def test_survives_a_lost_answer_and_an_outage(
     prime_sandbox: PrimeSandbox, prime_client: PrimeClient
@@ -44,6 +44,7 @@ async def test_survives_a_lost_answer_and_an_outage(
     assert [r.changed for r in prime_sandbox.calls(SETTLE)].count(True) == 2  # each leg once
 
 
+@pytest.mark.asyncio
 async def test_concurrent_calls_within_the_nonce_window(
     prime_sandbox: PrimeSandbox, prime_client: PrimeClient
 ) -> None:
@@ -51,6 +52,7 @@ async def test_concurrent_calls_within_the_nonce_window(
     assert all(record.ok for record in prime_sandbox.requests)
 
 
+@pytest.mark.asyncio
 async def test_fast_api_key_lifecycle(fast_api_client: FastApiKeyClient) -> None:
     await fast_api_client.fast_api_keys.create("desk-bot")
     await fast_api_client.fast_api_keys.delete("desk-bot")

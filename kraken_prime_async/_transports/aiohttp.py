@@ -139,10 +139,11 @@ class AiohttpTransport:
         except asyncio.CancelledError:
             if deadlines is None or not deadlines.finish(task):
                 raise  # the caller's cancellation
-            failure, cause = connection_error(asyncio.TimeoutError(), operation)
+            failure, cause = connection_error(asyncio.TimeoutError(), operation, http_method, url)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             expired = deadlines is not None and deadlines.finish(task)
-            failure, cause = connection_error(asyncio.TimeoutError() if expired else exc, operation)
+            seen = asyncio.TimeoutError() if expired else exc
+            failure, cause = connection_error(seen, operation, http_method, url)
         finally:
             if deadlines is not None:
                 deadlines.finish(task)  # the request ended before its deadline
@@ -181,26 +182,33 @@ class AiohttpTransport:
         return f"AiohttpTransport(owned_session={self._owned})"
 
 
-def connection_error(exc: BaseException, operation: str) -> tuple[APIConnectionError, CauseSummary]:
+def connection_error(
+    exc: BaseException, operation: str, http_method: str = "POST", url: URL | None = None
+) -> tuple[APIConnectionError, CauseSummary]:
     """The SDK's exception for an aiohttp failure, and the summary to chain it from.
 
-    ``sent`` is ``False`` only when the request certainly never left (connect failures).
+    ``sent`` is ``False`` only when the request certainly never left (connect failures). The
+    message ends with the verb and the URL tried (no query: the API sends none), so a request a
+    test forgot to mock says what to mock.
     """
     name = type(exc).__name__
+    tried = "" if url is None else f" [{http_method} {url.with_query(None).with_user(None)}]"
     failure: APIConnectionError
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         failure = APITimeoutError(
-            f"{operation}: timed out connecting", sent=False, operation=operation
+            f"{operation}: timed out connecting{tried}", sent=False, operation=operation
         )
     elif isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
-        failure = APITimeoutError(f"{operation}: no answer in time", sent=True, operation=operation)
+        failure = APITimeoutError(
+            f"{operation}: no answer in time{tried}", sent=True, operation=operation
+        )
     elif isinstance(exc, aiohttp.ClientConnectorError):
         failure = APIConnectionError(
-            f"{operation}: could not connect ({name})", sent=False, operation=operation
+            f"{operation}: could not connect ({name}){tried}", sent=False, operation=operation
         )
     else:
         failure = APIConnectionError(
-            f"{operation}: connection failed after sending ({name})",
+            f"{operation}: connection failed after sending ({name}){tried}",
             sent=True,
             operation=operation,
         )

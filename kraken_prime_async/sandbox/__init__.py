@@ -20,11 +20,25 @@ expired Fast API key), ``EAPI:Invalid signature``, ``EAPI:Invalid nonce``,
 ``EGeneral:Unknown Method``, ``EGeneral:Invalid arguments:<field>`` (unknown, missing or mistyped
 field; ``…:nonce`` for a missing, non-integer or out-of-range nonce (int64: ``0 <= nonce < 2**63``);
 bare ``EGeneral:Invalid arguments`` for a body that is not a JSON object, including one nested too
-deeply to decode). A field name echoed in a detail is made safe: non-printable characters become
-``?``, it is cut at 64 characters, and an empty name reads ``(empty)``. Another HTTP verb than POST
-on a Prime path (or than POST/GET/PUT/DELETE on the Fast API path) is HTTP 405 ``EAPI:Bad
-request``; an unknown path is HTTP 404 ``EGeneral:Unknown Method``. ``GET /0/public/Time`` answers
-Kraken's ``{"unixtime", "rfc1123"}`` from the sandbox clock.
+deeply to decode). A field name echoed in a detail is made safe: anything but printable ASCII
+becomes ``?`` (Kraken's error strings are ASCII), it is cut at 64 characters (ending in ``...``),
+and an empty name reads ``(empty)``. Another HTTP verb than POST on a Prime path (or than
+POST/GET/PUT/DELETE on the Fast API path) is HTTP 405 ``EAPI:Bad request``; an unknown path is
+HTTP 404 ``EGeneral:Unknown Method``; a body over 1 MiB is HTTP 413 ``EAPI:Bad request`` (not read
+further, and logged like any request). ``GET /0/public/Time`` answers Kraken's ``{"unixtime",
+"rfc1123"}`` from the sandbox clock.
+
+The envelope
+------------
+Every answer is Kraken's JSON envelope, except the HTML pages of the ``http_502_html`` and
+``http_503_html`` faults (a gateway's, by design). An HTTP 200 answer always carries ``result``:
+``{"error": [], "result": {...}}`` on success and ``{"error": ["EAPI:Invalid key"], "result": {}}``
+on a refusal. Kraken's documents disagree here (the REST introduction says failed requests carry
+only ``error``; the Prime spec's 200 schemas mark ``result`` required, and the errors guide shows
+an error with ``"result": {}``): the sandbox follows the Prime spec and the errors guide, the
+stricter reading, so a client that needs ``result`` on every 200 answer is tested against it (the
+SDK accepts both). An answer with another status (404, 405, 413, 500) carries only ``error``, the
+shape of the spec's HTTP 500 response.
 
 Kraken does not document its business-rule errors; the sandbox uses:
 
@@ -47,7 +61,10 @@ Semantics chosen where Kraken is silent
 ---------------------------------------
 * Every call costs 1 on the call counter, including rejected ones once the key and signature are
   valid; a rejected nonce is still counted.
-* Locked-out requests do not extend the lockout.
+* Lockouts (Kraken's errors guide: too many *sequential* failures; "each retry resets the
+  timer"): ``lockout_after`` invalid key, signature or nonce failures in a row lock the key (a
+  request that passes the nonce check clears the count; there is no time window), and each
+  request during the lockout starts its ``lockout_seconds`` again.
 * A batch is active until every non-zero leg is settled; zero legs never settle
   (``can_settle`` false) and do not hold the batch back.
 * ``asset_kind`` ``spot``/``option``/``future`` are accepted on Get/List and do not filter.

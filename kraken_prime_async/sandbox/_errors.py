@@ -1,8 +1,9 @@
 """Kraken's error strings as the sandbox sends them, and the safe rendering of their details.
 
-A detail that comes from the client (an unknown argument's name) is never echoed raw: control
-and other non-printable characters become ``?``, long names are cut, and an empty name is shown
-as ``(empty)``, so an error string is always one well-formed line with a non-empty detail.
+A detail that comes from the client (an unknown argument's name) is never echoed raw: anything
+but printable ASCII becomes ``?`` (Kraken's error strings are ASCII), long names are cut (ending
+in ``...``), and an empty name is shown as ``(empty)``, so an error string is always one
+well-formed ASCII line with a non-empty detail.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ NONCE_LIMIT: Final = 2**63
 
 
 def safe_detail(text: str) -> str:
-    """``text`` as an error detail: printable, at most :data:`MAX_DETAIL` long, never empty."""
-    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text)
+    """``text`` as an error detail: printable ASCII, at most :data:`MAX_DETAIL` long, never
+    empty."""
+    cleaned = "".join(ch if ch.isascii() and ch.isprintable() else "?" for ch in text)
     if len(cleaned) > MAX_DETAIL:
-        cleaned = cleaned[: MAX_DETAIL - 1] + "…"
+        cleaned = cleaned[: MAX_DETAIL - 3] + "..."
     return cleaned if cleaned.strip() else "(empty)"
 
 

@@ -24,7 +24,7 @@ kind               what the client sees                                         
 ``drop_before``    the connection closes, nothing is processed or answered      no
 ``drop_after``     processed, then the connection closes without an answer      yes
 ``malformed_json`` HTTP 200 with the real answer truncated (invalid JSON)       yes
-``error``          HTTP 200, ``{"error":[message]}``                            no [#]_
+``error``          HTTP 200, ``{"error":[message],"result":{}}``                no [#]_
 ``throttled``      HTTP 200, ``EService: Throttled: <now + seconds>``           no [#]_
 =================  ===========================================================  ==========
 
@@ -145,7 +145,7 @@ def render(fault: Fault | None, outcome: Outcome, now: float) -> Rendered:
         message = f"EService: Throttled: {int(now + fault.seconds)}"
     else:
         message = fault.message or ERR_INTERNAL
-    return envelope(200, {"error": [message]})
+    return envelope(200, {"error": [message], "result": {}})
 
 
 class Faults:

@@ -3,7 +3,9 @@
 Every API request goes: fault taken → body read → simulated latency → fault delay before →
 processing (the Prime chain in ``_prime`` or the Fast API in ``_fast_api``, unless the fault skips
 it) → answer rendered (``_faults.render``) → request logged → fault delay after → answer sent.
-A wrong HTTP verb or an unknown path gets a Kraken-shaped JSON error, and is logged too.
+A wrong HTTP verb, an unknown path or a body over 1 MiB (aiohttp's ``client_max_size``) gets a
+Kraken-shaped JSON error (HTTP 405, 404, 413), and is logged too: every answer is Kraken's
+envelope except the HTML pages a fault asks for.
 """
 
 from __future__ import annotations
@@ -161,10 +163,14 @@ class RequestServer:
         received: Received,
         process: Callable[[web.Request, Received], Outcome],
     ) -> web.StreamResponse:
+        if (request.content_length or 0) > request.client_max_size:
+            return self._too_large(request, received)  # refused before any fault is taken
         fault = self._faults.take(received.operation)
         try:
             received.body = await request.read()
             received.params = decode_object(received.body)
+        except web.HTTPRequestEntityTooLarge:  # a chunked body that grew over the limit
+            return self._too_large(request, received)
         except ConnectionError:  # the client went away before its request had arrived
             self._record(received, Outcome(0, {}), Rendered(None, (), None), fault)
             return web.Response()
@@ -188,6 +194,15 @@ class RequestServer:
                 request.transport.close()
             return web.Response()
         return _response(rendered)
+
+    def _too_large(self, request: web.Request, received: Received) -> web.StreamResponse:
+        """HTTP 413 ``EAPI:Bad request`` for a body over ``client_max_size`` (not read further;
+        the connection is closed after the answer, so the rest of the body is never read)."""
+        rendered = envelope(413, {"error": [ERR_BAD_REQUEST]})
+        self._record(received, Outcome(413, {}, api_key=_api_key(request)), rendered)
+        response = _response(rendered)
+        response.force_close()
+        return response
 
     def _process_prime(self, request: web.Request, received: Received) -> Outcome:
         params = received.params

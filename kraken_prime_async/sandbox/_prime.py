@@ -7,7 +7,11 @@
   a refused nonce included), then the role permission for the operation.
 * **execute**: the argument schema (``additionalProperties: false``), then the operation.
 
-Invalid key, signature and nonce failures count towards the key's lockout.
+Invalid key, signature and nonce failures count towards the key's lockout; a request that passes
+the nonce check clears the count. A request during a lockout starts its timer again.
+
+Every refusal is HTTP 200 ``{"error": [...], "result": {}}``: the Prime spec's 200 schema requires
+``result``, and Kraken's errors guide shows an error with an empty one.
 """
 
 from __future__ import annotations
@@ -59,10 +63,9 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class LockoutPolicy:
-    """Failures within ``window`` seconds that lock a key, and for how long."""
+    """Failures in a row that lock a key, and for how long after its last request."""
 
     after: int
-    window: float
     seconds: float
 
 
@@ -107,7 +110,7 @@ class PrimeChain:
             self._admit(key, request, operation.access, now)
             result = self._execute(operation, params, now)
         except Refused as refused:
-            return Outcome(200, {"error": [str(refused)]}, **ident)
+            return Outcome(200, {"error": [str(refused)], "result": {}}, **ident)
         return Outcome(200, {"error": [], "result": result}, processed=True, **ident)
 
     def _authenticate(
@@ -117,6 +120,7 @@ class PrimeChain:
             raise Refused(ERR_INVALID_KEY)
         lockout = self._lockout(request.api_key)
         if lockout.is_locked(now):
+            lockout.refuse(now)  # "each retry resets the timer"
             raise Refused(ERR_LOCKOUT)
         key = self._state().live_key(request.api_key)
         if key is None or (key.valid_until and now >= key.valid_until):
@@ -138,9 +142,11 @@ class PrimeChain:
         assert request.nonce is not None  # authenticated
         nonce_ok = key.nonces.accept(request.nonce)
         within_limit = self._charge(key.api_key, now)
+        lockout = self._lockout(key.api_key)
         if not nonce_ok:
-            self._lockout(key.api_key).record_failure(now)
+            lockout.record_failure(now)
             raise Refused(ERR_INVALID_NONCE)
+        lockout.record_success()
         if not within_limit:
             raise Refused(ERR_RATE_LIMIT)
         key.last_used = now
@@ -161,7 +167,7 @@ class PrimeChain:
         lockout = self.lockouts.get(api_key)
         if lockout is None:
             policy = self._lockout_policy
-            lockout = Lockout(policy.after, policy.window, policy.seconds)
+            lockout = Lockout(policy.after, policy.seconds)
             self.lockouts[api_key] = lockout
         return lockout
 

@@ -6,7 +6,6 @@ and never reads a clock itself, so tests drive it deterministically.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -111,36 +110,43 @@ class SandboxCallCounter:
 
 @dataclass
 class Lockout:
-    """Counts authentication failures of one key and locks it when too many come too fast.
+    """Counts one key's sequential authentication failures and locks it after too many.
+
+    Kraken's errors guide: too many *sequential* failures lock the key, and during the lockout
+    "each retry resets the timer". So a success clears the count (there is no time window), and
+    every request refused by the lockout starts its ``duration`` again.
 
     Parameters
     ----------
     after : int
-        Number of failures within ``window`` seconds that triggers a lockout.
-    window : float
-        Sliding window for counting failures, in seconds.
+        Failures in a row (no success between them) that trigger a lockout.
     duration : float
-        How long the lockout lasts, in seconds. Requests during a lockout do not extend it.
+        Seconds the lockout lasts after the last request made during it.
     """
 
     after: int
-    window: float
     duration: float
     locked_until: float = 0.0
-    _failures: deque[float] = field(default_factory=deque)
+    failures: int = 0
 
     def is_locked(self, now: float) -> bool:
         """``True`` while a lockout is running."""
         return now < self.locked_until
 
+    def refuse(self, now: float) -> None:
+        """A request arrived during the lockout: the timer starts again from ``now``."""
+        self.locked_until = now + self.duration
+
     def record_failure(self, now: float) -> None:
-        """Count one failure at ``now`` and start a lockout if the threshold is reached."""
-        self._failures.append(now)
-        while self._failures and self._failures[0] <= now - self.window:
-            self._failures.popleft()
-        if len(self._failures) >= self.after:
+        """Count one failure and start a lockout if it is the ``after``-th in a row."""
+        self.failures += 1
+        if self.failures >= self.after:
             self.locked_until = now + self.duration
-            self._failures.clear()
+            self.failures = 0
+
+    def record_success(self) -> None:
+        """The key proved itself: the failures before do not count any more."""
+        self.failures = 0
 
 
 def check_credentials(api_key: str, api_secret: str, *, taken: Container[str] = ()) -> None:

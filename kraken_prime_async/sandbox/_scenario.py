@@ -54,7 +54,6 @@ OPTIONS: Final[Mapping[str, tuple[str, tuple[type, ...]]]] = {
     "latency": ("latency", (list,)),
     "auto_confirm": ("auto_confirm_after", (int, float)),
     "lockout_after": ("lockout_after", (int,)),
-    "lockout_window": ("lockout_window", (int, float)),
     "lockout_seconds": ("lockout_seconds", (int, float)),
     "seed": ("seed", (int,)),
     "admin_token": ("admin_token", (str,)),

@@ -75,11 +75,10 @@ class PrimeSandbox:
     seed : int or None
         Seed for identifiers and latency draws.
     lockout_after : int, default 15
-        Invalid key/signature/nonce failures on one key within ``lockout_window`` that lock it.
-    lockout_window : float, default 60.0
-        Seconds over which failures are counted.
+        Invalid key/signature/nonce failures in a row on one key that lock it (a request that
+        passes the nonce check clears the count).
     lockout_seconds : float, default 900.0
-        Lockout length; requests during a lockout do not extend it.
+        Lockout length, counted again from each request made during the lockout.
     clock : Callable[[], float], default time.time
         Epoch seconds; drives rate-limit decay, lockouts, auto-confirm, token expiry and every
         timestamp the API returns.
@@ -109,7 +108,6 @@ class PrimeSandbox:
         latency: tuple[float, float] | None = None,
         seed: int | None = None,
         lockout_after: int = 15,
-        lockout_window: float = 60.0,
         lockout_seconds: float = 900.0,
         clock: Callable[[], float] = time.time,
         api_key: str | None = None,
@@ -140,7 +138,7 @@ class PrimeSandbox:
         self.faults = Faults([*PRIME_OPERATIONS, *FAST_API_OPERATIONS.values()])
         """Fault injection queue; see :class:`Faults`."""
         limits = tier if isinstance(tier, TierLimits) else TIERS[tier]
-        policy = LockoutPolicy(lockout_after, lockout_window, lockout_seconds)
+        policy = LockoutPolicy(lockout_after, lockout_seconds)
         self._chain = PrimeChain(lambda: self._state, limits if rate_limit else None, policy)
         self._server = RequestServer(
             chain=self._chain,

@@ -16,7 +16,7 @@ import pytest
 
 from kraken_prime_async import PermissionDeniedError
 
-pytestmark = pytest.mark.asyncio  # needed in strict mode, harmless in auto mode
+pytestmark = pytest.mark.asyncio  # strict mode needs it; every test in this module is async
 
 SETTLE = "SettlePrimeSettlementBatchAsset"
 

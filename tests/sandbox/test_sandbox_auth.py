@@ -15,7 +15,7 @@ OTHER_SECRET = base64.b64encode(b"x" * 64).decode()
 async def test_wrong_secret_is_an_invalid_signature() -> None:
     async with running() as (sb, owner):
         reply = await owner.call("ListPrimeApiUsers", secret=OTHER_SECRET)
-        assert reply == Reply(200, {"error": ["EAPI:Invalid signature"]})
+        assert reply == Reply(200, {"error": ["EAPI:Invalid signature"], "result": {}})
         [record] = sb.requests
         assert record.errors == ("EAPI:Invalid signature",)
         assert record.api_key == sb.api_key
@@ -46,7 +46,7 @@ async def test_missing_or_bad_headers(headers: dict[str, str], error: str) -> No
         url = f"{sb.url}/0/private/ListPrimeApiUsers"
         async with owner.session.post(url, data=b'{"nonce":1}', headers=sent) as response:
             assert response.status == 200
-            assert await response.json() == {"error": [error]}
+            assert await response.json() == {"error": [error], "result": {}}
 
 
 async def test_replayed_and_lower_nonces_are_rejected() -> None:
@@ -152,9 +152,9 @@ async def test_rate_limit_can_be_turned_off() -> None:
             assert (await owner.call("ListPrimeApiUsers")).errors == []
 
 
-async def test_lockout_after_repeated_failures() -> None:
+async def test_lockout_after_sequential_failures() -> None:
     clock = FakeClock()
-    options = {"clock": clock, "lockout_after": 3, "lockout_window": 60.0, "lockout_seconds": 900.0}
+    options = {"clock": clock, "lockout_after": 3, "lockout_seconds": 900.0}
     async with running(**options) as (sb, owner):
         other_id = sb.add_api_user("Other")
         other_creds = sb.add_api_key(other_id)
@@ -162,16 +162,41 @@ async def test_lockout_after_repeated_failures() -> None:
 
         assert (await owner.call("ListPrimeApiUsers")).errors == []
         await owner.call("ListPrimeApiUsers", secret=OTHER_SECRET)
-        clock.advance(61)  # the first failure leaves the window
+        clock.advance(3600)  # no time window: failures in a row count however far apart
         await owner.call("ListPrimeApiUsers", secret=OTHER_SECRET)
         assert (await owner.call("ListPrimeApiUsers", nonce=1)).errors == ["EAPI:Invalid nonce"]
-        assert (await owner.call("ListPrimeApiUsers")).errors == []
-        await owner.call("ListPrimeApiUsers", secret=OTHER_SECRET)  # third failure within 60 s
         assert (await owner.call("ListPrimeApiUsers")).errors == ["EGeneral:Temporary lockout"]
         assert (await other.call("ListPrimeSettlementBatches")).errors == []
-        clock.advance(899)
+        clock.advance(900)  # the refused request above started the 900 s again
+        assert (await owner.call("ListPrimeApiUsers")).errors == []
+
+
+async def test_fourteen_failures_a_success_and_a_failure_do_not_lock() -> None:
+    """Kraken counts *sequential* failures: a success in between starts the count again."""
+    async with running(clock=FakeClock()) as (sb, owner):  # lockout_after=15, the default
+        for _ in range(14):
+            await owner.call("ListPrimeApiUsers", secret=OTHER_SECRET)
+        assert (await owner.call("ListPrimeApiUsers")).errors == []
+        assert (await owner.call("ListPrimeApiUsers", secret=OTHER_SECRET)).errors == [
+            "EAPI:Invalid signature"
+        ]
+        assert (await owner.call("ListPrimeApiUsers")).errors == []
+        assert sb.requests[-1].errors == ()
+
+
+async def test_a_retry_during_a_lockout_extends_it() -> None:
+    """Kraken's errors guide: during a lockout "each retry resets the timer"."""
+    clock = FakeClock()
+    async with running(clock=clock, lockout_after=2, lockout_seconds=900.0) as (_sb, owner):
+        for _ in range(2):
+            await owner.call("ListPrimeApiUsers", secret=OTHER_SECRET)
+        clock.advance(600)
         assert (await owner.call("ListPrimeApiUsers")).errors == ["EGeneral:Temporary lockout"]
-        clock.advance(1)
+        clock.advance(600)  # 1200 s after the lockout began, 600 s after the retry
+        assert (await owner.call("ListPrimeApiUsers")).errors == ["EGeneral:Temporary lockout"]
+        clock.advance(899.5)
+        assert (await owner.call("ListPrimeApiUsers")).errors == ["EGeneral:Temporary lockout"]
+        clock.advance(900)  # quiet for the whole lockout: it ends
         assert (await owner.call("ListPrimeApiUsers")).errors == []
 
 

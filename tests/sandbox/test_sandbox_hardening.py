@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -22,7 +23,7 @@ async def test_deeply_nested_prime_body_is_an_envelope_and_logged(body: bytes) -
             f"{sb.url}/0/private/ListPrimeApiUsers", data=body, headers=headers
         ) as response:
             assert response.status == 200
-            assert await response.json() == {"error": ["EGeneral:Invalid arguments"]}
+            assert await response.json() == {"error": ["EGeneral:Invalid arguments"], "result": {}}
         (record,) = sb.requests
         assert record.operation == "ListPrimeApiUsers"
         assert record.errors == ("EGeneral:Invalid arguments",)
@@ -62,10 +63,11 @@ async def test_largest_int64_nonce_is_accepted() -> None:
         ("x\nEAPI:Invalid key", "x?EAPI:Invalid key"),
         ("nul\x00\x1b[31m", "nul??[31m"),
         ("line\u2028sep", "line?sep"),
-        ("n" * 100, "n" * 63 + "…"),
+        ("n" * 100, "n" * 61 + "..."),
+        ("café\u00a0ünï", "caf???n?"),  # printable, but not ASCII: Kraken's strings are ASCII
     ],
 )
-async def test_echoed_names_are_printable_and_never_empty(name: str, detail: str) -> None:
+async def test_echoed_names_are_printable_ascii_and_never_empty(name: str, detail: str) -> None:
     async with running() as (sb, owner):
         params: dict[str, Any] = {name: 1}
         reply = await owner.call("ListPrimeApiUsers", **params)
@@ -189,3 +191,33 @@ async def test_fixed_credentials() -> None:
 async def test_owner_caller_type() -> None:
     async with running() as (_, owner):
         assert isinstance(owner, Caller)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_body_over_1_mib_is_a_413_envelope_and_recorded(chunked: bool) -> None:
+    """aiohttp refuses bodies over ``client_max_size`` (1 MiB) with a text/plain 413 of its own;
+    the sandbox answers Kraken's envelope instead, and logs the request like any other."""
+    body = b'{"nonce":1,"name":"' + b"x" * (2 << 20) + b'"}'
+
+    async def chunks() -> Any:
+        for start in range(0, len(body), 1 << 16):
+            yield body[start : start + (1 << 16)]
+
+    async with running() as (sb, owner):
+        headers = {"API-Key": sb.api_key, "API-Sign": "x"}
+        async with owner.session.post(
+            f"{sb.url}/0/private/CreatePrimeApiUser",
+            data=chunks() if chunked else io.BytesIO(body),  # (raw bytes this large: a warning)
+            headers=headers,
+        ) as response:
+            assert response.status == 413
+            assert response.content_type == "application/json"
+            assert await response.json() == {"error": ["EAPI:Bad request"]}
+        (record,) = sb.requests
+        assert (record.operation, record.status, record.errors) == (
+            "CreatePrimeApiUser",
+            413,
+            ("EAPI:Bad request",),
+        )
+        assert record.api_key == sb.api_key and not record.processed and not record.changed
+        assert (await owner.call("ListPrimeApiUsers")).body == {"error": [], "result": {"data": []}}

@@ -110,15 +110,17 @@ def test_call_counter_decay() -> None:
     assert counter.current(150.0) == 0  # a clock going back does not re-add
 
 
-def test_lockout_window_and_duration() -> None:
-    lockout = Lockout(after=2, window=10.0, duration=30.0)
+def test_lockout_counts_failures_in_a_row_and_each_refusal_restarts_it() -> None:
+    lockout = Lockout(after=2, duration=30.0)
     lockout.record_failure(0.0)
-    lockout.record_failure(10.0)  # the first one is out of the window
-    assert not lockout.is_locked(10.0)
-    lockout.record_failure(15.0)
-    assert lockout.is_locked(15.0)
-    assert lockout.is_locked(44.9)
-    assert not lockout.is_locked(45.0)
+    lockout.record_success()  # a success in between: the count starts again
+    lockout.record_failure(1000.0)
+    assert not lockout.is_locked(1000.0)
+    lockout.record_failure(5000.0)  # the second in a row, however far apart
+    assert lockout.is_locked(5000.0) and lockout.is_locked(5029.9)
+    lockout.refuse(5020.0)  # a request during the lockout
+    assert lockout.is_locked(5049.9)
+    assert not lockout.is_locked(5050.0)
 
 
 async def test_public_time_answers_like_kraken() -> None:

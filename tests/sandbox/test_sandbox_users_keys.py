@@ -44,7 +44,7 @@ async def test_unknown_user_id() -> None:
         reply = await owner.call("GetPrimeApiUser", user_id="NOPE")
         assert reply.status == 200
         assert reply.errors == ["EGeneral:Invalid arguments:unknown user_id"]
-        assert "result" not in reply.body
+        assert reply.body["result"] == {}  # a 200 envelope always has one (docs/reference)
 
 
 async def test_key_lifecycle_and_shapes() -> None:

@@ -9,11 +9,11 @@ import json
 import aiohttp
 import pytest
 from aiohttp import web
-from aioresponses import aioresponses
 
 from kraken_prime_async import PrimeClient, RetryPolicy
 from kraken_prime_async import errors as e
 from kraken_prime_async._signing import decode_secret, verify
+from kraken_prime_async.testing import aioresponses
 from tests._fakes import FAKE_SECRET, USER, FakeClock, unique_key
 from tests._loopback import closed_port, loopback
 
@@ -140,15 +140,3 @@ async def test_aiohttp_failures_are_classified(
             await client.api_users.list()
     await client.close()
     assert type(info.value) is cls and info.value.sent is sent
-
-
-async def test_aioresponses_can_script_a_full_retry() -> None:
-    client = _client("https://prime.test")
-    url = "https://prime.test/0/private/ListPrimeApiUsers"
-    with aioresponses() as mocked:
-        mocked.post(url, status=502, body="<html>Bad Gateway</html>")
-        mocked.post(url, payload={"error": [], "result": {"data": [USER]}})
-        users = await client.api_users.list()
-    await client.close()
-    assert [u.id for u in users] == [USER["id"]]
-    assert client.stats.retries == 1
