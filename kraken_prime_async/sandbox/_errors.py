@@ -29,7 +29,7 @@ NONCE_LIMIT: Final = 2**63
 
 
 def safe_detail(text: str) -> str:
-    """``text`` as an error detail: printable, at most :data:`MAX_DETAIL` long, never empty."""
+    """``text`` as an error detail: printable, at most ``MAX_DETAIL`` long, never empty."""
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in text)
     if len(cleaned) > MAX_DETAIL:
         cleaned = cleaned[: MAX_DETAIL - 1] + "…"
