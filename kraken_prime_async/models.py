@@ -101,15 +101,11 @@ class BatchStatus(str, enum.Enum):
     COMPLETED = "completed"
 
 
-#: ``role=`` as a string: a type checker catches a misspelt role (run time too, with the field).
+#: The enums' values as strings (``role=``, ``status=``, ...): a type checker catches a typo.
 RoleName = Literal["Trader", "Viewer"]
-#: ``status=`` of ``api_users.update`` as a string.
 UserStatusName = Literal["Enabled", "Disabled"]
-#: ``asset_kind=`` of ``settlement.create_batch`` as a string.
 AssetKindName = Literal["currency", "tokenized_equity"]
-#: ``asset_kind=`` filter of ``settlement.get_batch``/``list_batches`` as a string.
 BatchFilterAssetKindName = Literal["spot", "option", "future"]
-#: ``statuses=`` values of ``settlement.list_batches`` as strings.
 BatchStatusName = Literal["unsettled", "partially_settled", "settled", "completed"]
 
 
