@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import inspect
 import shlex
 import sys
@@ -18,7 +19,6 @@ from typing import Final
 
 from .._version import __version__
 from ..errors import KrakenPrimeError
-from . import _batches, _demo, _doctor, _fast_keys, _keys, _sandbox, _users
 from ._args import COMMON, Formatter, Parser, apply_defaults
 from ._config import (
     ENV_BASE_URL,
@@ -32,15 +32,16 @@ from ._config import (
 from ._console import setup_logging
 from ._errors import UsageError, describe
 
-#: The command groups, in ``--help`` order; each module has ``register(commands)``.
-COMMANDS: Final[tuple[ModuleType, ...]] = (
-    _users,
-    _keys,
-    _batches,
-    _fast_keys,
-    _doctor,
-    _sandbox,
-    _demo,
+#: The command groups' modules (in this package), in ``--help`` order; each has
+#: ``register(commands)``.
+COMMANDS: Final = (
+    "_users",
+    "_keys",
+    "_batches",  # batches and settle
+    "_fast_keys",
+    "_doctor",
+    "_sandbox",
+    "_demo",
 )
 
 EPILOG = f"""\
@@ -79,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kraken-prime {__version__}")
     commands = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
-    for module in COMMANDS:
+    for name in COMMANDS:
+        module: ModuleType = importlib.import_module(f".{name}", __package__)
         module.register(commands)
     return parser
 
