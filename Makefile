@@ -57,7 +57,15 @@ docs-serve: $(STAMP)
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q -m fuzz tests/test_fuzz_answers.py tests/transports/test_deadlines.py
 
-demo: $(STAMP)
+# The demo needs only the package and the `cli` extra (rich): a fresh clone runs it in seconds.
+# Its own stamp, so `make demo` never installs the `dev` extra (mkdocs, mypy, OpenTelemetry...).
+CLI_STAMP := $(VENV)/.installed-cli
+
+$(CLI_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[cli]'
+	touch $(CLI_STAMP)
+
+demo: $(CLI_STAMP)
 	$(BIN)/kraken-prime demo
 
 # Benchmarks get their own venv: ccxt pins exact versions of shared dependencies.

@@ -81,7 +81,13 @@ def print_report(report: SettlementReport, seconds: float) -> None:
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("batch_id", nargs="?")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="legs worked on at once; their requests overlap only with a nonce window on the key "
+        "(KRAKEN_PRIME_NONCE_WINDOW): with Kraken's default of 0 they go one at a time",
+    )
     parser.add_argument("--wait-confirmation", type=float, default=300.0, metavar="SECONDS")
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")  # the SDK's warnings

@@ -2,15 +2,16 @@
 
 The pipeline is the same for every endpoint; only this step differs:
 
-* :class:`HmacAuth` (Prime REST, ``PrimeClient``): take a fresh nonce, splice it into the body,
+* ``HmacAuth`` (Prime REST, ``PrimeClient``): take a fresh nonce, splice it into the body,
   sign exactly those bytes, set ``API-Key``/``API-Sign``. A refused key is final.
-* :class:`BearerAuth` (OAuth, ``FastApiKeyClient``): ``Authorization: Bearer <token>``, the body
+* ``BearerAuth`` (OAuth, ``FastApiKeyClient``): ``Authorization: Bearer <token>``, the body
   as encoded (none for GET), no nonce. With a ``token_provider`` it replaces a refused token
   (HTTP 401) once per call.
 
 Like httpx's ``Auth`` flow, a strategy owns its credential's refresh: the pipeline asks
-:meth:`RequestAuth.begin` for the call's flow, prepares every send through it and, when a send is
-refused with :class:`AuthenticationError`, asks :meth:`CallAuth.on_refused` whether to re-send at
+``RequestAuth.begin()`` for the call's flow, prepares every send through it and, when a send is
+refused with [`AuthenticationError`][kraken_prime_async.AuthenticationError], asks
+``CallAuth.on_refused()`` whether to re-send at
 once. Which API key gates the attempts is the client's business (``_key_gate``), not the auth's.
 
 Every strategy returns the values that must never appear in an error message (the API key and
@@ -110,12 +111,12 @@ class HmacAuth:
     nonce_source : NonceSource
         Strictly increasing nonces for this key.
     nonce_window : int
-        The key's nonce window at Kraken, in nonce units: :attr:`fence_window`.
+        The key's nonce window at Kraken, in nonce units: ``fence_window``.
 
     Attributes
     ----------
     fence_window : int
-        The window :attr:`Prepared.fence` is computed with: the key's window at Kraken, even
+        The window ``Prepared.fence`` is computed with: the key's window at Kraken, even
         when the client runs with a smaller one.
     """
 
@@ -194,10 +195,10 @@ class BearerAuth:
     """``Authorization: Bearer <token>`` with an optional async ``token_provider``.
 
     The token is kept in a private attribute and only ever leaves in the ``Authorization``
-    header; it is returned in :attr:`Prepared.secrets` so error text is redacted.
+    header; it is returned in ``Prepared.secrets`` so error text is redacted.
 
     Refreshing: every token has a generation number. When a request made with generation ``g``
-    is refused with HTTP 401, :meth:`refresh` calls the provider, unless another call already
+    is refused with HTTP 401, ``refresh()`` calls the provider, unless another call already
     replaced generation ``g`` (then its newer token is used): concurrent calls that all saw the
     same token fail share one provider call.
 
@@ -245,7 +246,7 @@ class BearerAuth:
     async def prepare_tagged(
         self, endpoint: Endpoint[Any, Any], params: bytes, user_agent: str
     ) -> tuple[Prepared, int]:
-        """:meth:`prepare`, and the generation of the token used."""
+        """``prepare()``, and the generation of the token used."""
         token, tag = self._token, self._generation
         if token is None:
             token, tag = await self._replace(0)
@@ -280,7 +281,7 @@ class BearerAuth:
 
 
 class _BearerFlow:
-    """One call of a :class:`BearerAuth` with a provider: remembers the token generation of its
+    """One call of a ``BearerAuth`` with a provider: remembers the token generation of its
     last send and whether it already replaced a refused token (once per call)."""
 
     __slots__ = ("_auth", "_refreshed", "_tag")

@@ -1,7 +1,7 @@
-"""One call's state (:class:`_Call`) and the pipeline's phase hooks: what happens around each
+"""One call's state (``_Call``) and the pipeline's phase hooks: what happens around each
 phase of a call, in one place.
 
-:class:`~._pipeline.Pipeline` calls one hook per phase with the call's state: the client's
+``Pipeline`` calls one hook per phase with the call's state: the client's
 counters (``ClientStats``), the package's log records (metadata only, each with the call's
 ``request_id``) and, when the client has an observer, the call's events and spans
 (``_observe``; without one each hook tests one attribute).
@@ -28,6 +28,15 @@ if TYPE_CHECKING:
     from ._retry import RetryBudget, RetryPolicy
 
 logger = logging.getLogger(LOGGER_NAME)
+
+#: The next step after a write cancelled in flight (the warning's last words).
+_CHECK_THE_STATE = "check the state before trying again"
+_CANCELLED_NEXT_STEP = {
+    "SettlePrimeSettlementBatchAsset": (
+        "settle_batch (and `kraken-prime settle`) is safe to run again: it reads the batch "
+        "first and skips a leg that shows it started, so no leg is settled twice"
+    ),
+}
 
 
 class _Call:
@@ -144,9 +153,10 @@ class PhaseHooks:
             self.stats.cancelled_writes += 1
             logger.warning(
                 "%s: cancelled after the request was sent (attempt %d); whether it took effect "
-                "is unknown: check the state before trying again",
+                "is unknown: %s",
                 call.endpoint.operation,
                 call.attempts,
+                _CANCELLED_NEXT_STEP.get(call.endpoint.operation, _CHECK_THE_STATE),
                 extra={"request_id": call.request_id},
             )
         else:

@@ -55,19 +55,23 @@ class PrimeClient(ClientBase):
         Per-attempt budget; seconds mean a whole-request budget. Default: 30 s (connect 10 s).
     retry : RetryPolicy, optional
         Retry settings (``RetryPolicy.disabled()`` turns retries off).
-    nonce_unit : {"ms", "us", "ns", "s"}
-        Unit of the process-wide nonce source for this key (see README, "Nonces").
+    nonce_unit : Literal["ms", "us", "ns", "s"]
+        Unit of the process-wide nonce source for this key (see ``docs/nonces-and-fleets.md``,
+        "Nonces in one process").
     nonce_source : NonceSource, optional
-        Replace the process-wide source (for example a :class:`FileLockNonceSource` or a
-        :class:`RedisNonceSource`). Excludes ``fleet``.
+        Replace the process-wide source (for example a
+        [`FileLockNonceSource`][kraken_prime_async.FileLockNonceSource] or a
+        [`RedisNonceSource`][kraken_prime_async.RedisNonceSource]). Excludes ``fleet``.
     fleet : Fleet, optional
-        Share the key with other processes or hosts (:class:`FileLockFleet`,
-        :class:`RedisFleet`): the fleet's nonce sequence, in-flight slots and call counter
-        replace the process's own (see README, "Running a fleet on one key").
+        Share the key with other processes or hosts
+        ([`FileLockFleet`][kraken_prime_async.FileLockFleet],
+        [`RedisFleet`][kraken_prime_async.RedisFleet]): the fleet's nonce sequence, in-flight slots
+        and call counter
+        replace the process's own (see ``docs/nonces-and-fleets.md``, "Running a fleet on one key").
     nonce_window : int
         The key's nonce window at Kraken, in nonce units (0, Kraken's default, unless you set one
         on the key). With 0 the key's requests go out one at a time; with a window up to
-        ``max_in_flight`` overlap (see README, "Concurrency on one key").
+        ``max_in_flight`` overlap (see ``docs/nonces-and-fleets.md``, "Concurrency on one key").
     max_in_flight : int
         Most requests of this key on the wire at once when ``nonce_window > 0``.
     abandon_hold : "auto" or float
@@ -75,17 +79,17 @@ class PrimeClient(ClientBase):
         cancellation, connection lost) keeps the key's slot, because it may still reach Kraken:
         with ``nonce_window=0`` the key's next request waits that long; with a window it still
         counts as in flight. ``"auto"``: 4 x the key's slowest recent answer, at least
-        ``DEFAULT_ABANDON_HOLD`` (2 s), at most 30 s. A number: that many seconds (``0`` turns
+        2 s, at most 30 s. A number: that many seconds (``0`` turns
         the hold off and risks ``EAPI:Invalid nonce`` for the abandoned request).
-    rate_limit : {"auto", "starter", "intermediate", "pro"}, RateLimit or None
+    rate_limit : Literal["auto", "starter", "intermediate", "pro"] | RateLimit | None
         Client-side model of Kraken's call counter. ``"auto"`` paces nothing until Kraken reports
         a rate limit, then paces as the starter tier; ``None`` turns pacing off.
-    secret_encoding : {"base64", "raw"}
+    secret_encoding : Literal["base64", "raw"]
         ``"raw"`` only for a secret that is known not to be base64.
     transport : Transport, optional
         Replace the HTTP layer (tests, special networking). Excludes ``session``.
     on_event : callable, optional
-        Called with each :mod:`~kraken_prime_async.events` event of every call (started, each
+        Called with each [`events`][kraken_prime_async.events] event of every call (started, each
         attempt, retries, rate-limit waits, abandoned requests, unknown outcomes,
         reconciliations, finished), inline on the event loop: keep it quick. One that raises is
         logged and ignored. See the Observability guide.
@@ -95,14 +99,16 @@ class PrimeClient(ClientBase):
     max_response_bytes : int
         Largest answer accepted, in bytes (default 4 MiB; Kraken's largest page is about
         150 KB). Reading stops as soon as an answer is over it (nothing more is buffered) and a
-        :class:`ResponseValidationError` says so (:class:`OutcomeUnknownError` for a write).
+        [`ResponseValidationError`][kraken_prime_async.ResponseValidationError] says so
+        ([`OutcomeUnknownError`][kraken_prime_async.OutcomeUnknownError] for a write).
     sleep, clock : callables, optional
         Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
 
     Notes
     -----
     Use ``async with PrimeClient(...) as client:`` or call methods directly and ``await
-    client.close()`` at the end. A closed client raises :class:`ClientStateError`.
+    client.close()`` at the end. A closed client raises
+    [`ClientStateError`][kraken_prime_async.ClientStateError].
     """
 
     def __init__(
@@ -218,7 +224,8 @@ class PrimeClient(ClientBase):
         Reads ``KRAKEN_PRIME_API_KEY``, ``KRAKEN_PRIME_API_SECRET`` (or
         ``KRAKEN_PRIME_API_SECRET_FILE``: a file holding the secret, one trailing newline
         dropped), ``KRAKEN_PRIME_BASE_URL``, ``KRAKEN_PRIME_RATE_LIMIT`` (``auto``, ``none`` or
-        a tier) and ``KRAKEN_PRIME_NONCE_WINDOW``; any other ``PrimeClient`` argument can be
+        a tier), ``KRAKEN_PRIME_NONCE_WINDOW`` and ``KRAKEN_PRIME_SECRET_ENCODING`` (``base64``
+        or ``raw``); any other ``PrimeClient`` argument can be
         given as a keyword. A variable whose argument is given is not read.
 
         Raises

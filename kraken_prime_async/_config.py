@@ -13,6 +13,7 @@ variable                           meaning
 ``KRAKEN_PRIME_API_SECRET``        the key's secret, base64 as Kraken issues it
 ``KRAKEN_PRIME_API_SECRET_FILE``   a file holding the secret instead (one trailing newline is
                                    dropped); setting both is refused
+``KRAKEN_PRIME_SECRET_ENCODING``   ``base64`` (default: Kraken's secrets are base64) or ``raw``
 ``KRAKEN_PRIME_BASE_URL``          ``https://api.kraken.com`` when unset; plain ``http://`` only
                                    for loopback hosts (a local sandbox)
 ``KRAKEN_PRIME_RATE_LIMIT``        ``auto`` (default), ``none`` (or ``off``), ``starter``,
@@ -41,6 +42,7 @@ from .errors import ValidationError
 ENV_API_KEY: Final = "KRAKEN_PRIME_API_KEY"
 ENV_API_SECRET: Final = "KRAKEN_PRIME_API_SECRET"  # noqa: S105 - a variable's name
 ENV_API_SECRET_FILE: Final = "KRAKEN_PRIME_API_SECRET_FILE"  # noqa: S105 - a variable's name
+ENV_SECRET_ENCODING: Final = "KRAKEN_PRIME_SECRET_ENCODING"  # noqa: S105 - a variable's name
 ENV_BASE_URL: Final = "KRAKEN_PRIME_BASE_URL"
 ENV_RATE_LIMIT: Final = "KRAKEN_PRIME_RATE_LIMIT"
 ENV_NONCE_WINDOW: Final = "KRAKEN_PRIME_NONCE_WINDOW"
@@ -166,6 +168,16 @@ def rate_limit_from(environ: Mapping[str, str]) -> str | None:
         raise ValidationError(ENV_RATE_LIMIT, f"must be one of {options}") from None
 
 
+def secret_encoding_from(environ: Mapping[str, str]) -> str | None:
+    """``KRAKEN_PRIME_SECRET_ENCODING`` (``base64`` or ``raw``), or ``None`` when unset."""
+    text = _get(environ, ENV_SECRET_ENCODING)
+    if text is None:
+        return None
+    if text.lower() not in ("base64", "raw"):
+        raise ValidationError(ENV_SECRET_ENCODING, "must be base64 or raw")
+    return text.lower()
+
+
 def _nonce_window(environ: Mapping[str, str]) -> int | None:
     text = _get(environ, ENV_NONCE_WINDOW)
     if text is None:
@@ -203,6 +215,10 @@ def prime_settings(
         taken["api_secret"] = secret_from(env)
         from_file = _get(env, ENV_API_SECRET_FILE) is not None
         sources["api_secret"] = ENV_API_SECRET_FILE if from_file else ENV_API_SECRET
+    if "secret_encoding" not in overrides:
+        encoding = secret_encoding_from(env)
+        if encoding is not None:
+            taken["secret_encoding"] = encoding
     if "base_url" not in overrides:
         taken["base_url"] = base_url_from(env)
         sources["base_url"] = ENV_BASE_URL

@@ -36,7 +36,7 @@ DEFAULT_DNS_CACHE_TTL: Final = 300
 
 #: Nonce unit. Milliseconds is what Kraken recommends and what other Kraken tools send; a key that
 #: has ever seen a larger unit can never go back (nonces cannot be reset), so the smallest safe
-#: unit is the default. See README, "Nonces".
+#: unit is the default. See ``docs/nonces-and-fleets.md``, "Nonces in one process".
 DEFAULT_NONCE_UNIT: Final = "ms"
 NONCE_MAX: Final = 2**63 - 1
 #: Requests of one key on the wire at once when the key has a nonce window (else 1).

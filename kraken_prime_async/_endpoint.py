@@ -1,6 +1,6 @@
 """Endpoints as data, and decoding of Kraken's ``{"error": [...], "result": ...}`` envelope.
 
-An :class:`Endpoint` says everything the pipeline needs: the wire operation name, the HTTP verb and
+An ``Endpoint`` says everything the pipeline needs: the wire operation name, the HTTP verb and
 path (``POST /0/private/<operation>`` for every Prime endpoint), the Struct the ``result`` decodes
 into, how to unwrap it (``data``/``batch``/``transfer`` wrappers), and whether the call is
 idempotent (may be re-sent after its answer was lost).

@@ -1,5 +1,5 @@
 """Map Kraken's ``error`` strings and bare HTTP statuses to the exception tree in ``errors``, and
-say what a mapped error means for the call (:func:`is_ambiguous`, :func:`error_code`).
+say what a mapped error means for the call (``is_ambiguous()``, ``error_code()``).
 
 Matching is on the ``<severity><category>:<type>`` prefix; the full original strings are kept on
 the exception because extra information may follow further colons.

@@ -108,8 +108,9 @@ def user_agent() -> str:
 
 
 class ClientBase:
-    """State, ``async with`` and ``close()`` of :class:`PrimeClient` and
-    :class:`FastApiKeyClient`. Subclasses set ``_base_url``, ``_transport`` and ``_pipeline``."""
+    """State, ``async with`` and ``close()`` of [`PrimeClient`][kraken_prime_async.PrimeClient] and
+    [`FastApiKeyClient`][kraken_prime_async.FastApiKeyClient]. Subclasses set ``_base_url``,
+    ``_transport`` and ``_pipeline``."""
 
     _base_url: str
     _transport: Transport

@@ -53,12 +53,13 @@ class FastApiKeyClient(ClientBase):
         ``async () -> str`` returning a fresh access token (after refreshing it at Kraken's
         ``/oauth/token``, for instance). When a request is refused with HTTP 401, the client calls
         it once and re-sends the request once with the new token; that re-send does not count
-        against ``retry``. A second 401 raises :class:`AuthenticationError`. Concurrent calls
+        against ``retry``. A second 401 raises
+        [`AuthenticationError`][kraken_prime_async.AuthenticationError]. Concurrent calls
         refused with the same token share one provider call.
     transport : Transport, optional
         Replace the HTTP layer (tests, special networking). Excludes ``session``.
     on_event : callable, optional
-        Called with each :mod:`~kraken_prime_async.events` event of every call (started, each
+        Called with each [`events`][kraken_prime_async.events] event of every call (started, each
         attempt, retries, rate-limit waits, abandoned requests, unknown outcomes,
         reconciliations, finished), inline on the event loop: keep it quick. One that raises is
         logged and ignored. See the Observability guide.
@@ -73,12 +74,16 @@ class FastApiKeyClient(ClientBase):
     Notes
     -----
     Use ``async with FastApiKeyClient(token) as oauth:`` or call methods directly and ``await
-    oauth.close()`` at the end. A closed client raises :class:`ClientStateError`.
+    oauth.close()`` at the end. A closed client raises
+    [`ClientStateError`][kraken_prime_async.ClientStateError].
 
     Errors: Kraken's ``error`` strings decide first (``EAuth:Invalid token`` is an
-    :class:`AuthenticationError`, ``EGeneral:Permission denied`` - a token without the scope - a
-    :class:`PermissionDeniedError`). An HTTP 401 or 403 without a Kraken error body is an
-    :class:`AuthenticationError`, as for every client (a bare 403 is more often a proxy or WAF
+    [`AuthenticationError`][kraken_prime_async.AuthenticationError], ``EGeneral:Permission denied``
+    - a token without the scope - a
+    [`PermissionDeniedError`][kraken_prime_async.PermissionDeniedError]). An HTTP 401 or 403 without
+    a Kraken error body is an
+    [`AuthenticationError`][kraken_prime_async.AuthenticationError], as for every client (a bare 403
+    is more often a proxy or WAF
     than a scope decision). Only HTTP 401 triggers ``token_provider``.
     """
 

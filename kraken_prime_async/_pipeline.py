@@ -1,11 +1,12 @@
 """The one call pipeline every endpoint runs through, in reading order: call → attempt → send.
 
-* :meth:`Pipeline.call` runs one call: its state (:class:`_Call`), one plain retry loop driven by
-  the :class:`RetryPolicy` (:func:`~._retry.next_delay` after each failed attempt), the counters.
-* :meth:`Pipeline._attempt` runs one attempt inside the key's slot (``_key_gate``: in-process
+* ``Pipeline.call()`` runs one call: its state (``_Call``), one plain retry loop driven by
+  the [`RetryPolicy`][kraken_prime_async.RetryPolicy] (``next_delay()`` after each failed attempt),
+  the counters.
+* ``Pipeline._attempt()`` runs one attempt inside the key's slot (``_key_gate``: in-process
   gate → fleet gate → pacing; a no-op for bearer clients) and lets the auth flow re-send once at
   once when it replaced a refused credential (not counted by the retry policy).
-* :meth:`Pipeline._send` is one request: prepare (the auth flow: nonce → splice → sign for Prime,
+* ``Pipeline._send()`` is one request: prepare (the auth flow: nonce → splice → sign for Prime,
   a bearer token for OAuth) → send → decode → map errors.
 
 Each phase has one hook method (``_call_started``, ``_attempt_finished``, ``_attempt_abandoned``,
@@ -63,9 +64,9 @@ def encode_params(request: msgspec.Struct | None) -> bytes:
 class Pipeline(PhaseHooks):
     """Runs endpoint calls for one credential (an API key, or a bearer token).
 
-    Built by :class:`~kraken_prime_async.PrimeClient` (:class:`HmacAuth`, the key's
-    :class:`~._key_gate.KeyGate`) and :class:`~kraken_prime_async.FastApiKeyClient`
-    (:class:`BearerAuth`, no gate); not part of the public API.
+    Built by [`PrimeClient`][kraken_prime_async.PrimeClient] (``HmacAuth``, the key's
+    ``KeyGate``) and [`FastApiKeyClient`][kraken_prime_async.FastApiKeyClient]
+    (``BearerAuth``, no gate); not part of the public API.
     """
 
     def __init__(

@@ -1,7 +1,7 @@
 """Retry policy: which failures are retried, how long to wait, and a client-wide retry budget.
 
 The pipeline runs one plain retry loop per call (``_pipeline.Pipeline._run``) and asks
-:func:`next_delay` after every failed attempt. The policy and the budget are shared; everything
+``next_delay()`` after every failed attempt. The policy and the budget are shared; everything
 that changes during a call (attempt number, nonce retries) lives in the call's own state, so
 concurrent calls share nothing mutable but the budget.
 """
@@ -43,12 +43,12 @@ class RetryPolicy(msgspec.Struct, frozen=True):
         Randomise each backoff within its upper half ("equal jitter").
     budget : RetryBudget, optional
         The retry budget to draw on; by default each client has its own. Give one
-        :class:`RetryBudget` to several clients (or a tuned one) to share or size it. Part of
+        ``RetryBudget`` to several clients (or a tuned one) to share or size it. Part of
         the policy's equality, by identity.
 
     Notes
     -----
-    A frozen :class:`msgspec.Struct`: ``msgspec.structs.replace(policy, max_attempts=2)`` makes
+    A frozen ``msgspec.Struct``: ``msgspec.structs.replace(policy, max_attempts=2)`` makes
     a changed copy.
     """
 
@@ -192,7 +192,7 @@ def throttled_beyond(policy: RetryPolicy, exc: BaseException, now: float) -> Rat
 
 
 def retry_policy(field: str, value: object) -> RetryPolicy | None:
-    """``None`` or a :class:`~kraken_prime_async.RetryPolicy`."""
+    """``None`` or a [`RetryPolicy`][kraken_prime_async.RetryPolicy]."""
     if value is None:
         return None
     if not isinstance(value, RetryPolicy):

@@ -12,7 +12,8 @@ _MASK: Final = "**********"
 class SecretStr:
     """Hold a secret string; ``repr``/``str``/``format`` show a mask.
 
-    Follows the pydantic convention: call :meth:`get_secret_value` to read the value.
+    Follows the pydantic convention: call
+    [`get_secret_value()`][kraken_prime_async.SecretStr.get_secret_value] to read the value.
     Equality is constant-time; the object is deliberately unhashable and unpicklable so it does not
     end up as a dict key in a log or in a cache on disk.
     """

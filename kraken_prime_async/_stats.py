@@ -27,7 +27,7 @@ class ClientStats(msgspec.Struct, gc=False):
     rate_limit_wait_seconds : float
         Total of those waits.
     outcome_unknown : int
-        Writes that ended in :class:`~kraken_prime_async.errors.OutcomeUnknownError`.
+        Writes that ended in [`OutcomeUnknownError`][kraken_prime_async.errors.OutcomeUnknownError].
     token_refreshes : int
         Bearer tokens replaced through ``token_provider`` after an HTTP 401 (OAuth clients).
     abandoned : int
@@ -41,7 +41,7 @@ class ClientStats(msgspec.Struct, gc=False):
 
     Notes
     -----
-    A :class:`msgspec.Struct`: ``msgspec.structs.asdict(client.stats)`` gives a ``dict``.
+    A ``msgspec.Struct``: ``msgspec.structs.asdict(client.stats)`` gives a ``dict``.
     """
 
     calls: int = 0

@@ -1,6 +1,6 @@
 """Structured concurrency for Python 3.10 (``asyncio.TaskGroup`` arrived in 3.11).
 
-:func:`run_together` runs coroutines as tasks and never returns or raises while one of them is
+``run_together()`` runs coroutines as tasks and never returns or raises while one of them is
 still running: when one fails or the caller is cancelled, the others are cancelled and awaited
 first. Nothing the SDK starts outlives the call that started it.
 """

@@ -1,4 +1,4 @@
-"""``timeout=`` as seconds or :class:`aiohttp.ClientTimeout`."""
+"""``timeout=`` as seconds or ``aiohttp.ClientTimeout``."""
 
 from __future__ import annotations
 

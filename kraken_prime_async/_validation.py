@@ -61,7 +61,7 @@ def identifier(field: str, value: object) -> str:
 
 
 def identifier_problem(value: object) -> str | None:
-    """What :func:`identifier` refuses in ``value`` (``None``: nothing), without raising.
+    """What ``identifier()`` refuses in ``value`` (``None``: nothing), without raising.
 
     For credentials: the caller raises from a frame that holds the value only masked.
     """
@@ -100,7 +100,7 @@ def choice(field: str, value: object, allowed: type[E]) -> str:
 
 
 def choices(field: str, values: object, allowed: type[E]) -> list[str]:
-    """A non-empty list of :func:`choice` values, without duplicates."""
+    """A non-empty list of ``choice()`` values, without duplicates."""
     if isinstance(values, (str, enum.Enum)) or not isinstance(values, Iterable):
         raise ValidationError(field, "must be a list of values")
     result = [choice(field, v, allowed) for v in values]

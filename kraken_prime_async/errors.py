@@ -91,7 +91,7 @@ class KrakenPrimeError(Exception):
 
     @property
     def method(self) -> str | None:
-        """Former name of :attr:`operation`, kept for compatibility."""
+        """Former name of ``operation``, kept for compatibility."""
         return self.operation
 
 
@@ -163,7 +163,8 @@ class InvalidNonceError(APIError):
     """The nonce was not above the key's last accepted nonce (outside its nonce window).
 
     Also raised, without sending, while a key rests after repeated refusals (a poisoned key:
-    see README, "Nonces"); that error is not retried and names the likely causes and the fix.
+    see ``docs/nonces-and-fleets.md``, "Nonces in one process"); that error is not retried and
+    names the likely causes and the fix.
 
     Attributes
     ----------

@@ -1,6 +1,6 @@
 """What a client reports about its calls, as typed events: ``PrimeClient(..., on_event=callback)``.
 
-Every event is a frozen :class:`msgspec.Struct` with
+Every event is a frozen ``msgspec.Struct`` with
 
 * ``name`` - the event's kind (``"call_started"``, ``"attempt_finished"``, ...), also its tag
   when encoded (``msgspec.json.encode(event)`` gives ``{"name": "call_started", ...}``);
@@ -98,7 +98,7 @@ class RetryScheduled(_Event, frozen=True, kw_only=True, tag="retry_scheduled", g
     delay : float
         Seconds before the next attempt.
     reason : str
-        What failed, as in :attr:`AttemptFinished.error`.
+        What failed, as in ``AttemptFinished.error``.
     """
 
     name: ClassVar[str] = "retry_scheduled"
@@ -132,7 +132,7 @@ class RequestAbandoned(_Event, frozen=True, kw_only=True, tag="request_abandoned
     Attributes
     ----------
     attempt : int
-        The request, as in :attr:`AttemptFinished.attempt`.
+        The request, as in ``AttemptFinished.attempt``.
     reason : str
         ``"timeout"`` (no answer in time), ``"cancelled"`` (the caller cancelled the call, e.g.
         ``asyncio.wait_for``), ``"connection_lost"`` (the connection dropped after sending) or
@@ -155,7 +155,7 @@ class OutcomeUnknown(_Event, frozen=True, kw_only=True, tag="outcome_unknown", g
     attempts : int
         Requests sent, the ambiguous one included.
     error : str
-        What made it ambiguous, as in :attr:`AttemptFinished.error`.
+        What made it ambiguous, as in ``AttemptFinished.error``.
     """
 
     name: ClassVar[str] = "outcome_unknown"

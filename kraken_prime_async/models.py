@@ -1,6 +1,6 @@
 """Typed results and argument enums.
 
-Every result is a frozen :class:`msgspec.Struct` decoded straight from the response bytes. Where
+Every result is a frozen ``msgspec.Struct`` decoded straight from the response bytes. Where
 Kraken's documentation is silent or disagrees (see the reference, section 8), fields are optional,
 unknown keys are ignored and open vocabularies (statuses, directions, permissions) stay ``str`` so a
 new value never breaks decoding. The enums below are for *arguments*: every method that takes one
@@ -31,11 +31,14 @@ __all__ = [
     "ApiKey",
     "ApiUser",
     "AssetKind",
+    "AssetKindName",
     "Batch",
     "BatchAttributes",
     "BatchFilterAssetKind",
+    "BatchFilterAssetKindName",
     "BatchPage",
     "BatchStatus",
+    "BatchStatusName",
     "CreatedApiKey",
     "CreatedFastApiKey",
     "FastApiKeyInfo",
@@ -47,6 +50,7 @@ __all__ = [
     "LegOutcome",
     "Pagination",
     "Role",
+    "RoleName",
     "SecretStr",
     "SettlementReport",
     "Severity",
@@ -54,6 +58,7 @@ __all__ = [
     "TransferAttributes",
     "TransferRelationships",
     "UserStatus",
+    "UserStatusName",
 ]
 
 
@@ -79,7 +84,8 @@ class AssetKind(str, enum.Enum):
 
 
 class BatchFilterAssetKind(str, enum.Enum):
-    """``asset_kind`` filter values shown on the live Get/List pages (unverified; see README)."""
+    """``asset_kind`` filter values shown on the live Get/List pages (unverified; see
+    ``docs/wire-quirks.md``)."""
 
     SPOT = "spot"
     OPTION = "option"
@@ -93,6 +99,14 @@ class BatchStatus(str, enum.Enum):
     PARTIALLY_SETTLED = "partially_settled"
     SETTLED = "settled"
     COMPLETED = "completed"
+
+
+#: The enums' values as strings (``role=``, ``status=``, ...): a type checker catches a typo.
+RoleName = Literal["Trader", "Viewer"]
+UserStatusName = Literal["Enabled", "Disabled"]
+AssetKindName = Literal["currency", "tokenized_equity"]
+BatchFilterAssetKindName = Literal["spot", "option", "future"]
+BatchStatusName = Literal["unsettled", "partially_settled", "settled", "completed"]
 
 
 class _Result(msgspec.Struct, frozen=True, gc=False, kw_only=True):
@@ -152,7 +166,8 @@ class Leg(_Result, frozen=True, kw_only=True):
     """One asset's net position in a batch.
 
     The wire ``amount`` (a decimal string) is kept exactly as Kraken sent it, in ``amount_text``;
-    the :attr:`amount` property parses it into a ``Decimal`` on access. A page of 200 batches holds
+    the [`amount`][kraken_prime_async.models.Leg.amount] property parses it into a ``Decimal`` on
+    access. A page of 200 batches holds
     1,000 legs, and building their ``Decimal`` s at decode time was about a third of decoding it:
     most callers never read most amounts. ``Transfer.attributes.transfer_amount`` (one per
     answer) stays a ``Decimal`` field.
@@ -165,7 +180,8 @@ class Leg(_Result, frozen=True, kw_only=True):
         Kraken's ``amount`` exactly as sent (wire name ``amount``; encoding a ``Leg`` writes
         ``"amount": "<text>"``). Kraken's sign is kept (its convention is not documented). Not
         checked at decode time (a ``pattern`` check there cost more than building the
-        ``Decimal``); :attr:`amount` raises on text that is not a decimal.
+        ``Decimal``); [`amount`][kraken_prime_async.models.Leg.amount] raises on text that is not a
+        decimal.
     status : str or None
         Open vocabulary (``unsettled``, ...).
     can_settle : bool or None
@@ -182,7 +198,8 @@ class Leg(_Result, frozen=True, kw_only=True):
     The Struct mirrors the wire, so equality and ``repr`` compare and show the text:
     ``Leg(asset="BTC", amount_text="1.0") != Leg(asset="BTC", amount_text="1.00")`` although
     both ``amount`` values are equal. Compare ``leg.amount`` to compare quantities. Each access
-    of :attr:`amount` parses the text again: keep the value if you use it in a loop.
+    of [`amount`][kraken_prime_async.models.Leg.amount] parses the text again: keep the value if you
+    use it in a loop.
     """
 
     asset: str
@@ -314,13 +331,14 @@ LegResult = Literal["settled", "skipped", "failed", "unknown"]
 
 
 class LegOutcome(msgspec.Struct, frozen=True):
-    """What happened to one leg in :meth:`Settlement.settle_batch`.
+    """What happened to one leg in
+    [`Settlement.settle_batch()`][kraken_prime_async._resources.settlement.Settlement.settle_batch].
 
     Attributes
     ----------
     asset : str
         The leg's asset.
-    result : {"settled", "skipped", "failed", "unknown"}
+    result : Literal["settled", "skipped", "failed", "unknown"]
         ``settled``: a transfer was started now (``transfer`` is set, unless it was established by
         reading the batch after a lost answer). ``skipped``: nothing to do (``reason`` says why).
         ``failed``: Kraken refused (``error``). ``unknown``: the answer was lost and the batch still
@@ -328,7 +346,8 @@ class LegOutcome(msgspec.Struct, frozen=True):
 
     Notes
     -----
-    Unlike the answers above, this Struct (and :class:`SettlementReport`) stays tracked by the
+    Unlike the answers above, this Struct (and
+    [`SettlementReport`][kraken_prime_async.SettlementReport]) stays tracked by the
     garbage collector: ``error``'s traceback holds frames that may refer back to it.
     """
 
@@ -340,7 +359,9 @@ class LegOutcome(msgspec.Struct, frozen=True):
 
 
 class SettlementReport(msgspec.Struct, frozen=True):
-    """Per-leg outcomes of :meth:`Settlement.settle_batch`, in the batch's leg order.
+    """Per-leg outcomes of
+    [`Settlement.settle_batch()`][kraken_prime_async._resources.settlement.Settlement.settle_batch],
+    in the batch's leg order.
 
     ``confirmed`` is whether the batch was confirmed (when it was not, every leg is skipped).
     """
@@ -392,7 +413,8 @@ def _ms_to_datetime(field: str, value: int | None) -> datetime | None:
 
 # Results of ``client.api_user_keys.audit()``.
 
-#: What a :class:`KeyFinding` reports: no allow-list (high); a whole network allowed, IPv4
+#: What a [`KeyFinding`][kraken_prime_async.KeyFinding] reports: no allow-list (high); a whole
+#: network allowed, IPv4
 #: prefix < /24 or IPv6 < /48 (medium); an entry that is no address (low); key of a Trader
 #: (low) or of a Disabled user (low); more than 2 keys per user (medium); not updated for longer
 #: than ``stale_after`` (medium; only with ``updated_at_unit``, Kraken does not document it).

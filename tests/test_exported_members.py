@@ -102,11 +102,14 @@ MODELS = [
     "ApiKey",
     "ApiUser",
     "AssetKind",
+    "AssetKindName",
     "Batch",
     "BatchAttributes",
     "BatchFilterAssetKind",
+    "BatchFilterAssetKindName",
     "BatchPage",
     "BatchStatus",
+    "BatchStatusName",
     "CreatedApiKey",
     "CreatedFastApiKey",
     "FastApiKeyInfo",
@@ -118,6 +121,7 @@ MODELS = [
     "LegOutcome",
     "Pagination",
     "Role",
+    "RoleName",
     "SecretStr",
     "SettlementReport",
     "Severity",
@@ -125,6 +129,7 @@ MODELS = [
     "TransferAttributes",
     "TransferRelationships",
     "UserStatus",
+    "UserStatusName",
 ]
 
 EVENTS = [

@@ -4,13 +4,13 @@ Kraken admits a request of a key only if its nonce is above the highest nonce it
 the key, or (with a nonce window ``W``) at most ``W`` below it and never seen. So once Kraken has
 *accepted* a later request of the key whose nonce is at least ``lost + W + 1``, the lost request
 (nonce ``lost``) is refused whenever it arrives: it is fenced off, and a read-back from then on
-shows its final effect. :func:`fence_floor` is that bound.
+shows its final effect. ``fence_floor()`` is that bound.
 
-The read-back itself is the fence: :func:`fencing` marks the reads a lost-answer rule makes (a
+The read-back itself is the fence: ``fencing()`` marks the reads a lost-answer rule makes (a
 context variable, so it follows the awaits of the rule's task and nothing else), and
-:func:`issue_nonce` (called by ``HmacAuth`` for every signed request) takes their nonces at or
-above the floor through :meth:`FloorNonceSource.next_nonce_at_least`. A read that returns was
-accepted by Kraken, so if the nonce it carried was at or above the floor (:attr:`Fence.passed`),
+``issue_nonce()`` (called by ``HmacAuth`` for every signed request) takes their nonces at or
+above the floor through ``FloorNonceSource.next_nonce_at_least()``. A read that returns was
+accepted by Kraken, so if the nonce it carried was at or above the floor (``Fence.passed``),
 the lost request is fenced off. A custom nonce source without ``next_nonce_at_least`` only passes
 the fence when its next nonce happens to be high enough (always with a window of 0).
 

@@ -5,18 +5,18 @@ this order:
 
 1. the key's **in-process gate** (``_local_gate.LocalGate``): how many requests of the key may be on
    the wire at once in this process, FIFO;
-2. the key's **fleet gate** (:class:`~kraken_prime_async.FleetGate`, with a ``fleet=``): the
+2. the key's **fleet gate** ([`FleetGate`][kraken_prime_async.FleetGate], with a ``fleet=``): the
    same rule across processes and hosts;
 3. the key's **call counter** (``_rate_limit``): pacing at send time, inside the slot, so a call
    that queued before Kraken's first refusal is held back too.
 
 The nonce is taken after the slot is granted (by the auth strategy, inside the attempt) and the
-slot is released when the attempt ends, with its :class:`Outcome`: a request that was sent and
+slot is released when the attempt ends, with its ``Outcome``: a request that was sent and
 then abandoned without an answer keeps its in-process slot for a hold (``_local_gate``). A key
 resting after repeated invalid nonces (``_nonce_guard``) refuses the slot at once, and no wait
 for pacing or a ``Throttled`` hold may exceed the call's ``max_throttle_wait``. "Gate" is the one
 name of the per-key in-flight limiter, in-process and fleet-wide. Clients without an API key
-(``FastApiKeyClient``: bearer auth, no nonce) get :data:`NO_GATE`.
+(``FastApiKeyClient``: bearer auth, no nonce) get ``NO_GATE``.
 """
 
 from __future__ import annotations
@@ -142,7 +142,8 @@ class KeyGate:
 
         ``timeout`` (the attempt's total budget in seconds) bounds the fleet slot's lease;
         ``max_wait`` bounds any wait for pacing or a ``Throttled`` hold (else
-        :class:`RateLimitError`); ``operation`` names the call in errors.
+        [`RateLimitError`][kraken_prime_async.RateLimitError]); ``operation`` names the call in
+        errors.
         """
         lease = (timeout or DEFAULT_TIMEOUT) + FLEET_LEASE_MARGIN
         return Slot(self, cost, lease, operation, max_wait)
@@ -202,9 +203,9 @@ class KeyGate:
 
 class Slot:
     """One attempt's hold on its key: acquire (in-process gate → fleet gate → pacing) on
-    ``async with`` entry, release with the attempt's :class:`Outcome` on exit.
+    ``async with`` entry, release with the attempt's ``Outcome`` on exit.
 
-    ``waited`` is the pacing wait (seconds) the entry took. The pipeline calls :meth:`sending`
+    ``waited`` is the pacing wait (seconds) the entry took. The pipeline calls ``sending()``
     just before the request goes to the transport: from then on, an end without an answer is an
     abandoned request whose slot is held."""
 

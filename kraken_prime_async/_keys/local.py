@@ -13,7 +13,7 @@ each other.
 
 A request that was sent and then abandoned without an answer (client timeout, cancellation,
 connection lost after sending) may still reach Kraken. Its slot is not freed at once: it stays in
-flight for a *hold* (:func:`hold_seconds`), released by a loop timer, so with a window of 0 the
+flight for a *hold* (``hold_seconds()``), released by a loop timer, so with a window of 0 the
 key's next request waits and with a window the abandoned request still counts for admission. The
 gate is shared per key by reference count: the last client to close releases it (pending holds
 carry over to the key's next gate on the loop), so a later client may choose another window.
@@ -55,7 +55,7 @@ def hold_seconds(setting: float | None, slowest_answer: float) -> float:
 class Outcome(enum.Enum):
     """How an attempt ended, as far as the key's gates care (handed to every release).
 
-    Derived from the exception the attempt ended with (:func:`outcome_of`), so a new kind of end
+    Derived from the exception the attempt ended with (``outcome_of()``), so a new kind of end
     (e.g. a request abandoned after it was sent) is one member here and one rule there.
     """
 
@@ -66,12 +66,12 @@ class Outcome(enum.Enum):
     #: Any other end: an error answer, or nothing sent.
     FAILED = "failed"
     #: Sent, then no answer (timeout, cancellation, connection lost): it may still reach Kraken,
-    #: so its slot is held (:func:`hold_seconds`).
+    #: so its slot is held (``hold_seconds()``).
     ABANDONED = "abandoned"
 
 
 def outcome_of(exc: BaseException | None, *, sent: bool = False) -> Outcome:
-    """The :class:`Outcome` of an attempt that ended with ``exc`` (``None``: it succeeded).
+    """The ``Outcome`` of an attempt that ended with ``exc`` (``None``: it succeeded).
 
     ``sent``: the request was handed to the transport (it may have left).
     """
@@ -96,7 +96,7 @@ class LocalGate:
     monotonic : callable, optional
         Clock for request ages.
     clock : callable, optional
-        Clock of the key's invalid-nonce refusals (:class:`NonceRefusals`).
+        Clock of the key's invalid-nonce refusals (``NonceRefusals``).
     """
 
     def __init__(
@@ -156,7 +156,8 @@ class LocalGate:
 
     def try_acquire(self) -> int | None:
         """A slot's token now if one is free and nobody is queued, else ``None`` (then
-        :meth:`acquire`): the uncontended case without a coroutine."""
+        [`acquire()`][kraken_prime_async.FleetGate.acquire]): the uncontended case without a
+        coroutine."""
         if not self._waiters and self._admissible():
             return self._grant()
         return None
@@ -214,7 +215,7 @@ class LocalGate:
 
     def close(self) -> list[tuple[float, float]]:
         """Cancel the hold timers; return the pending holds as ``(granted, until)`` (monotonic)
-        for :meth:`adopt` on the key's next gate."""
+        for ``adopt()`` on the key's next gate."""
         pending = []
         for token, (until, handle) in self._holds.items():
             handle.cancel()
@@ -276,7 +277,7 @@ def shared_local_gate(
     clock: Callable[[], float] = time.time,
 ) -> LocalGate:
     """The in-process gate for ``api_key`` on the running loop, created on first use; each call
-    is one more user, until :func:`release_local_gate`.
+    is one more user, until ``release_local_gate()``.
 
     Raises
     ------

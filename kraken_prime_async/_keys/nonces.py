@@ -1,12 +1,14 @@
 """Nonce sources: strictly increasing integers per API key.
 
 Kraken rejects a nonce that is not above the last one it accepted for the key, forever (a key's
-nonce cannot be reset). :class:`LocalNonceSource` hands out ``max(now, last + 1)`` under a lock, so
+nonce cannot be reset). [`LocalNonceSource`][kraken_prime_async.LocalNonceSource] hands out
+``max(now, last + 1)`` under a lock, so
 it keeps increasing when the wall clock steps backwards and when thousands of tasks (or threads)
-ask at once. :func:`shared_nonce_source` returns the one source per API key that every client in
-the process uses. Other processes or hosts sharing a key plug in their own :class:`NonceSource`.
+ask at once. ``shared_nonce_source()`` returns the one source per API key that every client in
+the process uses. Other processes or hosts sharing a key plug in their own
+[`NonceSource`][kraken_prime_async.NonceSource].
 
-A source may also issue a nonce *at least* a given floor (:class:`FloorNonceSource`): the read-back
+A source may also issue a nonce *at least* a given floor (``FloorNonceSource``): the read-back
 after a lost answer uses it to fence the lost request off (see ``_fence.py``). Raising the next
 nonce to a floor keeps the sequence strictly increasing (``max(floor, now, last + 1)``); later
 nonces continue from it.
@@ -49,7 +51,8 @@ class NonceSource(Protocol):
 
 @runtime_checkable
 class FloorNonceSource(NonceSource, Protocol):
-    """A :class:`NonceSource` that can also issue a nonce no lower than a floor.
+    """A [`NonceSource`][kraken_prime_async.NonceSource] that can also issue a nonce no lower than a
+    floor.
 
     Every source of this package is one. A source without it still works, but with a nonce
     window a lost write cannot be fenced off (see ``docs/guarantees.md``).
@@ -65,10 +68,11 @@ class LocalNonceSource:
 
     Parameters
     ----------
-    unit : {"s", "ms", "us", "ns"}
-        Nonce unit; ``"ms"`` by default (see README, "Nonces").
+    unit : Literal["s", "ms", "us", "ns"]
+        Nonce unit; ``"ms"`` by default (see ``docs/nonces-and-fleets.md``, "Nonces in one
+        process").
     clock : callable returning float seconds, optional
-        The wall clock; injectable for tests. Defaults to :func:`time.time`.
+        The wall clock; injectable for tests. Defaults to ``time.time()``.
     start_after : int
         A floor: the first nonce is above it (for example the last nonce persisted elsewhere).
     """

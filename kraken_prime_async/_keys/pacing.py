@@ -100,7 +100,7 @@ def wait_for_room(
 @runtime_checkable
 class RateCounter(Protocol):
     """What the pipeline needs from a call-counter model: the process-local
-    :class:`CallCounter` or a fleet's shared one."""
+    ``CallCounter`` or a fleet's shared one."""
 
     @property
     def active(self) -> bool:
@@ -122,7 +122,7 @@ class CallCounter:
     Parameters
     ----------
     limits : RateLimit or None
-        The tier; ``None`` paces nothing until :meth:`on_rate_limited` (when ``auto``).
+        The tier; ``None`` paces nothing until ``on_rate_limited()`` (when ``auto``).
     auto : bool
         Switch to the starter tier on the first rate-limit answer.
     clock : callable
@@ -208,7 +208,7 @@ class CallCounter:
             self._blocked_until = max(self._blocked_until, retry_at)
 
     async def refused(self, retry_at: float | None, cost: float) -> None:
-        """:class:`RateCounter` form of :meth:`on_rate_limited`."""
+        """``RateCounter`` form of ``on_rate_limited()``."""
         self.on_rate_limited(retry_at, cost)
 
     def __repr__(self) -> str:

@@ -3,10 +3,11 @@
 
 Kraken locks a key out after repeated invalid nonces. When another client on the same key sends
 larger nonces (a larger nonce unit such as ns vs ms, or a clock far ahead), every request of this
-client is refused, and retrying only brings the lockout closer. :class:`NonceRefusals` remembers
+client is refused, and retrying only brings the lockout closer. ``NonceRefusals`` remembers
 the key's recent refusals (one per key and event loop, inside the key's in-process gate): while
 it holds ``NONCE_REFUSAL_LIMIT`` refusals younger than ``NONCE_REFUSAL_PERIOD``, nothing is sent
-on the key and every attempt raises :class:`~kraken_prime_async.errors.InvalidNonceError` at once
+on the key and every attempt raises
+[`InvalidNonceError`][kraken_prime_async.errors.InvalidNonceError] at once
 (not retried) naming the causes and the fix. The cool-down ends when the oldest of those refusals
 is older than the period; the next request is then a probe. While the key has recent refusals,
 its gate admits a request only while refusals plus requests in flight stay below the limit, so
@@ -67,7 +68,8 @@ class NonceRefusals:
         self._times.append(self._clock())
 
     def check(self, operation: str) -> None:
-        """Raise the cool-down :class:`InvalidNonceError` if nothing may be sent on the key now."""
+        """Raise the cool-down [`InvalidNonceError`][kraken_prime_async.InvalidNonceError] if
+        nothing may be sent on the key now."""
         if not self._times or self.recent() < self.limit:
             return
         until = self._times[0] + self.period

@@ -1,18 +1,19 @@
 """Observability core: request ids, the event emitter, the log filter and ``KRAKEN_PRIME_LOG``.
 
 * **Request ids.** Every call's state (``_pipeline._Call``) makes its id on first use
-  (:func:`new_request_id`, 32 hex characters): a call nobody looks at never pays for one. The call
+  (``new_request_id()``, 32 hex characters): a call nobody looks at never pays for one. The call
   in progress (and after it, the last call) of the running task is held in a context variable:
-  :func:`last_request_id` reads it, the log filter stamps it on records that do not carry one,
-  and the pacing sleep (:func:`pacing_sleep`) reports its wait with it.
-* **Events.** ``_observer.Observer`` is built once per client (:func:`build_observer`) only
+  [`last_request_id()`][kraken_prime_async.last_request_id] reads it, the log filter stamps it on
+  records that do not carry one,
+  and the pacing sleep (``pacing_sleep()``) reports its wait with it.
+* **Events.** ``_observer.Observer`` is built once per client (``build_observer()``) only
   when there is something to tell: an ``on_event`` callback, OpenTelemetry providers, or global
   OpenTelemetry providers already set; it and ``events`` are imported then, not before. Without
   one the pipeline's hooks test one attribute and do nothing else.
 * **OpenTelemetry** lives in ``_otel`` and is imported only when used, so ``import
   kraken_prime_async`` never imports ``opentelemetry``.
 * **Logging.** Every record of the package logger gets a ``request_id`` attribute
-  (:data:`REQUEST_ID_FILTER`); ``KRAKEN_PRIME_LOG`` is read by ``_log_env``.
+  (``REQUEST_ID_FILTER``); ``KRAKEN_PRIME_LOG`` is read by ``_log_env``.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ F = TypeVar("F")
 Q = TypeVar("Q", bound=msgspec.Struct)
 Res = TypeVar("Res", bound="Resource")
 
-#: ``timeout=`` accepts seconds or an :class:`aiohttp.ClientTimeout`.
+#: ``timeout=`` accepts seconds or an ``aiohttp.ClientTimeout``.
 TimeoutLike = float | aiohttp.ClientTimeout
 
 
@@ -79,7 +79,7 @@ class Resource:
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> Outcome[R | F]:
-        """As :meth:`_write`, also saying whether the result was read back after a lost answer.
+        """As ``_write()``, also saying whether the result was read back after a lost answer.
 
         The rule's ``before`` read (if any) runs once, before the first send. After a lost
         answer the rule reads back: applied → its result; proven not applied → the write is sent
@@ -89,7 +89,7 @@ class Resource:
         lost request's effect (it then undoes it and the write is sent again).
 
         The write keeps one request id across its sends; each read-back runs inside
-        :class:`~.._observe.Reconciling`, which reports how it ended (``reconciled`` event, INFO
+        ``Reconciling``, which reports how it ended (``reconciled`` event, INFO
         record, ``reconcile`` span) under that id.
         """
         # Checked before the rule's read-before-write, so a bad argument sends nothing.

@@ -15,7 +15,7 @@ from ..models import ApiKey, CreatedApiKey, KeyAudit
 from ._base import Request, Resource, TimeoutLike
 from ._reconcile import users as _reconcile
 from .api_users import ApiUsers
-from .key_audit import audit_keys
+from .key_audit import UpdatedAtUnit, audit_keys
 from .key_rotation import SiblingFactory, rotate_key
 
 
@@ -94,13 +94,14 @@ class ApiUserKeys(Resource):
     ) -> CreatedApiKey:
         """Create a key for ``user_id``.
 
-        The returned ``api_secret`` (a :class:`~kraken_prime_async.models.SecretStr`) is shown
+        The returned ``api_secret`` (a [`SecretStr`][kraken_prime_async.models.SecretStr]) is shown
         only in this answer. Not idempotent, so never re-sent blindly: the user's keys are
         listed before sending (one extra call per create), and if the answer is lost they are
         read back once the lost request is fenced off by the nonce. No new key: the create is
         sent again (within ``max_attempts``). A new key, whose secret was lost: it is deleted,
         then created again, so the caller ends with one key whose secret it holds. If that
-        delete fails, :class:`~kraken_prime_async.errors.OutcomeUnknownError` names the key in
+        delete fails, [`OutcomeUnknownError`][kraken_prime_async.errors.OutcomeUnknownError] names
+        the key in
         ``orphan_key_id``. See ``docs/guarantees.md``, "Exactly-once writes".
         """
         request = UserId(user_id=check.identifier("user_id", user_id))
@@ -215,14 +216,14 @@ class ApiUserKeys(Resource):
         user_ids: Iterable[str] | None = None,
         *,
         stale_after: float | None = None,
-        updated_at_unit: str | None = None,
+        updated_at_unit: UpdatedAtUnit | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> KeyAudit:
         """Check every key of ``user_ids`` (default: every user) and report findings.
 
         Reads only (``ListPrimeApiUsers`` or ``GetPrimeApiUser``, ``ListPrimeApiUserKeys``).
-        See :class:`~kraken_prime_async.models.KeyFinding` for the codes and thresholds.
+        See [`KeyFinding`][kraken_prime_async.models.KeyFinding] for the codes and thresholds.
         ``stale`` findings need ``stale_after`` (seconds) and ``updated_at_unit`` (``"s"`` or
         ``"ms"``): Kraken does not document the unit of a key's ``updated_at``.
         """

@@ -9,7 +9,7 @@ from .._constants import MAX_USER_NAME_LENGTH
 from .._endpoint import Data, Endpoint, data, same
 from .._retry import RetryPolicy
 from ..errors import ValidationError
-from ..models import ApiUser, Role, UserStatus
+from ..models import ApiUser, Role, RoleName, UserStatus, UserStatusName
 from ._base import Request, Resource, TimeoutLike
 from ._reconcile import users as _reconcile
 
@@ -55,7 +55,7 @@ class ApiUsers(Resource):
     async def create(
         self,
         name: str,
-        role: Role | str,
+        role: Role | RoleName,
         *,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
@@ -66,7 +66,8 @@ class ApiUsers(Resource):
         extra call per create), and if the answer is lost they are read back once the lost
         request is fenced off by the nonce. A new user of the name and role is returned; none
         means the create did not happen and it is sent again (within ``max_attempts``);
-        otherwise :class:`~kraken_prime_async.errors.OutcomeUnknownError` says what is known.
+        otherwise [`OutcomeUnknownError`][kraken_prime_async.errors.OutcomeUnknownError] says what
+        is known.
         See ``docs/guarantees.md``, "Exactly-once writes".
         """
         request = CreateUser(
@@ -102,7 +103,7 @@ class ApiUsers(Resource):
         user_id: str,
         *,
         name: str | None = None,
-        status: UserStatus | str | None = None,
+        status: UserStatus | UserStatusName | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> ApiUser:
@@ -122,7 +123,7 @@ class ApiUsers(Resource):
         self,
         user_id: str,
         *,
-        role: Role | str,
+        role: Role | RoleName,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> ApiUser:

@@ -2,7 +2,7 @@
 
 All four operations share the path ``/oauth/fast-api-key`` and differ by HTTP verb; keys are
 addressed by name (``api_key_name``, unique per account). Auth is a bearer token (see
-:class:`~kraken_prime_async.FastApiKeyClient`).
+[`FastApiKeyClient`][kraken_prime_async.FastApiKeyClient]).
 
 After an answer is lost:
 
@@ -39,7 +39,7 @@ from ..models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
 from ._base import Request, Resource, TimeoutLike
 from ._reconcile import fast_api as _reconcile
 
-#: What :meth:`FastApiKeys.prime_client` returns (a ``PrimeClient``; the OAuth client passes
+#: What ``FastApiKeys.prime_client()`` returns (a ``PrimeClient``; the OAuth client passes
 #: ``PrimeClient.from_fast_api_key``, so no resource imports the client layer).
 P = TypeVar("P")
 
@@ -247,7 +247,8 @@ class FastApiKeys(Resource, Generic[P]):
         Returns
         -------
         CreatedFastApiKey
-            With the masked ``secret``, returned only this once; see :meth:`prime_client`.
+            With the masked ``secret``, returned only this once; see
+            [`prime_client()`][kraken_prime_async._resources.fast_api_keys.FastApiKeys.prime_client].
 
         Raises
         ------
@@ -291,13 +292,13 @@ class FastApiKeys(Resource, Generic[P]):
         """Change the key named ``api_key_name`` (``PUT``, scope ``account.fast-api-key:write``).
 
         Only the fields given are sent; give at least one. ``new_api_key_name`` renames the key.
-        Arguments as in :meth:`create`.
+        Arguments as in ``create()``.
 
         Returns
         -------
         bool
             ``True`` (Kraken's answer is checked: anything else raises
-            :class:`ResponseValidationError`).
+            [`ResponseValidationError`][kraken_prime_async.ResponseValidationError]).
 
         Notes
         -----
@@ -305,7 +306,7 @@ class FastApiKeys(Resource, Generic[P]):
         effect). A rename is never re-sent (the second request would fail with "unknown
         api_key_name"): the keys are read back, and if the new name exists and the old one does
         not, the rename worked and ``True`` is returned; otherwise
-        :class:`OutcomeUnknownError` is raised.
+        [`OutcomeUnknownError`][kraken_prime_async.OutcomeUnknownError] is raised.
         """
         name = _key_name("api_key_name", api_key_name)
         new_name = (
@@ -337,14 +338,16 @@ class FastApiKeys(Resource, Generic[P]):
         -------
         bool
             ``True`` (Kraken's answer is checked). An unknown name raises
-            :class:`InvalidArgumentsError` (``EGeneral:Invalid arguments:unknown api_key_name``
+            [`InvalidArgumentsError`][kraken_prime_async.InvalidArgumentsError] (``EGeneral:Invalid
+            arguments:unknown api_key_name``
             in the sandbox).
 
         Notes
         -----
         Never re-sent after a lost answer (meanwhile the name could belong to a new key). The
         keys are read back instead: if the name is gone the delete worked and ``True`` is
-        returned; otherwise :class:`OutcomeUnknownError` is raised.
+        returned; otherwise [`OutcomeUnknownError`][kraken_prime_async.OutcomeUnknownError] is
+        raised.
         """
         name = _key_name("api_key_name", api_key_name)
         request = _Name(api_key_name=name)
@@ -360,7 +363,7 @@ class FastApiKeys(Resource, Generic[P]):
         Parameters
         ----------
         created : CreatedFastApiKey
-            What :meth:`create` returned (only it carries the secret).
+            What ``create()`` returned (only it carries the secret).
         base_url : str, optional
             The Prime REST base URL; default: this OAuth client's base URL (same host).
         **kwargs

@@ -1,7 +1,7 @@
 """``client.api_user_keys.audit()``: findings about API keys, from listed reads only.
 
-The rules are pure functions of a user and its listed keys (:func:`findings_for`), so they are
-tested without a server; :func:`audit_keys` does the reads (``ListPrimeApiUsers`` or
+The rules are pure functions of a user and its listed keys (``findings_for()``), so they are
+tested without a server; ``audit_keys()`` does the reads (``ListPrimeApiUsers`` or
 ``GetPrimeApiUser``, then ``ListPrimeApiUserKeys`` per user, one after the other).
 """
 
@@ -69,7 +69,8 @@ def findings_for(
     stale_after: float | None = None,
     updated_at_unit: UpdatedAtUnit | None = None,
 ) -> list[KeyFinding]:
-    """Every finding about ``user``'s ``keys`` (see :class:`KeyFinding` for the codes).
+    """Every finding about ``user``'s ``keys`` (see [`KeyFinding`][kraken_prime_async.KeyFinding]
+    for the codes).
 
     ``stale`` is checked only when ``now`` (epoch seconds), ``stale_after`` (seconds) and
     ``updated_at_unit`` are all given: Kraken does not document the unit of ``updated_at``.

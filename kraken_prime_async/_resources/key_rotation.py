@@ -19,7 +19,8 @@ Steps, each safe against a lost answer:
 5. ``DeletePrimeApiUserKey`` of the old key; a lost or refused answer is resolved by listing.
 
 If step 3 or 4 fails, or the old key's delete is refused, the new key is deleted (confirmed by
-listing) and :class:`~kraken_prime_async.errors.KeyRotationError` says so; the old key is
+listing) and [`KeyRotationError`][kraken_prime_async.errors.KeyRotationError] says so; the old key
+is
 untouched. Once the old key's delete has been sent, cancelling the rotation is deferred until its
 outcome is known, so the caller is never left holding neither key.
 """

@@ -89,7 +89,8 @@ async def settle_batch(
     on_progress: ProgressCallback | None,
     sleep: Callable[[float], Awaitable[None]],
 ) -> SettlementReport:
-    """See :meth:`Settlement.settle_batch`."""
+    """See
+    [`Settlement.settle_batch()`][kraken_prime_async._resources.settlement.Settlement.settle_batch]."""
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValidationError("concurrency", "must be an int >= 1")
     if wait_for_confirmation < 0 or poll_interval <= 0:

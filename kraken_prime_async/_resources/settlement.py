@@ -20,10 +20,13 @@ from .._retry import RetryPolicy
 from ..errors import ValidationError
 from ..models import (
     AssetKind,
+    AssetKindName,
     Batch,
     BatchFilterAssetKind,
+    BatchFilterAssetKindName,
     BatchPage,
     BatchStatus,
+    BatchStatusName,
     SettlementReport,
     Transfer,
 )
@@ -94,7 +97,7 @@ class Settlement(Resource):
 
     async def create_batch(
         self,
-        asset_kind: AssetKind | str | None = None,
+        asset_kind: AssetKind | AssetKindName | None = None,
         *,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
@@ -119,7 +122,7 @@ class Settlement(Resource):
         self,
         batch_id: str,
         *,
-        asset_kind: BatchFilterAssetKind | str | None = None,
+        asset_kind: BatchFilterAssetKind | BatchFilterAssetKindName | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> Batch:
@@ -132,12 +135,12 @@ class Settlement(Resource):
     async def list_batches(
         self,
         *,
-        statuses: Iterable[BatchStatus | str] | None = None,
+        statuses: Iterable[BatchStatus | BatchStatusName] | None = None,
         from_: int | datetime | None = None,
         until: int | datetime | None = None,
         limit: int | None = None,
         offset: int | None = None,
-        asset_kind: BatchFilterAssetKind | str | None = None,
+        asset_kind: BatchFilterAssetKind | BatchFilterAssetKindName | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> BatchPage:
@@ -152,11 +155,11 @@ class Settlement(Resource):
     async def iter_batches(
         self,
         *,
-        statuses: Iterable[BatchStatus | str] | None = None,
+        statuses: Iterable[BatchStatus | BatchStatusName] | None = None,
         from_: int | datetime | None = None,
         until: int | datetime | None = None,
         page_size: int = MAX_LIST_LIMIT,
-        asset_kind: BatchFilterAssetKind | str | None = None,
+        asset_kind: BatchFilterAssetKind | BatchFilterAssetKindName | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> AsyncIterator[Batch]:
@@ -165,12 +168,12 @@ class Settlement(Resource):
         ``until`` defaults to the moment iteration starts, so batches created meanwhile do not
         shift the pages.
         """
-        statuses = None if statuses is None else check.choices("statuses", statuses, BatchStatus)
+        wanted = None if statuses is None else check.choices("statuses", statuses, BatchStatus)
         page_size = check.integer("page_size", page_size, minimum=1, maximum=MAX_LIST_LIMIT)
         pinned = until if until is not None else int(time.time() * 1000)
         offset = 0
         while True:
-            request = _list_request(statuses, from_, pinned, page_size, offset, asset_kind)
+            request = _list_request(wanted, from_, pinned, page_size, offset, asset_kind)
             page = await self._call(LIST_BATCHES, request, timeout=timeout, retry=retry)
             for batch in page.data:
                 yield batch
@@ -192,7 +195,8 @@ class Settlement(Resource):
         is fenced off by the nonce (no extra call before sending): a leg showing its transfer
         (``latest_spot_transfer`` with an ``id``) returns that transfer; a leg not started means
         the settle did not happen and it is sent again (within ``max_attempts``); a leg started
-        without a named transfer raises :class:`~kraken_prime_async.errors.OutcomeUnknownError`.
+        without a named transfer raises
+        [`OutcomeUnknownError`][kraken_prime_async.errors.OutcomeUnknownError].
         See ``docs/guarantees.md``, "Exactly-once writes".
         """
         request = _settle_request(batch_id, asset)
@@ -209,7 +213,7 @@ class Settlement(Resource):
         poll_interval: float = DEFAULT_SETTLE_POLL_INTERVAL,
         on_progress: ProgressCallback | None = None,
     ) -> SettlementReport:
-        """Settle every eligible leg of a batch, ``concurrency`` at a time.
+        """Settle every eligible leg of a batch, up to ``concurrency`` legs at once.
 
         Safe to run again after a crash or Ctrl-C: each run starts from the batch as Kraken
         reports it, skipping legs that are already settling or settled and legs with
@@ -223,7 +227,11 @@ class Settlement(Resource):
         batch_id : str
             The batch to settle.
         concurrency : int
-            Legs settled at once.
+            Legs worked on at once. With the key's nonce window at 0 (Kraken's default) the
+            client still sends one request of the key at a time, so the legs settle one after
+            another whatever this says; with a window (``nonce_window=`` on the client and the
+            key) up to ``max_in_flight`` settle requests overlap. See ``docs/settlement.md``,
+            "What concurrency does, and what it cannot do".
         wait_for_confirmation : float
             Seconds to keep polling an unconfirmed batch (0: do not wait; every leg is then
             skipped as "batch not confirmed").
@@ -235,7 +243,8 @@ class Settlement(Resource):
         Returns
         -------
         SettlementReport
-            One :class:`LegOutcome` per leg: settled, skipped (and why), failed (and why) or
+            One [`LegOutcome`][kraken_prime_async.LegOutcome] per leg: settled, skipped (and why),
+            failed (and why) or
             unknown.
         """
         return await settle_batch(

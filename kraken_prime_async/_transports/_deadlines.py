@@ -2,12 +2,13 @@
 
 aiohttp enforces ``ClientTimeout.total`` with a timer per request: a ``TimerHandle`` scheduled,
 cancelled and swept from the loop's heap for every request, about 27,000 instructions of a tiny
-call's ~560,000 (``benchmarks/instructions.py``). :class:`AiohttpTransport` instead registers
+call's ~560,000 (``benchmarks/instructions.py``).
+[`AiohttpTransport`][kraken_prime_async.AiohttpTransport] instead registers
 each request here (a dict entry) and sends it with no ``total``: a single timer, armed for the
 earliest deadline, cancels the requests whose deadline passed and re-arms for the next one.
 
 Expiry works as aiohttp's own timer does: the request's task is cancelled, and
-:meth:`Deadlines.finish` tells the transport that the ``CancelledError`` was the deadline's, so
+``Deadlines.finish()`` tells the transport that the ``CancelledError`` was the deadline's, so
 it raises a timeout instead. On Python 3.11+ the cancellation is withdrawn with
 ``Task.uncancel()``; if the task was also cancelled from outside, that cancellation wins and
 propagates. (Python 3.10 has no ``uncancel``: there, as with aiohttp's timer, a deadline and an

@@ -1,16 +1,19 @@
 """The HTTP seam: one ``request`` that returns status and body bytes, or raises a classified
-:class:`~kraken_prime_async.errors.APIConnectionError`.
+[`APIConnectionError`][kraken_prime_async.errors.APIConnectionError].
 
 Swapping the transport is how tests (and users with special networking) take over the wire
 without touching the call pipeline.
 
-``max_response_bytes``: :class:`AiohttpTransport` stops reading an answer as soon as it is over
+``max_response_bytes``: [`AiohttpTransport`][kraken_prime_async.AiohttpTransport] stops reading an
+answer as soon as it is over
 the cap (a ``Content-Length`` over it is refused before reading), so nothing beyond the cap is
-buffered. A 2xx answer over the cap raises :class:`ResponseValidationError` (for a
+buffered. A 2xx answer over the cap raises
+[`ResponseValidationError`][kraken_prime_async.ResponseValidationError] (for a
 non-idempotent write the pipeline turns it into ``OutcomeUnknownError``); of a non-2xx answer,
 only the first ``max_response_bytes`` are kept (its error strings or status decide the
-exception). A caller's own :class:`Transport` reads bodies itself: the client wraps it in
-:class:`SizeCheckedTransport`, which applies the same rule after the fact.
+exception). A caller's own [`Transport`][kraken_prime_async.Transport] reads bodies itself: the
+client wraps it in
+``SizeCheckedTransport``, which applies the same rule after the fact.
 """
 
 from __future__ import annotations
@@ -36,13 +39,13 @@ _CHUNK = 64 * 1024
 
 
 class AiohttpTransport:
-    """:class:`Transport` over an :class:`aiohttp.ClientSession`.
+    """[`Transport`][kraken_prime_async.Transport] over an ``aiohttp.ClientSession``.
 
     Parameters
     ----------
     session : aiohttp.ClientSession, optional
         A caller's session, used as is and never closed here. Without one, a session is created
-        on first use (no cookie jar: the API is stateless) and closed by :meth:`close`.
+        on first use (no cookie jar: the API is stateless) and closed by ``close()``.
     max_response_bytes : int or None
         Largest answer body read (see the module docstring); ``None`` reads any size.
 
@@ -110,7 +113,7 @@ class AiohttpTransport:
     ) -> RawResponse:
         """Send ``body``; map aiohttp's failures to the SDK's connection errors.
 
-        The SDK's exception is raised outside the ``except`` block, from a :class:`CauseSummary`
+        The SDK's exception is raised outside the ``except`` block, from a ``CauseSummary``
         of aiohttp's exception: the chain keeps its type and message, never the request (aiohttp's
         exceptions and their frames hold the request headers, credentials included).
         """

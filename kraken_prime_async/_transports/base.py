@@ -1,9 +1,10 @@
 """The HTTP seam: one ``request`` that returns status and body bytes, or raises a classified
-:class:`~kraken_prime_async.errors.APIConnectionError`.
+[`APIConnectionError`][kraken_prime_async.errors.APIConnectionError].
 
 Swapping the transport is how tests (and users with special networking) take over the wire
-without touching the call pipeline. :class:`RawResponse` is what a transport returns; the
-``max_response_bytes`` refusal (:func:`too_large`) is shared by every transport.
+without touching the call pipeline. [`RawResponse`][kraken_prime_async.RawResponse] is what a
+transport returns; the
+``max_response_bytes`` refusal (``too_large()``) is shared by every transport.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ class RawResponse(NamedTuple):
 class Transport(Protocol):
     """Send one request and return the raw answer.
 
-    Implementations raise :class:`APIConnectionError` (``sent=False`` only when the request
-    certainly never left) or :class:`APITimeoutError` when no answer arrived.
+    Implementations raise [`APIConnectionError`][kraken_prime_async.APIConnectionError]
+    (``sent=False`` only when the request
+    certainly never left) or [`APITimeoutError`][kraken_prime_async.APITimeoutError] when no answer
+    arrived.
     """
 
     async def request(

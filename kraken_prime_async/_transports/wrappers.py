@@ -12,10 +12,11 @@ from .base import RawResponse, Transport, too_large
 
 
 class SizeCheckedTransport:
-    """A caller's :class:`Transport` with ``max_response_bytes`` applied to what it returns.
+    """A caller's [`Transport`][kraken_prime_async.Transport] with ``max_response_bytes`` applied to
+    what it returns.
 
     The caller's transport has already read the body; this only keeps an oversized answer from
-    being decoded, by the same rule as :class:`AiohttpTransport`.
+    being decoded, by the same rule as [`AiohttpTransport`][kraken_prime_async.AiohttpTransport].
     """
 
     __slots__ = ("_inner", "_max_response_bytes")

@@ -22,6 +22,7 @@ from .._config import (
     ENV_BASE_URL,
     ENV_OAUTH_TOKEN,
     ENV_RATE_LIMIT,
+    ENV_SECRET_ENCODING,
     base_url_from,
     rate_limit_from,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "ENV_OAUTH_TOKEN",
     "ENV_RATE_LIMIT",
     "ENV_SECRET",
+    "ENV_SECRET_ENCODING",
     "ENV_SECRET_FILE",
     "RATE_LIMIT_CHOICES",
     "base_url",
@@ -57,6 +59,11 @@ _SETTINGS: Final[dict[str, RateLimitSetting]] = {
     "pro": "pro",
     "off": None,
 }
+#: A secret that is not base64, in the CLI's words (the library names its Python argument).
+_NOT_BASE64: Final = (
+    "is not valid base64 (check {field}: Kraken issues secrets in base64; give "
+    f"--secret-encoding raw, or set {ENV_SECRET_ENCODING}=raw, only if you know yours is not)"
+)
 #: Added to "not set" errors about the credentials.
 _SANDBOX_HINT: Final = "`kraken-prime sandbox` prints them for a local sandbox"
 
@@ -68,7 +75,7 @@ def base_url(args: argparse.Namespace) -> str:
 
 
 def base_url_source(args: argparse.Namespace) -> str:
-    """Where :func:`base_url` came from, for messages (``--base-url``, the variable, default)."""
+    """Where ``base_url()`` came from, for messages (``--base-url``, the variable, default)."""
     if args.base_url:
         return "--base-url"
     return ENV_BASE_URL if os.environ.get(ENV_BASE_URL) else "the default"
@@ -94,6 +101,8 @@ def client_from(args: argparse.Namespace) -> PrimeClient:
     overrides = _overrides(args)
     if getattr(args, "rate_limit", None):
         overrides["rate_limit"] = _SETTINGS[args.rate_limit]
+    if getattr(args, "secret_encoding", None):
+        overrides["secret_encoding"] = args.secret_encoding
     try:
         return PrimeClient.from_env(**overrides)
     except ValidationError as exc:
@@ -121,6 +130,8 @@ def _named(exc: ValidationError, hint: str = _SANDBOX_HINT) -> ValidationError:
     if exc.field == "base_url":
         return ValidationError("--base-url", reason)
     if exc.field in (ENV_KEY, ENV_SECRET, ENV_SECRET_FILE):
+        if "secret_encoding=" in reason:  # the library names its argument; the CLI, its option
+            return ValidationError(exc.field, _NOT_BASE64.format(field=exc.field))
         if reason.startswith("not set"):
             return ValidationError(exc.field, f"{reason} ({hint})")
         if "not both" not in reason:

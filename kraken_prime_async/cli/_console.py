@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from rich.console import Console, RenderableType
 from rich.logging import RichHandler
@@ -23,9 +25,10 @@ from .._constants import LOGGER_NAME
 #: Width used when the stream is not a terminal: wide enough that no table cell is ever cut.
 PLAIN_WIDTH = 10_000
 
-#: Spaces between table columns; the narrowest a squeezed column gets.
+#: Spaces between table columns.
 GAP = 2
-MIN_SQUEEZED = 5
+#: The narrowest a wrapped column gets (its header is never cut either).
+MIN_WRAPPED = 16
 
 _consoles: dict[int, Console] = {}
 
@@ -75,9 +78,39 @@ def show(renderable: RenderableType, console: Console | None = None) -> None:
     console.file.flush()
 
 
+#: The label a message's continuation lines hang under: ``error: ``, ``note: ``, ``6. ``.
+_LABEL: Final = re.compile(r"(?:\d+\. |\d* ?[a-z][a-z ]{0,24}: )")
+
+
+def hanging(text: str, width: int) -> str:
+    """``text`` wrapped to ``width`` columns, continuation lines indented under its label (as
+    ``doctor`` does), words never broken (an id or a key longer than a line stays whole)."""
+    label = _LABEL.match(text)
+    indent = " " * (len(label.group()) if label else 2)
+    return textwrap.fill(
+        text,
+        width,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def line(text: str) -> None:
+    """One line of results on stdout; on a terminal, wrapped with a hanging indent."""
+    console = out()
+    if console.is_terminal:
+        text = hanging(text, console.width)
+    console.print(Text(text), soft_wrap=True)
+
+
 def say(text: str) -> None:
-    """One note on stderr (above the progress bar when one is drawn)."""
-    err().print(Text(text))
+    """One note on stderr (above the progress bar when one is drawn); on a terminal, wrapped
+    with a hanging indent."""
+    console = err()
+    if console.is_terminal:
+        text = hanging(text, console.width)
+    console.print(Text(text), soft_wrap=True)
 
 
 def _cell(value: Any) -> str:
@@ -92,14 +125,43 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def print_fields(fields: dict[str, Any]) -> None:
-    """One ``name  value`` line per field on stdout (a single record, at any width)."""
-    table = Table.grid(padding=(0, 2))
+def print_fields(fields: dict[str, Any], console: Console | None = None) -> None:
+    """One ``name  value`` line per field (a single record, at any width): a value too long for
+    the line wraps under its own column, a word too long for it folds (never an ellipsis)."""
+    table = Table.grid(padding=(0, GAP))
     table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+    table.add_column(overflow="fold")
     for name, value in fields.items():
         table.add_row(name, _cell(value))
-    show(table)
+    show(table, console)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 key``, ``2 keys`` (``many``: the plural when it is not ``word + "s"``)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+def _widths(
+    headers: Sequence[str], cells: Sequence[Sequence[str]], wrapped: Sequence[int], room: int
+) -> list[int] | None:
+    """Column widths that fit ``room`` columns, or ``None`` when the table cannot fit.
+
+    Every column but the ``wrapped`` ones keeps its full width (ids and keys are never cut); the
+    wrapped ones share what is left, each at least its header and ``MIN_WRAPPED`` (or its own
+    width, if smaller)."""
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
+    left = room - GAP * (len(widths) - 1) - sum(w for i, w in enumerate(widths) if i not in wrapped)
+    if sum(widths[i] for i in wrapped) <= left:
+        return widths
+    floors = {i: min(widths[i], max(len(headers[i]), MIN_WRAPPED)) for i in wrapped}
+    if sum(floors.values()) > left:
+        return None
+    spare = left - sum(floors.values())
+    order = sorted(wrapped, key=lambda i: widths[i])  # narrow ones first, the rest to the last
+    for done, i in enumerate(order):
+        share = min(widths[i] - floors[i], spare // (len(order) - done))
+        widths[i], spare = floors[i] + share, spare - share
+    return widths
 
 
 def print_table(
@@ -107,12 +169,14 @@ def print_table(
     columns: Sequence[str],
     *,
     title: str | None = None,
-    squeeze: Sequence[str] = (),
+    wrap: Sequence[str] = (),
 ) -> None:
-    """Print ``rows`` as a table of ``columns`` on stdout, one line per row.
+    """Print ``rows`` as a table of ``columns`` on stdout, one line per row where it fits.
 
-    Cells never wrap: on a terminal too narrow for the table, the ``squeeze`` columns are
-    shortened first, with an ellipsis. Elsewhere nothing is cut; ``--json`` has every value.
+    Nothing is ever cut. On a terminal too narrow for the table, the ``wrap`` columns (messages,
+    lists) wrap within their column; if the table still does not fit, each row is printed as
+    ``name  value`` lines instead (ids and API keys stay whole and copyable). Elsewhere (a pipe)
+    every row is one line; ``--json`` has every value as sent.
     """
     console = out()
     if title:
@@ -122,16 +186,18 @@ def print_table(
         return
     cells = [[_cell(row.get(column)) for column in columns] for row in rows]
     headers = [column.upper().replace("_", " ") for column in columns]
-    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
-    squeezed = [i for i, column in enumerate(columns) if column in squeeze]
-    if console.is_terminal and squeezed:
-        fixed = sum(w for i, w in enumerate(widths) if i not in squeezed) + GAP * (len(widths) - 1)
-        budget = max(MIN_SQUEEZED, (console.width - fixed) // len(squeezed))
-        for i in squeezed:
-            widths[i] = min(widths[i], budget)
+    wrapped = [i for i, column in enumerate(columns) if column in wrap]
+    widths = _widths(headers, cells, wrapped, console.width if console.is_terminal else PLAIN_WIDTH)
+    if widths is None:
+        for number, row in enumerate(cells):
+            if number:
+                console.print()
+            named = zip(columns, row, strict=True)
+            print_fields({column.replace("_", " "): cell for column, cell in named}, console)
+        return
     table = Table(box=None, pad_edge=False, padding=(0, GAP, 0, 0), header_style="bold")
-    for header, width in zip(headers, widths, strict=True):
-        table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=width)
+    for i, (header, width) in enumerate(zip(headers, widths, strict=True)):
+        table.add_column(header, no_wrap=i not in wrapped, overflow="fold", width=width)
     for row in cells:
         table.add_row(*row)
     show(table, console)

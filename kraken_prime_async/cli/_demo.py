@@ -9,23 +9,29 @@ verdict line. Exits non-zero unless every leg settled exactly once.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 from decimal import Decimal
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .._client import PrimeClient
 from ..errors import ValidationError
 from ..models import Batch, CreatedApiKey, SettlementReport
 from ..sandbox import PrimeSandbox
+from ._args import leaf
 from ._batches import counters, print_legend, verdict
-from ._console import err, out, say
+from ._console import err, line, plural, say
 from ._errors import EXIT_OK, EXIT_REFUSED
 from ._output import emit_json
 from ._progress import SettleProgress
 
+if TYPE_CHECKING:
+    from ._args import Subparsers
+
 #: Nonce window given to the demo's Trader key, in milliseconds (Kraken support suggests 10-15 s
 #: for clients that send concurrently). The sandbox's random latency reorders requests within it.
 DEMO_NONCE_WINDOW_MS: Final = 10_000
+WINDOW_S: Final = DEMO_NONCE_WINDOW_MS / 1000
 
 #: The demo's book: asset codes as Kraken writes them, with a net amount each (sold < 0).
 BOOK: Final = (
@@ -53,6 +59,20 @@ BOOK: Final = (
 SETTLE: Final = "SettlePrimeSettlementBatchAsset"
 
 
+def register(commands: Subparsers) -> None:
+    """``demo``."""
+    run_demo_ = leaf(commands, "demo", "run the main job against the embedded sandbox")
+    run_demo_.add_argument("--legs", type=int, default=12, help=f"legs to settle (1-{len(BOOK)})")
+    run_demo_.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help=f"legs worked on at once (the demo's key has a {WINDOW_S:g} s nonce window, so "
+        "their requests overlap)",
+    )
+    run_demo_.set_defaults(run=demo, rerun_safe=True)
+
+
 def check_legs(legs: int) -> int:
     """``--legs`` within the demo's book."""
     if not 1 <= legs <= len(BOOK):
@@ -61,9 +81,12 @@ def check_legs(legs: int) -> int:
 
 
 async def demo(args: argparse.Namespace) -> int:
-    return await run_demo(
-        legs=check_legs(args.legs), concurrency=args.concurrency, as_json=args.json
-    )
+    legs = check_legs(args.legs)
+    try:
+        return await run_demo(legs=legs, concurrency=args.concurrency, as_json=args.json)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        args.done = "the demo stopped and its sandbox is gone (each run starts a fresh one)"
+        raise
 
 
 async def _set_up(sb: PrimeSandbox, legs: int) -> CreatedApiKey:
@@ -92,8 +115,9 @@ async def _settle(
     sb.faults.add(SETTLE, "drop_after")
     sb.faults.add(SETTLE, "error", message="EService:Unavailable")
     say(
-        f"6. settling every leg, {concurrency} at a time; the sandbox loses one answer "
-        "after settling and answers one EService:Unavailable"
+        f"6. settling every leg, up to {concurrency} at once: the key's {WINDOW_S:g} s nonce "
+        "window lets requests overlap (with Kraken's default window of 0 they would go one at "
+        "a time); the sandbox loses one answer after settling and answers one EService:Unavailable"
     )
     with SettleProgress(err(), enabled=not as_json) as progress:
         report = await trader.settlement.settle_batch(
@@ -137,12 +161,13 @@ async def run_demo(*, legs: int = 12, concurrency: int = 4, as_json: bool = Fals
     if as_json:
         emit_json(summary)
     else:
-        out().print(
-            f"batch {final.id} is {final.attributes.status}; {len(settle_calls)} settle "
-            f"requests for {legs} legs, {processed} transfers started"
+        requests = plural(len(settle_calls), "settle request")
+        line(
+            f"batch {final.id} is {final.attributes.status}; {requests} for "
+            f"{plural(legs, 'leg')}, {plural(processed, 'transfer')} started"
         )
         print_legend(numbers)
-        out().print(verdict(report))
+        line(verdict(report))
     if not (report.complete and processed == legs):
         say("demo FAILED: not every leg settled exactly once")
         return EXIT_REFUSED

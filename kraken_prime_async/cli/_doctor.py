@@ -13,7 +13,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 import msgspec
@@ -25,6 +25,7 @@ from .._client import PrimeClient
 from .._config import is_loopback
 from .._constants import DEFAULT_NONCE_UNIT
 from ..errors import AuthenticationError, KrakenPrimeError, PermissionDeniedError, ValidationError
+from ._args import leaf
 from ._config import (
     ENV_BASE_URL,
     ENV_KEY,
@@ -38,10 +39,19 @@ from ._console import show
 from ._errors import EXIT_INCOMPLETE, EXIT_OK
 from ._output import emit_json
 
+if TYPE_CHECKING:
+    from ._args import Subparsers
+
 TIME_PATH: Final = "/0/public/Time"
 #: Clock difference (seconds) above which doctor fails: Kraken's ``Time`` has 1 s resolution.
 MAX_SKEW: Final = 5.0
 URL_FIX: Final = f"check --base-url or {ENV_BASE_URL} and the network"
+
+
+def register(commands: Subparsers) -> None:
+    """``doctor``."""
+    checks = "check the setup: URL, clock, credentials, permissions"
+    leaf(commands, "doctor", checks, signs=True).set_defaults(run=doctor)
 
 
 @dataclasses.dataclass(frozen=True)

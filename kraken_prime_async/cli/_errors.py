@@ -90,19 +90,26 @@ class Failure:
                 error["request_id"] = self.request_id
             sys.stderr.write(msgspec.json.encode({"error": error}).decode() + "\n")
         else:
-            label = "outcome unknown" if self.code == EXIT_UNKNOWN else "error"
+            label = {EXIT_UNKNOWN: "outcome unknown", EXIT_INTERRUPTED: "interrupted"}.get(
+                self.code, "error"
+            )
             kind = "" if self.type in _UNTYPED else f"{self.type}: "
             rid = f" (request id {self.request_id})" if self.request_id else ""
-            print(f"{label}: {kind}{self.message}{rid}", file=sys.stderr)
+            line = f"{label}: {kind}{self.message}{rid}"
+            if sys.stderr.isatty():  # wrapped under its label, as `doctor` wraps its details
+                from ._console import err, hanging
+
+                line = hanging(line, err().width)
+            print(line, file=sys.stderr)
 
 
 def describe(exc: BaseException, args: argparse.Namespace | None) -> Failure | None:
-    """The :class:`Failure` for ``exc``, or ``None`` if it is not one the CLI explains."""
+    """The ``Failure`` for ``exc``, or ``None`` if it is not one the CLI explains."""
     request_id = getattr(exc, "request_id", None)
     rid = request_id if isinstance(request_id, str) else None
     name = type(exc).__name__
     if isinstance(exc, KeyboardInterrupt):
-        return Failure(EXIT_INTERRUPTED, name, "interrupted")
+        return Failure(EXIT_INTERRUPTED, name, _interrupted_message(args))
     if isinstance(exc, UsageError):
         return Failure(EXIT_BAD_INPUT, name, str(exc))
     if isinstance(exc, ValidationError):
@@ -118,6 +125,17 @@ def describe(exc: BaseException, args: argparse.Namespace | None) -> Failure | N
     if isinstance(exc, KrakenPrimeError):
         return Failure(EXIT_REFUSED, name, str(exc), rid)
     return None
+
+
+def _interrupted_message(args: argparse.Namespace | None) -> str:
+    """What was done, and whether the same command line is safe to run again."""
+    if args is None:
+        return "stopped before it finished"
+    said = getattr(args, "done", None) or "stopped before it finished"
+    if not getattr(args, "rerun_safe", False):
+        return said
+    command = getattr(args, "command_line", "the same command")
+    return f"{said}; the same command is safe to run again: {command}"
 
 
 def _validation_message(exc: ValidationError) -> str:

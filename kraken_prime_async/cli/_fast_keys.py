@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._resources.fast_api_keys import PERMISSION_NAMES
 from ..errors import ValidationError
 from ..models import FastApiKeyInfo
-from ._config import oauth_client_from
+from ._args import group, leaf, secret_options
+from ._config import ENV_OAUTH_TOKEN, oauth_client_from
 from ._console import out, print_table, say
-from ._output import emit_json, to_builtins
+from ._output import emit_json, iso_time, to_builtins
 from ._secret_file import SecretDelivery
+
+if TYPE_CHECKING:
+    from ._args import Subparsers
 
 FAST_KEY_COLUMNS = (
     "api_key_name",
@@ -25,6 +30,74 @@ FAST_KEY_COLUMNS = (
     "valid_until",
     "last_used",
 )
+
+#: Unix seconds (``0``: none), shown as ISO-8601 UTC.
+FAST_KEY_TIMES = ("query_from", "query_to", "valid_until", "last_used")
+#: Lists wrapped within their column.
+FAST_KEY_WRAP = ("ip_allowlist", "allowed")
+
+
+def _settings_options() -> argparse.ArgumentParser:
+    """A key's settings, for ``create`` and ``update``."""
+    settings = argparse.ArgumentParser(add_help=False)
+    settings.add_argument("--ip", action="append", help="address or CIDR; repeat for several")
+    settings.add_argument(
+        "--nonce-window", type=int, help="in nonce units (ms for PrimeClient's nonces)"
+    )
+    names = ", ".join(PERMISSION_NAMES)
+    settings.add_argument(
+        "--allow",
+        action="append",
+        choices=PERMISSION_NAMES,
+        metavar="PERM",
+        help=f"grant a permission; repeat for several. PERM is one of: {names}",
+    )
+    settings.add_argument(
+        "--deny",
+        action="append",
+        choices=PERMISSION_NAMES,
+        metavar="PERM",
+        help="refuse a permission (same names as --allow); repeat for several",
+    )
+    for flag, what in (
+        ("--query-from", "earliest time queries may reach"),
+        ("--query-to", "latest time queries may reach"),
+        ("--valid-until", "when the key expires"),
+    ):
+        settings.add_argument(
+            flag, metavar="TIME", help=f"{what}: Unix seconds (0: none) or ISO 8601 with offset"
+        )
+    return settings
+
+
+def register(commands: Subparsers) -> None:
+    """``fast-keys {create,list,update,delete}``: OAuth Fast API keys, addressed by name."""
+    token = argparse.ArgumentParser(add_help=False)
+    token.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help=f"OAuth access token; --token=TOKEN or --token TOKEN (prefer ${ENV_OAUTH_TOKEN}: "
+        "argv is visible to ps)",
+    )
+    settings = _settings_options()
+    fast = group(commands, "fast-keys", "Fast API keys (Kraken Connect OAuth)")
+    leaf(fast, "list", "list the Fast API keys", parents=[token]).set_defaults(run=fast_keys_list)
+    create = leaf(
+        fast,
+        "create",
+        "create a key; its secret is returned once: give --secret-file or --print-secret",
+        parents=[token, settings, secret_options()],
+    )
+    create.add_argument("api_key_name", help="the new key's name (up to 32 characters)")
+    create.set_defaults(run=fast_keys_create)
+    update = leaf(fast, "update", "change or rename a key", parents=[token, settings])
+    update.add_argument("api_key_name", help="the key's name")
+    update.add_argument("--new-name", help="rename the key")
+    update.add_argument("--clear-ips", action="store_true", help="send an empty allow-list")
+    update.set_defaults(run=fast_keys_update)
+    delete = leaf(fast, "delete", "delete (revoke) a key", parents=[token])
+    delete.add_argument("api_key_name", help="the key's name")
+    delete.set_defaults(run=fast_keys_delete)
 
 
 def _timestamp(flag: str, text: str | None) -> int | datetime | None:
@@ -63,6 +136,7 @@ def _fast_key_rows(keys: list[FastApiKeyInfo]) -> list[dict[str, Any]]:
         row = to_builtins(key)
         flags = row.pop("permissions", None) or {}
         row["allowed"] = [name for name, on in flags.items() if on]
+        row.update({name: iso_time(row.get(name)) for name in FAST_KEY_TIMES})
         rows.append(row)
     return rows
 
@@ -73,7 +147,7 @@ async def fast_keys_list(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(keys)
     else:
-        print_table(_fast_key_rows(keys), FAST_KEY_COLUMNS)
+        print_table(_fast_key_rows(keys), FAST_KEY_COLUMNS, wrap=FAST_KEY_WRAP)
     return 0
 
 
@@ -88,7 +162,7 @@ async def fast_keys_create(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(delivery.as_json(key, "secret"))
     else:
-        print_table(_fast_key_rows([key]), FAST_KEY_COLUMNS)
+        print_table(_fast_key_rows([key]), FAST_KEY_COLUMNS, wrap=FAST_KEY_WRAP)
         if delivery.print_secret:
             sys.stdout.write(f"secret: {key.secret.get_secret_value()}\n")
             sys.stdout.flush()

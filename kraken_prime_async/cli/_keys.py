@@ -10,28 +10,90 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..errors import KeyRotationError, ValidationError
 from ..models import CreatedApiKey
+from ._args import group, leaf, secret_options
 from ._config import client_from
-from ._console import out, say
+from ._console import out, plural, say
 from ._errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_REFUSED
 from ._output import emit, emit_json
 from ._secret_file import SecretDelivery
 
+if TYPE_CHECKING:
+    from ._args import Subparsers
+
 #: A user's keys (the user is on the command line, so no user id column).
 KEY_COLUMNS: Final = ("id", "api_key", "permissions", "whitelisted_ips", "updated_at")
-#: Long cells shortened first on a narrow terminal (``--json`` has them in full).
-KEY_SQUEEZE: Final = ("permissions", "whitelisted_ips")
+#: Long cells wrapped within their column on a narrow terminal.
+KEY_WRAP: Final = ("permissions", "whitelisted_ips")
 FINDING_COLUMNS: Final = ("severity", "code", "user_id", "key_id", "message")
 _DAY: Final = 86400.0
+
+
+def register(commands: Subparsers) -> None:
+    """``keys {list,create,update,delete,rotate,audit}``."""
+    keys = group(commands, "keys", "API keys of a user")
+    listing = leaf(keys, "list", "list a user's keys (never their secrets)", signs=True)
+    listing.add_argument("user_id", help="the user's id")
+    listing.set_defaults(run=keys_list)
+    create = leaf(
+        keys,
+        "create",
+        "create a key; its secret is returned once: give --secret-file or --print-secret",
+        signs=True,
+        parents=[secret_options()],
+    )
+    create.add_argument("user_id", help="the user's id")
+    create.set_defaults(run=keys_create)
+    update = leaf(keys, "update", "set a key's IP allow-list", signs=True)
+    update.add_argument("user_id", help="the user's id")
+    update.add_argument("key_id", help="the key's id")
+    update.add_argument("--ip", action="append", help="address or CIDR; repeat for several")
+    update.add_argument("--clear-ips", action="store_true", help="send an empty allow-list")
+    update.set_defaults(run=keys_update)
+    delete = leaf(keys, "delete", "delete a key (revoked at once)", signs=True)
+    delete.add_argument("user_id", help="the user's id")
+    delete.add_argument("key_id", help="the key's id")
+    delete.set_defaults(run=keys_delete)
+    _register_rotate(keys)
+    found = "report risky keys (exit code 4 when anything is found)"
+    audit = leaf(keys, "audit", found, signs=True)
+    audit.add_argument("user_ids", nargs="*", metavar="USER_ID", help="(default: every user)")
+    audit.add_argument(
+        "--stale-days", type=float, metavar="DAYS", help="report keys not updated for this long"
+    )
+    audit.add_argument(
+        "--updated-at-unit", choices=("s", "ms"), help="unit of updated_at (with --stale-days)"
+    )
+    audit.set_defaults(run=keys_audit)
+
+
+def _register_rotate(keys: Subparsers) -> None:
+    rotate = leaf(
+        keys,
+        "rotate",
+        "replace a key: create a new one, verify it, then delete the old one; give "
+        "--secret-file or --print-secret",
+        signs=True,
+        parents=[secret_options()],
+    )
+    rotate.add_argument("user_id", help="the user's id")
+    rotate.add_argument("key_id", help="the key to replace")
+    rotate.add_argument(
+        "--ip", action="append", help="new key's allow-list; repeat for several (default: copied)"
+    )
+    rotate.add_argument(
+        "--no-verify", action="store_true", help="skip the signed test read with the new key"
+    )
+    rotate.set_defaults(run=keys_rotate)
 
 
 async def keys_list(args: argparse.Namespace) -> int:
     async with client_from(args) as client:
         keys = await client.api_user_keys.list(args.user_id)
-    emit(keys, KEY_COLUMNS, as_json=args.json, squeeze=KEY_SQUEEZE)
+    emit(keys, KEY_COLUMNS, as_json=args.json, wrap=KEY_WRAP, times=("updated_at",))
     return EXIT_OK
 
 
@@ -52,7 +114,7 @@ def show_created_key(key: CreatedApiKey, delivery: SecretDelivery, *, as_json: b
     if as_json:
         emit_json(delivery.as_json(key, "api_secret"))
         return
-    emit(key, KEY_COLUMNS[:-1], as_json=False, squeeze=KEY_SQUEEZE)
+    emit(key, KEY_COLUMNS[:-1], as_json=False, wrap=KEY_WRAP, times=("updated_at",))
     if delivery.print_secret:
         # A plain write: the one value the user asked to see, never through a log or a table.
         sys.stdout.write(f"api_secret: {key.api_secret.get_secret_value()}\n")
@@ -65,7 +127,7 @@ async def keys_update(args: argparse.Namespace) -> int:
         raise ValidationError("--ip", "give --ip at least once, or --clear-ips")
     async with client_from(args) as client:
         key = await client.api_user_keys.update(args.user_id, args.key_id, whitelisted_ips=ips)
-    emit(key, KEY_COLUMNS, as_json=args.json, squeeze=KEY_SQUEEZE)
+    emit(key, KEY_COLUMNS, as_json=args.json, wrap=KEY_WRAP, times=("updated_at",))
     return EXIT_OK
 
 
@@ -122,9 +184,7 @@ async def keys_audit(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report)
     else:
-        emit(list(report.findings), FINDING_COLUMNS, as_json=False, squeeze=("message",))
-    say(
-        f"{len(report.findings)} findings; {report.keys_checked} keys of "
-        f"{report.users_checked} users checked"
-    )
+        emit(list(report.findings), FINDING_COLUMNS, as_json=False, wrap=("message",))
+    keys, users = plural(report.keys_checked, "key"), plural(report.users_checked, "user")
+    say(f"{plural(len(report.findings), 'finding')}; {keys} of {users} checked")
     return EXIT_OK if report.clean else EXIT_INCOMPLETE

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 import msgspec
 
@@ -47,14 +47,37 @@ def iso_ms(epoch_ms: int | None, *, seconds: bool = True) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%dT%H:%MZ")
 
 
-def emit(value: Any, columns: Sequence[str], *, as_json: bool, squeeze: Sequence[str] = ()) -> None:
-    """Print a result (a Struct or a list of them) as JSON or as a table."""
+#: Epoch values at or above this are milliseconds (as seconds it is the year 5138; as
+#: milliseconds, 1973): how a time of undocumented unit is shown (``--json`` keeps it raw).
+MS_THRESHOLD: Final = 100_000_000_000
+
+
+def iso_time(epoch: float | None) -> str | None:
+    """An epoch time in seconds or milliseconds (told apart by size) as ISO-8601 UTC; ``None``
+    for a missing time and for Kraken's ``0`` (none)."""
+    if epoch is None or isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not epoch:
+        return None
+    return iso_ms(int(epoch if epoch >= MS_THRESHOLD else epoch * 1000))
+
+
+def emit(
+    value: Any,
+    columns: Sequence[str],
+    *,
+    as_json: bool,
+    wrap: Sequence[str] = (),
+    times: Sequence[str] = (),
+) -> None:
+    """Print a result (a Struct or a list of them) as JSON or as a table (``times``: columns
+    shown as ISO-8601 UTC)."""
     if as_json:
         emit_json(value)
         return
     data = to_builtins(value)
-    rows = data if isinstance(data, list) else [data]
-    print_table([_flatten(row) for row in rows], columns, squeeze=squeeze)
+    rows = [_flatten(row) for row in (data if isinstance(data, list) else [data])]
+    for row in rows:
+        row.update({column: iso_time(row.get(column)) for column in times if column in row})
+    print_table(rows, columns, wrap=wrap)
 
 
 def _flatten(row: dict[str, Any]) -> dict[str, Any]:

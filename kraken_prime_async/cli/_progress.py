@@ -17,6 +17,7 @@ from rich.progress import (
 from rich.text import Text
 
 from ..models import LegOutcome
+from ._console import plural
 
 RESULTS = ("settled", "skipped", "failed", "unknown")
 
@@ -37,6 +38,7 @@ class SettleProgress:
         self._counts: Counter[str] = Counter()
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._total: int | None = None
         self.enabled = enabled
         if console.is_terminal and enabled:
             self._progress = Progress(
@@ -58,6 +60,14 @@ class SettleProgress:
     def _counts_text(self) -> str:
         return " ".join(f"{name} {self._counts[name]}" for name in RESULTS if self._counts[name])
 
+    def summary(self) -> str:
+        """What was done so far: ``3 of 12 legs settled`` (``, 1 skipped``...)."""
+        if self._total is None:
+            return "no leg settled yet"
+        parts = [f"{self._counts['settled']} of {plural(self._total, 'leg')} settled"]
+        parts += [f"{self._counts[name]} {name}" for name in RESULTS[1:] if self._counts[name]]
+        return ", ".join(parts)
+
     def __enter__(self) -> SettleProgress:
         if self._progress is not None:
             self._progress.start()
@@ -70,11 +80,14 @@ class SettleProgress:
         tb: TracebackType | None,
     ) -> None:
         if self._progress is not None:
+            if exc is not None:  # interrupted or failed: the bar goes (the message says why)
+                self._progress.live.transient = True
             self._progress.stop()
 
     def __call__(self, done: int, total: int, outcome: LegOutcome) -> None:
         """Record one leg's outcome and redraw."""
         self._counts[outcome.result] += 1
+        self._total = total
         reason = f" ({outcome.reason})" if outcome.reason else ""
         line = f"{outcome.asset}: {outcome.result}{reason}"
         if self._progress is None:

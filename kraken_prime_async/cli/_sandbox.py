@@ -20,11 +20,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
+from ._args import leaf
+
 if TYPE_CHECKING:  # the sandbox (aiohttp.web) is imported only when the command runs
     from ..sandbox import Announcement, RequestRecord, Scenario
     from ..sandbox._scenario import CreatedUser
 
-__all__ = ["configure", "run"]
+if TYPE_CHECKING:
+    from ._args import Subparsers
+
+__all__ = ["configure", "register", "run"]
 
 DEFAULT_HOST: Final = "127.0.0.1"
 TIER_NAMES: Final = ("starter", "intermediate", "pro")
@@ -92,6 +97,11 @@ def _latency(text: str) -> tuple[float, float]:
     if not 0 <= pair[0] <= pair[1]:
         raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= LOW <= HIGH")
     return pair
+
+
+def register(commands: Subparsers) -> None:
+    """``sandbox``: its options (``configure()``) and handler (``run()``)."""
+    configure(leaf(commands, "sandbox", "serve the embedded sandbox until Ctrl-C"))
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

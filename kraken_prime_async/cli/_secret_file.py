@@ -32,7 +32,7 @@ class SecretFile:
 
     Notes
     -----
-    Use as a context manager: a reservation left without :meth:`write` (the key could not be
+    Use as a context manager: a reservation left without ``write()`` (the key could not be
     created) is removed on exit, so a failed command leaves no empty file behind. The secret is
     written without a trailing newline, exactly as issued.
     """

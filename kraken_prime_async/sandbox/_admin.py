@@ -43,7 +43,8 @@ _FAULT_FIELDS: Final = ("operation", "kind", "times", "seconds", "message", "pro
 
 
 class AdminTarget(Protocol):
-    """The :class:`~kraken_prime_async.sandbox.PrimeSandbox` methods the admin API drives."""
+    """The [`PrimeSandbox`][kraken_prime_async.sandbox.PrimeSandbox] methods the admin API
+    drives."""
 
     faults: Faults
 

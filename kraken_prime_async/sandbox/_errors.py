@@ -30,7 +30,7 @@ NONCE_LIMIT: Final = 2**63
 
 
 def safe_detail(text: str) -> str:
-    """``text`` as an error detail: printable ASCII, at most :data:`MAX_DETAIL` long, never
+    """``text`` as an error detail: printable ASCII, at most ``MAX_DETAIL`` long, never
     empty."""
     cleaned = "".join(ch if ch.isascii() and ch.isprintable() else "?" for ch in text)
     if len(cleaned) > MAX_DETAIL:

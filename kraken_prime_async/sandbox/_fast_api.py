@@ -63,7 +63,7 @@ class TokenRecord:
 
 @dataclass
 class FastKeyRecord:
-    """A Fast API key's metadata around its Prime :class:`SandboxKey`."""
+    """A Fast API key's metadata around its Prime ``SandboxKey``."""
 
     id: str
     name: str

@@ -42,7 +42,8 @@ class RequestRecord:
         path of a request refused for its verb or path (non-printable characters as ``?``).
     api_key : str or None
         Public API key from the ``API-Key`` header (never a secret or token; left out of the
-        ``repr`` and of :meth:`to_json`, which carry :attr:`key_fingerprint`).
+        ``repr`` and of [`to_json()`][kraken_prime_async.sandbox.RequestRecord.to_json], which carry
+        [`key_fingerprint`][kraken_prime_async.sandbox.RequestRecord.key_fingerprint]).
     key_fingerprint : str or None
         Short SHA-256 fingerprint of ``api_key``.
     nonce : int or None
@@ -111,7 +112,7 @@ class RequestRecord:
 class Announcement:
     """What a started sandbox tells its user: where it is and the credentials to use.
 
-    Printed by ``kraken-prime sandbox`` as ``export`` lines (:meth:`export_lines`); the ``repr``
+    Printed by ``kraken-prime sandbox`` as ``export`` lines (``export_lines()``); the ``repr``
     masks every credential.
     """
 
@@ -132,12 +133,13 @@ class Announcement:
         }
 
     def export_lines(self) -> list[str]:
-        """``export NAME=value`` for each of :meth:`environment`, in that order."""
+        """``export NAME=value`` for each of ``environment()``, in that order."""
         return [f"export {name}={value}" for name, value in self.environment().items()]
 
 
 def print_exports(announcement: Announcement) -> None:
-    """Print the ``export`` lines of an announcement (the default of :meth:`serve_forever`)."""
+    """Print the ``export`` lines of an announcement (the default of
+    [`serve_forever()`][kraken_prime_async.sandbox.PrimeSandbox.serve_forever])."""
     for line in announcement.export_lines():
         print(line, flush=True)
 

@@ -43,7 +43,8 @@ ANNOUNCED_TOKEN_SECONDS: Final = 30 * 86400.0
 
 
 class SandboxCredentials(NamedTuple):
-    """A key pair issued by :meth:`PrimeSandbox.add_api_key`."""
+    """A key pair issued by
+    [`PrimeSandbox.add_api_key()`][kraken_prime_async.sandbox.PrimeSandbox.add_api_key]."""
 
     key_id: str
     api_key: str
@@ -58,8 +59,8 @@ class PrimeSandbox:
     host : str, default "127.0.0.1"
         Interface to bind.
     port : int, default 0
-        TCP port; 0 picks a free one (see :attr:`url`).
-    tier : {"starter", "intermediate", "pro"} or TierLimits, default "intermediate"
+        TCP port; 0 picks a free one (see [`url`][kraken_prime_async.sandbox.PrimeSandbox.url]).
+    tier : Literal["starter", "intermediate", "pro"] | TierLimits, default "intermediate"
         Call-counter tier: max 15/20/20, decay 0.33/0.5/1 per second, or custom limits. Every
         call costs 1.
     rate_limit : bool, default True
@@ -68,7 +69,7 @@ class PrimeSandbox:
         Nonce window (nonce units) of the master key and of keys created later.
     auto_confirm_after : float or None, default None
         Seconds (sandbox clock) after creation at which a batch confirms itself; ``None``: only
-        :meth:`confirm_batch` confirms.
+        [`confirm_batch()`][kraken_prime_async.sandbox.PrimeSandbox.confirm_batch] confirms.
     latency : tuple[float, float] or None, default None
         Uniform random delay (real seconds) before each request is processed, so concurrent
         requests overtake each other.
@@ -136,7 +137,7 @@ class PrimeSandbox:
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self.faults = Faults([*PRIME_OPERATIONS, *FAST_API_OPERATIONS.values()])
-        """Fault injection queue; see :class:`Faults`."""
+        """Fault injection queue; see [`Faults`][kraken_prime_async.sandbox.Faults]."""
         limits = tier if isinstance(tier, TierLimits) else TIERS[tier]
         policy = LockoutPolicy(lockout_after, lockout_seconds)
         self._chain = PrimeChain(lambda: self._state, limits if rate_limit else None, policy)
@@ -181,7 +182,8 @@ class PrimeSandbox:
         self._url = f"http://{self._host}:{port}"
 
     async def close(self) -> None:
-        """Stop serving (idempotent). State is kept; :meth:`start` serves it again."""
+        """Stop serving (idempotent). State is kept;
+        [`start()`][kraken_prime_async.sandbox.PrimeSandbox.start] serves it again."""
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -201,7 +203,8 @@ class PrimeSandbox:
     async def serve_forever(
         self, *, announce: Callable[[Announcement], None] | None = print_exports
     ) -> None:
-        """Serve until cancelled, first handing :meth:`announcement` to ``announce``."""
+        """Serve until cancelled, first handing
+        [`announcement()`][kraken_prime_async.sandbox.PrimeSandbox.announcement] to ``announce``."""
         await self.start()
         try:
             if announce is not None:
@@ -374,5 +377,5 @@ async def serve(
     *,
     announce: Callable[[Announcement], None] | None = print_exports,
 ) -> None:
-    """Run a default :class:`PrimeSandbox` on ``host:port`` until cancelled."""
+    """Run a default ``PrimeSandbox`` on ``host:port`` until cancelled."""
     await PrimeSandbox(host=host, port=port).serve_forever(announce=announce)

@@ -1,6 +1,6 @@
 """The sandbox's account state: API users, keys, trades, settlement batches, legs and transfers.
 
-All business rules live here and fail with :class:`BusinessRuleError`, whose message is the exact
+All business rules live here and fail with ``BusinessRuleError``, whose message is the exact
 Kraken-style error string the server returns. Times are epoch milliseconds handed in by the caller.
 """
 

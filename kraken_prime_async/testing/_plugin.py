@@ -14,12 +14,13 @@ run on the test's own event loop, function-scoped by default).
 Fixtures
 --------
 prime_sandbox
-    A started :class:`~kraken_prime_async.sandbox.PrimeSandbox` (rate limit off unless
+    A started [`PrimeSandbox`][kraken_prime_async.sandbox.PrimeSandbox] (rate limit off unless
     configured), closed after the test.
 prime_client
-    An open :class:`~kraken_prime_async.PrimeClient` signing with the sandbox owner's key.
+    An open [`PrimeClient`][kraken_prime_async.PrimeClient] signing with the sandbox owner's key.
 fast_api_client
-    An open :class:`~kraken_prime_async.FastApiKeyClient` with a freshly issued OAuth token.
+    An open [`FastApiKeyClient`][kraken_prime_async.FastApiKeyClient] with a freshly issued OAuth
+    token.
 prime_sandbox_options, prime_client_options
     The keyword arguments used to build them (``{"rate_limit": False}`` and ``{}``); override
     these fixtures in a ``conftest.py`` to change the defaults of a directory.
@@ -33,7 +34,7 @@ fixture for one test, class or module; the closest marker wins. The clients take
 
 Faults read as what happens: ``prime_sandbox.faults.drop_after("SettlePrimeSettlementBatchAsset")``,
 ``prime_sandbox.faults.error("CreatePrimeApiUser", "EService:Unavailable")``,
-``prime_sandbox.faults.delay_after(None, 0.5)``; see :class:`~kraken_prime_async.sandbox.Faults`.
+``prime_sandbox.faults.delay_after(None, 0.5)``; see [`Faults`][kraken_prime_async.sandbox.Faults].
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -91,11 +92,16 @@ def run_pty(
     columns: int = 80,
     rows: int = 60,
     timeout: float = 60,
+    interrupt_on: bytes | None = None,
+    screen_columns: int | None = None,
 ) -> tuple[int, bytes, list[str]]:
     """Run ``kraken-prime ARGS`` with stdout and stderr on a pseudo-terminal of the given size.
 
     Returns the exit code, the raw bytes written to the terminal, and the screen a VT100
     terminal shows at the end (emulated by pyte), one string per row, trailing blanks removed.
+    ``interrupt_on``: once the output contains these bytes, the command gets SIGINT (Ctrl-C).
+    ``screen_columns``: emulate a wider screen than the terminal the command is told about, so
+    a line written past ``columns`` shows as a longer row instead of wrapping.
     """
     base = {
         k: v
@@ -124,10 +130,13 @@ def run_pty(
                 if not chunk:
                     break
                 data += chunk
+                if interrupt_on is not None and interrupt_on in data:
+                    process.send_signal(signal.SIGINT)
+                    interrupt_on = None
             elif process.poll() is not None:
                 break
         os.close(master)
         code = process.wait(timeout=10)
-    screen = pyte.Screen(columns, rows)
+    screen = pyte.Screen(screen_columns or columns, rows)
     pyte.ByteStream(screen).feed(bytes(data))
     return code, bytes(data), [row.rstrip() for row in screen.display]

@@ -12,7 +12,7 @@ import pytest
 from kraken_prime_async import __version__
 from kraken_prime_async._resources.fast_api_keys import PERMISSION_NAMES
 from kraken_prime_async.cli import INSTALL_HINT, main
-from kraken_prime_async.cli._parser import build_parser
+from kraken_prime_async.cli._main import build_parser
 from tests.cli._support import run_cli
 
 
@@ -72,5 +72,6 @@ def test_every_command_and_option_has_help() -> None:
     flat = " ".join(allow.split())
     assert all(name in flat for name in PERMISSION_NAMES)
     settle = " ".join(parsers["kraken-prime settle"].format_help().split())
-    assert "legs settled at once (default: 4)" in settle
+    assert "legs worked on at once;" in settle and "(default: 4)" in settle
+    assert "with Kraken's default of 0 they go one at a time" in settle
     assert "(default: 30)" in settle  # the global --timeout, shown on every command

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +37,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("site")
     subprocess.run(  # noqa: S603 - mkdocs of our venv
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
@@ -43,6 +45,12 @@ def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+    return site
+
+
+@pytest.fixture(scope="module")
+def site_url(site_dir: Path) -> Iterator[str]:
+    site = site_dir
     handler = functools.partial(_QuietHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -108,3 +116,69 @@ def test_the_search_index_covers_the_api(site_url: str) -> None:
         index = answer.read().decode()
     for word in ("settle_batch", "OutcomeUnknownError", "FileLockFleet", "PrimeSandbox"):
         assert word in index, word
+
+
+#: Loads a page of the site in a 1280 px wide frame and writes, for each chosen code block, how
+#: wide its widest line is and how much room the block leaves beside its copy button.
+_MEASURE = """<!doctype html><body>
+<iframe id="page" src="%(page)s" style="width:1280px;height:900px;border:0"></iframe>
+<script>
+document.getElementById("page").onload = function () {
+  var doc = this.contentDocument, found = [];
+  doc.querySelectorAll("pre > code").forEach(function (code, i) {
+    if (%(blocks)s.indexOf(i) < 0) return;
+    var range = doc.createRange();
+    range.selectNodeContents(code);
+    var button = code.parentElement.querySelector("button");
+    var room = code.clientWidth - (button ? button.getBoundingClientRect().width : 0);
+    found.push([i, Math.ceil(range.getBoundingClientRect().width), Math.floor(room)]);
+  });
+  document.body.setAttribute("data-blocks", JSON.stringify(found));
+};
+</script>"""
+
+
+@pytest.mark.parametrize(
+    ("page", "blocks"),
+    [("settlement/", [0]), ("cli/", [0])],  # the lifecycle diagram; the install block
+    ids=["settlement-lifecycle", "cli-install"],
+)
+def test_the_block_fits_a_1280_px_page_beside_its_copy_button(
+    site_dir: Path, site_url: str, page: str, blocks: list[int]
+) -> None:
+    name = f"measure-{page.strip('/')}.html"
+    (site_dir / name).write_text(_MEASURE % {"page": page, "blocks": json.dumps(blocks)})
+    dom = _chromium(
+        "--window-size=1300,1000", "--virtual-time-budget=10000", "--dump-dom", f"{site_url}/{name}"
+    )
+    found = re.search(r'data-blocks="([^"]*)"', dom)
+    assert found, dom[-2000:]
+    measured = json.loads(found.group(1).replace("&quot;", '"'))
+    assert [i for i, _, _ in measured] == blocks
+    for _, width, room in measured:
+        assert width <= room, (page, width, room)
+
+
+_STYLED = """<!doctype html><body>
+<iframe id="page" src="404.html" style="width:1280px;height:900px;border:0"></iframe>
+<script>
+document.getElementById("page").onload = function () {
+  var doc = this.contentDocument, rules = 0;
+  for (var i = 0; i < doc.styleSheets.length; i++) {
+    try { rules += doc.styleSheets[i].cssRules.length; } catch (e) {}
+  }
+  var header = doc.querySelector(".md-header");
+  var position = header ? getComputedStyle(header).position : "none";
+  document.body.setAttribute("data-styled", rules + " " + position + " " + doc.baseURI);
+};
+</script>"""
+
+
+def test_the_404_page_is_styled_when_served_from_a_folder(site_dir: Path, site_url: str) -> None:
+    (site_dir / "measure-404.html").write_text(_STYLED)
+    dom = _chromium("--virtual-time-budget=10000", "--dump-dom", f"{site_url}/measure-404.html")
+    found = re.search(r'data-styled="(\d+) (\S+) (\S+)"', dom)
+    assert found, dom[-2000:]
+    rules, position, base = found.groups()
+    assert int(rules) > 100 and position == "sticky", found.group(0)  # material's stylesheet
+    assert base == f"{site_url}/", base

@@ -2,7 +2,8 @@
 
 Inside one process, every client of a key already shares a nonce source (``_nonce.py``), a
 gate that orders the key's requests (``_local_gate.py``) and a call-counter model
-(``_rate_limit.py``). A :class:`Fleet` extends the same three to every process that uses it:
+(``_rate_limit.py``). A [`Fleet`][kraken_prime_async.Fleet] extends the same three to every process
+that uses it:
 
 * a **nonce source** whose sequence is strictly increasing across the fleet;
 * a **gate**: the key's in-flight slots, held from before the nonce is taken until the answer
@@ -10,8 +11,8 @@ gate that orders the key's requests (``_local_gate.py``) and a call-counter mode
   nonces reach Kraken in the order they were issued;
 * a **rate counter**: the call-counter model, charged by every member.
 
-Backends: :class:`~kraken_prime_async.FileLockFleet` (processes on one host) and
-:class:`~kraken_prime_async.RedisFleet` (hosts sharing a Redis).
+Backends: [`FileLockFleet`][kraken_prime_async.FileLockFleet] (processes on one host) and
+[`RedisFleet`][kraken_prime_async.RedisFleet] (hosts sharing a Redis).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class FleetGate(Protocol):
     """The key's in-flight slots, shared by the fleet."""
 
     async def acquire(self, lease_seconds: float) -> Hashable:
-        """Wait for a slot; return a token for :meth:`release`.
+        """Wait for a slot; return a token for [`release()`][kraken_prime_async.FleetGate.release].
 
         ``lease_seconds`` bounds how long the slot is held if its holder dies without releasing
         it (backends that cannot notice a dead holder by themselves expire it then).

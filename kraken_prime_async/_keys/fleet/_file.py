@@ -1,7 +1,8 @@
 """A fleet on one host: processes share a key through small files under OS locks (``flock``).
 
 * ``<dir>/<key id>.nonce``: the last nonce and its unit, read-max-written under an exclusive lock
-  (:class:`FileLockNonceSource`). The record is rewritten in place with one ``pwrite`` of a
+  ([`FileLockNonceSource`][kraken_prime_async.FileLockNonceSource]). The record is rewritten in
+  place with one ``pwrite`` of a
   fixed-size line, so a process killed at any point leaves either the old or the new value.
 * ``<dir>/<key id>.slot<i>``: one lock file per in-flight slot, held while a request is on the
   wire. The kernel drops the lock of a process that dies, so a crashed member never blocks the
@@ -117,15 +118,17 @@ class FileLockNonceSource:
         The nonce file (created with mode 0600 if missing; its directory must exist). Every
         process sharing the key must use the same file, on a local file system (``flock`` over
         NFS is not reliable).
-    unit : {"s", "ms", "us", "ns"}
+    unit : Literal["s", "ms", "us", "ns"]
         Nonce unit, recorded in the file: a process with another unit gets a
-        :class:`~kraken_prime_async.ValidationError` instead of nonces the key would reject.
+        [`ValidationError`][kraken_prime_async.ValidationError] instead of nonces the key would
+        reject.
     clock : callable returning float seconds, optional
-        The wall clock (:func:`time.time`); injectable for tests.
+        The wall clock (``time.time()``); injectable for tests.
 
     Notes
     -----
-    About 5 µs per nonce on a local disk (see README, "Running a fleet on one key"). The file is
+    About 5 µs per nonce on a local disk (see ``docs/nonces-and-fleets.md``, "Running a fleet on
+    one key"). The file is
     not fsync'ed: it survives processes being killed, not the host losing power (after which the
     clock-based part of the nonce is normally already ahead).
     """
@@ -253,7 +256,7 @@ class FileLockGate:
 
 
 class FileLockCounter(FleetCounterBase):
-    """The call-counter model of :mod:`._rate_limit`, kept in a file shared by the fleet."""
+    """The call-counter model of ``_rate_limit``, kept in a file shared by the fleet."""
 
     def __init__(
         self, path: str, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]
@@ -369,7 +372,7 @@ class FileLockFleet:
     def gate(self, api_key: str, *, window_seconds: float, max_in_flight: int) -> FileLockGate:
         """The fleet's slots for ``api_key``: one with a window of 0, else ``max_in_flight``.
 
-        With a window, the age rule of :mod:`.._local_gate` (a new request waits while the oldest
+        With a window, the age rule of ``_local_gate`` (a new request waits while the oldest
         is past half the window) is applied per process; the slot count caps the fleet.
         """
         slots = 1 if window_seconds <= 0 else max_in_flight
@@ -389,7 +392,8 @@ class FileLockFleet:
     async def close(self) -> None:
         """Close the fleet's open files (safe to call twice; a later call reopens them).
 
-        Call it after the clients using the fleet are closed, as :meth:`RedisFleet.close`: the
+        Call it after the clients using the fleet are closed, as
+        [`RedisFleet.close()`][kraken_prime_async.RedisFleet.close]: the
         files themselves stay, so the key's nonce sequence continues in the next process.
         """
         with self._lock:

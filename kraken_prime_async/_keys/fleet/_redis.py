@@ -11,7 +11,8 @@ Each step is one Lua script, so it is atomic on the server however many members 
 ``now`` is the member's own clock, passed to the script, so hosts must agree on the time within a
 small part of the nonce window (NTP does). Needs Redis >= 5 and the ``redis`` package
 (``pip install kraken-prime-async[redis]``). Any Redis failure raises
-:class:`~kraken_prime_async.errors.CoordinationError` before the request is sent; there is no
+[`CoordinationError`][kraken_prime_async.errors.CoordinationError] before the request is sent; there
+is no
 fallback to a local counter, whose nonces could collide with the fleet's.
 """
 
@@ -77,7 +78,7 @@ def _describe(client: Redis) -> str:
 
 class _Scripts:
     """One Redis connection and the fleet's Lua scripts, with failures turned into
-    :class:`CoordinationError`."""
+    [`CoordinationError`][kraken_prime_async.CoordinationError]."""
 
     def __init__(self, redis: str | Redis) -> None:
         from redis.exceptions import RedisError, ResponseError
@@ -127,19 +128,19 @@ class RedisNonceSource:
     ----------
     redis : str or redis.asyncio.Redis
         A ``redis://`` / ``rediss://`` / ``unix://`` URL (a client is built with a 5 s socket
-        timeout and closed by :meth:`close`), or a caller's client (never closed here).
+        timeout and closed by ``close()``), or a caller's client (never closed here).
     key : str
         The Redis key holding this API key's nonce (a hash with the last nonce and its unit).
         Every member sharing the API key uses the same key.
-    unit : {"s", "ms", "us"}
+    unit : Literal["s", "ms", "us"]
         Nonce unit. ``"ns"`` is refused: such nonces exceed the integers Lua computes exactly.
     clock : callable returning float seconds, optional
-        The wall clock (:func:`time.time`).
+        The wall clock (``time.time()``).
 
     Raises
     ------
     CoordinationError
-        From :meth:`next_nonce`, when Redis cannot be reached (nothing is sent then).
+        From ``next_nonce()``, when Redis cannot be reached (nothing is sent then).
     """
 
     def __init__(
@@ -262,7 +263,7 @@ class RedisGate:
 
 
 class RedisCounter(FleetCounterBase):
-    """The call-counter model of :mod:`._rate_limit`, shared by the fleet in a Redis hash."""
+    """The call-counter model of ``_rate_limit``, shared by the fleet in a Redis hash."""
 
     def __init__(
         self,
@@ -332,12 +333,12 @@ class RedisFleet:
     ----------
     redis : str or redis.asyncio.Redis
         A URL (the fleet builds a client with a 5 s socket timeout and closes it in
-        :meth:`close`) or a caller's ``redis.asyncio.Redis`` (never closed here).
+        ``close()``) or a caller's ``redis.asyncio.Redis`` (never closed here).
     namespace : str
         Prefix of every Redis key the fleet writes (``<namespace>:<key id>:…``; the key id is a
         hash of the API key, never the key).
     clock : callable returning float seconds, optional
-        The member's wall clock (:func:`time.time`).
+        The member's wall clock (``time.time()``).
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""The Lua scripts :class:`~kraken_prime_async.RedisFleet` runs atomically in Redis.
+"""The Lua scripts [`RedisFleet`][kraken_prime_async.RedisFleet] runs atomically in Redis.
 
 Each script's comment gives its ``KEYS``/``ARGV`` contract; ``_redis.py`` is the only caller.
 """

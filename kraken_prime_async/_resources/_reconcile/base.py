@@ -1,18 +1,20 @@
 """Answer lost → fence → read the state: one rule per non-idempotent write.
 
-A write whose answer was lost (:class:`~kraken_prime_async.errors.OutcomeUnknownError`) is never
-re-sent blindly. :meth:`Resource._written <._base.Resource._written>` hands its :class:`Rule` a
-:class:`LostAnswer` (the operation, the request that was sent, the error, what the rule read
+A write whose answer was lost
+([`OutcomeUnknownError`][kraken_prime_async.errors.OutcomeUnknownError]) is never
+re-sent blindly. ``Resource._written()`` hands its ``Rule`` a
+``LostAnswer`` (the operation, the request that was sent, the error, what the rule read
 before sending, and the lost request's fence) together with the resource, which the rule reads
 the state with. The rule's verdict is one of:
 
 * the write's result as the state shows it (it was applied: the result is returned);
-* :class:`Resend` (it was proven not applied, or its effect was undone): the resource sends the
+* ``Resend`` (it was proven not applied, or its effect was undone): the resource sends the
   write again as a new attempt, within the retry policy's ``max_attempts``;
-* an :class:`OutcomeUnknownError` saying exactly what is known and what remains.
+* an [`OutcomeUnknownError`][kraken_prime_async.OutcomeUnknownError] saying exactly what is known
+and what remains.
 
 "Not applied" is only trusted after the lost request is *fenced off*: every read a rule makes
-through :func:`read_back` carries a nonce at or above the lost request's fence floor (``_fence``),
+through ``read_back()`` carries a nonce at or above the lost request's fence floor (``_fence``),
 so once that read is accepted Kraken refuses the lost request whenever it arrives. No clock
 window is involved: a write's effect is identified by diffing the state read before sending
 (``Rule.before``, one extra call) with the state read back after the fence, or by the object the
@@ -107,7 +109,8 @@ class LostAnswer(msgspec.Struct, Generic[Q_co], frozen=True):
         )
 
     def unknown(self, message: str, *, orphan_key_id: str | None = None) -> OutcomeUnknownError:
-        """A new :class:`OutcomeUnknownError` with ``message`` and this call's details."""
+        """A new [`OutcomeUnknownError`][kraken_prime_async.OutcomeUnknownError] with ``message``
+        and this call's details."""
         return OutcomeUnknownError(
             message,
             operation=self.error.operation,
@@ -128,7 +131,7 @@ class Rule(msgspec.Struct, Generic[Rd, Q_contra, R_co], frozen=True):
     """How one write is reconciled after a lost answer (see the module docstring).
 
     ``refused(reader, lost, exc)``, if given, runs when the write sent again after ``lost`` is
-    refused with ``exc``: it returns :class:`Resend` if the refusal shows the lost request took
+    refused with ``exc``: it returns ``Resend`` if the refusal shows the lost request took
     effect after all (and undoes that effect), else ``None`` (``exc`` is raised).
     """
 
@@ -138,7 +141,7 @@ class Rule(msgspec.Struct, Generic[Rd, Q_contra, R_co], frozen=True):
         Callable[[Rd, LostAnswer[Q_contra], KrakenPrimeError], Awaitable[Resend | None]] | None
     ) = None
     #: The short tag the ``reconciled`` event and log record give when ``resolve`` returns a
-    #: result (``"not_applied"`` for a :class:`Resend`, ``"unresolved"`` when it raises).
+    #: result (``"not_applied"`` for a ``Resend``, ``"unresolved"`` when it raises).
     how: str = "read_back"
 
 
@@ -205,7 +208,7 @@ class BatchReader(Protocol):
     async def list_batches(
         self,
         *,
-        statuses: Iterable[str] | None = None,
+        statuses: Iterable[BatchStatus] | None = None,
         limit: int | None = None,
     ) -> BatchPage: ...
 
@@ -229,7 +232,7 @@ class LegRef(Protocol):
 # --- Settlement ------------------------------------------------------------------------------
 
 #: Batches that block a new batch of their kind ("one active batch per kind").
-_ACTIVE = (BatchStatus.UNSETTLED.value, BatchStatus.PARTIALLY_SETTLED.value)
+_ACTIVE = (BatchStatus.UNSETTLED, BatchStatus.PARTIALLY_SETTLED)
 
 
 def _kind(request: BatchOfKind) -> str:
@@ -275,12 +278,12 @@ async def _settled_leg(reader: BatchReader, lost: LostAnswer[LegRef]) -> Transfe
         ) from lost.error
     if not leg.started:
         return Resend("the batch read back after the fence shows the leg not started")
-    logger.warning("%s: answer lost; the batch shows it", lost.operation)
+    logger.warning("%s: answer lost; the batch shows it started (not sent again)", lost.operation)
     return shown_transfer(leg)
 
 
 async def _settled_asset(reader: BatchReader, lost: LostAnswer[LegRef]) -> Transfer | Resend:
-    """As :func:`_settled_leg`, but a started leg that names no transfer raises."""
+    """As ``_settled_leg()``, but a started leg that names no transfer raises."""
     transfer = await _settled_leg(reader, lost)
     if transfer is None:
         raise lost.unknown(

@@ -1,7 +1,7 @@
 """The lost-answer rules of API users and their keys; see ``_reconcile``.
 
 Both creates are identified by a diff: the users (or the user's keys) read before sending, against
-those read back behind the nonce fence (:func:`~._reconcile.read_back`).
+those read back behind the nonce fence (``read_back()``).
 """
 
 from __future__ import annotations
