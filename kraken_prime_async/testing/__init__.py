@@ -1,18 +1,18 @@
 """Testing code that uses the SDK, without Kraken: three ways, from the most faithful to the
 narrowest (guide: ``docs/testing.md``).
 
-* **The embedded sandbox** (:class:`~kraken_prime_async.sandbox.PrimeSandbox`), and this module
+* **The embedded sandbox** (``PrimeSandbox``), and this module
   as a **pytest plugin** (``pytest -p kraken_prime_async.testing`` or ``pytest_plugins =
   ["kraken_prime_async.testing"]``): fixtures ``prime_sandbox``, ``prime_client``,
   ``fast_api_client`` and the ``@pytest.mark.prime_sandbox(**options)`` marker (``_plugin``).
-* :class:`MockTransport`: ``PrimeClient(key, secret, transport=MockTransport(handler))``; the
-  handler answers each request with :data:`answer` (``_mock``).
-* :func:`aioresponses`: the aioresponses context, made to work with every aiohttp the SDK
-  allows, and :func:`answer_payload` for Kraken's envelopes (``_aioresponses``).
+* ``MockTransport``: ``PrimeClient(key, secret, transport=MockTransport(handler))``; the
+  handler answers each request with ``answer`` (``_mock``).
+* ``aioresponses()``: the aioresponses context, made to work with every aiohttp the SDK
+  allows, and ``answer_payload()`` for Kraken's envelopes (``_aioresponses``).
 
 Importing this module imports neither pytest nor aioresponses: the plugin's fixtures load when
-pytest loads the module as a plugin (:func:`pytest_configure`), and aioresponses when
-:func:`aioresponses` is called.
+pytest loads the module as a plugin (``pytest_configure()``), and aioresponses when
+``aioresponses()`` is called.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ def aioresponses(**kwargs: Any) -> Any:
 
     Use it like aioresponses itself (``with aioresponses() as mocked: mocked.post(url,
     payload=answer_payload(...))``); build Kraken envelopes with
-    :func:`~kraken_prime_async.testing.answer_payload`.
+    ``answer_payload()``.
 
     Raises
     ------

@@ -1,7 +1,7 @@
 """``MockTransport``: the whole client runs (signing, nonces, decoding, error mapping, retries,
 read-backs); only the network is replaced by a function that answers each request.
 
-A handler takes a :class:`MockRequest` and returns an :class:`Answer` built with :data:`answer`
+A handler takes a ``MockRequest`` and returns an ``Answer`` built with ``answer``
 (``answer(result=...)``, ``answer(errors=[...])``, ``answer(status=502, body="<html>")``, or a
 request that got no answer: ``answer.lost()``, ``answer.timeout()``, ``answer.refused()``).
 """
@@ -22,7 +22,7 @@ from ..errors import APIConnectionError, APITimeoutError
 
 __all__ = ["Answer", "AnswerFactory", "MockRequest", "MockTransport", "answer", "answer_payload"]
 
-#: What a request that got no answer went through (see :class:`AnswerFactory`).
+#: What a request that got no answer went through (see ``AnswerFactory``).
 Failure = Literal["lost", "timeout", "refused"]
 
 _FAILURES: Final[dict[str, tuple[type[APIConnectionError], bool, str]]] = {
@@ -33,7 +33,7 @@ _FAILURES: Final[dict[str, tuple[type[APIConnectionError], bool, str]]] = {
 
 
 class MockRequest:
-    """One request as the SDK sent it, for a :class:`MockTransport` handler.
+    """One request as the SDK sent it, for a ``MockTransport`` handler.
 
     Attributes
     ----------
@@ -102,7 +102,7 @@ def _decoded(body: bytes | None) -> dict[str, Any]:
 
 
 class Answer(msgspec.Struct, frozen=True, gc=False):
-    """What a :class:`MockTransport` handler returns; build it with :data:`answer`.
+    """What a ``MockTransport`` handler returns; build it with ``answer``.
 
     Attributes
     ----------
@@ -158,7 +158,7 @@ def answer_payload(
 
 
 class AnswerFactory:
-    """The type of :data:`answer`: call it for an answer, or use its methods for none."""
+    """The type of ``answer``: call it for an answer, or use its methods for none."""
 
     __slots__ = ()
 
@@ -175,7 +175,7 @@ class AnswerFactory:
         Parameters
         ----------
         result : JSON value, optional
-            See :func:`answer_payload`; msgspec encodes it (``Decimal`` as a string, as Kraken
+            See ``answer_payload()``; msgspec encodes it (``Decimal`` as a string, as Kraken
             writes amounts).
         errors : str or iterable of str
             Kraken error strings.
@@ -200,7 +200,7 @@ class AnswerFactory:
     def lost(self) -> Answer:
         """The request reached the server and the connection dropped before the answer.
 
-        The client sees :class:`~kraken_prime_async.errors.APIConnectionError` with
+        The client sees ``APIConnectionError`` with
         ``sent=True``: a read is retried; a write is resolved by reading the state back (the
         handler serves that read too), never blindly re-sent.
         """

@@ -1,6 +1,6 @@
 """The pytest plugin: a running Kraken Prime sandbox, and open clients on it, as fixtures.
 
-:func:`kraken_prime_async.testing.pytest_configure` registers this module when pytest loads
+``kraken_prime_async.testing.pytest_configure()`` registers this module when pytest loads
 ``kraken_prime_async.testing`` as a plugin (importing the package alone never imports pytest).
 Opt in with ``pytest -p kraken_prime_async.testing`` or, in a ``conftest.py``::
 
