@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(LOGGER_NAME)
 
+#: ``on_sent(fence, request_id)``: see :attr:`_Call.on_sent`.
+OnSent = Callable[[int | None, str], Awaitable[None]]
+
 
 class _Call:
     """State of one call across its attempts (never shared between calls).
@@ -46,6 +50,7 @@ class _Call:
         "endpoint",
         "nonce_retries",
         "observer",
+        "on_sent",
         "params",
         "policy",
         "started",
@@ -63,6 +68,7 @@ class _Call:
         auth: CallAuth,
         observer: Observer | None,
         request_id: str | None = None,
+        on_sent: OnSent | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.params = params
@@ -77,6 +83,9 @@ class _Call:
         self._request_id = request_id
         self.started = 0.0
         self.trace: Any = None
+        #: Awaited just before each attempt goes on the wire with its nonce fence and the call's
+        #: request id (the write journal records the attempt); raising stops the attempt unsent.
+        self.on_sent = on_sent
 
     @property
     def request_id(self) -> str:

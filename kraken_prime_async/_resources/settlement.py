@@ -96,6 +96,7 @@ class Settlement(Resource):
         self,
         asset_kind: AssetKind | str | None = None,
         *,
+        idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> Batch:
@@ -108,11 +109,22 @@ class Settlement(Resource):
         returned; none means the create did not happen and it is sent again (within
         ``max_attempts``; a batch another worker made before the call is never returned).
         See ``docs/guarantees.md``, "Exactly-once writes".
+
+        ``idempotency_key``: with the same key and the same arguments, a later call (in this
+        process or, with a file or Redis ``journal``, after a restart) returns the recorded
+        result without sending; a pending one is settled first. Other arguments raise
+        :class:`~kraken_prime_async.errors.ValidationError`. See "Running settlement
+        unattended".
         """
         kind = UNSET if asset_kind is None else check.choice("asset_kind", asset_kind, AssetKind)
         request = CreateBatch(asset_kind=kind)
         return await self._write(
-            CREATE_BATCH, request, reconcile=_reconcile.CREATE_BATCH, timeout=timeout, retry=retry
+            CREATE_BATCH,
+            request,
+            reconcile=_reconcile.CREATE_BATCH,
+            timeout=timeout,
+            retry=retry,
+            idempotency_key=idempotency_key,
         )
 
     async def get_batch(
@@ -183,6 +195,7 @@ class Settlement(Resource):
         batch_id: str,
         asset: str,
         *,
+        idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> Transfer:
@@ -194,10 +207,21 @@ class Settlement(Resource):
         the settle did not happen and it is sent again (within ``max_attempts``); a leg started
         without a named transfer raises :class:`~kraken_prime_async.errors.OutcomeUnknownError`.
         See ``docs/guarantees.md``, "Exactly-once writes".
+
+        ``idempotency_key``: with the same key and the same arguments, a later call (in this
+        process or, with a file or Redis ``journal``, after a restart) returns the recorded
+        result without sending; a pending one is settled first. Other arguments raise
+        :class:`~kraken_prime_async.errors.ValidationError`. See "Running settlement
+        unattended".
         """
         request = _settle_request(batch_id, asset)
         return await self._write(
-            SETTLE_ASSET, request, reconcile=_reconcile.SETTLE_ASSET, timeout=timeout, retry=retry
+            SETTLE_ASSET,
+            request,
+            reconcile=_reconcile.SETTLE_ASSET,
+            timeout=timeout,
+            retry=retry,
+            idempotency_key=idempotency_key,
         )
 
     async def settle_batch(
@@ -213,8 +237,11 @@ class Settlement(Resource):
 
         Safe to run again after a crash or Ctrl-C: each run starts from the batch as Kraken
         reports it, skipping legs that are already settling or settled and legs with
-        ``can_settle`` false. A leg whose settle answer was lost is read back once the lost
-        request is fenced off by the nonce: ``settled`` if the batch shows its transfer
+        ``can_settle`` false. With a file or Redis ``journal`` a rerun first settles the legs a
+        killed run left in flight (behind their recorded nonce fence), so a leg whose request
+        is still on its way is never sent again; legs another live process is settling through
+        the same journal are waited for. A leg whose settle answer was lost is read back once
+        the lost request is fenced off by the nonce: ``settled`` if the batch shows its transfer
         started; settled again if it shows the leg not started; ``unknown`` if the batch cannot
         be read (run again later).
 
@@ -238,24 +265,40 @@ class Settlement(Resource):
             One :class:`LegOutcome` per leg: settled, skipped (and why), failed (and why) or
             unknown.
         """
+        batch_id = check.identifier("batch_id", batch_id)
+        concurrency = check.integer("concurrency", concurrency, minimum=1)
+        wait = check.seconds("wait_for_confirmation", wait_for_confirmation, allow_zero=True)
+        poll_interval = check.seconds("poll_interval", poll_interval, allow_zero=False)
+        on_progress = check.callback("on_progress", on_progress)
+        journal = self._pipeline.journal
+        if journal is not None:  # a rerun: settle what a dead run left in flight, first
+            await journal.resolve_pending(
+                operation=SETTLE_ASSET.operation, match={"batch_id": batch_id}
+            )
         return await settle_batch(
             self.get_batch,
             self._settle_leg,
-            check.identifier("batch_id", batch_id),
-            concurrency=check.integer("concurrency", concurrency, minimum=1),
-            wait_for_confirmation=check.seconds(
-                "wait_for_confirmation", wait_for_confirmation, allow_zero=True
-            ),
-            poll_interval=check.seconds("poll_interval", poll_interval, allow_zero=False),
-            on_progress=check.callback("on_progress", on_progress),
+            batch_id,
+            concurrency=concurrency,
+            wait_for_confirmation=wait,
+            poll_interval=poll_interval,
+            on_progress=on_progress,
             sleep=self._pipeline.sleep,
         )
 
     async def _settle_leg(self, batch_id: str, asset: str) -> Outcome[Transfer | None]:
         """``settle_batch``'s seam: settle one leg; a leg the batch shows started after a lost
-        answer is settled even when the batch names no transfer."""
+        answer is settled even when the batch names no transfer.
+
+        Under the idempotency key ``settle_batch:<batch>:<asset>``: a leg another live process
+        is settling through the same journal is waited for, not sent again."""
         request = _settle_request(batch_id, asset)
-        return await self._written(SETTLE_ASSET, request, reconcile=_reconcile.SETTLE_LEG)
+        return await self._written(
+            SETTLE_ASSET,
+            request,
+            reconcile=_reconcile.SETTLE_LEG,
+            idempotency_key=f"settle_batch:{batch_id}:{asset}",
+        )
 
 
 def _settle_request(batch_id: str, asset: str) -> SettleAsset:
