@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kraken_prime_async import PrimeClient, SecretStr
+from kraken_prime_async import PrimeClient
 from kraken_prime_async.models import CreatedApiKey
 
 
@@ -91,5 +91,4 @@ async def main(config: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    assert SecretStr  # the worker prints no secret: only ids and flags
     asyncio.run(main(json.loads(sys.argv[1])))
