@@ -74,6 +74,7 @@ class RotationLog:
             return cls(None, on_new_key)
         write = await journal.begin(ROTATION, arguments)
         assert isinstance(write, Write)  # no idempotency key: never held by another write
+        await write.sent(None, "")  # its steps may go out from now on: never "never sent"
         return cls(write, on_new_key)
 
     def steps(self) -> AbstractContextManager[None]:

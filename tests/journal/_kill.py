@@ -8,7 +8,6 @@ The sandbox runs in the test process on its own thread (``ThreadedSandbox``); wo
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import sqlite3
@@ -82,7 +81,7 @@ class Workers:
             time.sleep(0.005)
         time.sleep(rng.uniform(0, within))
         running = child.poll() is None
-        os.kill(child.pid, signal.SIGKILL)
+        child.send_signal(signal.SIGKILL)  # a no-op once it has ended
         child.communicate(timeout=30)
         return running
 
