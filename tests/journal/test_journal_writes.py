@@ -131,7 +131,7 @@ async def test_a_cancelled_write_is_resolved_by_the_nonce_fence(tmp_path: Path) 
     async with served(tmp_path / "j.sqlite3", nonce_window=5000) as (sb, client):
         sb.faults.add(CREATE_USER, "delay_before", seconds=0.3)
         task = asyncio.ensure_future(client.api_users.create("Late", "Trader"))
-        while not [e async for e in client.journal.export() if '"sent"' in e]:
+        while not [e async for e in client.journal.export() if '"sent"' in e]:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -142,6 +142,11 @@ async def test_a_cancelled_write_is_resolved_by_the_nonce_fence(tmp_path: Path) 
         assert [r.processed for r in sb.calls(CREATE_USER)] == [False]
 
 
+def _files(folder: Path) -> bytes:
+    """Every byte of the journal's files (the database, its WAL and shared memory)."""
+    return b"".join(path.read_bytes() for path in sorted(folder.glob("j.sqlite3*")))
+
+
 async def test_the_journal_never_holds_a_secret_signature_or_token(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     async with served(path) as (sb, client):
@@ -150,7 +155,7 @@ async def test_the_journal_never_holds_a_secret_signature_or_token(tmp_path: Pat
         sb.add_trade("BTC", "1")
         await client.settlement.create_batch(idempotency_key="b")
         lines = [line async for line in client.journal.export()]
-    stored = path.read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("j.sqlite3-*"))
+    stored = _files(tmp_path)
     exported = "".join(lines)
     for secret in (FAKE_SECRET, key.api_secret.get_secret_value(), key.api_key, sb.api_key):
         assert secret not in exported
