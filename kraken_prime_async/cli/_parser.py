@@ -15,7 +15,7 @@ from .._constants import DEFAULT_TIMEOUT
 from .._resources.fast_api_keys import PERMISSION_NAMES
 from .._version import __version__
 from ..models import AssetKind, BatchStatus, Role, UserStatus
-from . import _batches, _commands, _doctor, _fast_keys, _keys, _sandbox
+from . import _batches, _commands, _doctor, _fast_keys, _journal, _keys, _sandbox
 from ._config import (
     ENV_BASE_URL,
     ENV_KEY,
@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = _leaf(groups, "doctor", "check the setup: URL, clock, credentials, permissions")
     doctor.set_defaults(run=_doctor.doctor)
     _add_sandbox(groups)
+    _journal.register(_group(groups, "journal", "the write journal: audit export"), _leaf)
     run_demo = _leaf(groups, "demo", "run the main job against the embedded sandbox")
     run_demo.add_argument("--legs", type=int, default=12, help=f"legs to settle (1-{len(BOOK)})")
     run_demo.add_argument("--concurrency", type=int, default=4, help="legs settled at once")
