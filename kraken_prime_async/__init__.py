@@ -35,12 +35,14 @@ from .errors import (
     InternalServerError,
     InvalidArgumentsError,
     InvalidNonceError,
+    JournalError,
     KeyRotationError,
     KrakenPrimeError,
     OutcomeUnknownError,
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
+    SecretWithheldError,
     ServiceUnavailableError,
     TemporaryLockoutError,
     ValidationError,
@@ -68,6 +70,9 @@ from .models import (
 
 if TYPE_CHECKING:
     from . import events
+    from ._journal.journal import Journal, Resolution
+    from ._journal.redis import RedisJournal
+    from ._journal.sqlite import SqliteJournal
     from ._keys.fleet import Fleet, FleetGate
     from ._keys.fleet._file import FileLockFleet, FileLockNonceSource
     from ._keys.fleet._redis import RedisFleet, RedisNonceSource
@@ -87,6 +92,10 @@ _LAZY = {
     "FileLockNonceSource": "._keys.fleet._file",
     "Fleet": "._keys.fleet",
     "FleetGate": "._keys.fleet",
+    "Journal": "._journal.journal",
+    "RedisJournal": "._journal.redis",
+    "Resolution": "._journal.journal",
+    "SqliteJournal": "._journal.sqlite",
     "RedisFleet": "._keys.fleet._redis",
     "RedisNonceSource": "._keys.fleet._redis",
 }
@@ -134,6 +143,8 @@ __all__ = [
     "InternalServerError",
     "InvalidArgumentsError",
     "InvalidNonceError",
+    "Journal",
+    "JournalError",
     "KeyAudit",
     "KeyFinding",
     "KeyRotationError",
@@ -151,14 +162,18 @@ __all__ = [
     "RateLimitError",
     "RawResponse",
     "RedisFleet",
+    "RedisJournal",
     "RedisNonceSource",
+    "Resolution",
     "ResponseValidationError",
     "RetryBudget",
     "RetryPolicy",
     "Role",
     "SecretStr",
+    "SecretWithheldError",
     "ServiceUnavailableError",
     "SettlementReport",
+    "SqliteJournal",
     "TemporaryLockoutError",
     "Transfer",
     "Transport",

@@ -71,6 +71,11 @@ async def _run(client: PrimeClient, config: dict[str, Any]) -> Any:
 
 async def main(config: dict[str, Any]) -> None:
     journal = _journal(config)
+    fleet: Any = None
+    if "redis" in config:  # the hosts of a fleet: one key's nonces shared through Redis too
+        from kraken_prime_async import RedisFleet
+
+        fleet = RedisFleet(config["redis"])
     client = PrimeClient(
         config["api_key"],
         config["api_secret"],
@@ -79,6 +84,7 @@ async def main(config: dict[str, Any]) -> None:
         rate_limit=None,
         abandon_hold=0.2,
         journal=journal,
+        fleet=fleet,
     )
     try:
         async with client:
@@ -86,6 +92,8 @@ async def main(config: dict[str, Any]) -> None:
     finally:
         if not isinstance(journal, str):
             await journal.close()
+        if fleet is not None:
+            await fleet.close()
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
 
