@@ -77,6 +77,15 @@ if TYPE_CHECKING:
     from ._keys.fleet._file import FileLockFleet, FileLockNonceSource
     from ._keys.fleet._redis import RedisFleet, RedisNonceSource
     from ._oauth_client import FastApiKeyClient
+    from ._resources.settlement_watch import (
+        BatchConfirmed,
+        BatchCreated,
+        BatchSettled,
+        LegSettled,
+        LegSettling,
+        SettlementEvent,
+        TransferStatus,
+    )
 
 # A library's logger stays silent unless the application configures logging (without a
 # handler, Python's last-resort handler would print warnings to stderr).
@@ -87,17 +96,24 @@ if not any(isinstance(handler, _logging.NullHandler) for handler in _logger.hand
 #: Imported on first use: most processes never share a key or manage Fast API keys (keeps
 #: ``import kraken_prime_async`` lean).
 _LAZY = {
+    "BatchConfirmed": "._resources.settlement_watch",
+    "BatchCreated": "._resources.settlement_watch",
+    "BatchSettled": "._resources.settlement_watch",
     "FastApiKeyClient": "._oauth_client",
     "FileLockFleet": "._keys.fleet._file",
     "FileLockNonceSource": "._keys.fleet._file",
     "Fleet": "._keys.fleet",
     "FleetGate": "._keys.fleet",
     "Journal": "._journal.journal",
-    "RedisJournal": "._journal.redis",
-    "Resolution": "._journal.journal",
-    "SqliteJournal": "._journal.sqlite",
+    "LegSettled": "._resources.settlement_watch",
+    "LegSettling": "._resources.settlement_watch",
     "RedisFleet": "._keys.fleet._redis",
+    "RedisJournal": "._journal.redis",
     "RedisNonceSource": "._keys.fleet._redis",
+    "Resolution": "._journal.journal",
+    "SettlementEvent": "._resources.settlement_watch",
+    "SqliteJournal": "._journal.sqlite",
+    "TransferStatus": "._resources.settlement_watch",
 }
 
 
@@ -124,7 +140,10 @@ __all__ = [
     "AssetKind",
     "AuthenticationError",
     "Batch",
+    "BatchConfirmed",
+    "BatchCreated",
     "BatchPage",
+    "BatchSettled",
     "BatchStatus",
     "ClientState",
     "ClientStateError",
@@ -151,6 +170,8 @@ __all__ = [
     "KrakenPrimeError",
     "Leg",
     "LegOutcome",
+    "LegSettled",
+    "LegSettling",
     "LocalNonceSource",
     "NonceSource",
     "NonceUnit",
@@ -172,10 +193,12 @@ __all__ = [
     "SecretStr",
     "SecretWithheldError",
     "ServiceUnavailableError",
+    "SettlementEvent",
     "SettlementReport",
     "SqliteJournal",
     "TemporaryLockoutError",
     "Transfer",
+    "TransferStatus",
     "Transport",
     "UserStatus",
     "ValidationError",

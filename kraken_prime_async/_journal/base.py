@@ -39,7 +39,7 @@ Status = Literal["pending", "applied", "not_applied"]
 HOLDING: Final = ("pending", "applied")
 
 
-class Entry(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+class Entry(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=False):
     """One journal record (see the module docstring for the three kinds).
 
     ``seq`` is given by the store when the entry is appended (0 before).
@@ -65,7 +65,7 @@ class Entry(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     error: str | None = None
 
 
-class Intent(msgspec.Struct, frozen=True, kw_only=True):
+class Intent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One write's state: its intent entry with what the later entries added.
 
     Attributes
@@ -166,7 +166,7 @@ def _start_ticks(pid: int) -> str:
         return ""
 
 
-class Owner(msgspec.Struct, frozen=True):
+class Owner(msgspec.Struct, frozen=True, gc=False):
     """A writing process: host, pid, start time and a token unique to one journal instance."""
 
     host: str

@@ -49,7 +49,7 @@ async def export_lines(entries: AsyncIterator[Entry]) -> AsyncIterator[str]:
         yield data.decode() + "\n"
 
 
-class Broken(msgspec.Struct, frozen=True):
+class Broken(msgspec.Struct, frozen=True, gc=False):
     """The first broken record of a file: its line number (1-based), ``seq`` if readable, and
     what is wrong."""
 

@@ -42,7 +42,7 @@ _parent: ContextVar[str | None] = ContextVar("kraken_prime_async_journal_parent"
 Resolver = Callable[[Intent], Awaitable[tuple[Status, Any, str]]]
 
 
-class Resolution(msgspec.Struct, frozen=True, kw_only=True):
+class Resolution(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What :meth:`Journal.resolve_pending` found for one pending write.
 
     Attributes

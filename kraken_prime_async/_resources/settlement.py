@@ -13,9 +13,11 @@ from .. import _validation as check
 from .._constants import (
     DEFAULT_SETTLE_CONCURRENCY,
     DEFAULT_SETTLE_POLL_INTERVAL,
+    DEFAULT_WATCH_INTERVAL,
     MAX_LIST_LIMIT,
 )
 from .._endpoint import Endpoint, same
+from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from ..errors import ValidationError
 from ..models import (
@@ -31,6 +33,7 @@ from ._base import Request, Resource, TimeoutLike
 from ._reconcile import base as _reconcile
 from ._reconcile.base import Outcome
 from .settle_batch import ProgressCallback, settle_batch
+from .settlement_watch import Poller, SettlementEvent, listen, reader
 
 
 class CreateBatch(Request, frozen=True):
@@ -90,7 +93,11 @@ def _filter_kind(asset_kind: BatchFilterAssetKind | str | None) -> str | UnsetTy
 class Settlement(Resource):
     """``client.settlement``: settlement batches and legs."""
 
-    __slots__ = ()
+    __slots__ = ("_watches",)
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__(pipeline)
+        self._watches: dict[tuple[str | None, str | None, float], Poller] = {}
 
     async def create_batch(
         self,
@@ -223,6 +230,52 @@ class Settlement(Resource):
             retry=retry,
             idempotency_key=idempotency_key,
         )
+
+    def watch(
+        self,
+        batch_id: str | None = None,
+        *,
+        asset_kind: AssetKind | str | None = None,
+        interval: float | None = None,
+    ) -> AsyncIterator[SettlementEvent]:
+        """Typed change events of one batch (``batch_id``) or of every active batch.
+
+        ``async for event in client.settlement.watch(batch_id): ...`` yields
+        :class:`BatchCreated`, :class:`BatchConfirmed`, :class:`LegSettling`,
+        :class:`TransferStatus`, :class:`LegSettled` and :class:`BatchSettled` (each has
+        ``.name`` and ``.batch_id``), from one read every ``interval`` seconds (default
+        ``DEFAULT_WATCH_INTERVAL``, 5 s) paced like every call of the client. A watch of one
+        batch ends after its ``BatchSettled``; a watch of every active batch (of
+        ``asset_kind``, when given) runs until the iteration is stopped. Tasks watching with the
+        same arguments share one poller: one read per interval, however many listen.
+
+        Raises
+        ------
+        ValidationError
+            A bad ``batch_id``, ``asset_kind`` or ``interval`` (at the first iteration).
+        KrakenPrimeError
+            A read failed (after the client's retries): every listener's iteration ends so.
+        """
+        wanted = None if batch_id is None else check.identifier("batch_id", batch_id)
+        kind = None if asset_kind is None else check.choice("asset_kind", asset_kind, AssetKind)
+        every = DEFAULT_WATCH_INTERVAL if interval is None else interval
+        every = check.seconds("interval", every, allow_zero=False)
+        key = (wanted, kind, every)
+        poller = self._watches.get(key)
+        if poller is None:
+
+            def forget() -> None:
+                self._watches.pop(key, None)
+
+            poller = self._watches[key] = Poller(
+                reader(self, wanted, kind),
+                self.get_batch,
+                interval=every,
+                sleep=self._pipeline.sleep,
+                one_batch=wanted is not None,
+                on_idle=forget,
+            )
+        return listen(poller)
 
     async def settle_batch(
         self,
