@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -29,7 +29,7 @@ import msgspec
 
 from .._constants import JOURNAL_MAX_WAIT, JOURNAL_WAIT_POLL, LOGGER_NAME
 from ..errors import JournalError, KrakenPrimeError, OutcomeUnknownError, ValidationError
-from .base import Entry, Intent, Owner, Status, Store, digest, new_id, now
+from .base import Entry, Intent, Owner, Status, Store, digest, fold, new_id, now
 from .chain import export_lines
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -92,14 +92,21 @@ class Write:
         """Before an attempt goes on the wire (``fence``: its nonce fence)."""
         await self._journal._append("sent", self.intent.id, fence=fence, request_id=request_id)
 
-    async def applied(self, result: Any, how: str) -> None:
-        await self._close("applied", how, result=result)
+    async def applied(self, result: Any, how: str, *, wait: bool = False) -> None:
+        """The write took effect. The outcome is recorded in the background (a crash before
+        it lands leaves the write pending, and resolving it reads the same effect back), unless
+        ``wait``: a result the caller must not hold before it is recorded (a created key, whose
+        resolution would otherwise delete it as a key whose secret was lost)."""
+        if wait:
+            await self._close("applied", how, result=result)
+        else:
+            self._journal._later(self._close("applied", how, result=result))
 
     async def not_applied(self, error: BaseException) -> None:
-        await self._close("not_applied", "refused", error=_error_text(error))
+        self._journal._later(self._close("not_applied", "refused", error=_error_text(error)))
 
     async def unknown(self, error: BaseException) -> None:
-        await self._close("unknown", "unresolved", error=_error_text(error))
+        self._journal._later(self._close("unknown", "unresolved", error=_error_text(error)))
 
     async def stage(self, name: str, **progress: Any) -> None:
         """A step of a multi-step write reached (``progress``: what it learnt, no secret)."""
@@ -146,6 +153,7 @@ class Journal:
         self._owner_text = self.owner.encode()
         self._owned = owned
         self._inflight: set[str] = set()
+        self._background: set[asyncio.Future[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._resolver: Resolver | None = None
 
@@ -206,7 +214,7 @@ class Journal:
         if holder is not None:
             self._inflight.discard(entry.intent)
             return holder
-        state = await self.store.get(entry.intent)
+        state = fold(None, entry)  # what the store recorded, without reading it back
         assert state is not None
         return Write(self, state)
 
@@ -225,6 +233,7 @@ class Journal:
         wanted = digest(operation, arguments)
         waited = 0.0
         while True:
+            await self.flush()
             holder = await self.store.holder(self.key, key)
             if holder is None:
                 return None
@@ -324,6 +333,7 @@ class Journal:
             One per pending write, in the order resolved.
         """
         found = []
+        await self.flush()
         for intent in await self.store.pending(self.key):
             if operation is not None and intent.operation != operation:
                 continue
@@ -337,6 +347,22 @@ class Journal:
             found.append(await self.settle(intent))
         return tuple(found)
 
+    def _later(self, record: Coroutine[Any, Any, None]) -> None:
+        """Record in the background; every read of this journal waits for it first."""
+        task = asyncio.ensure_future(record)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def flush(self) -> None:
+        """Wait for the entries still being recorded in the background (outcomes)."""
+        while self._background:
+            await asyncio.gather(*self._background)
+
+    async def _export(self, since: float | None) -> AsyncIterator[str]:
+        await self.flush()
+        async for line in export_lines(self.store.entries(since)):
+            yield line
+
     def export(self, since: float | None = None) -> AsyncIterator[str]:
         """The journal as hash-chained JSON lines (``async for line in journal.export()``).
 
@@ -345,9 +371,10 @@ class Journal:
         """
         if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):
             raise ValidationError("since", "must be epoch seconds (a number) or None")
-        return export_lines(self.store.entries(since))
+        return self._export(since)
 
     async def close(self) -> None:
         """Close the store if the client opened it (a path given as ``journal=``)."""
+        await self.flush()
         if self._owned:
             await self.store.close()

@@ -103,7 +103,9 @@ async def _once(
     except BaseException:
         write.abandoned()
         raise
-    await write.applied(plain(outcome.value), "read_back" if outcome.read_back else "answer")
+    secret = isinstance(outcome.value, (CreatedApiKey, CreatedFastApiKey))
+    how = "read_back" if outcome.read_back else "answer"
+    await write.applied(plain(outcome.value), how, wait=secret)
     return outcome
 
 

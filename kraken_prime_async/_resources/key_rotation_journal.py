@@ -95,7 +95,7 @@ class RotationLog:
 
     async def finished(self, new: CreatedApiKey) -> None:
         if self.write is not None:
-            await self.write.applied({"new_key_id": new.id}, "replaced")
+            await self.write.applied({"new_key_id": new.id}, "replaced", wait=True)
 
     async def stopped(self, exc: KeyRotationError) -> None:
         """A rotation that raised: rolled back (only the old key live) or left pending."""
