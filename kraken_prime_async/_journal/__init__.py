@@ -12,17 +12,17 @@ business (``_resources/_journaled.py``).
 
 from __future__ import annotations
 
+from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Union
 
 from ..errors import ValidationError
 from .base import Entry, Intent, Owner, Store
 from .journal import Journal, Resolution, Write
 from .memory import MemoryStore
 
-#: ``journal=`` accepts ``None``, a path, or a store (:class:`SqliteJournal`,
-#: :class:`RedisJournal`).
-JournalSetting = Any
+#: ``journal=`` accepts ``None``, a path, or a store (``SqliteJournal``, ``RedisJournal``).
+JournalSetting = Union[str, "PathLike[str]", Store, None]
 
 
 def build_journal(setting: JournalSetting, key: str) -> Journal:
@@ -35,10 +35,10 @@ def build_journal(setting: JournalSetting, key: str) -> Journal:
     """
     if setting is None:
         return Journal(MemoryStore(), key, owned=True)
-    if isinstance(setting, (str, Path)):
+    if isinstance(setting, (str, PathLike)):
         from .sqlite import SqliteJournal  # sqlite3 loads only for a file journal
 
-        return Journal(SqliteJournal(setting), key, owned=True)
+        return Journal(SqliteJournal(Path(setting)), key, owned=True)
     if all(callable(getattr(setting, m, None)) for m in ("append", "claim", "pending", "entries")):
         return Journal(setting, key, owned=False)
     raise ValidationError("journal", "must be None, a file path, a SqliteJournal or a RedisJournal")

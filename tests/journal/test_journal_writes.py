@@ -176,5 +176,5 @@ async def test_a_file_journal_survives_the_client(tmp_path: Path) -> None:
 
 def test_journal_setting_is_checked() -> None:
     with pytest.raises(ValidationError) as caught:
-        PrimeClient(FAKE_API_KEY, FAKE_SECRET, journal=42)
+        PrimeClient(FAKE_API_KEY, FAKE_SECRET, journal=42)  # type: ignore[arg-type]
     assert caught.value.field == "journal"
