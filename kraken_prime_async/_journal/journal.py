@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -154,7 +154,7 @@ class Journal:
         self._owned = owned
         self._inflight: set[str] = set()
         self._background: set[asyncio.Future[None]] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self._resolver: Resolver | None = None
 
     def __repr__(self) -> str:
@@ -174,12 +174,22 @@ class Journal:
     async def _append(self, kind: Any, intent: str, **fields: Any) -> None:
         await self.store.append(Entry(kind=kind, intent=intent, key=self.key, at=now(), **fields))
 
-    def exclusive(self, idempotency_key: str) -> asyncio.Lock:
-        """The in-process lock of one idempotency key (tasks of one process take turns)."""
-        lock = self._locks.get(idempotency_key)
-        if lock is None:
-            lock = self._locks[idempotency_key] = asyncio.Lock()
-        return lock
+    @asynccontextmanager
+    async def exclusive(self, idempotency_key: str) -> AsyncIterator[None]:
+        """Hold one idempotency key in this process (its tasks take turns); the lock is
+        dropped when nobody holds or waits for it."""
+        held = self._locks.get(idempotency_key)
+        if held is None:
+            held = self._locks[idempotency_key] = (asyncio.Lock(), [0])
+        lock, users = held
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[idempotency_key]
 
     async def begin(
         self,
