@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from .._constants import JOURNAL_MAX_WAIT, JOURNAL_WAIT_POLL, LOGGER_NAME
+from .._constants import JOURNAL_MAX_WAIT, JOURNAL_OWNER_LEASE, JOURNAL_WAIT_POLL, LOGGER_NAME
 from ..errors import JournalError, KrakenPrimeError, OutcomeUnknownError, ValidationError
 from .base import Entry, Intent, Owner, Status, Store, digest, fold, new_id, now
 from .chain import export_lines
@@ -154,6 +154,7 @@ class Journal:
         self._owned = owned
         self._inflight: set[str] = set()
         self._background: set[asyncio.Future[None]] = set()
+        self._renewing: asyncio.Future[None] | None = None
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self._resolver: Resolver | None = None
 
@@ -216,6 +217,7 @@ class Journal:
             parent=parent if parent is not None else _parent.get(),
         )
         self._inflight.add(entry.intent)
+        self._keep_alive()
         try:
             holder = await self.store.claim(entry)
         except BaseException:
@@ -357,6 +359,23 @@ class Journal:
             found.append(await self.settle(intent))
         return tuple(found)
 
+    def _keep_alive(self) -> None:
+        """With a store that leases (Redis), renew this writer's lease while it has writes in
+        flight, so a write waiting long for its turn is never taken for a dead one."""
+        renew = getattr(self.store, "renew", None)
+        if renew is None or (self._renewing is not None and not self._renewing.done()):
+            return
+        every = float(getattr(self.store, "lease", JOURNAL_OWNER_LEASE)) / 3
+        self._renewing = asyncio.ensure_future(self._renew(renew, every))
+
+    async def _renew(self, renew: Callable[[Owner], Awaitable[None]], every: float) -> None:
+        while self._inflight:
+            try:
+                await renew(self.owner)
+            except JournalError:
+                logger.warning("journal: the writer's lease could not be renewed")
+            await asyncio.sleep(every)
+
     def _later(self, record: Coroutine[Any, Any, None]) -> None:
         """Record in the background; every read of this journal waits for it first."""
         task = asyncio.ensure_future(record)
@@ -386,5 +405,7 @@ class Journal:
     async def close(self) -> None:
         """Close the store if the client opened it (a path given as ``journal=``)."""
         await self.flush()
+        if self._renewing is not None:
+            self._renewing.cancel()
         if self._owned:
             await self.store.close()

@@ -223,6 +223,16 @@ class RedisJournal:
                 return
             start += _PAGE
 
+    @property
+    def lease(self) -> float:
+        """Seconds a writer on another host counts as alive after its last renewal."""
+        return self._lease_ms / 1000
+
+    async def renew(self, owner: Owner) -> None:
+        """Renew ``owner``'s lease (while it has writes in flight; see ``Journal``)."""
+        key = f"{self._ns}:owner:{owner.token}"
+        await self._run("renew a lease", self.client.set(key, "1", px=self._lease_ms))
+
     async def alive(self, owner: Owner) -> bool:
         here = owner.alive_here()
         if here is not None:

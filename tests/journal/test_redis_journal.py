@@ -8,6 +8,7 @@ their fences, and a rerun finds nothing left, every leg settled exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import time
@@ -101,3 +102,21 @@ def test_two_processes_one_killed(redis: RedisServer, trial: int) -> None:
             assert len(workers.processed(SETTLE, asset=asset)) == 1, asset
         refusals = [e for r in sb.calls(SETTLE) for e in r.errors]
         assert not [e for e in refusals if "already settl" in e], refusals
+
+
+async def test_a_write_in_flight_keeps_its_lease(redis: RedisServer) -> None:
+    import redis as redis_client
+
+    journal = RedisJournal(redis.url, namespace="t-lease", lease=0.3)
+    async with PrimeSandbox(rate_limit=False) as sb:
+        sb.faults.add("CreatePrimeApiUser", "delay_before", seconds=1.0)
+        client = PrimeClient(sb.api_key, sb.api_secret, base_url=sb.url, journal=journal)
+        async with client:
+            writing = asyncio.ensure_future(client.api_users.create("Slow", "Trader"))
+            await asyncio.sleep(0.7)  # more than twice the lease
+            lease = f"t-lease:owner:{client.journal.owner.token}"
+            checker = redis_client.asyncio.Redis.from_url(redis.url)
+            assert await checker.exists(lease)
+            await writing
+            await checker.aclose()
+    await journal.close()
