@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from datetime import datetime
 
 import msgspec
@@ -237,7 +237,7 @@ class Settlement(Resource):
         *,
         asset_kind: AssetKind | str | None = None,
         interval: float | None = None,
-    ) -> AsyncIterator[SettlementEvent]:
+    ) -> AsyncGenerator[SettlementEvent, None]:
         """Typed change events of one batch (``batch_id``) or of every active batch.
 
         ``async for event in client.settlement.watch(batch_id): ...`` yields

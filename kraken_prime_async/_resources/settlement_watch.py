@@ -24,7 +24,7 @@ retries) ends every listener's iteration with that error.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import Any, ClassVar, Final, Protocol, Union
 
 import msgspec
@@ -236,7 +236,7 @@ class Poller:
             self._publish(exc)
 
 
-async def listen(poller: Poller) -> AsyncIterator[SettlementEvent]:
+async def listen(poller: Poller) -> AsyncGenerator[SettlementEvent, None]:
     """Iterate one listener's events until the watched batch is settled or it stops."""
     queue = poller.subscribe()
     try:

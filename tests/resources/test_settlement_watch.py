@@ -116,8 +116,8 @@ async def test_every_active_batch_and_a_late_listener() -> None:
         ticks.tick()
         assert isinstance(await asyncio.wait_for(stream.__anext__(), 5), BatchConfirmed)
         assert isinstance(await asyncio.wait_for(late.__anext__(), 5), BatchConfirmed)
-        await late.aclose()  # type: ignore[attr-defined]
-        await stream.aclose()  # type: ignore[attr-defined]
+        await late.aclose()
+        await stream.aclose()
         # The create's read before writing, then one read per poll for both listeners.
         assert len(sb.calls("ListPrimeSettlementBatches")) == 3
 
