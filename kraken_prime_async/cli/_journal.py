@@ -1,9 +1,10 @@
 """``journal`` commands: export the write journal as hash-chained JSON lines, verify an export.
 
 ``kraken-prime journal export --journal PATH [--since TIME] > audit.jsonl`` reads a file journal
-(``PrimeClient(journal="PATH")``) and writes every record to stdout, each line carrying the
-SHA-256 of the line before it and of itself. ``kraken-prime journal verify audit.jsonl`` exits 0
-when the file is intact and 4 naming the first broken record otherwise.
+(``PrimeClient(journal="PATH")``; ``--redis URL``: a ``RedisJournal``) and writes every record
+to stdout, each line carrying the SHA-256 of the line before it and of itself.
+``kraken-prime journal verify audit.jsonl`` exits 0 when the file is intact and 4 naming the
+first broken record otherwise.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .._constants import DEFAULT_JOURNAL_NAMESPACE
+from .._journal.base import Store
 from .._journal.chain import verify
 from .._journal.journal import Journal
 from ..errors import ValidationError
@@ -29,7 +32,12 @@ Leaf = Callable[..., argparse.ArgumentParser]
 def register(group: Any, leaf: Leaf) -> None:
     """The ``journal export`` and ``journal verify`` commands under ``group``."""
     export = leaf(group, "export", "write the journal as hash-chained JSON lines to stdout")
-    export.add_argument("--journal", required=True, metavar="PATH", help="the SQLite journal file")
+    where = export.add_mutually_exclusive_group(required=True)
+    where.add_argument("--journal", metavar="PATH", help="the SQLite journal file")
+    where.add_argument("--redis", metavar="URL", help="a RedisJournal's server (the redis extra)")
+    export.add_argument(
+        "--namespace", default=DEFAULT_JOURNAL_NAMESPACE, help="the RedisJournal's namespace"
+    )
     export.add_argument(
         "--since",
         metavar="TIME",
@@ -64,13 +72,20 @@ def _journal_file(text: str) -> Path:
     return path
 
 
-async def journal_export(args: argparse.Namespace) -> int:
-    """``journal export --journal PATH [--since TIME]``."""
+def _store(args: argparse.Namespace) -> Store:
+    if args.redis is not None:
+        from .._journal.redis import RedisJournal
+
+        return RedisJournal(args.redis, namespace=args.namespace)
     from .._journal.sqlite import SqliteJournal
 
+    return SqliteJournal(_journal_file(args.journal))
+
+
+async def journal_export(args: argparse.Namespace) -> int:
+    """``journal export (--journal PATH | --redis URL) [--since TIME]``."""
     since = _since(args.since)
-    path = _journal_file(args.journal)
-    journal = Journal(SqliteJournal(path), "", owned=True)
+    journal = Journal(_store(args), "", owned=True)
     count = 0
     try:
         async for line in journal.export(since):

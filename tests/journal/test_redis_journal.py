@@ -21,7 +21,7 @@ from kraken_prime_async import JournalError, PrimeClient, RedisJournal, Validati
 from kraken_prime_async.sandbox import PrimeSandbox
 from tests._fakes import FakeClock
 
-from ..cli._support import ThreadedSandbox
+from ..cli._support import ThreadedSandbox, run_cli
 from ..keys.fleet._redis_server import RedisServer, redis_server
 from ._kill import Workers
 from .test_kill_settle_batch import ASSETS, SETTLE
@@ -120,3 +120,16 @@ async def test_a_write_in_flight_keeps_its_lease(redis: RedisServer) -> None:
             await writing
             await checker.aclose()
     await journal.close()
+
+
+async def test_the_export_command_reads_a_redis_journal(redis: RedisServer) -> None:
+    journal = RedisJournal(redis.url, namespace="t-cli")
+    async with PrimeSandbox(rate_limit=False) as sb:
+        client = PrimeClient(sb.api_key, sb.api_secret, base_url=sb.url, journal=journal)
+        async with client:
+            await client.api_users.create("Desk X", "Trader", idempotency_key="x")
+            lines = [line async for line in client.journal.export()]
+    await journal.close()
+    exported = run_cli("journal", "export", "--redis", redis.url, "--namespace", "t-cli")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == "".join(lines)
