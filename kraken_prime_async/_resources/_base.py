@@ -15,7 +15,7 @@ from .._observability.context import Reconciling
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy, retry_policy
 from .._timeout import coerce_timeout
-from ..errors import KrakenPrimeError, OutcomeUnknownError
+from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
 from ._journaled import journaled
 from ._reconcile.base import LostAnswer, Outcome, Resend, Rule, not_applied
 
@@ -99,7 +99,9 @@ class Resource:
         if timeout is not None:
             coerce_timeout(timeout)
         journal = self._pipeline.journal
-        if journal is None:
+        if journal is None:  # a bare pipeline (clients always have a journal)
+            if idempotency_key is not None:
+                raise ValidationError("idempotency_key", "needs a client with a journal")
             before = None if reconcile.before is None else await reconcile.before(self, request)
             return await self._sent(endpoint, request, reconcile, before, policy, timeout, retry)
         return await journaled(
