@@ -35,12 +35,14 @@ from .errors import (
     InternalServerError,
     InvalidArgumentsError,
     InvalidNonceError,
+    JournalError,
     KeyRotationError,
     KrakenPrimeError,
     OutcomeUnknownError,
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
+    SecretWithheldError,
     ServiceUnavailableError,
     TemporaryLockoutError,
     ValidationError,
@@ -68,10 +70,22 @@ from .models import (
 
 if TYPE_CHECKING:
     from . import events
+    from ._journal.journal import Journal, Resolution
+    from ._journal.redis import RedisJournal
+    from ._journal.sqlite import SqliteJournal
     from ._keys.fleet import Fleet, FleetGate
     from ._keys.fleet._file import FileLockFleet, FileLockNonceSource
     from ._keys.fleet._redis import RedisFleet, RedisNonceSource
     from ._oauth_client import FastApiKeyClient
+    from ._resources.settlement_watch import (
+        BatchConfirmed,
+        BatchCreated,
+        BatchSettled,
+        LegSettled,
+        LegSettling,
+        SettlementEvent,
+        TransferStatus,
+    )
 
 # A library's logger stays silent unless the application configures logging (without a
 # handler, Python's last-resort handler would print warnings to stderr).
@@ -82,13 +96,24 @@ if not any(isinstance(handler, _logging.NullHandler) for handler in _logger.hand
 #: Imported on first use: most processes never share a key or manage Fast API keys (keeps
 #: ``import kraken_prime_async`` lean).
 _LAZY = {
+    "BatchConfirmed": "._resources.settlement_watch",
+    "BatchCreated": "._resources.settlement_watch",
+    "BatchSettled": "._resources.settlement_watch",
     "FastApiKeyClient": "._oauth_client",
     "FileLockFleet": "._keys.fleet._file",
     "FileLockNonceSource": "._keys.fleet._file",
     "Fleet": "._keys.fleet",
     "FleetGate": "._keys.fleet",
+    "Journal": "._journal.journal",
+    "LegSettled": "._resources.settlement_watch",
+    "LegSettling": "._resources.settlement_watch",
     "RedisFleet": "._keys.fleet._redis",
+    "RedisJournal": "._journal.redis",
     "RedisNonceSource": "._keys.fleet._redis",
+    "Resolution": "._journal.journal",
+    "SettlementEvent": "._resources.settlement_watch",
+    "SqliteJournal": "._journal.sqlite",
+    "TransferStatus": "._resources.settlement_watch",
 }
 
 
@@ -115,7 +140,10 @@ __all__ = [
     "AssetKind",
     "AuthenticationError",
     "Batch",
+    "BatchConfirmed",
+    "BatchCreated",
     "BatchPage",
+    "BatchSettled",
     "BatchStatus",
     "ClientState",
     "ClientStateError",
@@ -134,12 +162,16 @@ __all__ = [
     "InternalServerError",
     "InvalidArgumentsError",
     "InvalidNonceError",
+    "Journal",
+    "JournalError",
     "KeyAudit",
     "KeyFinding",
     "KeyRotationError",
     "KrakenPrimeError",
     "Leg",
     "LegOutcome",
+    "LegSettled",
+    "LegSettling",
     "LocalNonceSource",
     "NonceSource",
     "NonceUnit",
@@ -151,16 +183,22 @@ __all__ = [
     "RateLimitError",
     "RawResponse",
     "RedisFleet",
+    "RedisJournal",
     "RedisNonceSource",
+    "Resolution",
     "ResponseValidationError",
     "RetryBudget",
     "RetryPolicy",
     "Role",
     "SecretStr",
+    "SecretWithheldError",
     "ServiceUnavailableError",
+    "SettlementEvent",
     "SettlementReport",
+    "SqliteJournal",
     "TemporaryLockoutError",
     "Transfer",
+    "TransferStatus",
     "Transport",
     "UserStatus",
     "ValidationError",

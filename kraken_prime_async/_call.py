@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -37,6 +38,8 @@ _CANCELLED_NEXT_STEP = {
         "first and skips a leg that shows it started, so no leg is settled twice"
     ),
 }
+#: ``on_sent(fence, request_id)``: see ``_Call.on_sent``.
+OnSent = Callable[[int | None, str], Awaitable[None]]
 
 
 class _Call:
@@ -55,6 +58,7 @@ class _Call:
         "endpoint",
         "nonce_retries",
         "observer",
+        "on_sent",
         "params",
         "policy",
         "started",
@@ -72,6 +76,7 @@ class _Call:
         auth: CallAuth,
         observer: Observer | None,
         request_id: str | None = None,
+        on_sent: OnSent | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.params = params
@@ -86,6 +91,9 @@ class _Call:
         self._request_id = request_id
         self.started = 0.0
         self.trace: Any = None
+        #: Awaited just before each attempt goes on the wire with its nonce fence and the call's
+        #: request id (the write journal records the attempt); raising stops the attempt unsent.
+        self.on_sent = on_sent
 
     @property
     def request_id(self) -> str:

@@ -17,6 +17,7 @@ from ._constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_NONCE_UNIT,
 )
+from ._journal import JournalSetting, build_journal
 from ._keys.gate import KeyGate
 from ._keys.nonces import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, shared_nonce_source
 from ._keys.pacing import RateLimitSetting, resolve
@@ -101,6 +102,14 @@ class PrimeClient(ClientBase):
         150 KB). Reading stops as soon as an answer is over it (nothing more is buffered) and a
         [`ResponseValidationError`][kraken_prime_async.ResponseValidationError] says so
         ([`OutcomeUnknownError`][kraken_prime_async.OutcomeUnknownError] for a write).
+    journal : None, str, Path, SqliteJournal or RedisJournal
+        The write journal (see the guide "Running settlement unattended"): every
+        non-idempotent write records its intent (before anything is sent), each attempt's
+        nonce fence and its outcome there, so ``idempotency_key=`` holds across restarts and
+        ``client.journal.resolve_pending()`` settles what a killed process left in flight.
+        ``None`` (default): in memory, for the process's life; a path: a SQLite file (created
+        if missing); a ``RedisJournal``: shared by the hosts of a fleet. Never holds a
+        secret, signature or token.
     sleep, clock : callables, optional
         Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
 
@@ -135,6 +144,7 @@ class PrimeClient(ClientBase):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        journal: JournalSetting = None,
     ) -> None:
         # The credentials are wrapped first: no frame of this call holds them in plain text, so
         # an error tracker capturing locals on any error below shows a mask.
@@ -160,6 +170,7 @@ class PrimeClient(ClientBase):
         window, max_in_flight, hold = _key_options(
             nonce_unit, nonce_window, max_in_flight, abandon_hold, rate_limit
         )
+        write_journal = build_journal(journal, ref)
         # Last: the process-wide nonce source is registered only once everything else passed.
         nonce_source = _nonce_source(key, ref, nonce_unit, nonce_source, fleet)
         self._fingerprint = ref[:8]
@@ -176,15 +187,17 @@ class PrimeClient(ClientBase):
             abandon_hold=hold,
         )
         self._auth = HmacAuth(key, signer, nonce_source, window)
-        self._start(self._auth, self._gate, conn)
+        self._start(self._auth, self._gate, conn).journal = write_journal
         self._attach_resources()
 
     def _attach_resources(self) -> None:
         # The resource modules load with the first client, not with ``import kraken_prime_async``
         # (their endpoint tables, request Structs and helpers are most of the package's own
         # import time).
+        from ._resources._recorded import resolver
         from ._resources.api_user_keys import ApiUserKeys
         from ._resources.api_users import ApiUsers
+        from ._resources.key_rotation_journal import ROTATION
         from ._resources.settlement import Settlement
 
         self.api_users: ApiUsers = ApiUsers(self._pipeline)
@@ -193,6 +206,13 @@ class PrimeClient(ClientBase):
         """Tag "API User Keys"."""
         self.settlement: Settlement = Settlement(self._pipeline)
         """Tag "Settlement"."""
+        resources = {
+            "api_users": self.api_users,
+            "api_user_keys": self.api_user_keys,
+            "settlement": self.settlement,
+        }
+        workflows = {ROTATION: self.api_user_keys.resolve_rotation}
+        self._pipeline.journal.attach(resolver(resources, workflows))
 
     def _sibling(self, api_key: str, api_secret: SecretStr) -> PrimeClient:
         """A short-lived client for another key of the account (key rotation verifies the new

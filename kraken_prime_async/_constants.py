@@ -111,3 +111,17 @@ DEFAULT_MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
 ERROR_BODY_SNIPPET: Final = 200
 
 LOGGER_NAME: Final = "kraken_prime_async"
+
+#: Write journal (``PrimeClient(journal=...)``): how long a SQLite journal waits for another
+#: process's transaction (seconds), how often a write waits for one another live process has in
+#: flight under the same idempotency key is re-read, and for how long at most (seconds).
+JOURNAL_BUSY_TIMEOUT: Final = 10.0
+JOURNAL_WAIT_POLL: Final = 0.2
+JOURNAL_MAX_WAIT: Final = 120.0
+#: A Redis journal member on another host counts as alive while its lease (renewed every third
+#: of it while the journal is open) has not expired, in seconds.
+JOURNAL_OWNER_LEASE: Final = 60.0
+DEFAULT_JOURNAL_NAMESPACE: Final = "kraken-prime:journal"
+
+#: ``client.settlement.watch``: seconds between polls (every poll is one paced read).
+DEFAULT_WATCH_INTERVAL: Final = 5.0

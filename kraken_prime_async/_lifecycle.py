@@ -28,6 +28,7 @@ from .errors import ClientStateError
 
 if TYPE_CHECKING:
     from ._auth import RequestAuth
+    from ._journal.journal import Journal
     from ._keys.gate import KeyGate, NoGate
     from ._observability.observer import Observer
     from ._stats import ClientStats
@@ -128,6 +129,12 @@ class ClientBase:
         return self._pipeline.stats.snapshot()
 
     @property
+    def journal(self) -> Journal:
+        """The client's write journal: ``resolve_pending()``, ``export()`` (``journal=``)."""
+        journal: Journal = self._pipeline.journal
+        return journal
+
+    @property
     def base_url(self) -> str:
         """The base URL requests go to."""
         return self._base_url
@@ -180,3 +187,5 @@ class ClientBase:
         self._state = ClientState.CLOSED
         self._pipeline.gate.close()  # the key's shared gate and counter, when the last user
         await self._transport.close()
+        if self._pipeline.journal is not None:
+            await self._pipeline.journal.close()  # a store the client opened from a path

@@ -18,13 +18,15 @@ from ._auth import BearerAuth, TokenProvider
 from ._client import PrimeClient
 from ._config import fast_api_settings, renamed
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES
+from ._journal import JournalSetting, build_journal
 from ._keys.gate import NO_GATE
 from ._lifecycle import ClientBase, connection
 from ._observability.context import EventCallback
 from ._resources._base import TimeoutLike
+from ._resources._recorded import resolver
 from ._resources.fast_api_keys import FastApiKeys
 from ._retry import RetryPolicy
-from ._secret import Credential, MaskedDict
+from ._secret import Credential, MaskedDict, fingerprint
 from ._transports.base import Transport
 from .errors import ValidationError
 
@@ -68,6 +70,9 @@ class FastApiKeyClient(ClientBase):
         the global providers, when the application has set them before building the client.
     max_response_bytes : int
         Largest answer accepted, in bytes (default 4 MiB), as for ``PrimeClient``.
+    journal : None, str, Path, SqliteJournal or RedisJournal
+        The write journal, as for ``PrimeClient`` (``fast_api_keys.create(...,
+        idempotency_key=...)``, ``oauth.journal.resolve_pending()``).
     sleep, clock : callables, optional
         Injected ``asyncio.sleep`` and ``time.time`` (tests use them so nothing waits for real).
 
@@ -103,6 +108,7 @@ class FastApiKeyClient(ClientBase):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        journal: JournalSetting = None,
     ) -> None:
         token = Credential(access_token)  # wrapped first: no frame of this call shows it
         del access_token
@@ -121,12 +127,15 @@ class FastApiKeyClient(ClientBase):
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
         )
+        # OAuth tokens are replaced; the journal's records are the account's behind this host.
+        write_journal = build_journal(journal, "oauth:" + fingerprint(conn.base_url, 32))
         self._auth = auth
-        self._start(auth, NO_GATE, conn)
+        self._start(auth, NO_GATE, conn).journal = write_journal
         self.fast_api_keys: FastApiKeys[PrimeClient] = FastApiKeys(
             self._pipeline, conn.base_url, PrimeClient.from_fast_api_key
         )
         """Tag "Fast API"."""
+        write_journal.attach(resolver({"fast_api_keys": self.fast_api_keys}, {}))
 
     @classmethod
     def from_env(cls, **overrides: Any) -> FastApiKeyClient:

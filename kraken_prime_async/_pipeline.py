@@ -31,7 +31,7 @@ import msgspec
 from yarl import URL
 
 from ._auth import RequestAuth
-from ._call import PhaseHooks, _Call
+from ._call import OnSent, PhaseHooks, _Call
 from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
@@ -98,6 +98,9 @@ class Pipeline(PhaseHooks):
         self.stats = ClientStats()
         #: The client's listeners (events, OpenTelemetry), ``None`` when nothing listens.
         self.observer = observer
+        #: The client's write journal (``_journal.Journal``; set by the client, ``None`` on a
+        #: bare pipeline): non-idempotent writes record their intent and outcome in it.
+        self.journal: Any = None
 
     async def call(
         self,
@@ -108,6 +111,7 @@ class Pipeline(PhaseHooks):
         retry: RetryPolicy | None = None,
         prior_attempts: int = 0,
         request_id: str | None = None,
+        on_sent: OnSent | None = None,
     ) -> R:
         """Run ``endpoint`` with ``request``'s fields and return its unwrapped result.
 
@@ -115,6 +119,7 @@ class Pipeline(PhaseHooks):
         sent again after its lost answer was proven not applied). They count against the
         policy's ``max_attempts``, and every attempt of this call counts as a retry.
         ``request_id``: that earlier call's id (the write keeps one id across its sends).
+        ``on_sent``: awaited before each attempt is sent (the write journal's record).
         """
         policy = retry or self.retry
         if prior_attempts:
@@ -129,6 +134,7 @@ class Pipeline(PhaseHooks):
             self._auth.begin(),
             self.observer,
             request_id,
+            on_sent,
         )
         call.attempts = prior_attempts
         self._call_started(call)
@@ -210,6 +216,8 @@ class Pipeline(PhaseHooks):
         if call.attempts > 1:
             self.stats.retries += 1
         prepared = await call.auth.prepare(endpoint, call.params, self._user_agent)
+        if call.on_sent is not None:
+            await call.on_sent(prepared.fence, call.request_id)
         started = time.perf_counter()
         status: int | None = None
         slot.sending()

@@ -20,6 +20,10 @@ class SecretStr:
 
     __slots__ = ("_value",)
 
+    #: ``True`` on the key a repeated create returns from the write journal: the secret went
+    #: to the first call only and reading it raises ``SecretWithheldError``.
+    withheld = False
+
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
             raise TypeError("SecretStr holds a str")

@@ -20,6 +20,8 @@
     ├── OutcomeUnknownError               a write whose effect could not be established
     ├── KeyRotationError                  a key rotation did not complete (``.live_key_ids``)
     ├── CoordinationError                 a fleet's shared store (Redis, lock file) failed; not sent
+    │   └── JournalError                  the write journal could not record an intent; not sent
+    ├── SecretWithheldError               a replayed key create: its secret went to the first call
     └── ResponseValidationError           the answer did not have the expected shape
 
 Retryability is a property of the exception (``.retryable``); the retry policy reads it.
@@ -45,12 +47,14 @@ __all__ = [
     "InternalServerError",
     "InvalidArgumentsError",
     "InvalidNonceError",
+    "JournalError",
     "KeyRotationError",
     "KrakenPrimeError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseValidationError",
+    "SecretWithheldError",
     "ServiceUnavailableError",
     "TemporaryLockoutError",
     "ValidationError",
@@ -331,6 +335,33 @@ class CoordinationError(KrakenPrimeError):
     def __init__(self, message: str, *, store: str) -> None:
         self.store = store
         super().__init__(message)
+
+
+class JournalError(CoordinationError):
+    """The write journal (``PrimeClient(journal=...)``) could not record a write's intent or
+    outcome, or could not be read.
+
+    Raised before the request is sent when the intent could not be recorded, so the call had no
+    effect at Kraken. When only the outcome could not be recorded the write took effect and the
+    journal keeps it pending: ``client.journal.resolve_pending()`` settles it later.
+
+    Attributes
+    ----------
+    store : str
+        The journal that failed (a SQLite file's path, ``"redis host:port/db"``), without
+        credentials.
+    """
+
+
+class SecretWithheldError(KrakenPrimeError):
+    """The secret of a key created under an ``idempotency_key`` was asked for again.
+
+    A repeated ``api_user_keys.create`` / ``fast_api_keys.create`` with the same idempotency key
+    returns the recorded key without sending anything, and the journal never stores a secret:
+    the secret was returned once, to the call that created the key. Its ``secret_withheld`` is
+    ``True`` and reading its secret raises this. Keep the secret from the first call, or
+    rotate the key.
+    """
 
 
 class _Sealed:

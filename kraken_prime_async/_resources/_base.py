@@ -8,13 +8,15 @@ from typing import Any, TypeVar
 import aiohttp
 import msgspec
 
+from .._call import OnSent
 from .._constants import LOGGER_NAME
 from .._endpoint import Endpoint
 from .._observability.context import Reconciling
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy, retry_policy
 from .._timeout import coerce_timeout
-from ..errors import KrakenPrimeError, OutcomeUnknownError
+from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
+from ._journaled import journaled
 from ._reconcile.base import LostAnswer, Outcome, Resend, Rule, not_applied
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -63,10 +65,16 @@ class Resource:
         reconcile: Rule[Res, Q, F],
         timeout: TimeoutLike | None,
         retry: RetryPolicy | None,
+        idempotency_key: str | None = None,
     ) -> R | F:
         """A non-idempotent write; a lost answer is settled by the ``reconcile`` rule."""
         outcome = await self._written(
-            endpoint, request, reconcile=reconcile, timeout=timeout, retry=retry
+            endpoint,
+            request,
+            reconcile=reconcile,
+            timeout=timeout,
+            retry=retry,
+            idempotency_key=idempotency_key,
         )
         return outcome.value
 
@@ -78,36 +86,71 @@ class Resource:
         reconcile: Rule[Res, Q, F],
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
+        idempotency_key: str | None = None,
     ) -> Outcome[R | F]:
         """As ``_write()``, also saying whether the result was read back after a lost answer.
 
-        The rule's ``before`` read (if any) runs once, before the first send. After a lost
-        answer the rule reads back: applied → its result; proven not applied → the write is sent
-        again as a new attempt, while the retry policy's ``max_attempts`` allows (then the
-        failure of the last attempt is raised: the write did not take effect). A resend refused
-        outright is raised, unless the rule's ``refused`` hook finds the refusal revealed the
-        lost request's effect (it then undoes it and the write is sent again).
-
-        The write keeps one request id across its sends; each read-back runs inside
-        ``Reconciling``, which reports how it ended (``reconciled`` event, INFO
-        record, ``reconcile`` span) under that id.
+        With the client's journal (``_journaled.journaled``) the write's intent is recorded
+        before anything is sent, each attempt's fence just before it goes out, and the outcome
+        after; under an ``idempotency_key`` a write already recorded is returned unsent.
         """
         # Checked before the rule's read-before-write, so a bad argument sends nothing.
         policy = retry_policy("retry", retry) or self._pipeline.retry
         if timeout is not None:
             coerce_timeout(timeout)
+        journal = self._pipeline.journal
+        if journal is None:  # a bare pipeline (clients always have a journal)
+            if idempotency_key is not None:
+                raise ValidationError("idempotency_key", "needs a client with a journal")
+            before = None if reconcile.before is None else await reconcile.before(self, request)
+            return await self._sent(endpoint, request, reconcile, before, policy, timeout, retry)
+        return await journaled(
+            self,
+            journal,
+            endpoint,
+            request,
+            reconcile,
+            lambda before, on_sent: self._sent(
+                endpoint, request, reconcile, before, policy, timeout, retry, on_sent
+            ),
+            idempotency_key,
+        )
+
+    async def _sent(
+        self: Res,
+        endpoint: Endpoint[Any, R],
+        request: Q,
+        reconcile: Rule[Res, Q, F],
+        before: object,
+        policy: RetryPolicy,
+        timeout: TimeoutLike | None,
+        retry: RetryPolicy | None,
+        on_sent: OnSent | None = None,
+    ) -> Outcome[R | F]:
+        """Send the write, settling a lost answer by ``reconcile`` (``before``: its read).
+
+        After a lost answer the rule reads back: applied → its result; proven not applied → the
+        write is sent again as a new attempt, while the retry policy's ``max_attempts`` allows
+        (then the failure of the last attempt is raised: the write did not take effect). A
+        resend refused outright is raised, unless the rule's ``refused`` hook finds the refusal
+        revealed the lost request's effect (it then undoes it and the write is sent again).
+
+        The write keeps one request id across its sends; each read-back runs inside
+        ``Reconciling``, which reports how it ended (``reconciled`` event, INFO
+        record, ``reconcile`` span) under that id.
+        """
         max_attempts = policy.max_attempts
-        before = None if reconcile.before is None else await reconcile.before(self, request)
         attempts, lost, refused = 0, None, None
         while True:
             try:
-                value = await self._call(
+                value = await self._pipeline.call(
                     endpoint,
                     request,
-                    timeout=timeout,
-                    retry=retry,
+                    timeout=None if timeout is None else coerce_timeout(timeout),
+                    retry=retry_policy("retry", retry),
                     prior_attempts=attempts,
                     request_id=None if lost is None else lost.error.request_id,
+                    on_sent=on_sent,
                 )
                 return Outcome(value)
             except OutcomeUnknownError as exc:
@@ -117,9 +160,7 @@ class Resource:
                 if lost is None or reconcile.refused is None:
                     raise  # refused outright, or a resend refused for its own reasons
                 attempts, refused = attempts + 1, exc
-            with Reconciling(self._pipeline.observer, endpoint.operation, lost.error) as step:
-                verdict = await self._verdict(reconcile, lost, refused)
-                step.how = "not_applied" if isinstance(verdict, Resend) else reconcile.how
+            verdict = await self._reconcile_lost(reconcile, lost, refused)
             if not isinstance(verdict, Resend):
                 return Outcome(verdict, read_back=True)
             if attempts >= max_attempts:
@@ -134,6 +175,23 @@ class Resource:
                 max_attempts,
                 extra={"request_id": lost.error.request_id},
             )
+
+    async def _reconcile_lost(
+        self: Res,
+        reconcile: Rule[Res, Q, F],
+        lost: LostAnswer[Q],
+        refused: KrakenPrimeError | None = None,
+    ) -> F | Resend:
+        """The one place a lost write is settled by its rule, reported as a reconciliation.
+
+        Used after an answer lost in this process (``_sent``) and for a write a dead process
+        left pending in the journal (``client.journal.resolve_pending()``, whose ``lost`` carries
+        the recorded fence and ``before``).
+        """
+        with Reconciling(self._pipeline.observer, lost.operation, lost.error) as step:
+            verdict = await self._verdict(reconcile, lost, refused)
+            step.how = "not_applied" if isinstance(verdict, Resend) else reconcile.how
+        return verdict
 
     async def _verdict(
         self: Res,

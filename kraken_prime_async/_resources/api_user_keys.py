@@ -4,11 +4,13 @@ workflows live in ``key_rotation`` and ``key_audit``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 
 from .. import _validation as check
 from .._endpoint import Data, Endpoint, same
+from .._journal.base import Intent, Status
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from ..models import ApiKey, CreatedApiKey, KeyAudit
@@ -17,6 +19,7 @@ from ._reconcile import users as _reconcile
 from .api_users import ApiUsers
 from .key_audit import UpdatedAtUnit, audit_keys
 from .key_rotation import SiblingFactory, rotate_key
+from .key_rotation_journal import NewKeyCallback, resolve_rotation
 
 
 class UserId(Request, frozen=True):
@@ -89,6 +92,7 @@ class ApiUserKeys(Resource):
         self,
         user_id: str,
         *,
+        idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> CreatedApiKey:
@@ -103,10 +107,23 @@ class ApiUserKeys(Resource):
         delete fails, [`OutcomeUnknownError`][kraken_prime_async.errors.OutcomeUnknownError] names
         the key in
         ``orphan_key_id``. See ``docs/guarantees.md``, "Exactly-once writes".
+
+        ``idempotency_key``: with the same key and the same arguments, a later call (in this
+        process or, with a file or Redis ``journal``, after a restart) returns the recorded
+        result without sending; a pending one is settled first. Other arguments raise
+        ``ValidationError``. See "Running settlement
+        unattended". The journal never
+        stores a secret: the key a repeated call returns has ``api_secret.withheld`` true, and
+        reading that secret raises ``SecretWithheldError``.
         """
         request = UserId(user_id=check.identifier("user_id", user_id))
         return await self._write(
-            CREATE, request, reconcile=_reconcile.CREATE_KEY, timeout=timeout, retry=retry
+            CREATE,
+            request,
+            reconcile=_reconcile.CREATE_KEY,
+            timeout=timeout,
+            retry=retry,
+            idempotency_key=idempotency_key,
         )
 
     async def list(
@@ -162,10 +179,12 @@ class ApiUserKeys(Resource):
         *,
         whitelisted_ips: Iterable[str] | None = None,
         verify: bool = True,
+        on_new_key: NewKeyCallback | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> CreatedApiKey:
-        """Replace a key with a new one: create, verify, set the allow-list, delete the old one.
+        """Replace a key with a new one: create, verify, set the allow-list, hand the new key
+        over, delete the old one.
 
         Parameters
         ----------
@@ -176,6 +195,12 @@ class ApiUserKeys(Resource):
         verify : bool, default True
             Prove the new key works (a signed read made with it) before the old one is
             deleted.
+        on_new_key : callable, optional
+            ``on_new_key(new)`` (may be async): store the new key and its secret durably. It is
+            called after verification and before the old key is deleted; if it raises, the new
+            key is deleted and the old one kept. Required with a file or Redis ``journal``:
+            each stage is then recorded, and after a crash ``client.journal.resolve_pending()``
+            finishes a rotation whose new key was delivered and deletes an undelivered one.
         timeout, retry
             Apply to every request of the rotation.
 
@@ -209,7 +234,13 @@ class ApiUserKeys(Resource):
             verify=verify,
             timeout=timeout,
             retry=retry,
+            on_new_key=on_new_key,
         )
+
+    async def resolve_rotation(self, intent: Intent) -> tuple[Status, Any, str]:
+        """The journal's resolver of a rotation a dead process left pending
+        (``key_rotation_journal``)."""
+        return await resolve_rotation(self, self._pipeline.journal, intent)
 
     async def audit(
         self,

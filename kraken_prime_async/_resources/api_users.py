@@ -57,6 +57,7 @@ class ApiUsers(Resource):
         name: str,
         role: Role | RoleName,
         *,
+        idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> ApiUser:
@@ -69,13 +70,24 @@ class ApiUsers(Resource):
         otherwise [`OutcomeUnknownError`][kraken_prime_async.errors.OutcomeUnknownError] says what
         is known.
         See ``docs/guarantees.md``, "Exactly-once writes".
+
+        ``idempotency_key``: with the same key and the same arguments, a later call (in this
+        process or, with a file or Redis ``journal``, after a restart) returns the recorded
+        result without sending; a pending one is settled first. Other arguments raise
+        ``ValidationError``. See "Running settlement
+        unattended".
         """
         request = CreateUser(
             name=check.name("name", name, max_length=MAX_USER_NAME_LENGTH),
             role=check.choice("role", role, Role),
         )
         return await self._write(
-            CREATE, request, reconcile=_reconcile.CREATE_USER, timeout=timeout, retry=retry
+            CREATE,
+            request,
+            reconcile=_reconcile.CREATE_USER,
+            timeout=timeout,
+            retry=retry,
+            idempotency_key=idempotency_key,
         )
 
     async def get(

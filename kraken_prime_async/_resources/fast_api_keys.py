@@ -224,6 +224,7 @@ class FastApiKeys(Resource, Generic[P]):
         query_from: Timestamp | None = None,
         query_to: Timestamp | None = None,
         valid_until: Timestamp | None = None,
+        idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> CreatedFastApiKey:
@@ -243,6 +244,11 @@ class FastApiKeys(Resource, Generic[P]):
             (millisecond) ``PrimeClient``, 5000 lets requests arrive up to 5 s out of order.
         query_from, query_to, valid_until : int or datetime, optional
             Unix seconds (0: none) or aware datetimes.
+        idempotency_key : str, optional
+            With the same key and arguments a later call (after a restart too, with a file or
+            Redis ``journal``) returns the recorded key without sending; its ``secret`` is then
+            withheld (``secret.withheld``; the journal never stores it). Other arguments raise
+            ``ValidationError``.
 
         Returns
         -------
@@ -262,7 +268,12 @@ class FastApiKeys(Resource, Generic[P]):
         fields = _Fields(ip_allowlist, nonce_window, permissions, query_from, query_to, valid_until)
         request = _Parameters(api_key_name=name, **fields.as_kwargs())
         return await self._write(
-            CREATE, request, reconcile=_reconcile.FAST_API_CREATE, timeout=timeout, retry=retry
+            CREATE,
+            request,
+            reconcile=_reconcile.FAST_API_CREATE,
+            timeout=timeout,
+            retry=retry,
+            idempotency_key=idempotency_key,
         )
 
     async def list(

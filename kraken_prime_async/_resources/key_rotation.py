@@ -16,7 +16,13 @@ Steps, each safe against a lost answer:
    in seconds, the smallest unit, so whichever unit the key is used with later stays above it.
    It runs before the allow-list is set, so it works from the host running the rotation.
 4. ``UpdatePrimeApiUserKey``: the allow-list (the old key's, or ``whitelisted_ips``).
-5. ``DeletePrimeApiUserKey`` of the old key; a lost or refused answer is resolved by listing.
+5. ``on_new_key(new)``: the new key (with its secret) is handed over before the old key goes
+   (the CLI writes ``--secret-file`` here); a callback that raises rolls the rotation back.
+6. ``DeletePrimeApiUserKey`` of the old key; a lost or refused answer is resolved by listing.
+
+With the client's journal each stage is recorded (``key_rotation_journal``), so after a crash
+``client.journal.resolve_pending()`` finishes a rotation whose new key was delivered and undoes
+one whose new key was not.
 
 If step 3 or 4 fails, or the old key's delete is refused, the new key is deleted (confirmed by
 listing) and [`KeyRotationError`][kraken_prime_async.errors.KeyRotationError] says so; the old key
@@ -50,6 +56,7 @@ from ..errors import (
 )
 from ..models import BatchPage, CreatedApiKey
 from ._base import TimeoutLike
+from .key_rotation_journal import NewKeyCallback, RotationLog, check_delivery
 
 if TYPE_CHECKING:
     from .api_user_keys import ApiUserKeys
@@ -225,6 +232,7 @@ async def rotate_key(
     verify: bool,
     timeout: TimeoutLike | None,
     retry: RetryPolicy | None,
+    on_new_key: NewKeyCallback | None = None,
 ) -> CreatedApiKey:
     """The workflow behind ``client.api_user_keys.rotate`` (see the module docstring)."""
     user_id = check.identifier("user_id", user_id)
@@ -238,14 +246,42 @@ async def rotate_key(
         coerce_timeout(timeout)  # checked now: a bad value must not surface after a write
     if retry is not None and not isinstance(retry, RetryPolicy):
         raise ValidationError("retry", "must be a RetryPolicy")
+    journal = keys._pipeline.journal
+    deliver_to = check_delivery(journal, on_new_key)
     rotation = _Rotation(keys, user_id, key_id, {"timeout": timeout, "retry": retry})
     before = await keys.list(user_id, timeout=timeout, retry=retry)
     old = next((key for key in before if key.id == key_id), None)
     if old is None:
         raise rotation.error("the user has no such key; nothing was changed", "start")
     allow = list(old.whitelisted_ips) if ips is None else ips
-    new = await rotation.create()
+    arguments = {"user_id": user_id, "key_id": key_id, "whitelisted_ips": allow}
+    log = await RotationLog.begin(journal, arguments, deliver_to)
+    try:
+        new = await _replace(rotation, log, sibling, verify, allow)
+    except KeyRotationError as exc:
+        await log.stopped(exc)
+        raise
+    except BaseException:
+        log.abandoned()
+        raise
+    await log.finished(new)
+    logger.info("key rotation for %s: key %s replaced by %s", user_id, key_id, new.id)
+    return new
+
+
+async def _replace(
+    rotation: _Rotation,
+    log: RotationLog,
+    sibling: SiblingFactory | None,
+    verify: bool,
+    allow: list[str],
+) -> CreatedApiKey:
+    """Create, verify, set the allow-list, deliver, delete the old key (each stage logged)."""
+    keys, user_id = rotation.keys, rotation.user_id
+    with log.steps():
+        new = await rotation.create()
     logger.info("key rotation for %s: created key %s", user_id, new.id)
+    await log.stage("created", new_key_id=new.id)
     stage = "verify"
     try:
         if verify:
@@ -255,6 +291,8 @@ async def rotate_key(
         if allow:
             updated = await keys.update(user_id, new.id, whitelisted_ips=allow, **rotation.tail)
             new = msgspec.structs.replace(new, whitelisted_ips=updated.whitelisted_ips)
+        stage = "deliver"
+        await log.deliver(new)
     except (Exception, asyncio.CancelledError) as exc:  # the new key must not be left behind
         try:
             await rotation.roll_back(new, stage, exc)
@@ -264,6 +302,6 @@ async def rotate_key(
             if failure.new_key is not None:
                 logger.warning("key rotation cancelled: new key %s may be live: delete it", new.id)
             raise exc from None
+    await log.stage("deleting_old")
     await _delete_old(rotation, new)
-    logger.info("key rotation for %s: key %s replaced by %s", user_id, key_id, new.id)
     return new

@@ -149,5 +149,8 @@ async def _settle_leg(settle_leg: SettleLeg, batch_id: str, asset: str) -> LegOu
         return LegOutcome(asset, "unknown", reason="answer lost; leg not read back", error=exc)
     except KrakenPrimeError as exc:
         return LegOutcome(asset, "failed", reason=type(exc).__name__, error=exc)
-    reason = "answer lost; the batch shows it started" if outcome.read_back else None
+    if outcome.replayed:
+        reason: str | None = "settled by an earlier run or another process (journal)"
+    else:
+        reason = "answer lost; the batch shows it started" if outcome.read_back else None
     return LegOutcome(asset, "settled", reason=reason, transfer=outcome.value)

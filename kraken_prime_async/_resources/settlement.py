@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from datetime import datetime
 
 import msgspec
@@ -13,9 +13,11 @@ from .. import _validation as check
 from .._constants import (
     DEFAULT_SETTLE_CONCURRENCY,
     DEFAULT_SETTLE_POLL_INTERVAL,
+    DEFAULT_WATCH_INTERVAL,
     MAX_LIST_LIMIT,
 )
 from .._endpoint import Endpoint, same
+from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from ..errors import ValidationError
 from ..models import (
@@ -34,6 +36,7 @@ from ._base import Request, Resource, TimeoutLike
 from ._reconcile import base as _reconcile
 from ._reconcile.base import Outcome
 from .settle_batch import ProgressCallback, settle_batch
+from .settlement_watch import Poller, SettlementEvent, listen, reader
 
 
 class CreateBatch(Request, frozen=True):
@@ -93,12 +96,17 @@ def _filter_kind(asset_kind: BatchFilterAssetKind | str | None) -> str | UnsetTy
 class Settlement(Resource):
     """``client.settlement``: settlement batches and legs."""
 
-    __slots__ = ()
+    __slots__ = ("_watches",)
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__(pipeline)
+        self._watches: dict[tuple[str | None, str | None, float], Poller] = {}
 
     async def create_batch(
         self,
         asset_kind: AssetKind | AssetKindName | None = None,
         *,
+        idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> Batch:
@@ -111,11 +119,22 @@ class Settlement(Resource):
         returned; none means the create did not happen and it is sent again (within
         ``max_attempts``; a batch another worker made before the call is never returned).
         See ``docs/guarantees.md``, "Exactly-once writes".
+
+        ``idempotency_key``: with the same key and the same arguments, a later call (in this
+        process or, with a file or Redis ``journal``, after a restart) returns the recorded
+        result without sending; a pending one is settled first. Other arguments raise
+        ``ValidationError``. See "Running settlement
+        unattended".
         """
         kind = UNSET if asset_kind is None else check.choice("asset_kind", asset_kind, AssetKind)
         request = CreateBatch(asset_kind=kind)
         return await self._write(
-            CREATE_BATCH, request, reconcile=_reconcile.CREATE_BATCH, timeout=timeout, retry=retry
+            CREATE_BATCH,
+            request,
+            reconcile=_reconcile.CREATE_BATCH,
+            timeout=timeout,
+            retry=retry,
+            idempotency_key=idempotency_key,
         )
 
     async def get_batch(
@@ -186,6 +205,7 @@ class Settlement(Resource):
         batch_id: str,
         asset: str,
         *,
+        idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
         retry: RetryPolicy | None = None,
     ) -> Transfer:
@@ -198,11 +218,68 @@ class Settlement(Resource):
         without a named transfer raises
         [`OutcomeUnknownError`][kraken_prime_async.errors.OutcomeUnknownError].
         See ``docs/guarantees.md``, "Exactly-once writes".
+
+        ``idempotency_key``: with the same key and the same arguments, a later call (in this
+        process or, with a file or Redis ``journal``, after a restart) returns the recorded
+        result without sending; a pending one is settled first. Other arguments raise
+        ``ValidationError``. See "Running settlement
+        unattended".
         """
         request = _settle_request(batch_id, asset)
         return await self._write(
-            SETTLE_ASSET, request, reconcile=_reconcile.SETTLE_ASSET, timeout=timeout, retry=retry
+            SETTLE_ASSET,
+            request,
+            reconcile=_reconcile.SETTLE_ASSET,
+            timeout=timeout,
+            retry=retry,
+            idempotency_key=idempotency_key,
         )
+
+    def watch(
+        self,
+        batch_id: str | None = None,
+        *,
+        asset_kind: AssetKind | str | None = None,
+        interval: float | None = None,
+    ) -> AsyncGenerator[SettlementEvent, None]:
+        """Typed change events of one batch (``batch_id``) or of every active batch.
+
+        ``async for event in client.settlement.watch(batch_id): ...`` yields
+        ``BatchCreated``, ``BatchConfirmed``, ``LegSettling``,
+        ``TransferStatus``, ``LegSettled`` and ``BatchSettled`` (each has
+        ``.name`` and ``.batch_id``), from one read every ``interval`` seconds (default
+        ``DEFAULT_WATCH_INTERVAL``, 5 s) paced like every call of the client. A watch of one
+        batch ends after its ``BatchSettled``; a watch of every active batch (of
+        ``asset_kind``, when given) runs until the iteration is stopped. Tasks watching with the
+        same arguments share one poller: one read per interval, however many listen.
+
+        Raises
+        ------
+        ValidationError
+            A bad ``batch_id``, ``asset_kind`` or ``interval`` (at the first iteration).
+        KrakenPrimeError
+            A read failed (after the client's retries): every listener's iteration ends so.
+        """
+        wanted = None if batch_id is None else check.identifier("batch_id", batch_id)
+        kind = None if asset_kind is None else check.choice("asset_kind", asset_kind, AssetKind)
+        every = DEFAULT_WATCH_INTERVAL if interval is None else interval
+        every = check.seconds("interval", every, allow_zero=False)
+        key = (wanted, kind, every)
+        poller = self._watches.get(key)
+        if poller is None:
+
+            def forget() -> None:
+                self._watches.pop(key, None)
+
+            poller = self._watches[key] = Poller(
+                reader(self, wanted, kind),
+                self.get_batch,
+                interval=every,
+                sleep=self._pipeline.sleep,
+                one_batch=wanted is not None,
+                on_idle=forget,
+            )
+        return listen(poller)
 
     async def settle_batch(
         self,
@@ -217,8 +294,11 @@ class Settlement(Resource):
 
         Safe to run again after a crash or Ctrl-C: each run starts from the batch as Kraken
         reports it, skipping legs that are already settling or settled and legs with
-        ``can_settle`` false. A leg whose settle answer was lost is read back once the lost
-        request is fenced off by the nonce: ``settled`` if the batch shows its transfer
+        ``can_settle`` false. With a file or Redis ``journal`` a rerun first settles the legs a
+        killed run left in flight (behind their recorded nonce fence), so a leg whose request
+        is still on its way is never sent again; legs another live process is settling through
+        the same journal are waited for. A leg whose settle answer was lost is read back once
+        the lost request is fenced off by the nonce: ``settled`` if the batch shows its transfer
         started; settled again if it shows the leg not started; ``unknown`` if the batch cannot
         be read (run again later).
 
@@ -247,24 +327,40 @@ class Settlement(Resource):
             failed (and why) or
             unknown.
         """
+        batch_id = check.identifier("batch_id", batch_id)
+        concurrency = check.integer("concurrency", concurrency, minimum=1)
+        wait = check.seconds("wait_for_confirmation", wait_for_confirmation, allow_zero=True)
+        poll_interval = check.seconds("poll_interval", poll_interval, allow_zero=False)
+        on_progress = check.callback("on_progress", on_progress)
+        journal = self._pipeline.journal
+        if journal is not None:  # a rerun: settle what a dead run left in flight, first
+            await journal.resolve_pending(
+                operation=SETTLE_ASSET.operation, match={"batch_id": batch_id}
+            )
         return await settle_batch(
             self.get_batch,
             self._settle_leg,
-            check.identifier("batch_id", batch_id),
-            concurrency=check.integer("concurrency", concurrency, minimum=1),
-            wait_for_confirmation=check.seconds(
-                "wait_for_confirmation", wait_for_confirmation, allow_zero=True
-            ),
-            poll_interval=check.seconds("poll_interval", poll_interval, allow_zero=False),
-            on_progress=check.callback("on_progress", on_progress),
+            batch_id,
+            concurrency=concurrency,
+            wait_for_confirmation=wait,
+            poll_interval=poll_interval,
+            on_progress=on_progress,
             sleep=self._pipeline.sleep,
         )
 
     async def _settle_leg(self, batch_id: str, asset: str) -> Outcome[Transfer | None]:
         """``settle_batch``'s seam: settle one leg; a leg the batch shows started after a lost
-        answer is settled even when the batch names no transfer."""
+        answer is settled even when the batch names no transfer.
+
+        Under the idempotency key ``settle_batch:<batch>:<asset>``: a leg another live process
+        is settling through the same journal is waited for, not sent again."""
         request = _settle_request(batch_id, asset)
-        return await self._written(SETTLE_ASSET, request, reconcile=_reconcile.SETTLE_LEG)
+        return await self._written(
+            SETTLE_ASSET,
+            request,
+            reconcile=_reconcile.SETTLE_LEG,
+            idempotency_key=f"settle_batch:{batch_id}:{asset}",
+        )
 
 
 def _settle_request(batch_id: str, asset: str) -> SettleAsset:

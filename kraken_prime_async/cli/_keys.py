@@ -145,26 +145,37 @@ async def keys_rotate(args: argparse.Namespace) -> int:
     """``keys rotate USER_ID KEY_ID``: create, verify, copy the allow-list, delete the old key."""
     delivery = SecretDelivery(args.secret_file, args.print_secret)
     client = client_from(args)
+    notes: list[str] = []
+
+    def hand_over(new: CreatedApiKey) -> None:
+        # Before the old key is deleted: the secret file holds the new key's secret first.
+        notes.append(delivery.keep(new.api_secret))
+
     with delivery:
         try:
             async with client:
                 key = await client.api_user_keys.rotate(
-                    args.user_id, args.key_id, whitelisted_ips=args.ip, verify=not args.no_verify
+                    args.user_id,
+                    args.key_id,
+                    whitelisted_ips=args.ip,
+                    verify=not args.no_verify,
+                    on_new_key=hand_over,
                 )
         except KeyRotationError as exc:
             if exc.new_key is not None:  # live, maybe the only key now: keep its secret
-                _keep_stranded(exc.new_key, delivery)
+                _keep_stranded(exc.new_key, delivery, notes[0] if notes else None)
             raise
-        note = delivery.keep(key.api_secret)
+        note = notes[0]
     show_created_key(key, delivery, as_json=args.json)
     say(note)
     say(f"key {args.key_id} was deleted; switch services to key {key.id}")
     return EXIT_OK
 
 
-def _keep_stranded(key: CreatedApiKey, delivery: SecretDelivery) -> None:
-    """A stopped rotation's live new key: its secret is kept as asked, then the error is told."""
-    note = delivery.keep(key.api_secret)
+def _keep_stranded(key: CreatedApiKey, delivery: SecretDelivery, kept: str | None) -> None:
+    """A stopped rotation's live new key: its secret is kept as asked (``kept``: the note of
+    the hand-over that already wrote it), then the error is told."""
+    note = kept if kept is not None else delivery.keep(key.api_secret)
     if delivery.print_secret:
         sys.stdout.write(f"api_secret: {key.api_secret.get_secret_value()}\n")
         sys.stdout.flush()

@@ -39,6 +39,7 @@ COMMANDS: Final = (
     "_keys",
     "_batches",  # batches and settle
     "_fast_keys",
+    "_journal",
     "_doctor",
     "_sandbox",
     "_demo",

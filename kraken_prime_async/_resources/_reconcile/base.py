@@ -146,10 +146,12 @@ class Rule(msgspec.Struct, Generic[Rd, Q_contra, R_co], frozen=True):
 
 
 class Outcome(msgspec.Struct, Generic[R_co], frozen=True):
-    """A write's result, and whether it was established by reading back after a lost answer."""
+    """A write's result, and whether it was established by reading back after a lost answer
+    (or, ``replayed``, returned from the write journal without sending)."""
 
     value: R_co
     read_back: bool = False
+    replayed: bool = False
 
 
 async def read_back(lost: LostAnswer[Any], what: str, read: Callable[[], Awaitable[T]]) -> T:

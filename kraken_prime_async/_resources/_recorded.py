@@ -1,0 +1,101 @@
+"""Which reconcile rule settles a write a journal recorded: the client's journal resolver.
+
+``client.journal.resolve_pending()`` (and an idempotency key whose write is pending) hands each
+recorded intent to the resolver built here. It rebuilds the request that was sent from the
+recorded arguments and runs the write's rule through the one seam every lost answer goes
+through, ``Resource._reconcile_lost``, with a ``LostAnswer`` that carries the recorded fence
+(the dead request's nonce plus the key's window) and the recorded ``before``. Whatever the rule
+decides for a lost answer in a live process, it decides for a dead process's write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, NamedTuple
+
+import msgspec
+
+from .._journal.base import Intent, Status
+from .._journal.journal import Resolver
+from .._journal.replay import plain, thawed
+from ..errors import OutcomeUnknownError
+from . import api_user_keys, api_users, fast_api_keys, settlement
+from ._base import Resource
+from ._reconcile import base as _settlement_rules
+from ._reconcile import fast_api as _fast_api_rules
+from ._reconcile import users as _user_rules
+from ._reconcile.base import LostAnswer, Resend, Rule
+
+
+class Recorded(NamedTuple):
+    """How to settle one operation: the resource reading the state, its rule, its request."""
+
+    resource: str
+    rule: Rule[Any, Any, Any]
+    request: type[msgspec.Struct]
+
+
+#: Every non-idempotent write the resources journal. A settle recorded in the journal is settled
+#: by the leg rule: a leg shown started without a named transfer is applied (its transfer is
+#: read later), never "unknown".
+RECORDED: Final[dict[str, Recorded]] = {
+    "CreatePrimeApiUser": Recorded("api_users", _user_rules.CREATE_USER, api_users.CreateUser),
+    "CreatePrimeApiUserKey": Recorded(
+        "api_user_keys", _user_rules.CREATE_KEY, api_user_keys.UserId
+    ),
+    "CreatePrimeSettlementBatch": Recorded(
+        "settlement", _settlement_rules.CREATE_BATCH, settlement.CreateBatch
+    ),
+    "SettlePrimeSettlementBatchAsset": Recorded(
+        "settlement", _settlement_rules.SETTLE_LEG, settlement.SettleAsset
+    ),
+    "CreateFastApiKey": Recorded(
+        "fast_api_keys", _fast_api_rules.FAST_API_CREATE, fast_api_keys._Parameters
+    ),
+    "UpdateFastApiKey": Recorded(
+        "fast_api_keys", _fast_api_rules.FAST_API_RENAME, fast_api_keys._Update
+    ),
+    "DeleteFastApiKey": Recorded(
+        "fast_api_keys", _fast_api_rules.FAST_API_DELETE, fast_api_keys._Name
+    ),
+}
+
+
+def lost_from(intent: Intent, request: msgspec.Struct) -> LostAnswer[Any]:
+    """The ``LostAnswer`` of a recorded write: its fence and ``before`` as recorded."""
+    error = OutcomeUnknownError(
+        f"{intent.operation}: sent by a process that stopped before its answer was recorded "
+        f"(journal intent {intent.id}).",
+        operation=intent.operation,
+        arguments=intent.arguments,
+        attempts=1,
+    )
+    error.request_id = intent.request_id or ""
+    return LostAnswer(intent.operation, request, error, thawed(intent.before), intent.fence)
+
+
+def resolver(resources: Mapping[str, Resource], workflows: Mapping[str, Resolver]) -> Resolver:
+    """The resolver of a client with ``resources`` (by attribute name) and ``workflows``
+    (multi-step writes such as a key rotation, by operation)."""
+
+    async def resolve(intent: Intent) -> tuple[Status, Any, str]:
+        workflow = workflows.get(intent.operation)
+        if workflow is not None:
+            return await workflow(intent)
+        recorded = RECORDED.get(intent.operation)
+        resource = None if recorded is None else resources.get(recorded.resource)
+        if recorded is None or resource is None:
+            raise OutcomeUnknownError(
+                f"{intent.operation}: this client cannot settle a recorded write of this "
+                "operation; use a client of the kind that made it.",
+                operation=intent.operation,
+                arguments=intent.arguments,
+                attempts=0,
+            )
+        request = msgspec.convert(intent.arguments, recorded.request)
+        verdict = await resource._reconcile_lost(recorded.rule, lost_from(intent, request))
+        if isinstance(verdict, Resend):
+            return "not_applied", None, "not_applied"
+        return "applied", plain(verdict), recorded.rule.how
+
+    return resolve
