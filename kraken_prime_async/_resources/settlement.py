@@ -248,7 +248,7 @@ class Settlement(Resource):
         ``BatchCreated``, ``BatchConfirmed``, ``LegSettling``,
         ``TransferStatus``, ``LegSettled`` and ``BatchSettled`` (each has
         ``.name`` and ``.batch_id``), from one read every ``interval`` seconds (default
-        ``DEFAULT_WATCH_INTERVAL``, 5 s) paced like every call of the client. A watch of one
+        5 s) paced like every call of the client. A watch of one
         batch ends after its ``BatchSettled``; a watch of every active batch (of
         ``asset_kind``, when given) runs until the iteration is stopped. Tasks watching with the
         same arguments share one poller: one read per interval, however many listen.
