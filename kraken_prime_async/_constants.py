@@ -62,6 +62,14 @@ FLEET_LEASE_MARGIN: Final = 5.0
 #: Polling while another fleet member holds the key's last free slot: first and longest pause (s).
 FLEET_GATE_POLL_FIRST: Final = 0.0005
 FLEET_GATE_POLL_MAX: Final = 0.01
+#: Creates under way are registered (in the process, and with the fleet's store) before they are
+#: sent, so a lost create can tell its own object from another visible writer's. A registration is
+#: forgotten this long (s) after its last change; a read-back waits at most
+#: ``CLAIM_WAIT`` (s) for the creates still under way when it was made, polling every
+#: ``CLAIM_POLL`` (s) at most.
+CLAIM_TTL: Final = 600.0
+CLAIM_WAIT: Final = 30.0
+CLAIM_POLL: Final = 0.05
 #: Socket budgets (s) for a Redis client built from a URL: a Redis that went away fails calls fast.
 REDIS_SOCKET_TIMEOUT: Final = 5.0
 REDIS_CONNECT_TIMEOUT: Final = 2.0

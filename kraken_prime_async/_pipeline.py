@@ -47,6 +47,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._keys.gate import KeyGate, NoGate, Slot
     from ._observability.observer import Observer
+    from ._resources._reconcile.claims import Claims
 
 R = TypeVar("R")
 
@@ -97,6 +98,9 @@ class Pipeline(PhaseHooks):
         self.stats = ClientStats()
         #: The client's listeners (events, OpenTelemetry), ``None`` when nothing listens.
         self.observer = observer
+        #: The creates under way the client can see (``_resources/_reconcile/claims.py``); set
+        #: by the client.
+        self.claims: Claims | None = None
 
     async def call(
         self,

@@ -28,6 +28,10 @@ class ClientStats(msgspec.Struct, gc=False):
         Total of those waits.
     outcome_unknown : int
         Writes that ended in :class:`~kraken_prime_async.errors.OutcomeUnknownError`.
+    resolved_lost_answers : int
+        Lost answers of writes the client resolved by reading the state back (the write's
+        result found, or the write proven not applied and sent again); these writes did not
+        raise :class:`~kraken_prime_async.errors.OutcomeUnknownError`.
     token_refreshes : int
         Bearer tokens replaced through ``token_provider`` after an HTTP 401 (OAuth clients).
     abandoned : int
@@ -54,10 +58,17 @@ class ClientStats(msgspec.Struct, gc=False):
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
     outcome_unknown: int = 0
+    resolved_lost_answers: int = 0
     token_refreshes: int = 0
     abandoned: int = 0
     cancelled_writes: int = 0
     nonce_cooldowns: int = 0
+
+    def lost_answer_resolved(self) -> None:
+        """A lost answer counted in ``outcome_unknown`` when its call raised was resolved by
+        reading back: it moves to ``resolved_lost_answers``."""
+        self.outcome_unknown -= 1
+        self.resolved_lost_answers += 1
 
     def snapshot(self) -> ClientStats:
         """A copy that later calls do not change."""

@@ -177,11 +177,15 @@ class Reconciled(_Event, frozen=True, kw_only=True, tag="reconciled", gc=False):
         ``"leg_started"`` (the batch shows the leg settling), ``"found_user"``,
         ``"rename_shown"``, ``"delete_shown"``, ``"read_back"`` (another rule's result),
         ``"not_applied"`` (sent again) or ``"unresolved"``.
+    candidates : tuple of str
+        Unresolved creates: the ids the read-back found and could not attribute (as
+        ``OutcomeUnknownError.candidates``); nothing was claimed or deleted. Else empty.
     """
 
     name: ClassVar[str] = "reconciled"
     resolved: bool
     how: str
+    candidates: tuple[str, ...] = ()
 
 
 class CallFinished(_Event, frozen=True, kw_only=True, tag="call_finished", gc=False):

@@ -148,7 +148,14 @@ class Observer:
         if self.otel is not None:
             self.otel.call_finished(call, exc)
 
-    def reconciled(self, request_id: str, operation: str, how: str, resolved: bool) -> None:
+    def reconciled(
+        self,
+        request_id: str,
+        operation: str,
+        how: str,
+        resolved: bool,
+        candidates: tuple[str, ...] = (),
+    ) -> None:
         if self._callback is not None:
             self._emit(
                 Reconciled(
@@ -157,5 +164,6 @@ class Observer:
                     timestamp=self._clock(),
                     resolved=resolved,
                     how=how,
+                    candidates=candidates,
                 )
             )

@@ -16,6 +16,7 @@ from .._retry import RetryPolicy, retry_policy
 from .._timeout import coerce_timeout
 from ..errors import KrakenPrimeError, OutcomeUnknownError
 from ._reconcile.base import LostAnswer, Outcome, Resend, Rule, not_applied
+from ._reconcile.claims import Registration
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -81,6 +82,45 @@ class Resource:
     ) -> Outcome[R | F]:
         """As :meth:`_write`, also saying whether the result was read back after a lost answer.
 
+        A create (``reconcile.scope``) is registered first (see :mod:`._reconcile.claims`), and
+        the registration says at the end what it made, so that other creates the client or its
+        fleet runs can tell their objects from this one's.
+        """
+        # Checked before the rule's read-before-write, so a bad argument sends nothing.
+        policy = retry_policy("retry", retry) or self._pipeline.retry
+        if timeout is not None:
+            coerce_timeout(timeout)
+        claims = self._pipeline.claims
+        if reconcile.scope is None or claims is None:
+            return await self._sent(endpoint, request, reconcile, timeout, retry, policy, None)
+        claim = await claims.register(reconcile.scope(request))
+        try:
+            outcome = await self._sent(endpoint, request, reconcile, timeout, retry, policy, claim)
+        except OutcomeUnknownError as exc:
+            await claim.put("unknown", exc.candidates)
+            raise
+        except KrakenPrimeError:
+            await claim.put("none")  # refused, or proven not applied
+            raise
+        except BaseException:
+            await claim.put("unknown")  # cancelled: it may have been sent
+            raise
+        made = None if reconcile.made is None else reconcile.made(request, outcome.value)
+        await claim.put("done", () if made is None else (made,))
+        return outcome
+
+    async def _sent(
+        self: Res,
+        endpoint: Endpoint[Any, R],
+        request: Q,
+        reconcile: Rule[Res, Q, F],
+        timeout: TimeoutLike | None,
+        retry: RetryPolicy | None,
+        policy: RetryPolicy,
+        claim: Registration | None,
+    ) -> Outcome[R | F]:
+        """The write's sends and read-backs.
+
         The rule's ``before`` read (if any) runs once, before the first send. After a lost
         answer the rule reads back: applied → its result; proven not applied → the write is sent
         again as a new attempt, while the retry policy's ``max_attempts`` allows (then the
@@ -92,13 +132,10 @@ class Resource:
         :class:`~.._observe.Reconciling`, which reports how it ended (``reconciled`` event, INFO
         record, ``reconcile`` span) under that id.
         """
-        # Checked before the rule's read-before-write, so a bad argument sends nothing.
-        policy = retry_policy("retry", retry) or self._pipeline.retry
-        if timeout is not None:
-            coerce_timeout(timeout)
         max_attempts = policy.max_attempts
         before = None if reconcile.before is None else await reconcile.before(self, request)
         attempts, lost, refused = 0, None, None
+        stats = self._pipeline.stats
         while True:
             try:
                 value = await self._call(
@@ -111,7 +148,7 @@ class Resource:
                 )
                 return Outcome(value)
             except OutcomeUnknownError as exc:
-                lost = LostAnswer(endpoint.operation, request, exc, before, exc._fence)
+                lost = LostAnswer(endpoint.operation, request, exc, before, exc._fence, claim)
                 attempts, refused = exc.attempts, None
             except KrakenPrimeError as exc:
                 if lost is None or reconcile.refused is None:
@@ -120,6 +157,8 @@ class Resource:
             with Reconciling(self._pipeline.observer, endpoint.operation, lost.error) as step:
                 verdict = await self._verdict(reconcile, lost, refused)
                 step.how = "not_applied" if isinstance(verdict, Resend) else reconcile.how
+            if refused is None:
+                stats.lost_answer_resolved()
             if not isinstance(verdict, Resend):
                 return Outcome(verdict, read_back=True)
             if attempts >= max_attempts:

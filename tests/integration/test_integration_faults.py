@@ -102,7 +102,7 @@ async def test_a_settle_that_never_arrived_is_sent_again_after_the_fence() -> No
 
 
 async def test_a_create_batch_whose_answer_is_lost_finds_the_batch_it_created() -> None:
-    async with sandbox_and_client() as (sb, client, _clock):
+    async with sandbox_and_client(client_kwargs={"sole_writer": True}) as (sb, client, _clock):
         trade = sb.add_trade("ETH", "3")
         sb.faults.add("CreatePrimeSettlementBatch", "drop_after")
         batch = await client.settlement.create_batch()

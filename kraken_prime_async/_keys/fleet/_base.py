@@ -8,7 +8,10 @@ gate that orders the key's requests (``_local_gate.py``) and a call-counter mode
 * a **gate**: the key's in-flight slots, held from before the nonce is taken until the answer
   arrives, so that with a nonce window of 0 one request of the key is on the wire fleet-wide and
   nonces reach Kraken in the order they were issued;
-* a **rate counter**: the call-counter model, charged by every member.
+* a **rate counter**: the call-counter model, charged by every member;
+* optionally a **claim store** (:class:`ClaimStore`, both backends have one): the creates under
+  way across the fleet, registered before they are sent, so that a member whose create lost its
+  answer can tell its own new object from one another member created meanwhile.
 
 Backends: :class:`~kraken_prime_async.FileLockFleet` (processes on one host) and
 :class:`~kraken_prime_async.RedisFleet` (hosts sharing a Redis).
@@ -17,10 +20,12 @@ Backends: :class:`~kraken_prime_async.FileLockFleet` (processes on one host) and
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Hashable, Iterator
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Literal, Protocol, runtime_checkable
 
-from ..._constants import FLEET_GATE_POLL_FIRST, FLEET_GATE_POLL_MAX
+import msgspec
+
+from ..._constants import CLAIM_TTL, FLEET_GATE_POLL_FIRST, FLEET_GATE_POLL_MAX
 from ..._secret import fingerprint
 from ..nonces import NonceSource, NonceUnit
 from ..pacing import RateCounter, RateLimit
@@ -61,6 +66,52 @@ class Fleet(Protocol):
     ) -> RateCounter:
         """The fleet's call-counter model of ``api_key``."""
         ...
+
+
+#: ``pending``: under way; ``done``: created ``ids``; ``none``: created nothing; ``unknown``: its
+#: own answer was lost and not resolved (``ids``: what it could not attribute).
+ClaimState = Literal["pending", "done", "none", "unknown"]
+
+
+class Claim(msgspec.Struct, frozen=True, gc=False):
+    """One create registered before it was sent: a write that may make an object in a scope
+    (``"api_users"``, ``"keys:<user id>"``, ``"batch:currency"``, ``"fast_api:<name>"``)."""
+
+    scope: str
+    token: str
+    state: ClaimState = "pending"
+    ids: tuple[str, ...] = ()
+    #: Wall-clock seconds of the last change (a registration is forgotten ``CLAIM_TTL`` later).
+    at: float = 0.0
+
+
+@runtime_checkable
+class ClaimStore(Protocol):
+    """Where the creates of a fleet are registered (see :class:`Claim`)."""
+
+    async def put(self, claim: Claim) -> None:
+        """Record ``claim`` (a later record of the same token replaces it)."""
+        ...
+
+    async def claims(self, scope: str) -> list[Claim]:
+        """The live registrations of ``scope``."""
+        ...
+
+
+def live_claims(claims: Iterable[Claim], now: float) -> dict[str, Claim]:
+    """The newest record of each token (a resolved one over a pending one of the same time),
+    without those older than ``CLAIM_TTL``."""
+    latest: dict[str, Claim] = {}
+    for claim in claims:
+        if claim.at < now - CLAIM_TTL:
+            continue
+        seen = latest.get(claim.token)
+        if seen is None or (claim.at, claim.state != "pending") >= (
+            seen.at,
+            seen.state != "pending",
+        ):
+            latest[claim.token] = claim
+    return latest
 
 
 class FleetCounterBase:

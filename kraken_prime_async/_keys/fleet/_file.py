@@ -7,6 +7,8 @@
   wire. The kernel drops the lock of a process that dies, so a crashed member never blocks the
   key.
 * ``<dir>/<key id>.counter``: the call-counter model (value, last update, throttle hold, tier).
+* ``<dir>/creates.log``: the fleet's creates under way (:class:`FileLockClaims`), one JSON record
+  a line, appended under the lock of ``<dir>/creates.lock``.
 
 Every lock is held for microseconds (a read and a write of a few bytes, never across an
 ``await``), except the slot locks, which are taken without blocking and polled.
@@ -24,11 +26,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, TypeVar
 
+import msgspec
+
 from ..._constants import DEFAULT_NONCE_UNIT
 from ...errors import CoordinationError, ValidationError
 from ..nonces import PER_SECOND, NonceUnit, following
 from ..pacing import TIERS, RateLimit, decayed, wait_for_room
-from ._base import FleetCounterBase, key_id, poll_delays
+from ._base import Claim, FleetCounterBase, key_id, live_claims, poll_delays
 
 try:
     import fcntl
@@ -41,6 +45,10 @@ _T = TypeVar("_T")
 _NONCE_RECORD: Final = b"%020d %-2s\n"
 _COUNTER_RECORD: Final = struct.Struct("<5d")  # value, updated, blocked_until, max, decay
 _HOLD_RECORD: Final = struct.Struct("<d")  # a slot's "busy until" (Unix seconds; 0: free)
+#: The claim log is rewritten with its live records once it grows past this many bytes.
+_CLAIMS_COMPACT: Final = 256 * 1024
+_claim_encoder = msgspec.json.Encoder()
+_claim_decoder = msgspec.json.Decoder(Claim)
 
 
 def _held_until(fd: int) -> float:
@@ -317,6 +325,72 @@ class FileLockCounter(FleetCounterBase):
             self._write(fd, value, updated, blocked, limits)
 
 
+class FileLockClaims:
+    """The fleet's creates under way (a :class:`~._base.ClaimStore`): ``<dir>/creates.log``.
+
+    Records are appended under the lock of ``<dir>/creates.lock`` (a few hundred bytes of I/O,
+    never across an ``await``); once the log outgrows ``_CLAIMS_COMPACT`` bytes it is rewritten
+    with its live records (those within ``CLAIM_TTL`` of the newest) and renamed over, so a
+    member killed meanwhile leaves the old log or the new one. A torn last line is skipped.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._lock = _LockedFile(directory / "creates.lock")
+        self._path = directory / "creates.log"
+
+    def _read(self) -> list[Claim]:
+        try:
+            data = self._path.read_bytes()
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in data.splitlines():
+            try:
+                records.append(_claim_decoder.decode(line))
+            except msgspec.DecodeError:
+                continue  # a line torn by a member killed mid-write
+        return records
+
+    def _put(self, claim: Claim) -> None:
+        with self._lock.locked():
+            with open(self._path, "ab") as log:
+                log.write(_claim_encoder.encode(claim) + b"\n")
+                size = log.tell()
+            if size > _CLAIMS_COMPACT:
+                records = self._read()
+                newest = max(record.at for record in records)
+                live = live_claims(records, newest).values()
+                temporary = self._path.with_suffix(".tmp")
+                temporary.write_bytes(b"".join(_claim_encoder.encode(c) + b"\n" for c in live))
+                os.replace(temporary, self._path)
+
+    async def put(self, claim: Claim) -> None:
+        """Append ``claim``."""
+        try:
+            self._put(claim)
+        except OSError as exc:
+            raise CoordinationError(
+                f"cannot write {self._path} ({exc.strerror})", store=str(self._path)
+            ) from None
+
+    async def claims(self, scope: str) -> list[Claim]:
+        """The records of ``scope`` (every version; the caller keeps the newest)."""
+        try:
+            with self._lock.locked():
+                records = self._read()
+        except OSError as exc:
+            raise CoordinationError(
+                f"cannot read {self._path} ({exc.strerror})", store=str(self._path)
+            ) from None
+        return [record for record in records if record.scope == scope]
+
+    def close(self) -> None:
+        self._lock.close()
+
+    def __repr__(self) -> str:
+        return f"FileLockClaims({str(self._path)!r})"
+
+
 class FileLockFleet:
     """Processes on one host sharing API keys through lock files in ``directory``.
 
@@ -346,6 +420,7 @@ class FileLockFleet:
         self._sources: dict[tuple[str, NonceUnit], FileLockNonceSource] = {}
         self._gates: dict[tuple[str, int], FileLockGate] = {}
         self._counters: list[FileLockCounter] = []
+        self._claims = FileLockClaims(self.directory)
         self._lock = threading.Lock()
 
     def _shared(self, cache: dict[_K, _T], key: _K, make: Callable[[], _T]) -> _T:
@@ -386,6 +461,10 @@ class FileLockFleet:
             self._counters.append(counter)
         return counter
 
+    def claims(self) -> FileLockClaims:
+        """The fleet's creates under way (every key of the fleet shares one log)."""
+        return self._claims
+
     async def close(self) -> None:
         """Close the fleet's open files (safe to call twice; a later call reopens them).
 
@@ -401,6 +480,7 @@ class FileLockFleet:
             gate.close()
         for counter in counters:
             counter.close()
+        self._claims.close()
 
     def __repr__(self) -> str:
         return f"FileLockFleet({str(self.directory)!r})"
