@@ -9,8 +9,10 @@ counters (``ClientStats``), the package's log records (metadata only, each with 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -159,6 +161,39 @@ class PhaseHooks:
             )
         if call.observer is not None:
             call.observer.request_abandoned(call, reason)
+
+    def _watch_late_answer(
+        self, call: _Call, exchange: asyncio.Future[Any], redact: Callable[[str], str]
+    ) -> None:
+        """A write abandoned after sending is watched to its end (``_keys/watch.py``): when its
+        answer arrives, say what it was: a write that took effect although its caller got an
+        error is logged at WARNING, counted and reported (``late_answer`` event)."""
+        attempt = call.attempts
+
+        def arrived(done: asyncio.Future[Any]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return  # no answer after all: the connection ended or the watch gave up
+            error, result_id = None, None
+            try:
+                result = call.endpoint.decode(done.result(), redact=redact)
+            except KrakenPrimeError as exc:
+                error = error_code(exc)
+            else:
+                made = getattr(result, "id", None)
+                result_id = made if isinstance(made, str) else None
+                self.stats.abandoned_writes_applied += 1
+                logger.warning(
+                    "%s: the answer to attempt %d, abandoned after sending, arrived later: the "
+                    "write took effect%s",
+                    call.endpoint.operation,
+                    attempt,
+                    "" if result_id is None else f" ({result_id})",
+                    extra={"request_id": call.request_id},
+                )
+            if call.observer is not None:
+                call.observer.late_answer(call, attempt, error, result_id)
+
+        exchange.add_done_callback(arrived)
 
     def _retry_scheduled(self, call: _Call, exc: Exception, attempt: int, delay: float) -> None:
         reason = error_code(exc)

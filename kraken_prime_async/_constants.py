@@ -42,12 +42,17 @@ NONCE_MAX: Final = 2**63 - 1
 #: Requests of one key on the wire at once when the key has a nonce window (else 1).
 DEFAULT_MAX_IN_FLIGHT: Final = 8
 
-#: A request sent and then abandoned without an answer (timeout, cancellation, connection lost)
-#: may still reach Kraken: its key's slot stays taken this long at least, in seconds (the
-#: clients' ``abandon_hold="auto"`` rule: 4 x the slowest recent answer, never below this and
-#: never above ``ABANDON_HOLD_MAX``). See docs, "Guarantees: no nonce ban".
+#: A request sent and then abandoned without an answer (timeout, cancellation) may still reach
+#: Kraken. The client watches it in the background and its key's slot stays taken until its
+#: answer or the connection's end is seen, at most ``ABANDON_HOLD_MAX`` seconds. When it cannot be
+#: watched (a caller's own Transport, a gateway's error page) the slot is held for 2 x the key's
+#: decaying 95th-percentile answer time, never below ``DEFAULT_ABANDON_HOLD`` and never above
+#: ``ABANDON_HOLD_MAX`` (``abandon_hold="auto"``). See docs, "Guarantees: no nonce ban".
 DEFAULT_ABANDON_HOLD: Final = 2.0
 ABANDON_HOLD_MAX: Final = 30.0
+#: Abandoned requests one transport watches at once; beyond, an abandoned request is dropped
+#: and its slot falls back to the hold.
+ABANDON_WATCH_LIMIT: Final = 64
 #: A poisoned key fails fast: at most this many ``EAPI:Invalid nonce`` refusals per key within
 #: ``NONCE_REFUSAL_PERIOD`` seconds; then nothing is sent on the key until the oldest is that old.
 NONCE_REFUSAL_LIMIT: Final = 5

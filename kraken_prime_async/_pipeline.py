@@ -231,11 +231,13 @@ class Pipeline(PhaseHooks):
             if call.observer is not None:
                 call.observer.attempt_finished(call, None, started, "CancelledError")
             self._attempt_abandoned(call, None)
+            self._late_answer(call, slot, prepared.secrets)
             raise
         except KrakenPrimeError as exc:
             self._attempt_finished(call, status, started, exc)
             if unanswered(exc):
                 self._attempt_abandoned(call, exc)
+                self._late_answer(call, slot, prepared.secrets)
             if not endpoint.idempotent and is_ambiguous(exc):
                 unknown = OutcomeUnknownError(
                     f"{endpoint.operation}: the request was sent but its outcome is unknown "
@@ -250,6 +252,12 @@ class Pipeline(PhaseHooks):
             raise
         self._attempt_finished(call, status, started, None)
         return result
+
+    def _late_answer(self, call: _Call, slot: Slot | NoGate, secrets: tuple[str, ...]) -> None:
+        """A write abandoned after sending whose exchange is watched: report its answer."""
+        exchange = getattr(slot, "watched", None)
+        if exchange is not None and not call.endpoint.idempotent:
+            self._watch_late_answer(call, exchange, lambda text: _redact(text, *secrets))
 
     def _url(self, endpoint: Endpoint[Any, Any]) -> URL:
         url = self._urls.get(endpoint.operation)

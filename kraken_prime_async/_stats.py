@@ -40,6 +40,10 @@ class ClientStats(msgspec.Struct, gc=False):
     cancelled_writes : int
         Non-idempotent writes cancelled by the caller after they were sent (outcome unknown;
         logged at WARNING).
+    abandoned_writes_applied : int
+        Of the writes abandoned after sending (a timeout, a cancellation), those whose answer,
+        read later in the background, showed they took effect (logged at WARNING, reported as a
+        ``late_answer`` event).
     nonce_cooldowns : int
         Calls refused without sending because their key rested after repeated invalid nonces.
 
@@ -62,6 +66,7 @@ class ClientStats(msgspec.Struct, gc=False):
     token_refreshes: int = 0
     abandoned: int = 0
     cancelled_writes: int = 0
+    abandoned_writes_applied: int = 0
     nonce_cooldowns: int = 0
 
     def lost_answer_resolved(self) -> None:

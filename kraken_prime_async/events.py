@@ -34,6 +34,7 @@ __all__ = [
     "CallFinished",
     "CallStarted",
     "Event",
+    "LateAnswer",
     "OutcomeUnknown",
     "RateLimitWait",
     "Reconciled",
@@ -147,6 +148,30 @@ class RequestAbandoned(_Event, frozen=True, kw_only=True, tag="request_abandoned
     idempotent: bool
 
 
+class LateAnswer(_Event, frozen=True, kw_only=True, tag="late_answer", gc=False):
+    """The answer to a write abandoned after it was sent (its caller timed out or cancelled the
+    call) arrived later: the client kept the connection and read it in the background.
+
+    Attributes
+    ----------
+    attempt : int
+        The request, as in :attr:`AttemptFinished.attempt`.
+    took_effect : bool
+        ``True``: Kraken accepted the write; it took effect although its caller got an error.
+    error : str or None
+        When it did not: what Kraken answered, as in :attr:`AttemptFinished.error`.
+    result_id : str or None
+        The id of what the write made or touched, when its result names one (a user, key,
+        batch or transfer id; never a secret).
+    """
+
+    name: ClassVar[str] = "late_answer"
+    attempt: int
+    took_effect: bool
+    error: str | None = None
+    result_id: str | None = None
+
+
 class OutcomeUnknown(_Event, frozen=True, kw_only=True, tag="outcome_unknown", gc=False):
     """A write was sent but whether it took effect is unknown; it is not re-sent.
 
@@ -218,6 +243,7 @@ Event = (
     | RetryScheduled
     | RateLimitWait
     | RequestAbandoned
+    | LateAnswer
     | OutcomeUnknown
     | Reconciled
     | CallFinished

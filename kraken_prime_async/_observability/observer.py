@@ -19,6 +19,7 @@ from ..events import (
     CallFinished,
     CallStarted,
     Event,
+    LateAnswer,
     OutcomeUnknown,
     RateLimitWait,
     Reconciled,
@@ -125,6 +126,19 @@ class Observer:
             )
         if self.otel is not None:
             self.otel.request_abandoned(call, reason)
+
+    def late_answer(
+        self, call: CallState, attempt: int, error: str | None, result_id: str | None
+    ) -> None:
+        if self._callback is not None:
+            self._tell(
+                LateAnswer,
+                call,
+                attempt=attempt,
+                took_effect=error is None,
+                error=error,
+                result_id=result_id,
+            )
 
     def call_finished(self, call: CallState, exc: BaseException | None) -> None:
         error = None if exc is None else type(exc).__name__

@@ -22,10 +22,13 @@ import aiohttp
 from yarl import URL
 
 from .._constants import (
+    ABANDON_HOLD_MAX,
+    ABANDON_WATCH_LIMIT,
     DEFAULT_CONNECTOR_LIMIT,
     DEFAULT_DNS_CACHE_TTL,
     DEFAULT_MAX_RESPONSE_BYTES,
 )
+from .._keys.watch import connection_ended, hand_over
 from .._validation import integer
 from ..errors import APIConnectionError, APITimeoutError
 from ._deadlines import Deadlines
@@ -57,7 +60,7 @@ class AiohttpTransport:
     which aiohttp never re-sends.
     """
 
-    __slots__ = ("_deadlines", "_max_response_bytes", "_owned", "_session", "_untimed")
+    __slots__ = ("_deadlines", "_max_response_bytes", "_owned", "_session", "_untimed", "_watched")
 
     def __init__(
         self,
@@ -68,6 +71,8 @@ class AiohttpTransport:
         self._session = session
         self._owned = session is None
         self._deadlines: Deadlines | None = None
+        #: Exchanges of abandoned requests, watched to their end (``_abandon``).
+        self._watched: set[asyncio.Task[RawResponse]] = set()
         #: Each ``ClientTimeout`` seen, without its ``total`` (kept by ``_deadlines.py``).
         self._untimed: dict[aiohttp.ClientTimeout, aiohttp.ClientTimeout] = {}
         self._max_response_bytes = (
@@ -110,6 +115,10 @@ class AiohttpTransport:
     ) -> RawResponse:
         """Send ``body``; map aiohttp's failures to the SDK's connection errors.
 
+        The exchange runs in a task of its own, so that when the caller stops waiting (the
+        deadline of ``timeout.total``, a cancellation) after the request may have left, the
+        caller gets control back at once while the exchange goes on (:meth:`_abandon`).
+
         The SDK's exception is raised outside the ``except`` block, from a :class:`CauseSummary`
         of aiohttp's exception: the chain keeps its type and message, never the request (aiohttp's
         exceptions and their frames hold the request headers, credentials included).
@@ -118,8 +127,39 @@ class AiohttpTransport:
         task = asyncio.current_task()
         assert task is not None
         deadlines = self._deadlines_for(task) if timeout.total else None
+        exchange = task.get_loop().create_task(
+            self._exchange(session, url, body, headers, timeout, operation, http_method)
+        )
         if deadlines is not None:
             deadlines.start(task, timeout.total)  # type: ignore[arg-type]
+        try:
+            return await asyncio.shield(exchange)
+        except asyncio.CancelledError:
+            expired = deadlines is not None and deadlines.finish(task)
+            self._abandon(exchange)
+            if not expired:
+                raise  # the caller's cancellation
+            failure, cause = connection_error(asyncio.TimeoutError(), operation)
+        except APIConnectionError as exc:
+            if exc.sent and not isinstance(exc, APITimeoutError):
+                connection_ended()  # the server closed it: nothing more of it can arrive
+            raise
+        finally:
+            if deadlines is not None:
+                deadlines.finish(task)  # the request ended before its deadline
+        raise failure from cause
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+        operation: str,
+        http_method: str,
+    ) -> RawResponse:
+        """One request and its answer (see :meth:`request`)."""
         try:
             # ``_request`` is the coroutine ``request`` wraps in a context manager; awaiting it
             # directly saves that wrapper, and ``async with response`` releases the connection
@@ -136,17 +176,33 @@ class AiohttpTransport:
                 if self._max_response_bytes is None:
                     return RawResponse(response.status, await response.read())
                 return await _read_capped(response, self._max_response_bytes, operation)
-        except asyncio.CancelledError:
-            if deadlines is None or not deadlines.finish(task):
-                raise  # the caller's cancellation
-            failure, cause = connection_error(asyncio.TimeoutError(), operation)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            expired = deadlines is not None and deadlines.finish(task)
-            failure, cause = connection_error(asyncio.TimeoutError() if expired else exc, operation)
-        finally:
-            if deadlines is not None:
-                deadlines.finish(task)  # the request ended before its deadline
+            failure, cause = connection_error(exc, operation)
         raise failure from cause
+
+    # -- the abandoned-request hook (``_keys/watch.py``) -------------------------------------
+
+    def _abandon(self, exchange: asyncio.Task[RawResponse]) -> None:
+        """The caller stopped waiting for ``exchange``: the attempt's slot follows it to its
+        end (kept here, at most ``ABANDON_HOLD_MAX`` s, at most ``ABANDON_WATCH_LIMIT`` at once,
+        cancelled by :meth:`close`), or, when nobody watches it, it is dropped now."""
+        if exchange.done():
+            _consume(exchange)
+            return
+        watched = self._watched
+        if len(watched) < ABANDON_WATCH_LIMIT and hand_over(exchange):
+            watched.add(exchange)
+            bound = exchange.get_loop().call_later(ABANDON_HOLD_MAX, exchange.cancel)
+
+            def ended(done: asyncio.Task[RawResponse]) -> None:
+                watched.discard(done)
+                bound.cancel()
+                _consume(done)
+
+            exchange.add_done_callback(ended)
+            return
+        exchange.cancel()
+        exchange.add_done_callback(_consume)
 
     def _deadlines_for(self, task: asyncio.Task[object]) -> Deadlines:
         loop = task.get_loop()
@@ -171,9 +227,14 @@ class AiohttpTransport:
         return untimed
 
     async def close(self) -> None:
-        """Close the session if this transport created it."""
+        """Stop watching abandoned requests; close the session if this transport created it."""
         if self._deadlines is not None:
             self._deadlines.close()
+        watched, self._watched = self._watched, set()
+        for exchange in watched:
+            exchange.cancel()
+        if watched:
+            await asyncio.wait(watched)
         if self._owned and self._session is not None and not self._session.closed:
             await self._session.close()
 
@@ -205,6 +266,12 @@ def connection_error(exc: BaseException, operation: str) -> tuple[APIConnectionE
             operation=operation,
         )
     return failure, CauseSummary(exc)
+
+
+def _consume(exchange: asyncio.Task[RawResponse]) -> None:
+    """Retrieve an ended exchange's exception, so asyncio does not log it as never retrieved."""
+    if not exchange.cancelled():
+        exchange.exception()
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int, operation: str) -> RawResponse:

@@ -45,7 +45,12 @@ class FleetGate(Protocol):
 
     async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
         """Free the slot of ``token``; with ``hold_seconds`` only that much later (its request
-        was abandoned without an answer and may still reach Kraken)."""
+        was abandoned without an answer and may still reach Kraken).
+
+        A second ``release(token)`` (no hold) after a release with a hold ends that hold now:
+        the abandoned request's exchange, watched in the background, ended. It must not free a
+        slot another holder has taken since.
+        """
         ...
 
 

@@ -207,12 +207,14 @@ class FileLockGate:
     """The key's in-flight slots as lock files: a slot is held by holding its file's lock.
 
     A slot released with a hold keeps its "busy until" time (wall clock) in its file: members
-    that lock it before then let it go again.
+    that lock it before then let it go again. A second release of the token ends the hold, if
+    the file still holds the time this member wrote.
     """
 
     def __init__(self, base: str, slots: int) -> None:
         self._files = [_LockedFile(f"{base}.slot{i}") for i in range(slots)]
         self._held: set[int] = set()  # flock does not exclude holders of the same descriptor
+        self._holding: dict[int, float] = {}  # slots released with a hold: the time written
         self._lock = threading.Lock()
 
     def _try(self) -> int | None:
@@ -239,13 +241,21 @@ class FileLockGate:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
-        """Free slot ``token`` (with ``hold_seconds``: for other members only that much later)."""
+        """Free slot ``token`` (with ``hold_seconds``: for other members only that much later;
+        released again, without: the hold ends now)."""
         assert isinstance(token, int)
         with self._lock:
             file = self._files[token]
+            if token not in self._held:  # the end of a hold: only the one this member wrote
+                written = self._holding.pop(token, None)
+                if written is not None and _held_until(file.fd()) == written:
+                    os.pwrite(file.fd(), _HOLD_RECORD.pack(0.0), 0)
+                return
             until = time.time() + hold_seconds if hold_seconds > 0 else 0.0
             if hold_seconds > 0 or _held_until(file.fd()):
                 os.pwrite(file.fd(), _HOLD_RECORD.pack(until), 0)
+            if hold_seconds > 0:
+                self._holding[token] = until
             file.unlock()
             self._held.discard(token)
 
