@@ -21,6 +21,7 @@ from ._constants import LOGGER_NAME
 from ._error_map import error_code
 from ._observability.context import abandon_reason, enter_call, new_request_id
 from ._stats import ClientStats
+from ._transports.base import RawResponse
 from .errors import InvalidNonceError, KrakenPrimeError, OutcomeUnknownError, RateLimitError
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ class PhaseHooks:
         attempt = call.attempts
 
         def arrived(done: asyncio.Future[Any]) -> None:
-            if done.cancelled() or done.exception() is not None:
+            if done.cancelled() or not isinstance(done.result(), RawResponse):
                 return  # no answer after all: the connection ended or the watch gave up
             error, result_id = None, None
             try:

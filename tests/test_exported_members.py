@@ -132,6 +132,7 @@ EVENTS = [
     "CallFinished",
     "CallStarted",
     "Event",
+    "LateAnswer",
     "OutcomeUnknown",
     "RateLimitWait",
     "Reconciled",

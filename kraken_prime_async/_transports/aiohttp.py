@@ -72,7 +72,7 @@ class AiohttpTransport:
         self._owned = session is None
         self._deadlines: Deadlines | None = None
         #: Exchanges of abandoned requests, watched to their end (``_abandon``).
-        self._watched: set[asyncio.Task[RawResponse]] = set()
+        self._watched: set[asyncio.Task[RawResponse | APIConnectionError]] = set()
         #: Each ``ClientTimeout`` seen, without its ``total`` (kept by ``_deadlines.py``).
         self._untimed: dict[aiohttp.ClientTimeout, aiohttp.ClientTimeout] = {}
         self._max_response_bytes = (
@@ -126,14 +126,18 @@ class AiohttpTransport:
         session = self._get_session()
         task = asyncio.current_task()
         assert task is not None
+        loop = task.get_loop()
         deadlines = self._deadlines_for(task) if timeout.total else None
-        exchange = task.get_loop().create_task(
-            self._exchange(session, url, body, headers, timeout, operation, http_method)
+        # The exchange hands its end to ``answered`` itself (one loop turn, where a shield's
+        # done callback takes two); the caller's cancellation cancels ``answered`` only.
+        answered: asyncio.Future[RawResponse] = loop.create_future()
+        exchange = loop.create_task(
+            self._exchange(session, url, body, headers, timeout, operation, http_method, answered)
         )
         if deadlines is not None:
             deadlines.start(task, timeout.total)  # type: ignore[arg-type]
         try:
-            return await asyncio.shield(exchange)
+            return await answered
         except asyncio.CancelledError:
             expired = deadlines is not None and deadlines.finish(task)
             self._abandon(exchange)
@@ -158,8 +162,33 @@ class AiohttpTransport:
         timeout: aiohttp.ClientTimeout,
         operation: str,
         http_method: str,
+        answered: asyncio.Future[RawResponse],
+    ) -> RawResponse | APIConnectionError:
+        """One request and its answer, or the SDK's exception (returned, never raised: a
+        watched exchange's end is read by the watcher), also handed to ``answered`` while the
+        caller waits (see :meth:`request`)."""
+        end: RawResponse | APIConnectionError
+        try:
+            end = await self._answer(session, url, body, headers, timeout, operation, http_method)
+        except APIConnectionError as exc:
+            end = exc
+        if not answered.done():
+            if isinstance(end, RawResponse):
+                answered.set_result(end)
+            else:
+                answered.set_exception(end)
+        return end
+
+    async def _answer(
+        self,
+        session: aiohttp.ClientSession,
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+        operation: str,
+        http_method: str,
     ) -> RawResponse:
-        """One request and its answer (see :meth:`request`)."""
         try:
             # ``_request`` is the coroutine ``request`` wraps in a context manager; awaiting it
             # directly saves that wrapper, and ``async with response`` releases the connection
@@ -182,27 +211,24 @@ class AiohttpTransport:
 
     # -- the abandoned-request hook (``_keys/watch.py``) -------------------------------------
 
-    def _abandon(self, exchange: asyncio.Task[RawResponse]) -> None:
+    def _abandon(self, exchange: asyncio.Task[RawResponse | APIConnectionError]) -> None:
         """The caller stopped waiting for ``exchange``: the attempt's slot follows it to its
         end (kept here, at most ``ABANDON_HOLD_MAX`` s, at most ``ABANDON_WATCH_LIMIT`` at once,
         cancelled by :meth:`close`), or, when nobody watches it, it is dropped now."""
         if exchange.done():
-            _consume(exchange)
             return
         watched = self._watched
         if len(watched) < ABANDON_WATCH_LIMIT and hand_over(exchange):
             watched.add(exchange)
             bound = exchange.get_loop().call_later(ABANDON_HOLD_MAX, exchange.cancel)
 
-            def ended(done: asyncio.Task[RawResponse]) -> None:
+            def ended(done: asyncio.Task[RawResponse | APIConnectionError]) -> None:
                 watched.discard(done)
                 bound.cancel()
-                _consume(done)
 
             exchange.add_done_callback(ended)
             return
         exchange.cancel()
-        exchange.add_done_callback(_consume)
 
     def _deadlines_for(self, task: asyncio.Task[object]) -> Deadlines:
         loop = task.get_loop()
@@ -266,12 +292,6 @@ def connection_error(exc: BaseException, operation: str) -> tuple[APIConnectionE
             operation=operation,
         )
     return failure, CauseSummary(exc)
-
-
-def _consume(exchange: asyncio.Task[RawResponse]) -> None:
-    """Retrieve an ended exchange's exception, so asyncio does not log it as never retrieved."""
-    if not exchange.cancelled():
-        exchange.exception()
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int, operation: str) -> RawResponse:

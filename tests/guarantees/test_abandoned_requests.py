@@ -214,3 +214,15 @@ def test_a_bad_abandon_hold_is_refused(bad: object) -> None:
     with pytest.raises(ValidationError) as info:
         PrimeClient(unique_key(), FAKE_SECRET, abandon_hold=bad)  # type: ignore[arg-type]
     assert info.value.field == "abandon_hold"
+
+
+async def test_closing_the_client_stops_watching_its_abandoned_requests() -> None:
+    async with PrimeSandbox(rate_limit=False) as sb:
+        client = _client(sb)
+        sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=DELAY)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(client.api_users.list(), GIVE_UP)
+        watched = [t.get_coro().__qualname__ for t in _client_tasks()]  # type: ignore[union-attr]
+        assert watched == ["AiohttpTransport._exchange"]  # the client reads its answer
+        await client.close()
+        assert _client_tasks() == []
