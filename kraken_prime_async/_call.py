@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ._constants import LOGGER_NAME
+from ._constants import LOGGER_NAME, PACING_WARNING_SECONDS
 from ._error_map import error_code
 from ._observability.context import abandon_reason, enter_call, new_request_id
 from ._stats import ClientStats
@@ -49,6 +49,7 @@ class _Call:
         "endpoint",
         "nonce_retries",
         "observer",
+        "paced",
         "params",
         "policy",
         "started",
@@ -76,6 +77,7 @@ class _Call:
         self.observer = observer
         self.attempts = 0  # sends so far
         self.nonce_retries = 0
+        self.paced = 0.0  # seconds waited for the key's rate limit, over every attempt
         self.done = False
         self._request_id = request_id
         self.started = 0.0
@@ -202,6 +204,7 @@ class PhaseHooks:
         if rate_limited:
             self.stats.rate_limit_waits += 1
             self.stats.rate_limit_wait_seconds += delay
+            call.paced += delay
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s retrying after attempt %d in %.2fs (%s)",
@@ -216,8 +219,20 @@ class PhaseHooks:
             if rate_limited:
                 call.observer.rate_limit_wait(call, delay, "rate_limited")
 
+    def _pacing_reason(self) -> str:
+        """Why the key's calls wait for its rate limit (the client's gate says)."""
+        return "Kraken refused calls for rate"
+
     def _call_finished(self, call: _Call, exc: BaseException | None) -> None:
         call.done = True
+        if call.paced > PACING_WARNING_SECONDS:
+            logger.warning(
+                "%s waited %.1f s in total for the key's rate limit: %s",
+                call.endpoint.operation,
+                call.paced,
+                self._pacing_reason(),
+                extra={"request_id": call.request_id},
+            )
         if exc is None:
             self.stats.successes += 1
         else:

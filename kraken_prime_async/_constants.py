@@ -61,6 +61,10 @@ NONCE_REFUSAL_PERIOD: Final = 60.0
 #: pacing after this many seconds without another refusal.
 AUTO_RATE_LIMIT_QUIET: Final = 300.0
 
+#: A call that waited longer than this in total (seconds) for its key's rate limit (pacing, a
+#: ``Throttled`` hold, backoff after a refusal) logs one WARNING naming the wait, why and the fix.
+PACING_WARNING_SECONDS: Final = 5.0
+
 #: A fleet's in-flight slot outlives its attempt's timeout by this much before another member
 #: may take it over (only matters when the holder died without freeing it).
 FLEET_LEASE_MARGIN: Final = 5.0

@@ -192,6 +192,7 @@ class Pipeline(PhaseHooks):
             if slot.waited:
                 self.stats.rate_limit_waits += 1
                 self.stats.rate_limit_wait_seconds += slot.waited
+            call.paced += slot.waited + slot.queued
             try:
                 return await self._send(call, transport, slot)
             except AuthenticationError as exc:
@@ -252,6 +253,9 @@ class Pipeline(PhaseHooks):
             raise
         self._attempt_finished(call, status, started, None)
         return result
+
+    def _pacing_reason(self) -> str:
+        return self.gate.pacing_reason()
 
     def _late_answer(self, call: _Call, slot: Slot | NoGate, secrets: tuple[str, ...]) -> None:
         """A write abandoned after sending whose exchange is watched: report its answer."""

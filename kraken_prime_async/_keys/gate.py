@@ -132,6 +132,18 @@ class KeyGate:
         parts = self._parts
         return parts is not None and parts.counter is not None and parts.counter.active
 
+    def pacing_reason(self) -> str:
+        """Why the key's calls wait for its rate limit now, and the fix (for a WARNING)."""
+        parts = self._parts
+        counter = None if parts is None else parts.counter
+        describe = getattr(counter, "describe", None)
+        if callable(describe):
+            return str(describe())
+        return (
+            "Kraken refused calls for rate and they were retried after a backoff; a faster "
+            "tier on the key, or several keys, makes them faster"
+        )
+
     def slot(
         self,
         cost: float,
@@ -206,7 +218,8 @@ class Slot:
     """One attempt's hold on its key: acquire (in-process gate → fleet gate → pacing) on
     ``async with`` entry, release with the attempt's :class:`Outcome` on exit.
 
-    ``waited`` is the pacing wait (seconds) the entry took. The pipeline calls :meth:`sending`
+    ``waited`` is the pacing wait (seconds) the entry took, ``queued`` the time it queued for the
+    key's slot behind calls while the key was paced. The pipeline calls :meth:`sending`
     just before the request goes to the transport: from then on, an end without an answer is an
     abandoned request whose slot is held. The transport hands the slot the exchange it stopped
     waiting for (:meth:`watch`), or says the connection ended (:meth:`ended`): a
@@ -223,6 +236,7 @@ class Slot:
         "_parts",
         "_sent_at",
         "_token",
+        "queued",
         "waited",
         "watched",
     )
@@ -241,6 +255,8 @@ class Slot:
         self._sent_at = 0.0
         self._ended = False
         self.waited = 0.0
+        #: Seconds queued for the key's slot behind paced calls (the key was paced then).
+        self.queued = 0.0
         #: The abandoned request's exchange, which the transport watches to its end.
         self.watched: asyncio.Future[object] | None = None
 
@@ -270,7 +286,10 @@ class Slot:
         if token is not None and parts.fleet_gate is None and not paced:
             self._token = token  # the common case: a free slot, nothing to wait for
             return self
+        queued_at = self._gate.clock()
         self._token = await local.acquire() if token is None else token
+        if paced and token is None:  # queued behind the key's paced calls: pacing's doing too
+            self.queued = self._gate.clock() - queued_at
         try:
             if token is None:
                 local.refusals.check(self._operation)  # refusals may have come while queued
@@ -344,6 +363,11 @@ class NoGate:
 
     paced = False
     waited = 0.0
+    queued = 0.0
+
+    def pacing_reason(self) -> str:
+        """Why calls waited: only backoff after refusals (no call counter is modelled)."""
+        return "Kraken refused calls for rate and they were retried after a backoff"
 
     def slot(
         self,

@@ -324,10 +324,10 @@ class FileLockCounter(FleetCounterBase):
         with self._file.locked() as fd:
             value, updated, blocked, stored = self._read(fd)
             limits = self._limits(stored)
-            if limits is None and self.auto:
+            if limits is None and self.auto and retry_at is None:  # Throttled: no tier
                 limits = self._fleet_limits = TIERS["starter"]
             value, updated = decayed(value, updated, now, limits)
-            if limits is not None:
+            if limits is not None and retry_at is None:
                 value = max(value, limits.max_counter + cost)
             if retry_at is not None:
                 blocked = max(blocked, retry_at)

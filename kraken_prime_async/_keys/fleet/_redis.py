@@ -308,7 +308,7 @@ class RedisCounter(FleetCounterBase):
     async def refused(self, retry_at: float | None, cost: float) -> None:
         """Kraken refused a call for rate: the whole fleet's counter is full."""
         maximum, decay = self._mine()
-        starter = TIERS["starter"] if self.auto else None
+        starter = TIERS["starter"] if self.auto and retry_at is None else None  # Throttled: none
         await self._scripts.run(
             "call-counter update",
             self._scripts.counter_refused(
