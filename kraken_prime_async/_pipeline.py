@@ -35,6 +35,7 @@ from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
 from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
+from ._secret import redact
 from ._stats import ClientStats
 from ._transports.base import Transport
 from .errors import (
@@ -271,7 +272,4 @@ class Pipeline(PhaseHooks):
 
 
 def _redact(text: str, *values: str) -> str:
-    for value in values:
-        if value:
-            text = text.replace(value, "<redacted>")
-    return text
+    return redact(text, *values)

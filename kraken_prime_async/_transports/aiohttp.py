@@ -72,7 +72,7 @@ class AiohttpTransport:
         self._owned = session is None
         self._deadlines: Deadlines | None = None
         #: Exchanges of abandoned requests, watched to their end (``_abandon``).
-        self._watched: set[asyncio.Task[RawResponse | APIConnectionError]] = set()
+        self._watched: set[asyncio.Task[RawResponse | Exception]] = set()
         #: Each ``ClientTimeout`` seen, without its ``total`` (kept by ``_deadlines.py``).
         self._untimed: dict[aiohttp.ClientTimeout, aiohttp.ClientTimeout] = {}
         self._max_response_bytes = (
@@ -163,14 +163,17 @@ class AiohttpTransport:
         operation: str,
         http_method: str,
         answered: asyncio.Future[RawResponse],
-    ) -> RawResponse | APIConnectionError:
+    ) -> RawResponse | Exception:
         """One request and its answer, or the SDK's exception (returned, never raised: a
         watched exchange's end is read by the watcher), also handed to ``answered`` while the
         caller waits (see :meth:`request`)."""
-        end: RawResponse | APIConnectionError
+        end: RawResponse | Exception
         try:
             end = await self._answer(session, url, body, headers, timeout, operation, http_method)
-        except APIConnectionError as exc:
+        except asyncio.CancelledError:
+            answered.cancel()  # stopped (the client closed): a caller still waiting stops too
+            raise
+        except Exception as exc:  # the SDK's errors (and any other) are the caller's to raise
             end = exc
         if not answered.done():
             if isinstance(end, RawResponse):
@@ -211,7 +214,7 @@ class AiohttpTransport:
 
     # -- the abandoned-request hook (``_keys/watch.py``) -------------------------------------
 
-    def _abandon(self, exchange: asyncio.Task[RawResponse | APIConnectionError]) -> None:
+    def _abandon(self, exchange: asyncio.Task[RawResponse | Exception]) -> None:
         """The caller stopped waiting for ``exchange``: the attempt's slot follows it to its
         end (kept here, at most ``ABANDON_HOLD_MAX`` s, at most ``ABANDON_WATCH_LIMIT`` at once,
         cancelled by :meth:`close`), or, when nobody watches it, it is dropped now."""
@@ -222,7 +225,7 @@ class AiohttpTransport:
             watched.add(exchange)
             bound = exchange.get_loop().call_later(ABANDON_HOLD_MAX, exchange.cancel)
 
-            def ended(done: asyncio.Task[RawResponse | APIConnectionError]) -> None:
+            def ended(done: asyncio.Task[RawResponse | Exception]) -> None:
                 watched.discard(done)
                 bound.cancel()
 
