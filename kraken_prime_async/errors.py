@@ -364,7 +364,8 @@ class KeyRotationError(KrakenPrimeError):
     Attributes
     ----------
     stage : str
-        Where it stopped: ``"start"`` (the old key was not found), ``"create"``, ``"verify"``,
+        Where it stopped: ``"list"`` (the user's keys could not be read first; nothing was
+        changed), ``"start"`` (the old key was not found), ``"create"``, ``"verify"``,
         ``"allow_list"`` (setting the new key's IP allow-list) or ``"delete_old"``.
     user_id, old_key_id : str
         The rotation's arguments.

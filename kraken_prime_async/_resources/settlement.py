@@ -223,7 +223,10 @@ class Settlement(Resource):
         batch_id : str
             The batch to settle.
         concurrency : int
-            Legs settled at once.
+            Legs settled at once. With the key's nonce window of 0 (``nonce_window=0``, the
+            default) the key sends one request at a time, so the legs still go one at a time on
+            the wire (the rest wait in the key's queue); set a nonce window on the key and the
+            same ``nonce_window=`` on the client for legs to overlap.
         wait_for_confirmation : float
             Seconds to keep polling an unconfirmed batch (0: do not wait; every leg is then
             skipped as "batch not confirmed").

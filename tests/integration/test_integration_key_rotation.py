@@ -157,9 +157,22 @@ async def test_by_default_a_lost_create_that_took_effect_stops_the_rotation() ->
         assert info.value.stage == "create" and info.value.old_key_live
         cause = info.value.__cause__
         assert isinstance(cause, OutcomeUnknownError) and len(cause.candidates) == 1
+        assert info.value.unknown_key_ids == cause.candidates  # reported with the rotation
         listed = {k.id for k in await setup.client.api_user_keys.list(setup.user_id)}
         assert listed == {setup.old.key_id, cause.candidates[0]}  # reported, not deleted
         assert setup.sb.calls("DeletePrimeApiUserKey") == []
+
+
+async def test_a_failed_first_read_is_a_rotation_error_at_stage_list() -> None:
+    # issue 23: rotate raised a bare APIConnectionError when its first read failed
+    async with rotation_setup() as setup:
+        setup.sb.faults.add("ListPrimeApiUserKeys", "drop_before", times=None)
+        with pytest.raises(KeyRotationError) as info:
+            await setup.client.api_user_keys.rotate(setup.user_id, setup.old.key_id)
+        setup.sb.faults.clear()
+        assert info.value.stage == "list" and info.value.old_key_live
+        assert "nothing was changed" in str(info.value)
+        assert setup.sb.calls("CreatePrimeApiUserKey") == []
 
 
 async def test_failed_verification_deletes_the_new_key_and_keeps_the_old() -> None:

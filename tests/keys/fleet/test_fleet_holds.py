@@ -54,14 +54,17 @@ async def test_a_client_in_a_fleet_holds_the_fleet_slot_of_an_abandoned_request(
             sb.api_key, sb.api_secret, base_url=sb.url, fleet=fleet, abandon_hold=HOLD
         )
         async with client:
-            sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=HOLD - 0.1)
+            sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=HOLD - 0.05)
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(client.api_users.list(), 0.05)
             other = FileLockFleet(tmp_path).gate(sb.api_key, window_seconds=0, max_in_flight=8)
             waiting = asyncio.ensure_future(other.acquire(30))  # another process's member
-            await asyncio.sleep(HOLD / 2)
+            await asyncio.sleep(0.05)
             assert not waiting.done()
-            await other.release(await asyncio.wait_for(waiting, 5))
+            token = await asyncio.wait_for(waiting, 5)
+            # freed when the abandoned request's answer came (watched), before the hold's bound
+            assert [r.fault for r in sb.calls("ListPrimeApiUsers")] == ["delay_before"]
+            await other.release(token)
             await client.api_users.list()
         await asyncio.sleep(HOLD)
         assert not any("EAPI:Invalid nonce" in r.errors for r in sb.requests)
