@@ -35,6 +35,7 @@ from .._retry import throttle_too_long
 from .._secret import Credential
 from ..errors import APIError, CoordinationError, RateLimitError, ValidationError
 from . import watch
+from .fleet._base import RenewableGate, Renewal
 from .local import (
     LocalGate,
     Outcome,
@@ -234,6 +235,7 @@ class Slot:
         "_max_wait",
         "_operation",
         "_parts",
+        "_renewal",
         "_sent_at",
         "_token",
         "queued",
@@ -252,6 +254,7 @@ class Slot:
         self._parts: _Parts | None = None
         self._token = -1
         self._fleet_token: Hashable | None = None
+        self._renewal: Renewal | None = None
         self._sent_at = 0.0
         self._ended = False
         self.waited = 0.0
@@ -295,7 +298,7 @@ class Slot:
                 local.refusals.check(self._operation)  # refusals may have come while queued
             if parts.fleet_gate is not None:
                 # The fleet-wide slot, taken before the nonce like the process's own.
-                self._fleet_token = await parts.fleet_gate.acquire(self._lease)
+                await self._take_fleet_slot(parts.fleet_gate, local)
             if counter is not None:
                 # Paced at send time, inside the key's slot.
                 self.waited = await counter.acquire(self._cost, self._bounded_sleep)
@@ -303,6 +306,18 @@ class Slot:
             await self._release(parts, Outcome.FAILED)
             raise
         return self
+
+    async def _take_fleet_slot(self, gate: FleetGate, local: LocalGate) -> None:
+        """The fleet slot. A renewable one carries a short lease, renewed while this member
+        lives: a member that dies holding it blocks it for about the key's hold, not for the
+        attempt's whole timeout."""
+        if not isinstance(gate, RenewableGate):
+            self._fleet_token = await gate.acquire(self._lease)
+            return
+        setting = self._gate.abandon_hold
+        lease = max(FLEET_LEASE_MARGIN, local.latency.hold(setting or None))
+        token = self._fleet_token = await gate.acquire(lease)
+        self._renewal = Renewal(gate, token, lease)
 
     async def _bounded_sleep(self, delay: float) -> None:
         if delay > self._max_wait:
@@ -337,6 +352,8 @@ class Slot:
         hold, until = 0.0, None
         if outcome is Outcome.ABANDONED:
             hold, until = self._hold(parts.local)
+        if self._renewal is not None:
+            self._renewal.stop()
         try:
             if parts.fleet_gate is not None and self._fleet_token is not None:
                 await _release_fleet_slot(parts.fleet_gate, self._fleet_token, hold)

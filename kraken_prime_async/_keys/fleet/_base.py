@@ -19,16 +19,21 @@ Backends: :class:`~kraken_prime_async.FileLockFleet` (processes on one host) and
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
-from ..._constants import CLAIM_TTL, FLEET_GATE_POLL_FIRST, FLEET_GATE_POLL_MAX
+from ..._constants import CLAIM_TTL, FLEET_GATE_POLL_FIRST, FLEET_GATE_POLL_MAX, LOGGER_NAME
 from ..._secret import fingerprint
+from ...errors import CoordinationError
 from ..nonces import NonceSource, NonceUnit
 from ..pacing import RateCounter, RateLimit
+
+_logger = logging.getLogger(LOGGER_NAME)
 
 
 @runtime_checkable
@@ -51,6 +56,17 @@ class FleetGate(Protocol):
         the abandoned request's exchange, watched in the background, ended. It must not free a
         slot another holder has taken since.
         """
+        ...
+
+
+@runtime_checkable
+class RenewableGate(Protocol):
+    """A fleet gate whose slots can carry a short lease, renewed while the holder lives (both
+    built-in gates): a member that dies holding a slot blocks it only that long more."""
+
+    def renew(self, token: Hashable, lease_seconds: float) -> Awaitable[None] | None:
+        """The holder of ``token`` is alive: if it dies, the slot stays taken
+        ``lease_seconds`` from now."""
         ...
 
 
@@ -117,6 +133,42 @@ def live_claims(claims: Iterable[Claim], now: float) -> dict[str, Claim]:
         ):
             latest[claim.token] = claim
     return latest
+
+
+class Renewal:
+    """Renews a fleet slot's lease every third of it while its holder holds it (a loop timer;
+    a renewal that is a coroutine runs as a task kept here until it ends)."""
+
+    __slots__ = ("_gate", "_handle", "_lease", "_running", "_token")
+
+    def __init__(self, gate: RenewableGate, token: Hashable, lease: float) -> None:
+        self._gate = gate
+        self._token = token
+        self._lease = lease
+        self._running: set[asyncio.Future[None]] = set()
+        self._handle: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            lease / 3, self._tick
+        )
+
+    def _tick(self) -> None:
+        renewed = self._gate.renew(self._token, self._lease)
+        if renewed is not None:
+            task = asyncio.ensure_future(_renew_quietly(renewed))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        self._handle = asyncio.get_running_loop().call_later(self._lease / 3, self._tick)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+async def _renew_quietly(renewed: Awaitable[None]) -> None:
+    try:
+        await renewed
+    except CoordinationError as failure:
+        _logger.warning("could not renew the fleet slot's lease: %s", failure)
 
 
 class FleetCounterBase:

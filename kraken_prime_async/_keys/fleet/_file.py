@@ -229,16 +229,28 @@ class FileLockGate:
         return None
 
     async def acquire(self, lease_seconds: float) -> Hashable:
-        """Wait for a free slot (a dead holder's slot is freed by the kernel at once)."""
+        """Wait for a free slot. Its file then says "busy until" ``lease_seconds`` from now
+        (:meth:`renew` moves it on): a holder that dies (the kernel drops its lock) keeps the
+        slot taken that long, since its request may still be travelling."""
         index = self._try()
-        if index is not None:
-            return index
-        for delay in poll_delays():
-            await asyncio.sleep(delay)
-            index = self._try()
-            if index is not None:
-                return index
-        raise AssertionError("unreachable")  # pragma: no cover
+        if index is None:
+            for delay in poll_delays():
+                await asyncio.sleep(delay)
+                index = self._try()
+                if index is not None:
+                    break
+        assert index is not None
+        self.renew(index, lease_seconds)
+        return index
+
+    def renew(self, token: Hashable, lease_seconds: float) -> None:
+        """This member still holds slot ``token``: if it dies, the slot stays taken
+        ``lease_seconds`` from now."""
+        assert isinstance(token, int)
+        with self._lock:
+            if token in self._held:
+                until = time.time() + lease_seconds
+                os.pwrite(self._files[token].fd(), _HOLD_RECORD.pack(until), 0)
 
     async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
         """Free slot ``token`` (with ``hold_seconds``: for other members only that much later;

@@ -249,6 +249,16 @@ class RedisGate:
                 return token
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def renew(self, token: Hashable, lease_seconds: float) -> None:
+        """This member still holds ``token``: its lease (and the keys' expiry) runs
+        ``lease_seconds`` from now, so a member that dies holding it blocks it that long."""
+        lease_ms = max(1, int(lease_seconds * 1000))
+        pipe = self._scripts.client.pipeline(transaction=True)
+        pipe.zadd(self._keys[1], {str(token): int(self._clock() * 1000) + lease_ms}, xx=True)
+        for key in self._keys:
+            pipe.pexpire(key, lease_ms)
+        await self._scripts.run("in-flight slot lease", pipe.execute())
+
     async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
         """Free the slot (its lease would free it anyway); with ``hold_seconds``, shorten its
         lease to that instead, so it stays in flight for every member until then (never beyond
