@@ -31,13 +31,13 @@ from yarl import URL
 
 from ._auth import RequestAuth
 from ._call import PhaseHooks, _Call
-from ._constants import LOGGER_NAME
+from ._constants import ABANDON_HOLD_MAX, LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
 from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
 from ._secret import redact
 from ._stats import ClientStats
-from ._transports.base import Transport
+from ._transports.base import RawResponse, Transport
 from .errors import (
     AuthenticationError,
     InvalidNonceError,
@@ -239,7 +239,6 @@ class Pipeline(PhaseHooks):
             self._attempt_finished(call, status, started, exc)
             if unanswered(exc):
                 self._attempt_abandoned(call, exc)
-                self._late_answer(call, slot, prepared.secrets)
             if not endpoint.idempotent and is_ambiguous(exc):
                 unknown = OutcomeUnknownError(
                     f"{endpoint.operation}: the request was sent but its outcome is unknown "
@@ -250,6 +249,9 @@ class Pipeline(PhaseHooks):
                     attempts=call.attempts,
                 )
                 unknown._fence = prepared.fence  # for the read-back's fence (never shown)
+                watched = getattr(slot, "watched", None)
+                if watched is not None:  # its answer, if it comes, settles the write
+                    unknown._late = LateAnswer(watched, endpoint, prepared.secrets)
                 raise unknown from exc
             raise
         self._attempt_finished(call, status, started, None)
@@ -269,6 +271,42 @@ class Pipeline(PhaseHooks):
         if url is None:
             url = self._urls[endpoint.operation] = URL(self._base_url + endpoint.path)
         return url
+
+
+class LateAnswer:
+    """The exchange of a write whose caller gave up waiting (its timeout), watched to its end:
+    its answer, when Kraken's, is the write's result (``Resource._written`` asks before it reads
+    the state back)."""
+
+    __slots__ = ("_endpoint", "_exchange", "_secrets")
+
+    def __init__(
+        self,
+        exchange: asyncio.Future[Any],
+        endpoint: Endpoint[Any, Any],
+        secrets: tuple[str, ...],
+    ) -> None:
+        self._exchange = exchange
+        self._endpoint = endpoint
+        self._secrets = secrets
+
+    async def result(self) -> tuple[bool, Any]:
+        """``(True, result)`` when the answer came (within ``ABANDON_HOLD_MAX``) and Kraken
+        accepted the write; else ``(False, None)``: the state must be read back."""
+        exchange = self._exchange
+        await asyncio.wait({exchange}, timeout=ABANDON_HOLD_MAX)
+        if not exchange.done() or exchange.cancelled():
+            return False, None
+        raw = exchange.result()
+        if not isinstance(raw, RawResponse):
+            return False, None  # the connection ended without an answer
+        try:
+            return True, self._endpoint.decode(raw, redact=lambda t: _redact(t, *self._secrets))
+        except KrakenPrimeError:
+            return False, None  # refused (a nonce overtaken, ...): the read-back decides
+
+    def __repr__(self) -> str:
+        return f"LateAnswer({self._endpoint.operation!r}, done={self._exchange.done()})"
 
 
 def _redact(text: str, *values: str) -> str:

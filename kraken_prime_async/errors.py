@@ -320,6 +320,9 @@ class OutcomeUnknownError(KrakenPrimeError):
         # The lowest nonce that, once Kraken accepts it on this key, fences the lost request off
         # (set by the pipeline; ``None`` without a nonce). Internal: never in messages or logs.
         self._fence: int | None = None
+        # The lost attempt's answer when the client watched its exchange to its end (a
+        # ``_pipeline.LateAnswer``, set by the pipeline; ``None`` otherwise). Internal.
+        self._late: Any = None
         super().__init__(message)
 
 

@@ -201,6 +201,7 @@ class Reconciled(_Event, frozen=True, kw_only=True, tag="reconciled", gc=False):
         A short tag of the resolution: ``"found_batch"`` (the batch this call created),
         ``"leg_started"`` (the batch shows the leg settling), ``"found_user"``,
         ``"rename_shown"``, ``"delete_shown"``, ``"read_back"`` (another rule's result),
+        ``"late_answer"`` (the lost attempt's own answer, read in the background, arrived),
         ``"not_applied"`` (sent again) or ``"unresolved"``.
     candidates : tuple of str
         Unresolved creates: the ids the read-back found and could not attribute (as

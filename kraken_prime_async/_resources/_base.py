@@ -155,8 +155,7 @@ class Resource:
                     raise  # refused outright, or a resend refused for its own reasons
                 attempts, refused = attempts + 1, exc
             with Reconciling(self._pipeline.observer, endpoint.operation, lost.error) as step:
-                verdict = await self._verdict(reconcile, lost, refused)
-                step.how = "not_applied" if isinstance(verdict, Resend) else reconcile.how
+                verdict, step.how = await self._resolution(reconcile, lost, refused)
             if refused is None:
                 stats.lost_answer_resolved()
             if not isinstance(verdict, Resend):
@@ -173,6 +172,29 @@ class Resource:
                 max_attempts,
                 extra={"request_id": lost.error.request_id},
             )
+
+    async def _resolution(
+        self: Res,
+        reconcile: Rule[Res, Q, F],
+        lost: LostAnswer[Q],
+        refused: KrakenPrimeError | None,
+    ) -> tuple[Any, str]:
+        """The verdict on ``lost`` and its tag: the lost attempt's own answer when the client
+        watched it to its end and Kraken accepted the write (``"late_answer"``), else the
+        rule's (:meth:`_verdict`)."""
+        late = None if refused is not None else lost.error._late
+        if late is not None:
+            found, result = await late.result()
+            if found:
+                logger.warning(
+                    "%s: the answer the caller's timeout gave up on arrived later; it is the "
+                    "write's result",
+                    lost.operation,
+                    extra={"request_id": lost.error.request_id},
+                )
+                return result, "late_answer"
+        verdict = await self._verdict(reconcile, lost, refused)
+        return verdict, "not_applied" if isinstance(verdict, Resend) else reconcile.how
 
     async def _verdict(
         self: Res,
