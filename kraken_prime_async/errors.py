@@ -295,7 +295,8 @@ class OutcomeUnknownError(KrakenPrimeError):
         A create whose answer was lost: the ids (Fast API keys: the names) of the objects the
         read-back found new and could not attribute. One may be this call's; another writer
         the client cannot see (another service on the account) may have made them. Nothing was
-        deleted or claimed: check them (``kraken-prime keys audit`` lists keys nobody holds).
+        deleted or claimed: check them (``api_user_keys.list`` / ``kraken-prime keys list``
+        shows a key's creation; delete a key whose secret nobody holds).
         Empty otherwise. With ``sole_writer=True`` on the client a single candidate is taken as
         the call's own instead.
     """
