@@ -35,7 +35,7 @@ from ._constants import ABANDON_HOLD_MAX, LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
 from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
-from ._secret import redact
+from ._secret import Credential, redact
 from ._stats import ClientStats
 from ._transports.base import RawResponse, Transport
 from .errors import (
@@ -288,7 +288,8 @@ class LateAnswer:
     ) -> None:
         self._exchange = exchange
         self._endpoint = endpoint
-        self._secrets = secrets
+        # Wrapped: the error that carries this object shows no credential (repr, pickle).
+        self._secrets = tuple(Credential(secret) for secret in secrets)
 
     async def result(self) -> tuple[bool, Any]:
         """``(True, result)`` when the answer came (within ``ABANDON_HOLD_MAX``) and Kraken
@@ -301,9 +302,12 @@ class LateAnswer:
         if not isinstance(raw, RawResponse):
             return False, None  # the connection ended without an answer
         try:
-            return True, self._endpoint.decode(raw, redact=lambda t: _redact(t, *self._secrets))
+            return True, self._endpoint.decode(raw, redact=self._redact)
         except KrakenPrimeError:
             return False, None  # refused (a nonce overtaken, ...): the read-back decides
+
+    def _redact(self, text: str) -> str:
+        return _redact(text, *(str(secret.reveal()) for secret in self._secrets))
 
     def __repr__(self) -> str:
         return f"LateAnswer({self._endpoint.operation!r}, done={self._exchange.done()})"
