@@ -9,6 +9,7 @@ counters (``ClientStats``), the package's log records (metadata only, each with 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -16,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ._constants import LOGGER_NAME
+from ._constants import LOGGER_NAME, PACING_WARNING_SECONDS
 from ._error_map import error_code
 from ._observability.context import abandon_reason, enter_call, new_request_id
 from ._stats import ClientStats
+from ._transports.base import RawResponse
 from .errors import InvalidNonceError, KrakenPrimeError, OutcomeUnknownError, RateLimitError
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ class _Call:
         "nonce_retries",
         "observer",
         "on_sent",
+        "paced",
         "params",
         "policy",
         "started",
@@ -87,6 +90,7 @@ class _Call:
         self.observer = observer
         self.attempts = 0  # sends so far
         self.nonce_retries = 0
+        self.paced = 0.0  # seconds waited for the key's rate limit, over every attempt
         self.done = False
         self._request_id = request_id
         self.started = 0.0
@@ -178,12 +182,46 @@ class PhaseHooks:
         if call.observer is not None:
             call.observer.request_abandoned(call, reason)
 
+    def _watch_late_answer(
+        self, call: _Call, exchange: asyncio.Future[Any], redact: Callable[[str], str]
+    ) -> None:
+        """A write abandoned after sending is watched to its end (``_keys/watch.py``): when its
+        answer arrives, say what it was: a write that took effect although its caller got an
+        error is logged at WARNING, counted and reported (``late_answer`` event)."""
+        attempt = call.attempts
+
+        def arrived(done: asyncio.Future[Any]) -> None:
+            if done.cancelled() or not isinstance(done.result(), RawResponse):
+                return  # no answer after all: the connection ended or the watch gave up
+            error, result_id = None, None
+            try:
+                result = call.endpoint.decode(done.result(), redact=redact)
+            except KrakenPrimeError as exc:
+                error = error_code(exc)
+            else:
+                made = getattr(result, "id", None)
+                result_id = made if isinstance(made, str) else None
+                self.stats.abandoned_writes_applied += 1
+                logger.warning(
+                    "%s: the answer to attempt %d, abandoned after sending, arrived later: the "
+                    "write took effect%s",
+                    call.endpoint.operation,
+                    attempt,
+                    "" if result_id is None else f" ({result_id})",
+                    extra={"request_id": call.request_id},
+                )
+            if call.observer is not None:
+                call.observer.late_answer(call, attempt, error, result_id)
+
+        exchange.add_done_callback(arrived)
+
     def _retry_scheduled(self, call: _Call, exc: Exception, attempt: int, delay: float) -> None:
         reason = error_code(exc)
         rate_limited = isinstance(exc, RateLimitError) and delay > 0
         if rate_limited:
             self.stats.rate_limit_waits += 1
             self.stats.rate_limit_wait_seconds += delay
+            call.paced += delay
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "%s retrying after attempt %d in %.2fs (%s)",
@@ -198,8 +236,20 @@ class PhaseHooks:
             if rate_limited:
                 call.observer.rate_limit_wait(call, delay, "rate_limited")
 
+    def _pacing_reason(self) -> str:
+        """Why the key's calls wait for its rate limit (the client's gate says)."""
+        return "Kraken refused calls for rate"
+
     def _call_finished(self, call: _Call, exc: BaseException | None) -> None:
         call.done = True
+        if call.paced > PACING_WARNING_SECONDS:
+            logger.warning(
+                "%s waited %.1f s in total for the key's rate limit: %s",
+                call.endpoint.operation,
+                call.paced,
+                self._pacing_reason(),
+                extra={"request_id": call.request_id},
+            )
         if exc is None:
             self.stats.successes += 1
         else:

@@ -82,6 +82,15 @@ class PrimeClient(ClientBase):
         counts as in flight. ``"auto"``: 4 x the key's slowest recent answer, at least
         2 s, at most 30 s. A number: that many seconds (``0`` turns
         the hold off and risks ``EAPI:Invalid nonce`` for the abandoned request).
+    sole_writer : bool
+        ``True`` tells the client that no writer outside this client's process and fleet
+        creates API users, keys or batches on the account. A create whose answer was lost then
+        resolves exactly: a single new object the read-back cannot attribute to another create
+        of the process or fleet is taken as its own (a key whose secret was lost is deleted and
+        made again). Default ``False``: such an object is reported instead
+        (``OutcomeUnknownError`` with ``candidates``, a WARNING and a ``reconciled``
+        event), never claimed or deleted, since another service on the account may have made
+        it. Either way a create that is proven not applied is sent again.
     rate_limit : Literal["auto", "starter", "intermediate", "pro"] | RateLimit | None
         Client-side model of Kraken's call counter. ``"auto"`` paces nothing until Kraken reports
         a rate limit, then paces as the starter tier; ``None`` turns pacing off.
@@ -136,6 +145,7 @@ class PrimeClient(ClientBase):
         abandon_hold: float | Literal["auto"] = "auto",
         rate_limit: RateLimitSetting = "auto",
         fleet: Fleet | None = None,
+        sole_writer: bool = False,
         secret_encoding: SecretEncoding = "base64",  # noqa: S107 - an encoding name
         transport: Transport | None = None,
         on_event: EventCallback | None = None,
@@ -171,6 +181,9 @@ class PrimeClient(ClientBase):
             nonce_unit, nonce_window, max_in_flight, abandon_hold, rate_limit
         )
         write_journal = build_journal(journal, ref)
+        from ._resources._reconcile.claims import client_claims
+
+        claims = client_claims(conn.base_url, sole_writer, fleet, clock)
         # Last: the process-wide nonce source is registered only once everything else passed.
         nonce_source = _nonce_source(key, ref, nonce_unit, nonce_source, fleet)
         self._fingerprint = ref[:8]
@@ -187,7 +200,9 @@ class PrimeClient(ClientBase):
             abandon_hold=hold,
         )
         self._auth = HmacAuth(key, signer, nonce_source, window)
-        self._start(self._auth, self._gate, conn).journal = write_journal
+        pipeline = self._start(self._auth, self._gate, conn)
+        pipeline.journal = write_journal
+        pipeline.claims = claims
         self._attach_resources()
 
     def _attach_resources(self) -> None:

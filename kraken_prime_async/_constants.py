@@ -42,12 +42,17 @@ NONCE_MAX: Final = 2**63 - 1
 #: Requests of one key on the wire at once when the key has a nonce window (else 1).
 DEFAULT_MAX_IN_FLIGHT: Final = 8
 
-#: A request sent and then abandoned without an answer (timeout, cancellation, connection lost)
-#: may still reach Kraken: its key's slot stays taken this long at least, in seconds (the
-#: clients' ``abandon_hold="auto"`` rule: 4 x the slowest recent answer, never below this and
-#: never above ``ABANDON_HOLD_MAX``). See docs, "Guarantees: no nonce ban".
+#: A request sent and then abandoned without an answer (timeout, cancellation) may still reach
+#: Kraken. The client watches it in the background and its key's slot stays taken until its
+#: answer or the connection's end is seen, at most ``ABANDON_HOLD_MAX`` seconds. When it cannot be
+#: watched (a caller's own Transport, a gateway's error page) the slot is held for 2 x the key's
+#: decaying 95th-percentile answer time, never below ``DEFAULT_ABANDON_HOLD`` and never above
+#: ``ABANDON_HOLD_MAX`` (``abandon_hold="auto"``). See docs, "Guarantees: no nonce ban".
 DEFAULT_ABANDON_HOLD: Final = 2.0
 ABANDON_HOLD_MAX: Final = 30.0
+#: Abandoned requests one transport watches at once; beyond, an abandoned request is dropped
+#: and its slot falls back to the hold.
+ABANDON_WATCH_LIMIT: Final = 64
 #: A poisoned key fails fast: at most this many ``EAPI:Invalid nonce`` refusals per key within
 #: ``NONCE_REFUSAL_PERIOD`` seconds; then nothing is sent on the key until the oldest is that old.
 NONCE_REFUSAL_LIMIT: Final = 5
@@ -56,12 +61,24 @@ NONCE_REFUSAL_PERIOD: Final = 60.0
 #: pacing after this many seconds without another refusal.
 AUTO_RATE_LIMIT_QUIET: Final = 300.0
 
+#: A call that waited longer than this in total (seconds) for its key's rate limit (pacing, a
+#: ``Throttled`` hold, backoff after a refusal) logs one WARNING naming the wait, why and the fix.
+PACING_WARNING_SECONDS: Final = 5.0
+
 #: A fleet's in-flight slot outlives its attempt's timeout by this much before another member
 #: may take it over (only matters when the holder died without freeing it).
 FLEET_LEASE_MARGIN: Final = 5.0
 #: Polling while another fleet member holds the key's last free slot: first and longest pause (s).
 FLEET_GATE_POLL_FIRST: Final = 0.0005
 FLEET_GATE_POLL_MAX: Final = 0.01
+#: Creates under way are registered (in the process, and with the fleet's store) before they are
+#: sent, so a lost create can tell its own object from another visible writer's. A registration is
+#: forgotten this long (s) after its last change; a read-back waits at most
+#: ``CLAIM_WAIT`` (s) for the creates still under way when it was made, polling every
+#: ``CLAIM_POLL`` (s) at most.
+CLAIM_TTL: Final = 600.0
+CLAIM_WAIT: Final = 30.0
+CLAIM_POLL: Final = 0.05
 #: Socket budgets (s) for a Redis client built from a URL: a Redis that went away fails calls fast.
 REDIS_SOCKET_TIMEOUT: Final = 5.0
 REDIS_CONNECT_TIMEOUT: Final = 2.0

@@ -155,7 +155,13 @@ class Endpoint(Generic[W, R]):
             except RecursionError:
                 raise self._too_deep(status) from None
             if envelope.error:
-                self._check_errors(_redacted(envelope.error, redact), status)
+                errors = _redacted(envelope.error, redact)
+                if any(_error_map.is_error(entry) for entry in errors):
+                    # No frame keeps what the server sent once an error leaves: the envelope's
+                    # error strings may quote a credential (only the redacted copy goes on).
+                    del envelope
+                    raise _error_map.from_errors(errors, status=status, operation=self.operation)
+                logger.warning("%s answered with warnings: %s", self.operation, errors)
             if isinstance(envelope.result, UnsetType):
                 raise ResponseValidationError(
                     f"{self.operation}: answer has neither errors nor a result",
@@ -177,11 +183,6 @@ class Endpoint(Generic[W, R]):
             status=status,
             operation=self.operation,
         )
-
-    def _check_errors(self, errors: list[str], status: int) -> None:
-        if any(_error_map.is_error(entry) for entry in errors):
-            raise _error_map.from_errors(errors, status=status, operation=self.operation)
-        logger.warning("%s answered with warnings: %s", self.operation, errors)
 
     def __repr__(self) -> str:
         return f"Endpoint({self.operation!r}, idempotent={self.idempotent})"

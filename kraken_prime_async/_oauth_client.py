@@ -23,6 +23,7 @@ from ._keys.gate import NO_GATE
 from ._lifecycle import ClientBase, connection
 from ._observability.context import EventCallback
 from ._resources._base import TimeoutLike
+from ._resources._reconcile.claims import client_claims
 from ._resources._recorded import resolver
 from ._resources.fast_api_keys import FastApiKeys
 from ._retry import RetryPolicy
@@ -68,6 +69,11 @@ class FastApiKeyClient(ClientBase):
     tracer_provider, meter_provider : optional
         OpenTelemetry providers for the client's spans and metrics (the ``otel`` extra). Default:
         the global providers, when the application has set them before building the client.
+    sole_writer : bool
+        ``True``: no writer outside this process and fleet creates Fast API keys on the account,
+        so a create whose answer was lost deletes the key of its name it finds and creates it
+        again; default ``False``: that key is reported (``OutcomeUnknownError.candidates``), as
+        for ``PrimeClient``.
     max_response_bytes : int
         Largest answer accepted, in bytes (default 4 MiB), as for ``PrimeClient``.
     journal : None, str, Path, SqliteJournal or RedisJournal
@@ -109,6 +115,7 @@ class FastApiKeyClient(ClientBase):
         clock: Callable[[], float] = time.time,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         journal: JournalSetting = None,
+        sole_writer: bool = False,
     ) -> None:
         token = Credential(access_token)  # wrapped first: no frame of this call shows it
         del access_token
@@ -130,7 +137,9 @@ class FastApiKeyClient(ClientBase):
         # OAuth tokens are replaced; the journal's records are the account's behind this host.
         write_journal = build_journal(journal, "oauth:" + fingerprint(conn.base_url, 32))
         self._auth = auth
-        self._start(auth, NO_GATE, conn).journal = write_journal
+        pipeline = self._start(auth, NO_GATE, conn)
+        pipeline.journal = write_journal
+        pipeline.claims = client_claims(conn.base_url, sole_writer, None, clock)
         self.fast_api_keys: FastApiKeys[PrimeClient] = FastApiKeys(
             self._pipeline, conn.base_url, PrimeClient.from_fast_api_key
         )

@@ -32,12 +32,13 @@ from yarl import URL
 
 from ._auth import RequestAuth
 from ._call import OnSent, PhaseHooks, _Call
-from ._constants import LOGGER_NAME
+from ._constants import ABANDON_HOLD_MAX, LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
 from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
+from ._secret import Credential, redact
 from ._stats import ClientStats
-from ._transports.base import Transport
+from ._transports.base import RawResponse, Transport
 from .errors import (
     AuthenticationError,
     InvalidNonceError,
@@ -48,6 +49,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._keys.gate import KeyGate, NoGate, Slot
     from ._observability.observer import Observer
+    from ._resources._reconcile.claims import Claims
 
 R = TypeVar("R")
 
@@ -101,6 +103,9 @@ class Pipeline(PhaseHooks):
         #: The client's write journal (``_journal.Journal``; set by the client, ``None`` on a
         #: bare pipeline): non-idempotent writes record their intent and outcome in it.
         self.journal: Any = None
+        #: The creates under way the client can see (``_resources/_reconcile/claims.py``); set
+        #: by the client.
+        self.claims: Claims | None = None
 
     async def call(
         self,
@@ -195,6 +200,7 @@ class Pipeline(PhaseHooks):
             if slot.waited:
                 self.stats.rate_limit_waits += 1
                 self.stats.rate_limit_wait_seconds += slot.waited
+            call.paced += slot.waited + slot.queued
             try:
                 return await self._send(call, transport, slot)
             except AuthenticationError as exc:
@@ -236,6 +242,7 @@ class Pipeline(PhaseHooks):
             if call.observer is not None:
                 call.observer.attempt_finished(call, None, started, "CancelledError")
             self._attempt_abandoned(call, None)
+            self._late_answer(call, slot, prepared.secrets)
             raise
         except KrakenPrimeError as exc:
             self._attempt_finished(call, status, started, exc)
@@ -251,10 +258,22 @@ class Pipeline(PhaseHooks):
                     attempts=call.attempts,
                 )
                 unknown._fence = prepared.fence  # for the read-back's fence (never shown)
+                watched = getattr(slot, "watched", None)
+                if watched is not None:  # its answer, if it comes, settles the write
+                    unknown._late = LateAnswer(watched, endpoint, prepared.secrets)
                 raise unknown from exc
             raise
         self._attempt_finished(call, status, started, None)
         return result
+
+    def _pacing_reason(self) -> str:
+        return self.gate.pacing_reason()
+
+    def _late_answer(self, call: _Call, slot: Slot | NoGate, secrets: tuple[str, ...]) -> None:
+        """A write abandoned after sending whose exchange is watched: report its answer."""
+        exchange = getattr(slot, "watched", None)
+        if exchange is not None and not call.endpoint.idempotent:
+            self._watch_late_answer(call, exchange, lambda text: _redact(text, *secrets))
 
     def _url(self, endpoint: Endpoint[Any, Any]) -> URL:
         url = self._urls.get(endpoint.operation)
@@ -263,8 +282,45 @@ class Pipeline(PhaseHooks):
         return url
 
 
+class LateAnswer:
+    """The exchange of a write whose caller gave up waiting (its timeout), watched to its end:
+    its answer, when Kraken's, is the write's result (``Resource._written`` asks before it reads
+    the state back)."""
+
+    __slots__ = ("_endpoint", "_exchange", "_secrets")
+
+    def __init__(
+        self,
+        exchange: asyncio.Future[Any],
+        endpoint: Endpoint[Any, Any],
+        secrets: tuple[str, ...],
+    ) -> None:
+        self._exchange = exchange
+        self._endpoint = endpoint
+        # Wrapped: the error that carries this object shows no credential (repr, pickle).
+        self._secrets = tuple(Credential(secret) for secret in secrets)
+
+    async def result(self) -> tuple[bool, Any]:
+        """``(True, result)`` when the answer came (within ``ABANDON_HOLD_MAX``) and Kraken
+        accepted the write; else ``(False, None)``: the state must be read back."""
+        exchange = self._exchange
+        await asyncio.wait({exchange}, timeout=ABANDON_HOLD_MAX)
+        if not exchange.done() or exchange.cancelled():
+            return False, None
+        raw = exchange.result()
+        if not isinstance(raw, RawResponse):
+            return False, None  # the connection ended without an answer
+        try:
+            return True, self._endpoint.decode(raw, redact=self._redact)
+        except KrakenPrimeError:
+            return False, None  # refused (a nonce overtaken, ...): the read-back decides
+
+    def _redact(self, text: str) -> str:
+        return _redact(text, *(str(secret.reveal()) for secret in self._secrets))
+
+    def __repr__(self) -> str:
+        return f"LateAnswer({self._endpoint.operation!r}, done={self._exchange.done()})"
+
+
 def _redact(text: str, *values: str) -> str:
-    for value in values:
-        if value:
-            text = text.replace(value, "<redacted>")
-    return text
+    return redact(text, *values)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import urllib.parse
 from typing import Any, Final
 
 _MASK: Final = "**********"
@@ -108,6 +110,28 @@ class MaskedDict(dict[str, Any]):
 def fingerprint(value: str, length: int = 8) -> str:
     """A short SHA-256 fingerprint of a credential, safe to show or to name stored state by."""
     return hashlib.sha256(value.encode()).hexdigest()[:length]
+
+
+def spellings(value: str) -> tuple[str, ...]:
+    """The ways a server may echo ``value`` back: as sent, JSON-escaped (``/`` as ``\\/``),
+    and percent-encoded with upper- and lower-case hex digits (longest first, so a replacement
+    never leaves part of a longer spelling behind)."""
+    escaped = value.replace("/", "\\/")
+    upper = urllib.parse.quote(value, safe="")
+    lower = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), upper)
+    found = {value, escaped, upper, lower, upper.replace("/", "\\/")}
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def redact(text: str, *values: str) -> str:
+    """``text`` with every spelling (``spellings()``) of each of ``values`` replaced by
+    ``<redacted>``."""
+    for value in values:
+        if value:
+            for spelling in spellings(value):
+                if spelling in text:
+                    text = text.replace(spelling, "<redacted>")
+    return text
 
 
 #: Request headers with credentials masked in ``repr``.

@@ -27,7 +27,11 @@ class ClientStats(msgspec.Struct, gc=False):
     rate_limit_wait_seconds : float
         Total of those waits.
     outcome_unknown : int
-        Writes that ended in [`OutcomeUnknownError`][kraken_prime_async.errors.OutcomeUnknownError].
+        Writes that ended in ``OutcomeUnknownError``.
+    resolved_lost_answers : int
+        Lost answers of writes the client resolved by reading the state back (the write's
+        result found, or the write proven not applied and sent again); these writes did not
+        raise ``OutcomeUnknownError``.
     token_refreshes : int
         Bearer tokens replaced through ``token_provider`` after an HTTP 401 (OAuth clients).
     abandoned : int
@@ -36,6 +40,10 @@ class ClientStats(msgspec.Struct, gc=False):
     cancelled_writes : int
         Non-idempotent writes cancelled by the caller after they were sent (outcome unknown;
         logged at WARNING).
+    abandoned_writes_applied : int
+        Of the writes abandoned after sending (a timeout, a cancellation), those whose answer,
+        read later in the background, showed they took effect (logged at WARNING, reported as a
+        ``late_answer`` event).
     nonce_cooldowns : int
         Calls refused without sending because their key rested after repeated invalid nonces.
 
@@ -54,10 +62,18 @@ class ClientStats(msgspec.Struct, gc=False):
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
     outcome_unknown: int = 0
+    resolved_lost_answers: int = 0
     token_refreshes: int = 0
     abandoned: int = 0
     cancelled_writes: int = 0
+    abandoned_writes_applied: int = 0
     nonce_cooldowns: int = 0
+
+    def lost_answer_resolved(self) -> None:
+        """A lost answer counted in ``outcome_unknown`` when its call raised was resolved by
+        reading back: it moves to ``resolved_lost_answers``."""
+        self.outcome_unknown -= 1
+        self.resolved_lost_answers += 1
 
     def snapshot(self) -> ClientStats:
         """A copy that later calls do not change."""

@@ -296,6 +296,14 @@ class OutcomeUnknownError(KrakenPrimeError):
     orphan_key_id : str or None
         ``api_user_keys.create``: the id of a key this call created whose secret was lost and
         that could not be deleted (delete it yourself); ``None`` otherwise.
+    candidates : tuple of str
+        A create whose answer was lost: the ids (Fast API keys: the names) of the objects the
+        read-back found new and could not attribute. One may be this call's; another writer
+        the client cannot see (another service on the account) may have made them. Nothing was
+        deleted or claimed: check them (``api_user_keys.list`` / ``kraken-prime keys list``
+        shows a key's creation; delete a key whose secret nobody holds).
+        Empty otherwise. With ``sole_writer=True`` on the client a single candidate is taken as
+        the call's own instead.
     """
 
     operation: str
@@ -308,14 +316,19 @@ class OutcomeUnknownError(KrakenPrimeError):
         arguments: Mapping[str, Any],
         attempts: int,
         orphan_key_id: str | None = None,
+        candidates: tuple[str, ...] = (),
     ) -> None:
         self.operation = operation
         self.arguments = dict(arguments)
         self.attempts = attempts
         self.orphan_key_id = orphan_key_id
+        self.candidates = tuple(candidates)
         # The lowest nonce that, once Kraken accepts it on this key, fences the lost request off
         # (set by the pipeline; ``None`` without a nonce). Internal: never in messages or logs.
         self._fence: int | None = None
+        # The lost attempt's answer when the client watched its exchange to its end (a
+        # ``_pipeline.LateAnswer``, set by the pipeline; ``None`` otherwise). Internal.
+        self._late: Any = None
         super().__init__(message)
 
 
@@ -387,7 +400,8 @@ class KeyRotationError(KrakenPrimeError):
     Attributes
     ----------
     stage : str
-        Where it stopped: ``"start"`` (the old key was not found), ``"create"``, ``"verify"``,
+        Where it stopped: ``"list"`` (the user's keys could not be read first; nothing was
+        changed), ``"start"`` (the old key was not found), ``"create"``, ``"verify"``,
         ``"allow_list"`` (setting the new key's IP allow-list) or ``"delete_old"``.
     user_id, old_key_id : str
         The rotation's arguments.

@@ -34,6 +34,7 @@ __all__ = [
     "CallFinished",
     "CallStarted",
     "Event",
+    "LateAnswer",
     "OutcomeUnknown",
     "RateLimitWait",
     "Reconciled",
@@ -147,6 +148,30 @@ class RequestAbandoned(_Event, frozen=True, kw_only=True, tag="request_abandoned
     idempotent: bool
 
 
+class LateAnswer(_Event, frozen=True, kw_only=True, tag="late_answer", gc=False):
+    """The answer to a write abandoned after it was sent (its caller timed out or cancelled the
+    call) arrived later: the client kept the connection and read it in the background.
+
+    Attributes
+    ----------
+    attempt : int
+        The request, as in ``AttemptFinished.attempt``.
+    took_effect : bool
+        ``True``: Kraken accepted the write; it took effect although its caller got an error.
+    error : str or None
+        When it did not: what Kraken answered, as in ``AttemptFinished.error``.
+    result_id : str or None
+        The id of what the write made or touched, when its result names one (a user, key,
+        batch or transfer id; never a secret).
+    """
+
+    name: ClassVar[str] = "late_answer"
+    attempt: int
+    took_effect: bool
+    error: str | None = None
+    result_id: str | None = None
+
+
 class OutcomeUnknown(_Event, frozen=True, kw_only=True, tag="outcome_unknown", gc=False):
     """A write was sent but whether it took effect is unknown; it is not re-sent.
 
@@ -176,12 +201,17 @@ class Reconciled(_Event, frozen=True, kw_only=True, tag="reconciled", gc=False):
         A short tag of the resolution: ``"found_batch"`` (the batch this call created),
         ``"leg_started"`` (the batch shows the leg settling), ``"found_user"``,
         ``"rename_shown"``, ``"delete_shown"``, ``"read_back"`` (another rule's result),
+        ``"late_answer"`` (the lost attempt's own answer, read in the background, arrived),
         ``"not_applied"`` (sent again) or ``"unresolved"``.
+    candidates : tuple of str
+        Unresolved creates: the ids the read-back found and could not attribute (as
+        ``OutcomeUnknownError.candidates``); nothing was claimed or deleted. Else empty.
     """
 
     name: ClassVar[str] = "reconciled"
     resolved: bool
     how: str
+    candidates: tuple[str, ...] = ()
 
 
 class CallFinished(_Event, frozen=True, kw_only=True, tag="call_finished", gc=False):
@@ -214,6 +244,7 @@ Event = (
     | RetryScheduled
     | RateLimitWait
     | RequestAbandoned
+    | LateAnswer
     | OutcomeUnknown
     | Reconciled
     | CallFinished

@@ -152,6 +152,7 @@ EVENTS = [
     "CallFinished",
     "CallStarted",
     "Event",
+    "LateAnswer",
     "OutcomeUnknown",
     "RateLimitWait",
     "Reconciled",

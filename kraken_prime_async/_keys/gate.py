@@ -12,7 +12,8 @@ this order:
 
 The nonce is taken after the slot is granted (by the auth strategy, inside the attempt) and the
 slot is released when the attempt ends, with its ``Outcome``: a request that was sent and
-then abandoned without an answer keeps its in-process slot for a hold (``_local_gate``). A key
+then abandoned without an answer keeps its in-process and fleet slots until the transport, which
+watches it in the background (``watch.py``), sees it end, or for a hold when it cannot. A key
 resting after repeated invalid nonces (``_nonce_guard``) refuses the slot at once, and no wait
 for pacing or a ``Throttled`` hold may exceed the call's ``max_throttle_wait``. "Gate" is the one
 name of the per-key in-flight limiter, in-process and fleet-wide. Clients without an API key
@@ -29,14 +30,15 @@ from collections.abc import Awaitable, Callable, Hashable
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
-from .._constants import DEFAULT_TIMEOUT, FLEET_LEASE_MARGIN, LOGGER_NAME
+from .._constants import ABANDON_HOLD_MAX, DEFAULT_TIMEOUT, FLEET_LEASE_MARGIN, LOGGER_NAME
 from .._retry import throttle_too_long
 from .._secret import Credential
 from ..errors import APIError, CoordinationError, RateLimitError, ValidationError
+from . import watch
+from .fleet._base import RenewableGate, Renewal
 from .local import (
     LocalGate,
     Outcome,
-    hold_seconds,
     outcome_of,
     release_local_gate,
     shared_local_gate,
@@ -96,8 +98,9 @@ class KeyGate:
     clock, sleep : callables
         The client's injected clock and sleep.
     abandon_hold : float or None
-        Seconds an abandoned request's slot stays taken; ``None``: the adaptive rule
-        (``_local_gate.hold_seconds``).
+        At most this many seconds an abandoned request's slot stays taken (``0``: not at all,
+        and it is not watched); ``None``: until its watched exchange ends (at most
+        ``ABANDON_HOLD_MAX``), or the key's latency estimate when it cannot be watched.
     """
 
     def __init__(
@@ -129,6 +132,18 @@ class KeyGate:
         """Whether the call counter paces this key now (rate-limit backoff is then left to it)."""
         parts = self._parts
         return parts is not None and parts.counter is not None and parts.counter.active
+
+    def pacing_reason(self) -> str:
+        """Why the key's calls wait for its rate limit now, and the fix (for a WARNING)."""
+        parts = self._parts
+        counter = None if parts is None else parts.counter
+        describe = getattr(counter, "describe", None)
+        if callable(describe):
+            return str(describe())
+        return (
+            "Kraken refused calls for rate and they were retried after a backoff; a faster "
+            "tier on the key, or several keys, makes them faster"
+        )
 
     def slot(
         self,
@@ -205,21 +220,28 @@ class Slot:
     """One attempt's hold on its key: acquire (in-process gate → fleet gate → pacing) on
     ``async with`` entry, release with the attempt's ``Outcome`` on exit.
 
-    ``waited`` is the pacing wait (seconds) the entry took. The pipeline calls ``sending()``
+    ``waited`` is the pacing wait (seconds) the entry took, ``queued`` the time it queued for the
+    key's slot behind calls while the key was paced. The pipeline calls ``sending()``
     just before the request goes to the transport: from then on, an end without an answer is an
-    abandoned request whose slot is held."""
+    abandoned request whose slot is held. The transport hands the slot the exchange it stopped
+    waiting for (``watch()``), or says the connection ended (``ended()``): a
+    ``Watcher``."""
 
     __slots__ = (
         "_cost",
+        "_ended",
         "_fleet_token",
         "_gate",
         "_lease",
         "_max_wait",
         "_operation",
         "_parts",
+        "_renewal",
         "_sent_at",
         "_token",
+        "queued",
         "waited",
+        "watched",
     )
 
     def __init__(
@@ -233,12 +255,31 @@ class Slot:
         self._parts: _Parts | None = None
         self._token = -1
         self._fleet_token: Hashable | None = None
+        self._renewal: Renewal | None = None
         self._sent_at = 0.0
+        self._ended = False
         self.waited = 0.0
+        #: Seconds queued for the key's slot behind paced calls (the key was paced then).
+        self.queued = 0.0
+        #: The abandoned request's exchange, which the transport watches to its end.
+        self.watched: asyncio.Future[object] | None = None
 
     def sending(self) -> None:
         """The request is handed to the transport now (it may leave)."""
         self._sent_at = time.monotonic()
+        watch.sending(self)
+
+    def watch(self, exchange: asyncio.Future[object]) -> bool:
+        """Keep the slot until ``exchange`` ends (see ``.watch``); ``False`` when the hold
+        is off (``abandon_hold=0``) or the slot is released already."""
+        if self._gate.abandon_hold == 0 or self._parts is None or self.watched is not None:
+            return False
+        self.watched = exchange
+        return True
+
+    def ended(self) -> None:
+        """The connection ended after sending: nothing more of this request can arrive."""
+        self._ended = True
 
     async def __aenter__(self) -> Slot:
         parts = self._parts = self._gate.parts()
@@ -249,13 +290,16 @@ class Slot:
         if token is not None and parts.fleet_gate is None and not paced:
             self._token = token  # the common case: a free slot, nothing to wait for
             return self
+        queued_at = self._gate.clock()
         self._token = await local.acquire() if token is None else token
+        if paced and token is None:  # queued behind the key's paced calls: pacing's doing too
+            self.queued = self._gate.clock() - queued_at
         try:
             if token is None:
                 local.refusals.check(self._operation)  # refusals may have come while queued
             if parts.fleet_gate is not None:
                 # The fleet-wide slot, taken before the nonce like the process's own.
-                self._fleet_token = await parts.fleet_gate.acquire(self._lease)
+                await self._take_fleet_slot(parts.fleet_gate, local)
             if counter is not None:
                 # Paced at send time, inside the key's slot.
                 self.waited = await counter.acquire(self._cost, self._bounded_sleep)
@@ -263,6 +307,18 @@ class Slot:
             await self._release(parts, Outcome.FAILED)
             raise
         return self
+
+    async def _take_fleet_slot(self, gate: FleetGate, local: LocalGate) -> None:
+        """The fleet slot. A renewable one carries a short lease, renewed while this member
+        lives: a member that dies holding it blocks it for about the key's hold, not for the
+        attempt's whole timeout."""
+        if not isinstance(gate, RenewableGate):
+            self._fleet_token = await gate.acquire(self._lease)
+            return
+        setting = self._gate.abandon_hold
+        lease = max(FLEET_LEASE_MARGIN, local.latency.hold(setting or None))
+        token = self._fleet_token = await gate.acquire(lease)
+        self._renewal = Renewal(gate, token, lease)
 
     async def _bounded_sleep(self, delay: float) -> None:
         if delay > self._max_wait:
@@ -284,7 +340,7 @@ class Slot:
                 parts.local.observe(time.monotonic() - sent_at)
             parts.local.release(self._token, Outcome.SUCCEEDED)
             return
-        outcome = outcome_of(exc, sent=sent_at > 0)
+        outcome = outcome_of(exc, sent=sent_at > 0 and not self._ended)
         if sent_at and (exc is None or isinstance(exc, APIError)):
             parts.local.observe(time.monotonic() - sent_at)
         try:
@@ -294,14 +350,30 @@ class Slot:
             await self._release(parts, outcome)
 
     async def _release(self, parts: _Parts, outcome: Outcome) -> None:
-        hold = 0.0
+        hold, until = 0.0, None
         if outcome is Outcome.ABANDONED:
-            hold = hold_seconds(self._gate.abandon_hold, parts.local.slowest_answer)
+            hold, until = self._hold(parts.local)
+        if self._renewal is not None:
+            self._renewal.stop()
         try:
             if parts.fleet_gate is not None and self._fleet_token is not None:
                 await _release_fleet_slot(parts.fleet_gate, self._fleet_token, hold)
+                if until is not None:
+                    _end_fleet_hold_with(until, parts.fleet_gate, self._fleet_token)
         finally:
-            parts.local.release(self._token, outcome, hold)
+            parts.local.release(self._token, outcome, hold, until)
+            self._parts = None
+
+    def _hold(self, local: LocalGate) -> tuple[float, asyncio.Future[object] | None]:
+        """How long an abandoned request keeps the slot: until its watched exchange ends (at
+        most the fixed hold, or ``ABANDON_HOLD_MAX``), else the hold (fixed, or estimated)."""
+        setting = self._gate.abandon_hold
+        watched = self.watched
+        if watched is not None:
+            if watched.done():
+                return 0.0, None  # it ended while the caller was leaving
+            return (ABANDON_HOLD_MAX if setting is None else setting), watched
+        return local.latency.hold(setting), None
 
 
 class NoGate:
@@ -309,6 +381,11 @@ class NoGate:
 
     paced = False
     waited = 0.0
+    queued = 0.0
+
+    def pacing_reason(self) -> str:
+        """Why calls waited: only backoff after refusals (no call counter is modelled)."""
+        return "Kraken refused calls for rate and they were retried after a backoff"
 
     def slot(
         self,
@@ -355,6 +432,24 @@ async def _tell_refused(counter: RateCounter, exc: RateLimitError, cost: float) 
     except CoordinationError as failure:
         # The refusal is what the caller needs to see; the next call reports the store.
         logger.warning("could not record a rate-limit refusal: %s", failure)
+
+
+#: Fleet slots whose hold ends with a watched exchange: the tasks that free them.
+_ending: set[asyncio.Task[None]] = set()
+
+
+def _end_fleet_hold_with(
+    exchange: asyncio.Future[object], gate: FleetGate, token: Hashable
+) -> None:
+    """Free the held fleet slot ``token`` for good when ``exchange`` ends (a second release of
+    a token ends its hold: see ``FleetGate``)."""
+
+    def end(_: asyncio.Future[object]) -> None:
+        task = asyncio.ensure_future(_release_fleet_slot(gate, token, 0.0))
+        _ending.add(task)
+        task.add_done_callback(_ending.discard)
+
+    exchange.add_done_callback(end)
 
 
 async def _release_fleet_slot(gate: FleetGate, token: Hashable, hold: float) -> None:

@@ -11,10 +11,12 @@ been out for most of the window (its nonce would fall behind). The cap adapts: i
 gate per API key and event loop is shared by every client, so two clients on one key do not race
 each other.
 
-A request that was sent and then abandoned without an answer (client timeout, cancellation,
-connection lost after sending) may still reach Kraken. Its slot is not freed at once: it stays in
-flight for a *hold* (``hold_seconds()``), released by a loop timer, so with a window of 0 the
-key's next request waits and with a window the abandoned request still counts for admission. The
+A request that was sent and then abandoned without an answer (client timeout, cancellation)
+may still reach Kraken. Its slot is not freed at once: it stays in flight until the request's
+exchange, watched in the background (``watch.py``), ends, or for a *hold* from the key's latency
+estimate when it cannot be watched (``LatencyEstimate.hold <.watch.LatencyEstimate.hold>()``),
+so with a window of 0 the key's next request waits and with a window the abandoned request still
+counts for admission. The
 gate is shared per key by reference count: the last client to close releases it (pending holds
 carry over to the key's next gate on the loop), so a later client may choose another window.
 """
@@ -28,28 +30,15 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
-from .._constants import ABANDON_HOLD_MAX, DEFAULT_ABANDON_HOLD
 from .._error_map import unanswered
 from ..errors import InvalidNonceError
 from .refusals import NonceRefusals
+from .watch import LatencyEstimate
 
 #: Fraction of the window a request may be in flight before new ones wait for it.
 WINDOW_SAFETY: Final = 0.5
-#: ``abandon_hold="auto"``: the hold is this many times the slowest of the key's last
-#: ``HOLD_SAMPLES`` answers, at least ``DEFAULT_ABANDON_HOLD`` and at most ``ABANDON_HOLD_MAX``.
-HOLD_LATENCY_FACTOR: Final = 4.0
-HOLD_SAMPLES: Final = 32
-
-
-def hold_seconds(setting: float | None, slowest_answer: float) -> float:
-    """How long an abandoned request's slot stays taken: ``setting`` seconds when fixed; with
-    ``None`` ("auto") ``HOLD_LATENCY_FACTOR`` x the slowest recent answer, clamped to
-    ``[DEFAULT_ABANDON_HOLD, ABANDON_HOLD_MAX]``."""
-    if setting is not None:
-        return setting
-    return min(ABANDON_HOLD_MAX, max(DEFAULT_ABANDON_HOLD, HOLD_LATENCY_FACTOR * slowest_answer))
 
 
 class Outcome(enum.Enum):
@@ -65,8 +54,8 @@ class Outcome(enum.Enum):
     NONCE_REJECTED = "nonce_rejected"
     #: Any other end: an error answer, or nothing sent.
     FAILED = "failed"
-    #: Sent, then no answer (timeout, cancellation, connection lost): it may still reach Kraken,
-    #: so its slot is held (``hold_seconds()``).
+    #: Sent, then no answer (timeout, cancellation, connection lost, a gateway's error page): it
+    #: may still reach Kraken, so its slot is held (until its watched exchange ends, or a hold).
     ABANDONED = "abandoned"
 
 
@@ -115,7 +104,8 @@ class LocalGate:
         self._waiters: deque[asyncio.Future[int]] = deque()
         self._tokens = itertools.count()
         self._holds: dict[int, tuple[float, asyncio.TimerHandle]] = {}
-        self._answers: deque[float] = deque(maxlen=HOLD_SAMPLES)
+        #: The key's answer times: the hold of an abandoned request that cannot be watched.
+        self.latency = LatencyEstimate(monotonic)
         self.refusals = NonceRefusals(clock)
 
     @property
@@ -128,14 +118,9 @@ class LocalGate:
         """Abandoned requests whose hold has not expired yet."""
         return len(self._holds)
 
-    @property
-    def slowest_answer(self) -> float:
-        """The slowest of the key's recent answers, in seconds (0 before the first)."""
-        return max(self._answers, default=0.0)
-
     def observe(self, latency: float) -> None:
         """An answer came back ``latency`` seconds after its request was sent."""
-        self._answers.append(latency)
+        self.latency.observe(latency)
 
     @property
     def in_flight(self) -> int:
@@ -186,14 +171,23 @@ class LocalGate:
                 self.release(waiter.result())
             raise
 
-    def release(self, token: int, outcome: Outcome = Outcome.FAILED, hold: float = 0.0) -> None:
+    def release(
+        self,
+        token: int,
+        outcome: Outcome = Outcome.FAILED,
+        hold: float = 0.0,
+        until: asyncio.Future[Any] | None = None,
+    ) -> None:
         """Free the slot of ``token``, adapt the cap to the attempt's ``outcome``, hand the slot
         on to the next waiter.
 
-        An ``ABANDONED`` attempt's slot stays taken for ``hold`` seconds (a loop timer frees it).
+        An ``ABANDONED`` attempt's slot stays taken for ``hold`` seconds (a loop timer frees it),
+        or less when ``until`` (its watched exchange) ends first.
         """
         if outcome is Outcome.ABANDONED and hold > 0 and token in self._in_flight:
             self._hold(token, self._in_flight[token], hold)
+            if until is not None:
+                until.add_done_callback(lambda _: self._expire(token))
             return
         self._in_flight.pop(token, None)
         if outcome is Outcome.NONCE_REJECTED:
@@ -209,7 +203,10 @@ class LocalGate:
         self._holds[token] = (self._monotonic() + seconds, handle)
 
     def _expire(self, token: int) -> None:
-        self._holds.pop(token, None)
+        held = self._holds.pop(token, None)
+        if held is None:
+            return  # expired already (or carried over to the key's next gate)
+        held[1].cancel()
         self._in_flight.pop(token, None)
         self._hand_off()
 

@@ -5,19 +5,25 @@ decays continuously at the tier's rate, and a call that would take it above the 
 refused (``EAPI:Rate limit exceeded``); refused calls still count. The model here charges each
 attempt before it is sent and waits while the call would come within half a call of the maximum.
 
-``rate_limit="auto"`` (the default) paces nothing until Kraken reports a rate limit, then assumes
-the most conservative tier (starter) with a full counter, and relaxes again: after
-``AUTO_RATE_LIMIT_QUIET`` seconds without another refusal it paces nothing (the next refusal starts
-over). ``EService: Throttled: <ts>`` holds every call on the key until ``<ts>`` (each call waits
-at most its ``max_throttle_wait``, then raises). One limiter per API key and event loop is shared
-by every client, until the last of them closes.
+``rate_limit="auto"`` (the default) paces nothing until Kraken refuses a call for rate
+(``EAPI:Rate limit exceeded``), then paces as the *fastest* documented tier that explains the
+refusal: the key's recent calls (their times are kept) are replayed on each tier's counter, fastest
+first, and the first tier whose counter would have been full then is taken (``explaining()``;
+starter when none is). A refusal while paced at a tier proves that tier too fast: pacing steps
+down one tier. After ``AUTO_RATE_LIMIT_QUIET`` seconds without another refusal it paces nothing
+again (the next refusal starts over). ``EService: Throttled: <ts>`` ("too many concurrent
+requests") says nothing about the counter: it holds every call on the key until ``<ts>`` and no
+longer (each call waits at most its ``max_throttle_wait``, then raises). One limiter per API key
+and event loop is shared by every client, until the last of them closes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import weakref
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Final, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -55,6 +61,46 @@ TIERS: Final[dict[str, RateLimit]] = {
 }
 
 RateLimitSetting = Literal["auto", "starter", "intermediate", "pro"] | RateLimit | None
+
+#: ``auto``'s tiers, fastest first (it steps down this list on refusals).
+_FASTEST_FIRST: Final = ("pro", "intermediate", "starter")
+#: Calls of a key whose send times ``auto`` keeps to explain a refusal.
+_CALL_HISTORY: Final = 64
+
+
+def explaining(calls: Iterable[float], now: float, cost: float = 1.0) -> str:
+    """The fastest tier whose counter, charged ``cost`` by each of ``calls`` (send times, oldest
+    first, this refused one included) and decaying in between, is full at ``now``: a refusal
+    after N calls in T seconds bounds the counter. ``"starter"`` when no tier's is (other
+    clients of the key spent the rest)."""
+    times = list(calls)
+    for name in _FASTEST_FIRST:
+        limits = TIERS[name]
+        value, updated = 0.0, times[0] if times else now
+        for sent in times:
+            value, updated = decayed(value, updated, sent, limits)
+            value += cost
+        value, _ = decayed(value, updated, now, limits)
+        if value >= limits.max_counter - HEADROOM:
+            return name
+    return "starter"
+
+
+def slower(limits: RateLimit) -> RateLimit:
+    """The documented tier below ``limits`` (the slowest stays)."""
+    names = [name for name in _FASTEST_FIRST if TIERS[name] == limits]
+    if not names:
+        return TIERS["starter"]
+    index = _FASTEST_FIRST.index(names[0])
+    return TIERS[_FASTEST_FIRST[min(index + 1, len(_FASTEST_FIRST) - 1)]]
+
+
+def tier_name(limits: RateLimit | None) -> str:
+    """``"intermediate"``, ..., or the custom limits' repr."""
+    for name, tier in TIERS.items():
+        if tier == limits:
+            return name
+    return repr(limits)
 
 
 def resolve(setting: RateLimitSetting) -> tuple[RateLimit | None, bool]:
@@ -139,6 +185,8 @@ class CallCounter:
         self._lock = asyncio.Lock()
         #: When ``auto`` chose the tier: the last refusal (``None``: not chosen by ``auto``).
         self._auto_refused: float | None = None
+        #: ``auto``: the send times of the key's recent calls (to explain a refusal).
+        self._calls: deque[float] = deque(maxlen=_CALL_HISTORY)
         #: Clients sharing this model (the last to close releases it).
         self.users = 0
 
@@ -175,8 +223,32 @@ class CallCounter:
         self._decay()
         return wait_for_room(self._value, self._blocked_until, self._clock(), cost, self.limits)
 
+    def describe(self) -> str:
+        """Why calls of the key wait now, and what would make them faster (for the WARNING of
+        a call that waited long)."""
+        now = self._clock()
+        if self._blocked_until > now:
+            until = datetime.datetime.fromtimestamp(self._blocked_until, datetime.timezone.utc)
+            return (
+                f"Kraken answered EService:Throttled (too many concurrent requests) until "
+                f"{until:%H:%M:%S} UTC; fewer concurrent calls on the key avoid it"
+            )
+        if self._auto_refused is not None:
+            return (
+                f"rate_limit='auto' paces the key as the {tier_name(self.limits)} tier since "
+                "Kraken refused calls for rate; give the key's tier (rate_limit='pro', ...) if "
+                "it is faster, spread the calls over several keys, or rate_limit=None to pace "
+                "nothing (a sandbox: PrimeSandbox(rate_limit=False))"
+            )
+        return (
+            f"rate_limit={tier_name(self.limits)!r} paces the key; a faster tier on the key (or "
+            "several keys) makes it faster, rate_limit=None paces nothing"
+        )
+
     async def acquire(self, cost: float, sleep: Callable[[float], Awaitable[None]]) -> float:
         """Wait until a call of ``cost`` fits, charge it, and return the seconds waited."""
+        if self.auto:
+            self._calls.append(self._clock())
         if not self.active:
             return 0.0
         waited = 0.0
@@ -191,21 +263,29 @@ class CallCounter:
         return waited
 
     def on_rate_limited(self, retry_at: float | None, cost: float = 1.0) -> None:
-        """Kraken refused a call for rate: model its counter (and a hold until ``retry_at``).
+        """Kraken refused a call for rate: model its counter, or a ``Throttled`` hold until
+        ``retry_at``.
 
-        Kraken adds the refused call's cost before refusing, so its counter is now above the
-        maximum by at least ``cost``.
+        ``Throttled`` ("too many concurrent requests") is honoured to its timestamp and says
+        nothing about the counter. A counter refusal: Kraken adds the refused call's cost before
+        refusing, so its counter is now above the maximum by at least ``cost``; ``auto`` takes
+        the fastest tier that explains it, or, when already pacing, the next slower one.
         """
+        if retry_at is not None:
+            self._blocked_until = max(self._blocked_until, retry_at)
+            return
+        now = self._clock()
         if self.limits is None and self.auto:
-            self.limits = TIERS["starter"]
-            self._updated = self._auto_refused = self._clock()
-        elif self._auto_refused is not None:
-            self._auto_refused = self._clock()  # the quiet period starts over
+            self._decay()
+            self.limits = TIERS[explaining(self._calls, now, cost)]
+            self._updated = self._auto_refused = now
+        elif self._auto_refused is not None and self.limits is not None:
+            self._decay()
+            self.limits = slower(self.limits)  # paced at it and still refused: too fast
+            self._updated = self._auto_refused = now  # the quiet period starts over
         if self.limits is not None:
             self._decay()
             self._value = max(self._value, self.limits.max_counter + cost)
-        if retry_at is not None:
-            self._blocked_until = max(self._blocked_until, retry_at)
 
     async def refused(self, retry_at: float | None, cost: float) -> None:
         """``RateCounter`` form of ``on_rate_limited()``."""

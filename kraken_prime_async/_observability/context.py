@@ -191,7 +191,8 @@ class Reconciling:
         if observer is not None:
             if observer.otel is not None and self._span is not None:
                 observer.otel.reconcile_finished(self._span, self, resolved, exc)
-            observer.reconciled(self._request_id, self._operation, self.how, resolved)
+            candidates = exc.candidates if isinstance(exc, OutcomeUnknownError) else ()
+            observer.reconciled(self._request_id, self._operation, self.how, resolved, candidates)
 
 
 def pacing_sleep(sleep: Callable[[float], Awaitable[None]]) -> Callable[[float], Awaitable[None]]:

@@ -19,6 +19,7 @@ from ..events import (
     CallFinished,
     CallStarted,
     Event,
+    LateAnswer,
     OutcomeUnknown,
     RateLimitWait,
     Reconciled,
@@ -126,6 +127,19 @@ class Observer:
         if self.otel is not None:
             self.otel.request_abandoned(call, reason)
 
+    def late_answer(
+        self, call: CallState, attempt: int, error: str | None, result_id: str | None
+    ) -> None:
+        if self._callback is not None:
+            self._tell(
+                LateAnswer,
+                call,
+                attempt=attempt,
+                took_effect=error is None,
+                error=error,
+                result_id=result_id,
+            )
+
     def call_finished(self, call: CallState, exc: BaseException | None) -> None:
         error = None if exc is None else type(exc).__name__
         if isinstance(exc, OutcomeUnknownError):
@@ -148,7 +162,14 @@ class Observer:
         if self.otel is not None:
             self.otel.call_finished(call, exc)
 
-    def reconciled(self, request_id: str, operation: str, how: str, resolved: bool) -> None:
+    def reconciled(
+        self,
+        request_id: str,
+        operation: str,
+        how: str,
+        resolved: bool,
+        candidates: tuple[str, ...] = (),
+    ) -> None:
         if self._callback is not None:
             self._emit(
                 Reconciled(
@@ -157,5 +178,6 @@ class Observer:
                     timestamp=self._clock(),
                     resolved=resolved,
                     how=how,
+                    candidates=candidates,
                 )
             )

@@ -18,6 +18,7 @@ from .._timeout import coerce_timeout
 from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
 from ._journaled import journaled
 from ._reconcile.base import LostAnswer, Outcome, Resend, Rule, not_applied
+from ._reconcile.claims import Registration
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -103,18 +104,57 @@ class Resource:
             if idempotency_key is not None:
                 raise ValidationError("idempotency_key", "needs a client with a journal")
             before = None if reconcile.before is None else await reconcile.before(self, request)
-            return await self._sent(endpoint, request, reconcile, before, policy, timeout, retry)
+            return await self._claimed(
+                endpoint, request, reconcile, before, policy, timeout, retry, None
+            )
         return await journaled(
             self,
             journal,
             endpoint,
             request,
             reconcile,
-            lambda before, on_sent: self._sent(
+            lambda before, on_sent: self._claimed(
                 endpoint, request, reconcile, before, policy, timeout, retry, on_sent
             ),
             idempotency_key,
         )
+
+    async def _claimed(
+        self: Res,
+        endpoint: Endpoint[Any, R],
+        request: Q,
+        reconcile: Rule[Res, Q, F],
+        before: object,
+        policy: RetryPolicy,
+        timeout: TimeoutLike | None,
+        retry: RetryPolicy | None,
+        on_sent: OnSent | None,
+    ) -> Outcome[R | F]:
+        """``_sent()`` with a create (``reconcile.scope``) registered first (see
+        ``_reconcile/claims.py``); the registration says at the end what it made, so that other
+        creates the client or its fleet runs can tell their objects from this one's."""
+        claims = self._pipeline.claims
+        if reconcile.scope is None or claims is None:
+            return await self._sent(
+                endpoint, request, reconcile, before, policy, timeout, retry, on_sent, None
+            )
+        claim = await claims.register(reconcile.scope(request))
+        try:
+            outcome = await self._sent(
+                endpoint, request, reconcile, before, policy, timeout, retry, on_sent, claim
+            )
+        except OutcomeUnknownError as exc:
+            await claim.put("unknown", exc.candidates)
+            raise
+        except KrakenPrimeError:
+            await claim.put("none")  # refused, or proven not applied
+            raise
+        except BaseException:
+            await claim.put("unknown")  # cancelled: it may have been sent
+            raise
+        made = None if reconcile.made is None else reconcile.made(request, outcome.value)
+        await claim.put("done", () if made is None else (made,))
+        return outcome
 
     async def _sent(
         self: Res,
@@ -125,7 +165,8 @@ class Resource:
         policy: RetryPolicy,
         timeout: TimeoutLike | None,
         retry: RetryPolicy | None,
-        on_sent: OnSent | None = None,
+        on_sent: OnSent | None,
+        claim: Registration | None,
     ) -> Outcome[R | F]:
         """Send the write, settling a lost answer by ``reconcile`` (``before``: its read).
 
@@ -136,11 +177,12 @@ class Resource:
         revealed the lost request's effect (it then undoes it and the write is sent again).
 
         The write keeps one request id across its sends; each read-back runs inside
-        ``Reconciling``, which reports how it ended (``reconciled`` event, INFO
-        record, ``reconcile`` span) under that id.
+        ``Reconciling``, which reports how it ended (``reconciled`` event, INFO record,
+        ``reconcile`` span) under that id.
         """
         max_attempts = policy.max_attempts
         attempts, lost, refused = 0, None, None
+        stats = self._pipeline.stats
         while True:
             try:
                 value = await self._pipeline.call(
@@ -154,13 +196,15 @@ class Resource:
                 )
                 return Outcome(value)
             except OutcomeUnknownError as exc:
-                lost = LostAnswer(endpoint.operation, request, exc, before, exc._fence)
+                lost = LostAnswer(endpoint.operation, request, exc, before, exc._fence, claim)
                 attempts, refused = exc.attempts, None
             except KrakenPrimeError as exc:
                 if lost is None or reconcile.refused is None:
                     raise  # refused outright, or a resend refused for its own reasons
                 attempts, refused = attempts + 1, exc
             verdict = await self._reconcile_lost(reconcile, lost, refused)
+            if refused is None:
+                stats.lost_answer_resolved()
             if not isinstance(verdict, Resend):
                 return Outcome(verdict, read_back=True)
             if attempts >= max_attempts:
@@ -189,9 +233,31 @@ class Resource:
         the recorded fence and ``before``).
         """
         with Reconciling(self._pipeline.observer, lost.operation, lost.error) as step:
-            verdict = await self._verdict(reconcile, lost, refused)
-            step.how = "not_applied" if isinstance(verdict, Resend) else reconcile.how
-        return verdict
+            verdict, step.how = await self._resolution(reconcile, lost, refused)
+        return verdict  # type: ignore[no-any-return]
+
+    async def _resolution(
+        self: Res,
+        reconcile: Rule[Res, Q, F],
+        lost: LostAnswer[Q],
+        refused: KrakenPrimeError | None,
+    ) -> tuple[Any, str]:
+        """The verdict on ``lost`` and its tag: the lost attempt's own answer when the client
+        watched it to its end and Kraken accepted the write (``"late_answer"``), else the
+        rule's (``_verdict()``)."""
+        late = None if refused is not None else lost.error._late
+        if late is not None:
+            found, result = await late.result()
+            if found:
+                logger.warning(
+                    "%s: the answer the caller's timeout gave up on arrived later; it is the "
+                    "write's result",
+                    lost.operation,
+                    extra={"request_id": lost.error.request_id},
+                )
+                return result, "late_answer"
+        verdict = await self._verdict(reconcile, lost, refused)
+        return verdict, "not_applied" if isinstance(verdict, Resend) else reconcile.how
 
     async def _verdict(
         self: Res,

@@ -54,7 +54,7 @@ from ..errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from ..models import BatchPage, CreatedApiKey
+from ..models import ApiKey, BatchPage, CreatedApiKey
 from ._base import TimeoutLike
 from .key_rotation_journal import NewKeyCallback, RotationLog, check_delivery
 
@@ -114,6 +114,17 @@ class _Rotation:
             text, stage=stage, user_id=self.user_id, old_key_id=self.old_key_id, **state
         )
 
+    async def first_read(self) -> list[ApiKey]:
+        """The user's keys before anything is changed (stage ``"list"`` when it fails)."""
+        try:
+            return await self.keys.list(self.user_id, **self.tail)
+        except KrakenPrimeError as exc:
+            raise self.error(
+                f"reading the user's keys failed ({_describe(exc)}); nothing was changed",
+                "list",
+                live_key_ids=(self.old_key_id,),
+            ) from exc
+
     async def key_ids(self) -> list[str]:
         return [key.id for key in await self.keys.list(self.user_id, **self.tail)]
 
@@ -145,7 +156,8 @@ class _Rotation:
         try:
             return await self.keys.create(self.user_id, **self.tail)
         except OutcomeUnknownError as exc:  # lost, and it could not be settled
-            orphan = () if exc.orphan_key_id is None else (exc.orphan_key_id,)
+            orphan: tuple[str, ...] = () if exc.orphan_key_id is None else (exc.orphan_key_id,)
+            orphan += tuple(key for key in exc.candidates if key not in orphan)
             raise self.error(
                 f"creating the new key had an unknown outcome ({exc}); the old key is unchanged",
                 "create",
@@ -249,7 +261,7 @@ async def rotate_key(
     journal = keys._pipeline.journal
     deliver_to = check_delivery(journal, on_new_key)
     rotation = _Rotation(keys, user_id, key_id, {"timeout": timeout, "retry": retry})
-    before = await keys.list(user_id, timeout=timeout, retry=retry)
+    before = await rotation.first_read()
     old = next((key for key in before if key.id == key_id), None)
     if old is None:
         raise rotation.error("the user has no such key; nothing was changed", "start")

@@ -25,10 +25,13 @@ import aiohttp
 from yarl import URL
 
 from .._constants import (
+    ABANDON_HOLD_MAX,
+    ABANDON_WATCH_LIMIT,
     DEFAULT_CONNECTOR_LIMIT,
     DEFAULT_DNS_CACHE_TTL,
     DEFAULT_MAX_RESPONSE_BYTES,
 )
+from .._keys.watch import connection_ended, hand_over
 from .._validation import integer
 from ..errors import APIConnectionError, APITimeoutError
 from ._deadlines import Deadlines
@@ -60,7 +63,7 @@ class AiohttpTransport:
     which aiohttp never re-sends.
     """
 
-    __slots__ = ("_deadlines", "_max_response_bytes", "_owned", "_session", "_untimed")
+    __slots__ = ("_deadlines", "_max_response_bytes", "_owned", "_session", "_untimed", "_watched")
 
     def __init__(
         self,
@@ -71,6 +74,8 @@ class AiohttpTransport:
         self._session = session
         self._owned = session is None
         self._deadlines: Deadlines | None = None
+        #: Exchanges of abandoned requests, watched to their end (``_abandon``).
+        self._watched: set[asyncio.Task[RawResponse | Exception]] = set()
         #: Each ``ClientTimeout`` seen, without its ``total`` (kept by ``_deadlines.py``).
         self._untimed: dict[aiohttp.ClientTimeout, aiohttp.ClientTimeout] = {}
         self._max_response_bytes = (
@@ -113,6 +118,10 @@ class AiohttpTransport:
     ) -> RawResponse:
         """Send ``body``; map aiohttp's failures to the SDK's connection errors.
 
+        The exchange runs in a task of its own, so that when the caller stops waiting (the
+        deadline of ``timeout.total``, a cancellation) after the request may have left, the
+        caller gets control back at once while the exchange goes on (``_abandon()``).
+
         The SDK's exception is raised outside the ``except`` block, from a ``CauseSummary``
         of aiohttp's exception: the chain keeps its type and message, never the request (aiohttp's
         exceptions and their frames hold the request headers, credentials included).
@@ -120,9 +129,72 @@ class AiohttpTransport:
         session = self._get_session()
         task = asyncio.current_task()
         assert task is not None
+        loop = task.get_loop()
         deadlines = self._deadlines_for(task) if timeout.total else None
+        # The exchange hands its end to ``answered`` itself (one loop turn, where a shield's
+        # done callback takes two); the caller's cancellation cancels ``answered`` only.
+        answered: asyncio.Future[RawResponse] = loop.create_future()
+        exchange = loop.create_task(
+            self._exchange(session, url, body, headers, timeout, operation, http_method, answered)
+        )
         if deadlines is not None:
             deadlines.start(task, timeout.total)  # type: ignore[arg-type]
+        try:
+            return await answered
+        except asyncio.CancelledError:
+            expired = deadlines is not None and deadlines.finish(task)
+            self._abandon(exchange)
+            if not expired:
+                raise  # the caller's cancellation
+            failure, cause = connection_error(asyncio.TimeoutError(), operation, http_method, url)
+        except APIConnectionError as exc:
+            if exc.sent and not isinstance(exc, APITimeoutError):
+                connection_ended()  # the server closed it: nothing more of it can arrive
+            raise
+        finally:
+            if deadlines is not None:
+                deadlines.finish(task)  # the request ended before its deadline
+        raise failure from cause
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+        operation: str,
+        http_method: str,
+        answered: asyncio.Future[RawResponse],
+    ) -> RawResponse | Exception:
+        """One request and its answer, or the SDK's exception (returned, never raised: a
+        watched exchange's end is read by the watcher), also handed to ``answered`` while the
+        caller waits (see ``request()``)."""
+        end: RawResponse | Exception
+        try:
+            end = await self._answer(session, url, body, headers, timeout, operation, http_method)
+        except asyncio.CancelledError:
+            answered.cancel()  # stopped (the client closed): a caller still waiting stops too
+            raise
+        except Exception as exc:  # the SDK's errors (and any other) are the caller's to raise
+            end = exc
+        if not answered.done():
+            if isinstance(end, RawResponse):
+                answered.set_result(end)
+            else:
+                answered.set_exception(end)
+        return end
+
+    async def _answer(
+        self,
+        session: aiohttp.ClientSession,
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+        operation: str,
+        http_method: str,
+    ) -> RawResponse:
         try:
             # ``_request`` is the coroutine ``request`` wraps in a context manager; awaiting it
             # directly saves that wrapper, and ``async with response`` releases the connection
@@ -139,18 +211,30 @@ class AiohttpTransport:
                 if self._max_response_bytes is None:
                     return RawResponse(response.status, await response.read())
                 return await _read_capped(response, self._max_response_bytes, operation)
-        except asyncio.CancelledError:
-            if deadlines is None or not deadlines.finish(task):
-                raise  # the caller's cancellation
-            failure, cause = connection_error(asyncio.TimeoutError(), operation, http_method, url)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            expired = deadlines is not None and deadlines.finish(task)
-            seen = asyncio.TimeoutError() if expired else exc
-            failure, cause = connection_error(seen, operation, http_method, url)
-        finally:
-            if deadlines is not None:
-                deadlines.finish(task)  # the request ended before its deadline
+            failure, cause = connection_error(exc, operation, http_method, url)
         raise failure from cause
+
+    # -- the abandoned-request hook (``_keys/watch.py``) -------------------------------------
+
+    def _abandon(self, exchange: asyncio.Task[RawResponse | Exception]) -> None:
+        """The caller stopped waiting for ``exchange``: the attempt's slot follows it to its
+        end (kept here, at most ``ABANDON_HOLD_MAX`` s, at most ``ABANDON_WATCH_LIMIT`` at once,
+        cancelled by ``close()``), or, when nobody watches it, it is dropped now."""
+        if exchange.done():
+            return
+        watched = self._watched
+        if len(watched) < ABANDON_WATCH_LIMIT and hand_over(exchange):
+            watched.add(exchange)
+            bound = exchange.get_loop().call_later(ABANDON_HOLD_MAX, exchange.cancel)
+
+            def ended(done: asyncio.Task[RawResponse | Exception]) -> None:
+                watched.discard(done)
+                bound.cancel()
+
+            exchange.add_done_callback(ended)
+            return
+        exchange.cancel()
 
     def _deadlines_for(self, task: asyncio.Task[object]) -> Deadlines:
         loop = task.get_loop()
@@ -175,9 +259,14 @@ class AiohttpTransport:
         return untimed
 
     async def close(self) -> None:
-        """Close the session if this transport created it."""
+        """Stop watching abandoned requests; close the session if this transport created it."""
         if self._deadlines is not None:
             self._deadlines.close()
+        watched, self._watched = self._watched, set()
+        for exchange in watched:
+            exchange.cancel()
+        if watched:
+            await asyncio.wait(watched)
         if self._owned and self._session is not None and not self._session.closed:
             await self._session.close()
 

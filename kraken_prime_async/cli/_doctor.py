@@ -22,7 +22,7 @@ from rich.text import Text
 from yarl import URL
 
 from .._client import PrimeClient
-from .._config import is_loopback
+from .._config import ENV_NONCE_WINDOW, is_loopback
 from .._constants import DEFAULT_NONCE_UNIT
 from ..errors import AuthenticationError, KrakenPrimeError, PermissionDeniedError, ValidationError
 from ._args import leaf
@@ -192,15 +192,29 @@ def credential_failure(exc: KrakenPrimeError) -> Check:
     return Check("credentials", False, f"{type(exc).__name__}: {said}", URL_FIX)
 
 
+def window_note() -> str:
+    """The key's nonce window as the client uses it (``KRAKEN_PRIME_NONCE_WINDOW``, default 0),
+    and what it means for concurrency."""
+    window = os.environ.get(ENV_NONCE_WINDOW, "").strip() or "0"
+    if window == "0":
+        return (
+            f"window 0 ({ENV_NONCE_WINDOW}): one request of the key on the wire at a time, so "
+            "concurrent calls and settle_batch legs queue; set a nonce window on the key and "
+            f"{ENV_NONCE_WINDOW} to let them overlap"
+        )
+    return f"window {window} {DEFAULT_NONCE_UNIT} ({ENV_NONCE_WINDOW}): requests may overlap"
+
+
 def nonce_check(client: PrimeClient | None) -> Check:
-    """The nonce unit and the nonce rejections this run saw."""
+    """The nonce unit and window, and the nonce rejections this run saw."""
     if client is None:
-        return Check("nonces", True, f"unit {DEFAULT_NONCE_UNIT}; no signed request was made")
+        detail = f"unit {DEFAULT_NONCE_UNIT}; {window_note()}; no signed request was made"
+        return Check("nonces", True, detail)
     stats = client.stats
     requests = "request" if stats.attempts == 1 else "requests"
     detail = (
-        f"unit {DEFAULT_NONCE_UNIT}; {stats.nonce_rejections} nonce rejections "
-        f"in this run's {stats.attempts} signed {requests}"
+        f"unit {DEFAULT_NONCE_UNIT}; {window_note()}; {stats.nonce_rejections} nonce "
+        f"rejections in this run's {stats.attempts} signed {requests}"
     )
     if stats.nonce_rejections:
         fix = (
@@ -218,7 +232,10 @@ def rate_limit_check(args: argparse.Namespace) -> Check:
     except ValidationError as exc:
         return Check("rate limit", False, str(exc), f"fix {exc.field}")
     meaning = {
-        "auto": "no pacing until Kraken reports a limit, then paced as the starter tier",
+        "auto": (
+            "no pacing until Kraken reports a limit, then paced as the fastest tier that "
+            "explains it"
+        ),
         "off": "no client-side pacing",
     }.get(name, f"paced as the {name} tier from the first call")
     fix = f"--rate-limit or {ENV_RATE_LIMIT}: your account's tier paces from the first call"

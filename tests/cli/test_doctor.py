@@ -42,7 +42,7 @@ def test_all_checks_pass_against_the_sandbox(sandbox: ThreadedSandbox) -> None:
     assert all(line.startswith("✓") for line in lines.values())
     assert sandbox.sandbox.url in lines["base URL"] and "loopback" in lines["base URL"]
     assert "reads users, keys, settlement batches" in lines["permissions"]
-    assert "unit ms; 0 nonce rejections" in lines["nonces"]
+    assert "unit ms; window 0" in lines["nonces"] and "0 nonce rejections" in lines["nonces"]
     assert "auto" in lines["rate limit"]
     # Probing reads only, never a write.
     seen = {record.operation for record in sandbox.sync(lambda: sandbox.sandbox.requests)}

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from kraken_prime_async import APITimeoutError, PrimeClient, RetryPolicy, ValidationError
-from kraken_prime_async._keys.local import hold_seconds
+from kraken_prime_async._keys.watch import LatencyEstimate
+from kraken_prime_async.events import Event, LateAnswer
 from kraken_prime_async.sandbox import PrimeSandbox
 from tests._fakes import FAKE_SECRET, unique_key
 
@@ -112,21 +113,46 @@ async def test_an_old_abandoned_request_still_holds_a_small_window() -> None:
         assert _refusals(sb) == (0, False)
 
 
-async def test_a_cancelled_write_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_cancelled_write_is_logged_and_counted_and_its_late_answer_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.WARNING, logger="kraken_prime_async")
-    async with PrimeSandbox(rate_limit=False) as sb, _client(sb, abandon_hold=DELAY + 0.05) as c:
+    events: list[Event] = []
+    async with (
+        PrimeSandbox(rate_limit=False) as sb,
+        _client(sb, on_event=events.append) as c,
+    ):
         sb.faults.add("CreatePrimeApiUser", "delay_before", seconds=DELAY)
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(c.api_users.create("Desk A", "Trader"), GIVE_UP)
-        users = await c.api_users.list()  # waits for the orphan, which then takes effect
+        users = await c.api_users.list()  # waits for the orphan's answer, read in the background
         assert [u.name for u in users] == ["Desk A"]
         stats = c.stats
         assert stats.cancelled_writes == 1 and stats.abandoned == 1
-        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-        assert len(warnings) == 1
-        assert "CreatePrimeApiUser" in warnings[0].getMessage()
-        assert "cancelled after the request was sent" in warnings[0].getMessage()
+        assert stats.abandoned_writes_applied == 1
+        first, late = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert "CreatePrimeApiUser" in first and "cancelled after the request was sent" in first
+        assert "arrived later: the write took effect" in late and users[0].id in late
+        [answer] = [e for e in events if isinstance(e, LateAnswer)]
+        assert answer.took_effect and answer.result_id == users[0].id and answer.attempt == 1
         assert sb.api_key not in caplog.text and "Desk A" not in caplog.text  # metadata only
+        assert _refusals(sb) == (0, False)
+
+
+async def test_the_next_request_waits_only_for_the_cancelled_requests_own_answer() -> None:
+    # issue 23: a cancelled read after an 8 s answer 60 s earlier froze the key for 30 s; the
+    # abandoned request is now watched, and the next one waits for its answer only
+    async with PrimeSandbox(rate_limit=False) as sb, _client(sb) as client:
+        await client.api_users.list()
+        gate = client._gate.parts().local
+        gate.latency.observe(8.0)  # the key's history: one slow answer (a minute ago or now)
+        sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=DELAY)
+        started = time.monotonic()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(client.api_users.list(), GIVE_UP)
+        await client.api_users.list()
+        waited = time.monotonic() - started
+        assert DELAY <= waited < DELAY + 1.5  # its answer, not 2 x the 8 s in the history
         assert _refusals(sb) == (0, False)
 
 
@@ -147,11 +173,40 @@ async def test_closing_leaves_no_timer_and_a_new_client_inherits_the_hold() -> N
         assert _refusals(sb) == (0, False)
 
 
-def test_the_auto_hold_rule() -> None:
-    assert hold_seconds(None, 0.0) == 2.0  # DEFAULT_ABANDON_HOLD
-    assert hold_seconds(None, 1.0) == 4.0  # 4 x the slowest recent answer
-    assert hold_seconds(None, 60.0) == 30.0  # ABANDON_HOLD_MAX
-    assert hold_seconds(0.7, 60.0) == 0.7  # a fixed hold
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_auto_hold_rule_when_a_request_cannot_be_watched() -> None:
+    clock = Monotonic()
+    estimate = LatencyEstimate(clock)
+    assert estimate.hold(None) == 2.0  # DEFAULT_ABANDON_HOLD before any answer
+    for _ in range(40):
+        estimate.observe(1.5)
+    assert estimate.hold(None) == 3.0  # 2 x the 95th percentile
+    estimate.observe(60.0)
+    assert estimate.hold(None) == 3.0  # one slow answer among 41 is no percentile
+    assert estimate.hold(0.7) == 0.7  # a fixed hold
+    for _ in range(40):
+        estimate.observe(60.0)
+    assert estimate.hold(None) == 30.0  # ABANDON_HOLD_MAX
+
+
+def test_one_slow_answer_a_minute_ago_weighs_little() -> None:
+    # issue 23: one 8 s answer in the key's history froze it for 30 s (4 x the max of 32)
+    clock = Monotonic()
+    estimate = LatencyEstimate(clock)
+    estimate.observe(8.0)
+    clock.now += 60.0
+    for _ in range(20):
+        estimate.observe(0.05)
+    assert estimate.hold(None) == 2.0  # weight 1/4 against 20: the fast answers decide
+    clock.now += 240.0
+    assert estimate.quantile() == 0.05  # and fewer still, minutes later
 
 
 @pytest.mark.parametrize("bad", ["fast", -1, float("inf"), float("nan"), True, None])
@@ -159,3 +214,15 @@ def test_a_bad_abandon_hold_is_refused(bad: object) -> None:
     with pytest.raises(ValidationError) as info:
         PrimeClient(unique_key(), FAKE_SECRET, abandon_hold=bad)  # type: ignore[arg-type]
     assert info.value.field == "abandon_hold"
+
+
+async def test_closing_the_client_stops_watching_its_abandoned_requests() -> None:
+    async with PrimeSandbox(rate_limit=False) as sb:
+        client = _client(sb)
+        sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=DELAY)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(client.api_users.list(), GIVE_UP)
+        watched = [t.get_coro().__qualname__ for t in _client_tasks()]  # type: ignore[union-attr]
+        assert watched == ["AiohttpTransport._exchange"]  # the client reads its answer
+        await client.close()
+        assert _client_tasks() == []

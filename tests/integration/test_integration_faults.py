@@ -102,7 +102,7 @@ async def test_a_settle_that_never_arrived_is_sent_again_after_the_fence() -> No
 
 
 async def test_a_create_batch_whose_answer_is_lost_finds_the_batch_it_created() -> None:
-    async with sandbox_and_client() as (sb, client, _clock):
+    async with sandbox_and_client(client_kwargs={"sole_writer": True}) as (sb, client, _clock):
         trade = sb.add_trade("ETH", "3")
         sb.faults.add("CreatePrimeSettlementBatch", "drop_after")
         batch = await client.settlement.create_batch()
@@ -123,11 +123,25 @@ async def test_a_create_batch_that_never_arrived_is_sent_again_after_the_fence()
 async def test_a_write_timeout_proven_not_applied_without_attempts_left_raises_the_timeout() -> (
     None
 ):
-    async with sandbox_and_client(client_kwargs={"timeout": 0.05}) as (sb, client, _clock):
+    # not watched (abandon_hold=0): the read-back's fence decides
+    async with sandbox_and_client(client_kwargs={"timeout": 0.05, "abandon_hold": 0}) as (
+        sb,
+        client,
+        _clock,
+    ):
         sb.faults.add("CreatePrimeApiUser", "delay", seconds=0.3)
         with pytest.raises(APITimeoutError):
             await client.api_users.create("Desk A", "Trader", retry=RetryPolicy.disabled())
         assert await client.api_users.list() == []  # the late request will be refused
+
+
+async def test_a_write_timeout_whose_answer_comes_later_returns_that_answer() -> None:
+    async with sandbox_and_client(client_kwargs={"timeout": 0.05}) as (sb, client, _clock):
+        sb.faults.add("CreatePrimeApiUser", "delay", seconds=0.3)
+        user = await client.api_users.create("Desk A", "Trader", retry=RetryPolicy.disabled())
+        assert [u.id for u in await client.api_users.list()] == [user.id]
+        assert len(sb.calls("CreatePrimeApiUser")) == 1  # watched to its answer, not re-sent
+        assert client.stats.resolved_lost_answers == 1 and client.stats.outcome_unknown == 0
 
 
 async def test_writes_are_retried_when_kraken_certainly_rejected_them() -> None:

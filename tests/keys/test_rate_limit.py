@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from kraken_prime_async import PrimeClient, RateLimit, ValidationError
-from kraken_prime_async._keys.pacing import TIERS, CallCounter, resolve
+from kraken_prime_async._keys.pacing import TIERS, CallCounter, explaining, resolve
 from tests._fakes import (
     FAKE_SECRET,
     FakeClock,
@@ -33,10 +33,84 @@ async def test_auto_paces_nothing_until_kraken_complains() -> None:
     counter = CallCounter(None, auto=True, clock=clock)
     assert [await counter.acquire(1, clock.sleep) for _ in range(100)] == [0.0] * 100
     counter.on_rate_limited(None)
-    assert counter.limits == TIERS["starter"]
-    assert counter.value() == 16  # Kraken counted the refused call too
+    assert counter.limits == TIERS["pro"]  # 100 calls at once: even pro's counter is full
+    assert counter.value() == 21  # Kraken counted the refused call too
     waited = await counter.acquire(1, clock.sleep)
-    assert waited == pytest.approx((16 + 1 - 14.5) / 0.33)
+    assert waited == pytest.approx((21 + 1 - 19.5) / 1.0)
+
+
+async def test_auto_takes_the_fastest_tier_that_explains_the_refusal() -> None:
+    clock = FakeClock()
+    counter = CallCounter(None, auto=True, clock=clock)
+    for _ in range(30):  # one call a second: pro's counter stays near 1, intermediate's at 15.5
+        await counter.acquire(1, clock.sleep)
+        await clock.sleep(1.0)
+    counter.on_rate_limited(None)
+    assert counter.limits == TIERS["starter"]
+    assert explaining([0.0] * 21, 0.0) == "pro"
+    assert explaining([float(t) for t in range(25)], 25.0) == "starter"
+    assert explaining([], 0.0) == "starter"  # nothing of ours explains it: other clients did
+
+
+async def test_auto_steps_down_one_tier_on_each_further_refusal_only() -> None:
+    clock = FakeClock()
+    counter = CallCounter(None, auto=True, clock=clock)
+    for _ in range(25):
+        await counter.acquire(1, clock.sleep)
+    counter.on_rate_limited(None)
+    assert counter.limits == TIERS["pro"]
+    for _ in range(10):
+        await counter.acquire(1, clock.sleep)
+    assert counter.limits == TIERS["pro"]  # paced without a refusal: kept
+    counter.on_rate_limited(None)
+    assert counter.limits == TIERS["intermediate"]
+    counter.on_rate_limited(None)
+    counter.on_rate_limited(None)
+    assert counter.limits == TIERS["starter"]
+    await clock.sleep(300.0)
+    assert not counter.active  # relaxes as before
+
+
+async def test_throttled_sets_no_tier() -> None:
+    clock = FakeClock(now=1000.0)
+    counter = CallCounter(None, auto=True, clock=clock)
+    counter.on_rate_limited(1001.0)
+    assert counter.limits is None and counter.active
+    assert await counter.acquire(1, clock.sleep) == 1.0
+    assert not counter.active
+
+
+async def test_one_throttled_second_costs_about_a_second_then_nothing(
+    transport: ScriptedTransport,
+) -> None:
+    # issue 23: one 1 s Throttled cost 7.6 s, then 0.33 calls/s for 5 minutes
+    clock = FakeClock(now=1_700_000_000.0)
+    transport.queue(
+        kraken_error("EService: Throttled: 1700000001"), *[ok({"data": []}) for _ in range(21)]
+    )
+    client, _ = make_client(transport, clock=clock)
+    await client.api_users.list()
+    assert clock.now - 1_700_000_000.0 <= 1.5
+    before = clock.now
+    for _ in range(20):
+        await client.api_users.list()
+    assert clock.now - before < 1.0
+    await client.close()
+
+
+async def test_a_call_that_waits_long_for_pacing_logs_one_warning_with_the_fix(
+    transport: ScriptedTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport.queue(kraken_error("EAPI:Rate limit exceeded"), *[ok({"data": []}) for _ in range(3)])
+    client, _ = make_client(transport, rate_limit="starter")
+    await client.api_users.list()  # refused, then paced: (16 + 1 - 14.5) / 0.33 = 7.6 s
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "ListPrimeApiUsers waited 7.6 s in total" in warnings[0]
+    assert "rate_limit='starter' paces the key" in warnings[0] and "rate_limit=None" in warnings[0]
+    await client.api_users.list()
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1  # short waits: none
+    await client.close()
 
 
 async def test_throttled_holds_every_call_until_the_timestamp() -> None:

@@ -135,7 +135,7 @@ async def test_create_answered_without_a_secret_deletes_the_key_and_creates_it_a
     transport.queue(
         result([]), result(INFO), result([INFO]), result(True), result({**INFO, "secret": "c2Vj"})
     )
-    oauth, _ = oauth_client(transport)
+    oauth, _ = oauth_client(transport, sole_writer=True)  # the lone new key is its own
     created = await oauth.fast_api_keys.create("bot")
     assert created.secret.get_secret_value() == "c2Vj"
     assert [r.http_method for r in transport.requests] == ["GET", "POST", "GET", "DELETE", "POST"]
@@ -146,7 +146,7 @@ async def test_create_answered_without_a_secret_names_the_key_it_could_not_delet
     transport: ScriptedTransport,
 ) -> None:
     transport.queue(result([]), result(INFO), result([INFO]), result(False))
-    oauth, _ = oauth_client(transport)
+    oauth, _ = oauth_client(transport, sole_writer=True)  # the lone new key is its own
     with pytest.raises(OutcomeUnknownError, match="secret was not received") as info:
         await oauth.fast_api_keys.create("bot", retry=RetryPolicy.disabled())
     assert info.value.orphan_key_id == INFO["api_key_name"]

@@ -21,17 +21,22 @@ from kraken_prime_async._resources._reconcile.base import (
     Rule,
     read_back,
 )
+from kraken_prime_async._resources._reconcile.claims import Claims, Registration
 from kraken_prime_async._resources.fast_api_keys import _Name, _Update
 from kraken_prime_async._resources.settlement import CREATE_BATCH, CreateBatch, SettleAsset
 from kraken_prime_async.errors import APIConnectionError, OutcomeUnknownError
-from tests._fakes import BATCH, LEG, ScriptedTransport, lost, make_client, ok
+from tests._fakes import BATCH, LEG, FakeClock, ScriptedTransport, lost, make_client, ok
 
 FENCE = 10_000
 
 
-def _lost(operation: str, request: Any, before: object = None) -> LostAnswer[Any]:
+def _lost(
+    operation: str, request: Any, before: object = None, *, sole_writer: bool = True
+) -> LostAnswer[Any]:
+    """A lost call of a client that registered it (``sole_writer``: no other writer exists)."""
     error = OutcomeUnknownError("lost", operation=operation, arguments={}, attempts=1)
-    return LostAnswer(operation, request, error, before, None)
+    claims = Claims(f"test:{id(error)}", sole_writer=sole_writer, store=None, clock=FakeClock())
+    return LostAnswer(operation, request, error, before, None, Registration(claims, operation))
 
 
 def _batch(batch_id: str, *, kind: str | None = None, leg: dict[str, Any] | None = None) -> Any:
@@ -98,6 +103,22 @@ async def test_create_batch_takes_only_a_batch_that_was_not_there_before() -> No
     lost_call = _lost("Create", CreateBatch(), before=frozenset({"B1"}))
     found = await _reconcile.CREATE_BATCH.resolve(reader, lost_call)
     assert isinstance(found, models.Batch) and found.id == "B2"
+
+
+async def test_without_sole_writer_a_new_batch_is_a_candidate_never_a_result() -> None:
+    reader = Batches(_batch("B1", kind="currency"), _batch("B2", kind="currency"))
+    lost_call = _lost("Create", CreateBatch(), before=frozenset({"B1"}), sole_writer=False)
+    with pytest.raises(OutcomeUnknownError, match="another writer") as info:
+        await _reconcile.CREATE_BATCH.resolve(reader, lost_call)
+    assert info.value.candidates == ("B2",)
+
+
+async def test_without_sole_writer_a_new_fast_api_key_is_reported_not_deleted() -> None:
+    reader = Keys("k1")
+    lost_call = _lost("CreateFastApiKey", _Name(api_key_name="k1"), frozenset(), sole_writer=False)
+    with pytest.raises(OutcomeUnknownError) as info:
+        await _reconcile_fast_api.FAST_API_CREATE.resolve(reader, lost_call)
+    assert info.value.candidates == ("k1",) and reader.deleted == []
 
 
 async def test_create_batch_resends_when_only_an_earlier_batch_exists() -> None:

@@ -9,7 +9,10 @@ that uses it:
 * a **gate**: the key's in-flight slots, held from before the nonce is taken until the answer
   arrives, so that with a nonce window of 0 one request of the key is on the wire fleet-wide and
   nonces reach Kraken in the order they were issued;
-* a **rate counter**: the call-counter model, charged by every member.
+* a **rate counter**: the call-counter model, charged by every member;
+* optionally a **claim store** (``ClaimStore``, both backends have one): the creates under
+  way across the fleet, registered before they are sent, so that a member whose create lost its
+  answer can tell its own new object from one another member created meanwhile.
 
 Backends: [`FileLockFleet`][kraken_prime_async.FileLockFleet] (processes on one host) and
 [`RedisFleet`][kraken_prime_async.RedisFleet] (hosts sharing a Redis).
@@ -17,14 +20,21 @@ Backends: [`FileLockFleet`][kraken_prime_async.FileLockFleet] (processes on one 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
-from collections.abc import Callable, Hashable, Iterator
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
+from typing import Literal, Protocol, runtime_checkable
 
-from ..._constants import FLEET_GATE_POLL_FIRST, FLEET_GATE_POLL_MAX
+import msgspec
+
+from ..._constants import CLAIM_TTL, FLEET_GATE_POLL_FIRST, FLEET_GATE_POLL_MAX, LOGGER_NAME
 from ..._secret import fingerprint
+from ...errors import CoordinationError
 from ..nonces import NonceSource, NonceUnit
 from ..pacing import RateCounter, RateLimit
+
+_logger = logging.getLogger(LOGGER_NAME)
 
 
 @runtime_checkable
@@ -41,7 +51,23 @@ class FleetGate(Protocol):
 
     async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
         """Free the slot of ``token``; with ``hold_seconds`` only that much later (its request
-        was abandoned without an answer and may still reach Kraken)."""
+        was abandoned without an answer and may still reach Kraken).
+
+        A second ``release(token)`` (no hold) after a release with a hold ends that hold now:
+        the abandoned request's exchange, watched in the background, ended. It must not free a
+        slot another holder has taken since.
+        """
+        ...
+
+
+@runtime_checkable
+class RenewableGate(Protocol):
+    """A fleet gate whose slots can carry a short lease, renewed while the holder lives (both
+    built-in gates): a member that dies holding a slot blocks it only that long more."""
+
+    def renew(self, token: Hashable, lease_seconds: float) -> Awaitable[None] | None:
+        """The holder of ``token`` is alive: if it dies, the slot stays taken
+        ``lease_seconds`` from now."""
         ...
 
 
@@ -62,6 +88,88 @@ class Fleet(Protocol):
     ) -> RateCounter:
         """The fleet's call-counter model of ``api_key``."""
         ...
+
+
+#: ``pending``: under way; ``done``: created ``ids``; ``none``: created nothing; ``unknown``: its
+#: own answer was lost and not resolved (``ids``: what it could not attribute).
+ClaimState = Literal["pending", "done", "none", "unknown"]
+
+
+class Claim(msgspec.Struct, frozen=True, gc=False):
+    """One create registered before it was sent: a write that may make an object in a scope
+    (``"api_users"``, ``"keys:<user id>"``, ``"batch:currency"``, ``"fast_api:<name>"``)."""
+
+    scope: str
+    token: str
+    state: ClaimState = "pending"
+    ids: tuple[str, ...] = ()
+    #: Wall-clock seconds of the last change (a registration is forgotten ``CLAIM_TTL`` later).
+    at: float = 0.0
+
+
+@runtime_checkable
+class ClaimStore(Protocol):
+    """Where the creates of a fleet are registered (see ``Claim``)."""
+
+    async def put(self, claim: Claim) -> None:
+        """Record ``claim`` (a later record of the same token replaces it)."""
+        ...
+
+    async def claims(self, scope: str) -> list[Claim]:
+        """The live registrations of ``scope``."""
+        ...
+
+
+def live_claims(claims: Iterable[Claim], now: float) -> dict[str, Claim]:
+    """The newest record of each token (a resolved one over a pending one of the same time),
+    without those older than ``CLAIM_TTL``."""
+    latest: dict[str, Claim] = {}
+    for claim in claims:
+        if claim.at < now - CLAIM_TTL:
+            continue
+        seen = latest.get(claim.token)
+        if seen is None or (claim.at, claim.state != "pending") >= (
+            seen.at,
+            seen.state != "pending",
+        ):
+            latest[claim.token] = claim
+    return latest
+
+
+class Renewal:
+    """Renews a fleet slot's lease every third of it while its holder holds it (a loop timer;
+    a renewal that is a coroutine runs as a task kept here until it ends)."""
+
+    __slots__ = ("_gate", "_handle", "_lease", "_running", "_token")
+
+    def __init__(self, gate: RenewableGate, token: Hashable, lease: float) -> None:
+        self._gate = gate
+        self._token = token
+        self._lease = lease
+        self._running: set[asyncio.Future[None]] = set()
+        self._handle: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            lease / 3, self._tick
+        )
+
+    def _tick(self) -> None:
+        renewed = self._gate.renew(self._token, self._lease)
+        if renewed is not None:
+            task = asyncio.ensure_future(_renew_quietly(renewed))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        self._handle = asyncio.get_running_loop().call_later(self._lease / 3, self._tick)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+async def _renew_quietly(renewed: Awaitable[None]) -> None:
+    try:
+        await renewed
+    except CoordinationError as failure:
+        _logger.warning("could not renew the fleet slot's lease: %s", failure)
 
 
 class FleetCounterBase:

@@ -8,6 +8,8 @@
   wire. The kernel drops the lock of a process that dies, so a crashed member never blocks the
   key.
 * ``<dir>/<key id>.counter``: the call-counter model (value, last update, throttle hold, tier).
+* ``<dir>/creates.log``: the fleet's creates under way (``FileLockClaims``), one JSON record
+  a line, appended under the lock of ``<dir>/creates.lock``.
 
 Every lock is held for microseconds (a read and a write of a few bytes, never across an
 ``await``), except the slot locks, which are taken without blocking and polled.
@@ -25,11 +27,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, TypeVar
 
+import msgspec
+
 from ..._constants import DEFAULT_NONCE_UNIT
 from ...errors import CoordinationError, ValidationError
 from ..nonces import PER_SECOND, NonceUnit, following
 from ..pacing import TIERS, RateLimit, decayed, wait_for_room
-from ._base import FleetCounterBase, key_id, poll_delays
+from ._base import Claim, FleetCounterBase, key_id, live_claims, poll_delays
 
 try:
     import fcntl
@@ -42,6 +46,10 @@ _T = TypeVar("_T")
 _NONCE_RECORD: Final = b"%020d %-2s\n"
 _COUNTER_RECORD: Final = struct.Struct("<5d")  # value, updated, blocked_until, max, decay
 _HOLD_RECORD: Final = struct.Struct("<d")  # a slot's "busy until" (Unix seconds; 0: free)
+#: The claim log is rewritten with its live records once it grows past this many bytes.
+_CLAIMS_COMPACT: Final = 256 * 1024
+_claim_encoder = msgspec.json.Encoder()
+_claim_decoder = msgspec.json.Decoder(Claim)
 
 
 def _held_until(fd: int) -> float:
@@ -202,12 +210,14 @@ class FileLockGate:
     """The key's in-flight slots as lock files: a slot is held by holding its file's lock.
 
     A slot released with a hold keeps its "busy until" time (wall clock) in its file: members
-    that lock it before then let it go again.
+    that lock it before then let it go again. A second release of the token ends the hold, if
+    the file still holds the time this member wrote.
     """
 
     def __init__(self, base: str, slots: int) -> None:
         self._files = [_LockedFile(f"{base}.slot{i}") for i in range(slots)]
         self._held: set[int] = set()  # flock does not exclude holders of the same descriptor
+        self._holding: dict[int, float] = {}  # slots released with a hold: the time written
         self._lock = threading.Lock()
 
     def _try(self) -> int | None:
@@ -222,25 +232,45 @@ class FileLockGate:
         return None
 
     async def acquire(self, lease_seconds: float) -> Hashable:
-        """Wait for a free slot (a dead holder's slot is freed by the kernel at once)."""
+        """Wait for a free slot. Its file then says "busy until" ``lease_seconds`` from now
+        (``renew()`` moves it on): a holder that dies (the kernel drops its lock) keeps the
+        slot taken that long, since its request may still be travelling."""
         index = self._try()
-        if index is not None:
-            return index
-        for delay in poll_delays():
-            await asyncio.sleep(delay)
-            index = self._try()
-            if index is not None:
-                return index
-        raise AssertionError("unreachable")  # pragma: no cover
+        if index is None:
+            for delay in poll_delays():
+                await asyncio.sleep(delay)
+                index = self._try()
+                if index is not None:
+                    break
+        assert index is not None
+        self.renew(index, lease_seconds)
+        return index
+
+    def renew(self, token: Hashable, lease_seconds: float) -> None:
+        """This member still holds slot ``token``: if it dies, the slot stays taken
+        ``lease_seconds`` from now."""
+        assert isinstance(token, int)
+        with self._lock:
+            if token in self._held:
+                until = time.time() + lease_seconds
+                os.pwrite(self._files[token].fd(), _HOLD_RECORD.pack(until), 0)
 
     async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
-        """Free slot ``token`` (with ``hold_seconds``: for other members only that much later)."""
+        """Free slot ``token`` (with ``hold_seconds``: for other members only that much later;
+        released again, without: the hold ends now)."""
         assert isinstance(token, int)
         with self._lock:
             file = self._files[token]
+            if token not in self._held:  # the end of a hold: only the one this member wrote
+                written = self._holding.pop(token, None)
+                if written is not None and _held_until(file.fd()) == written:
+                    os.pwrite(file.fd(), _HOLD_RECORD.pack(0.0), 0)
+                return
             until = time.time() + hold_seconds if hold_seconds > 0 else 0.0
             if hold_seconds > 0 or _held_until(file.fd()):
                 os.pwrite(file.fd(), _HOLD_RECORD.pack(until), 0)
+            if hold_seconds > 0:
+                self._holding[token] = until
             file.unlock()
             self._held.discard(token)
 
@@ -309,15 +339,81 @@ class FileLockCounter(FleetCounterBase):
         with self._file.locked() as fd:
             value, updated, blocked, stored = self._read(fd)
             limits = self._limits(stored)
-            if limits is None and self.auto:
+            if limits is None and self.auto and retry_at is None:  # Throttled: no tier
                 limits = self._fleet_limits = TIERS["starter"]
             value, updated = decayed(value, updated, now, limits)
-            if limits is not None:
+            if limits is not None and retry_at is None:
                 value = max(value, limits.max_counter + cost)
             if retry_at is not None:
                 blocked = max(blocked, retry_at)
             self._blocked_until = blocked
             self._write(fd, value, updated, blocked, limits)
+
+
+class FileLockClaims:
+    """The fleet's creates under way (a ``ClaimStore``): ``<dir>/creates.log``.
+
+    Records are appended under the lock of ``<dir>/creates.lock`` (a few hundred bytes of I/O,
+    never across an ``await``); once the log outgrows ``_CLAIMS_COMPACT`` bytes it is rewritten
+    with its live records (those within ``CLAIM_TTL`` of the newest) and renamed over, so a
+    member killed meanwhile leaves the old log or the new one. A torn last line is skipped.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._lock = _LockedFile(directory / "creates.lock")
+        self._path = directory / "creates.log"
+
+    def _read(self) -> list[Claim]:
+        try:
+            data = self._path.read_bytes()
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in data.splitlines():
+            try:
+                records.append(_claim_decoder.decode(line))
+            except msgspec.DecodeError:
+                continue  # a line torn by a member killed mid-write
+        return records
+
+    def _put(self, claim: Claim) -> None:
+        with self._lock.locked():
+            with open(self._path, "ab") as log:
+                log.write(_claim_encoder.encode(claim) + b"\n")
+                size = log.tell()
+            if size > _CLAIMS_COMPACT:
+                records = self._read()
+                newest = max(record.at for record in records)
+                live = live_claims(records, newest).values()
+                temporary = self._path.with_suffix(".tmp")
+                temporary.write_bytes(b"".join(_claim_encoder.encode(c) + b"\n" for c in live))
+                os.replace(temporary, self._path)
+
+    async def put(self, claim: Claim) -> None:
+        """Append ``claim``."""
+        try:
+            self._put(claim)
+        except OSError as exc:
+            raise CoordinationError(
+                f"cannot write {self._path} ({exc.strerror})", store=str(self._path)
+            ) from None
+
+    async def claims(self, scope: str) -> list[Claim]:
+        """The records of ``scope`` (every version; the caller keeps the newest)."""
+        try:
+            with self._lock.locked():
+                records = self._read()
+        except OSError as exc:
+            raise CoordinationError(
+                f"cannot read {self._path} ({exc.strerror})", store=str(self._path)
+            ) from None
+        return [record for record in records if record.scope == scope]
+
+    def close(self) -> None:
+        self._lock.close()
+
+    def __repr__(self) -> str:
+        return f"FileLockClaims({str(self._path)!r})"
 
 
 class FileLockFleet:
@@ -349,6 +445,7 @@ class FileLockFleet:
         self._sources: dict[tuple[str, NonceUnit], FileLockNonceSource] = {}
         self._gates: dict[tuple[str, int], FileLockGate] = {}
         self._counters: list[FileLockCounter] = []
+        self._claims = FileLockClaims(self.directory)
         self._lock = threading.Lock()
 
     def _shared(self, cache: dict[_K, _T], key: _K, make: Callable[[], _T]) -> _T:
@@ -389,6 +486,10 @@ class FileLockFleet:
             self._counters.append(counter)
         return counter
 
+    def claims(self) -> FileLockClaims:
+        """The fleet's creates under way (every key of the fleet shares one log)."""
+        return self._claims
+
     async def close(self) -> None:
         """Close the fleet's open files (safe to call twice; a later call reopens them).
 
@@ -405,6 +506,7 @@ class FileLockFleet:
             gate.close()
         for counter in counters:
             counter.close()
+        self._claims.close()
 
     def __repr__(self) -> str:
         return f"FileLockFleet({str(self.directory)!r})"

@@ -6,7 +6,9 @@ Each step is one Lua script, so it is atomic on the server however many members 
 * gate: in-flight tokens in ``<ns>:<key id>:inflight`` (scored by start) and their lease expiries
   in ``…:leases``; a slot is granted while fewer than the cap are out and the oldest is younger
   than half the nonce window (always one slot with a window of 0);
-* counter: the call-counter model in a hash ``<ns>:<key id>:counter``.
+* counter: the call-counter model in a hash ``<ns>:<key id>:counter``;
+* claims: the fleet's creates under way, a hash per scope ``<ns>:claims:<scope>`` (token →
+  JSON record), expiring ``CLAIM_TTL`` after its last change (``RedisClaims``).
 
 ``now`` is the member's own clock, passed to the script, so hosts must agree on the time within a
 small part of the nonce window (NTP does). Needs Redis >= 5 and the ``redis`` package
@@ -24,7 +26,10 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from ..._constants import (
+    CLAIM_TTL,
     DEFAULT_NONCE_UNIT,
     DEFAULT_REDIS_NAMESPACE,
     REDIS_CONNECT_TIMEOUT,
@@ -34,7 +39,7 @@ from ...errors import CoordinationError, ValidationError
 from ..local import WINDOW_SAFETY
 from ..nonces import PER_SECOND, NonceUnit
 from ..pacing import _TOLERANCE, HEADROOM, TIERS, RateLimit
-from ._base import FleetCounterBase, key_id, poll_delays
+from ._base import Claim, FleetCounterBase, key_id, poll_delays
 from ._redis_scripts import (
     COUNTER_ACQUIRE_LUA,
     COUNTER_REFUSED_LUA,
@@ -245,6 +250,16 @@ class RedisGate:
                 return token
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def renew(self, token: Hashable, lease_seconds: float) -> None:
+        """This member still holds ``token``: its lease (and the keys' expiry) runs
+        ``lease_seconds`` from now, so a member that dies holding it blocks it that long."""
+        lease_ms = max(1, int(lease_seconds * 1000))
+        pipe = self._scripts.client.pipeline(transaction=True)
+        pipe.zadd(self._keys[1], {str(token): int(self._clock() * 1000) + lease_ms}, xx=True)
+        for key in self._keys:
+            pipe.pexpire(key, lease_ms)
+        await self._scripts.run("in-flight slot lease", pipe.execute())
+
     async def release(self, token: Hashable, hold_seconds: float = 0.0) -> None:
         """Free the slot (its lease would free it anyway); with ``hold_seconds``, shorten its
         lease to that instead, so it stays in flight for every member until then (never beyond
@@ -304,7 +319,7 @@ class RedisCounter(FleetCounterBase):
     async def refused(self, retry_at: float | None, cost: float) -> None:
         """Kraken refused a call for rate: the whole fleet's counter is full."""
         maximum, decay = self._mine()
-        starter = TIERS["starter"] if self.auto else None
+        starter = TIERS["starter"] if self.auto and retry_at is None else None  # Throttled: none
         await self._scripts.run(
             "call-counter update",
             self._scripts.counter_refused(
@@ -324,6 +339,45 @@ class RedisCounter(FleetCounterBase):
             self._blocked_until = max(self._blocked_until, retry_at)
         if self.limits is None and self._fleet_limits is None and starter is not None:
             self._fleet_limits = starter
+
+
+_claim_encoder = msgspec.json.Encoder()
+_claim_decoder = msgspec.json.Decoder(Claim)
+
+
+class RedisClaims:
+    """The fleet's creates under way (a ``ClaimStore``), one hash per scope."""
+
+    def __init__(self, scripts: _Scripts, namespace: str) -> None:
+        self._scripts = scripts
+        self._namespace = namespace
+
+    def _key(self, scope: str) -> str:
+        return f"{self._namespace}:claims:{scope}"
+
+    async def put(self, claim: Claim) -> None:
+        """Record ``claim`` under its token; the scope's hash lives ``CLAIM_TTL`` more."""
+        key = self._key(claim.scope)
+        pipe = self._scripts.client.pipeline(transaction=True)
+        pipe.hset(key, claim.token, _claim_encoder.encode(claim))
+        pipe.expire(key, int(CLAIM_TTL))
+        await self._scripts.run("create registration", pipe.execute())
+
+    async def claims(self, scope: str) -> list[Claim]:
+        """The records of ``scope``."""
+        found = await self._scripts.run(
+            "create registrations", self._scripts.client.hvals(self._key(scope))
+        )
+        records = []
+        for value in found:
+            try:
+                records.append(_claim_decoder.decode(value))
+            except msgspec.DecodeError:
+                continue
+        return records
+
+    def __repr__(self) -> str:
+        return f"RedisClaims({self._scripts.store!r})"
 
 
 class RedisFleet:
@@ -359,6 +413,7 @@ class RedisFleet:
         self._scripts = _Scripts(redis)
         self._clock = clock
         self._sources: dict[tuple[str, NonceUnit], RedisNonceSource] = {}
+        self._claims = RedisClaims(self._scripts, namespace)
 
     def _base(self, api_key: str) -> str:
         return f"{self.namespace}:{key_id(api_key)}"
@@ -389,6 +444,10 @@ class RedisFleet:
         return RedisCounter(
             self._scripts, f"{self._base(api_key)}:counter", limits, auto=auto, clock=clock
         )
+
+    def claims(self) -> RedisClaims:
+        """The fleet's creates under way (every key of the fleet shares them)."""
+        return self._claims
 
     async def forget(self, api_key: str) -> None:
         """Delete what the fleet stores for ``api_key`` except its nonce (a retired key's slots

@@ -84,7 +84,7 @@ local value, updated = tonumber(h[1] or '0'), tonumber(h[2] or ARGV[1])
 local blocked = tonumber(h[3] or '0')
 if max >= 1 then
   if now > updated then value = math.max(0, value - (now - updated) * decay) end
-  value = math.max(value, max + cost)
+  if ARGV[3] == '' then value = math.max(value, max + cost) end
 end
 if now > updated then updated = now end
 if ARGV[3] ~= '' then blocked = math.max(blocked, tonumber(ARGV[3])) end

@@ -68,6 +68,7 @@ from ...models import (
     TransferAttributes,
     TransferRelationships,
 )
+from .claims import Attribution, Registration
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -94,6 +95,9 @@ class LostAnswer(msgspec.Struct, Generic[Q_co], frozen=True):
     fence : int or None
         The lowest nonce that, once accepted on the key, fences the lost request off (``None``:
         it had no nonce, as with OAuth). Internal: never shown.
+    claim : Registration or None
+        The create's registration (``Rule.scope``), which tells its new objects from those of
+        the other creates the client can see (``attribute()``).
     """
 
     operation: str
@@ -101,6 +105,7 @@ class LostAnswer(msgspec.Struct, Generic[Q_co], frozen=True):
     error: OutcomeUnknownError
     before: object = None
     fence: int | None = None
+    claim: Registration | None = None
 
     def __repr__(self) -> str:  # the fence is internal: never shown
         return (
@@ -108,15 +113,49 @@ class LostAnswer(msgspec.Struct, Generic[Q_co], frozen=True):
             f"error={self.error!r}, before={self.before!r})"
         )
 
-    def unknown(self, message: str, *, orphan_key_id: str | None = None) -> OutcomeUnknownError:
-        """A new [`OutcomeUnknownError`][kraken_prime_async.OutcomeUnknownError] with ``message``
-        and this call's details."""
+    def unknown(
+        self,
+        message: str,
+        *,
+        orphan_key_id: str | None = None,
+        candidates: tuple[str, ...] = (),
+    ) -> OutcomeUnknownError:
+        """A new ``OutcomeUnknownError`` with ``message`` and this call's details."""
         return OutcomeUnknownError(
             message,
             operation=self.error.operation,
             arguments=self.error.arguments,
             attempts=self.error.attempts,
             orphan_key_id=orphan_key_id,
+            candidates=candidates,
+        )
+
+    async def attribute(self, new: Iterable[str]) -> Attribution:
+        """Which of the ``new`` objects (found by the read-back) may be this create's, and
+        whether that is proven (see ``.claims``). Without a registration nothing is set
+        aside and nothing is proven but "nothing new"."""
+        if self.claim is None:
+            return Attribution(tuple(sorted(set(new))), proven=False)
+        return await self.claim.attribute(new)
+
+    def unattributed(self, what: str, candidates: tuple[str, ...]) -> OutcomeUnknownError:
+        """The error for new objects the read-back cannot attribute (logged at WARNING: nothing
+        is claimed and nothing is deleted)."""
+        shown = ", ".join(candidates)
+        logger.warning(
+            "%s: answer lost; the read-back found %s (%s) that no create the client can see "
+            "made: one may be this call's, or another writer's; nothing was deleted",
+            self.operation,
+            what,
+            shown,
+        )
+        return self.unknown(
+            f"{self.operation}: the answer was lost and the read-back found {what} ({shown}) that "
+            "no create this client or its fleet can see made: it may be this call's, or another "
+            "writer's on the account. Nothing was claimed or deleted: check "
+            f"{'it' if len(candidates) == 1 else 'them'} before trying again (with "
+            "sole_writer=True on the client, a single one is taken as this call's).",
+            candidates=candidates,
         )
 
 
@@ -143,6 +182,10 @@ class Rule(msgspec.Struct, Generic[Rd, Q_contra, R_co], frozen=True):
     #: The short tag the ``reconciled`` event and log record give when ``resolve`` returns a
     #: result (``"not_applied"`` for a ``Resend``, ``"unresolved"`` when it raises).
     how: str = "read_back"
+    #: A create: the scope it is registered under before it is sent (see ``.claims``), and
+    #: the id of the object it made, from its request and its result (registered when it ends).
+    scope: Callable[[Q_contra], str] | None = None
+    made: Callable[[Any, Any], str | None] | None = None
 
 
 class Outcome(msgspec.Struct, Generic[R_co], frozen=True):
@@ -252,19 +295,25 @@ async def _batches_before(reader: BatchReader, request: BatchOfKind) -> frozense
 
 
 async def _created_batch(reader: BatchReader, lost: LostAnswer[BatchOfKind]) -> Batch | Resend:
-    """The active batch of the kind that was not there before (read whole), else resend."""
+    """The active batch of the kind that was not there before (read whole), if it is proven
+    this call's; none (or only other creates') → resend; else raise with the candidates."""
     kind = _kind(lost.request)
     before = lost.before if isinstance(lost.before, frozenset) else frozenset()
     active = await read_back(lost, "the batches", lambda: _active_batches(reader, kind))
-    new = sorted(active - before)
-    if not new:
-        return Resend(f"the batches read back after the fence show no new {kind} batch")
-    if len(new) > 1:
+    found = await lost.attribute(active - before)
+    if not found.remaining:
+        return Resend(f"the batches read back after the fence show no new {kind} batch of its own")
+    if len(found.remaining) > 1:
         raise lost.unknown(
-            f"{lost.operation}: the answer was lost and {len(new)} new active {kind} batches "
-            f"appeared meanwhile (ids {', '.join(new)}): one may be this call's. Check them."
+            f"{lost.operation}: the answer was lost and {len(found.remaining)} new active {kind} "
+            f"batches appeared meanwhile (ids {', '.join(found.remaining)}): one may be this "
+            "call's. Check them.",
+            candidates=found.remaining,
         ) from lost.error
-    batch = await read_back(lost, f"batch {new[0]}", lambda: reader.get_batch(new[0]))
+    if found.mine is None:
+        raise lost.unattributed(f"a new active {kind} batch", found.remaining) from lost.error
+    mine = found.mine
+    batch = await read_back(lost, f"batch {mine}", lambda: reader.get_batch(mine))
     logger.warning("%s: answer lost; found the batch created by it", lost.operation)
     return batch
 
@@ -314,7 +363,11 @@ def shown_transfer(leg: Leg) -> Transfer | None:
 
 
 CREATE_BATCH: Rule[BatchReader, BatchOfKind, Batch] = Rule(
-    _created_batch, _batches_before, how="found_batch"
+    _created_batch,
+    _batches_before,
+    how="found_batch",
+    scope=lambda request: f"batch:{_kind(request)}",
+    made=lambda _request, batch: batch.id if isinstance(batch, Batch) else None,
 )
 SETTLE_ASSET: Rule[BatchReader, LegRef, Transfer] = Rule(_settled_asset, how="leg_started")
 SETTLE_LEG: Rule[BatchReader, LegRef, Transfer | None] = Rule(_settled_leg, how="leg_started")

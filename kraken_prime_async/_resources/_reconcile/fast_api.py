@@ -58,7 +58,8 @@ async def _names_before(reader: KeyLister, request: KeyName) -> frozenset[str] |
 
 
 async def _created_key(reader: KeyLister, lost: LostAnswer[KeyName]) -> Resend:
-    """The name new since before → its secret is lost: delete it, then resend; else resend."""
+    """The name new since before and proven this call's → its secret is lost: delete it, then
+    resend; absent (or another visible create's) → resend; else raise with the name."""
     name = lost.request.api_key_name
     if not isinstance(lost.before, frozenset):
         raise lost.unknown(
@@ -70,8 +71,11 @@ async def _created_key(reader: KeyLister, lost: LostAnswer[KeyName]) -> Resend:
     if name in before:
         return Resend(f"a key named {name!r} existed before the call, so it did not create one")
     names = await read_back(lost, "the Fast API keys", lambda: _names(reader))
-    if name not in names:
-        return Resend(f"the keys read back show no key named {name!r}")
+    found = await lost.attribute({name} & names)
+    if not found.remaining:
+        return Resend(f"the keys read back show no key named {name!r} of its own")
+    if found.mine is None:
+        raise lost.unattributed(f"a new key named {name!r}", found.remaining) from lost.error
     return await _delete_secretless(reader, lost, "created")
 
 
@@ -94,12 +98,18 @@ async def _refused_as_duplicate(
     reader: KeyLister, lost: LostAnswer[KeyName], exc: KrakenPrimeError
 ) -> Resend | None:
     """The create sent again was refused as a duplicate of a name absent before the call: the
-    lost request arrived late (after the read-back) and made the key, whose secret is lost.
-    Delete it and create again."""
+    lost request arrived late (after the read-back) and made the key, whose secret is lost,
+    unless another create made it. Proven this call's: delete it and create again; made by a
+    create the client can see: the refusal stands; else raise with the name."""
     name = lost.request.api_key_name
     duplicate = isinstance(exc, InvalidArgumentsError) and "duplicate" in str(exc)
     if not duplicate or not isinstance(lost.before, frozenset) or name in lost.before:
         return None
+    found = await lost.attribute({name})
+    if not found.remaining:
+        return None
+    if found.mine is None:
+        raise lost.unattributed(f"a new key named {name!r}", found.remaining) from exc
     return await _delete_secretless(reader, lost, "arrived late and created")
 
 
@@ -137,7 +147,11 @@ async def _deleted_key(reader: KeyLister, lost: LostAnswer[KeyName]) -> bool:
 
 
 FAST_API_CREATE: Rule[KeyLister, KeyName, NoReturn] = Rule(
-    _created_key, _names_before, _refused_as_duplicate
+    _created_key,
+    _names_before,
+    _refused_as_duplicate,
+    scope=lambda request: f"fast_api:{request.api_key_name}",
+    made=lambda request, _result: request.api_key_name,
 )
 FAST_API_RENAME: Rule[KeyLister, KeyRename, bool] = Rule(_renamed_key, how="rename_shown")
 FAST_API_DELETE: Rule[KeyLister, KeyName, bool] = Rule(_deleted_key, how="delete_shown")

@@ -159,9 +159,11 @@ async def test_auto_members_learn_of_a_refusal_and_a_throttle(redis_url: str) ->
     await a.refused(clock.now + 40, 1)  # Kraken refused a's call with a 40 s hold
     assert a.active
     waited = await b.acquire(1, clock.sleep)
-    assert b.active
-    # The hold (40 s) is longer than the starter tier's decay from full ((17 - 14.5) / 0.33).
-    assert waited == pytest.approx(40)
+    assert waited == pytest.approx(40)  # the hold, honoured to its timestamp
+    assert not b.active  # a Throttled says nothing about the counter: no tier assumed
+    await a.refused(None, 1)  # a counter refusal: the fleet paces as the starter tier
+    waited = await b.acquire(1, clock.sleep)
+    assert b.active and waited == pytest.approx((16 + 1 - 14.5) / 0.33)
     for fleet in fleets:
         await fleet.close()
 

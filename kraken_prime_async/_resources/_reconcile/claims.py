@@ -1,0 +1,214 @@
+"""Who else is creating: every create is registered before it is sent, so that a create whose
+answer was lost can tell its own new object from one another writer the SDK can see made.
+
+A create's registration (a ``Claim``) lives in the process (every
+client of the base URL sees it) and, when the client has a fleet with a claim store
+(``FileLockFleet``, ``RedisFleet``), in the fleet's store too. It says the create is under way,
+then what it made (``done``), that it made nothing (``none``), or that its own answer was lost
+and not resolved (``unknown``, with the ids it could not attribute).
+
+After a lost answer, a rule reads the state back and hands the objects that are new since its
+read-before-write to ``Registration.attribute()``. The creates of the scope still under way
+are waited for (at most ``CLAIM_WAIT`` s); then every new object another registered create made
+is set aside. What remains is the lost create's, *if* nothing else could have made it:
+
+* nothing remains → the lost create made nothing: proven, whoever else writes;
+* one remains, the client was told it is the only writer outside its fleet (``sole_writer=True``)
+  and no registered create is unresolved → it is this create's: proven;
+* otherwise the remaining ids are ``candidates``: reported, never claimed, never deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable, Iterable
+
+import msgspec
+
+from ..._constants import CLAIM_POLL, CLAIM_TTL, CLAIM_WAIT
+from ..._keys.fleet._base import Claim, ClaimState, ClaimStore, live_claims
+from ...errors import ValidationError
+
+
+class _ProcessClaims:
+    """The registrations of this process, by base URL and scope; tasks waiting for a change are
+    woken by each ``put``."""
+
+    def __init__(self) -> None:
+        self._claims: dict[tuple[str, str], dict[str, Claim]] = {}
+        self._changed: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def put(self, place: str, claim: Claim) -> None:
+        scope = self._claims.setdefault((place, claim.scope), {})
+        scope[claim.token] = claim
+        for token in [t for t, c in scope.items() if c.at < claim.at - CLAIM_TTL]:
+            del scope[token]
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    def claims(self, place: str, scope: str) -> list[Claim]:
+        return list(self._claims.get((place, scope), {}).values())
+
+    def changed(self) -> asyncio.Event:
+        """An event set at the next ``put`` (one per event loop)."""
+        loop = asyncio.get_running_loop()
+        if self._changed is None or self._loop is not loop:
+            self._changed, self._loop = asyncio.Event(), loop
+        return self._changed
+
+
+_PROCESS = _ProcessClaims()
+
+
+class Attribution(msgspec.Struct, frozen=True):
+    """What a read-back proves about the new objects it found.
+
+    ``remaining``: the new ids no other registered create made (sorted). ``proven``: whether
+    the lost create is the only possible author of ``remaining`` (the client is the sole writer
+    outside its fleet and every other registered create of the scope is resolved).
+    """
+
+    remaining: tuple[str, ...]
+    proven: bool
+
+    @property
+    def mine(self) -> str | None:
+        """The lost create's object, when that is proven; else ``None``."""
+        return self.remaining[0] if self.proven and len(self.remaining) == 1 else None
+
+
+class Registration:
+    """One create's registration: made before it is sent, finished with what it made."""
+
+    __slots__ = ("_claims", "_scope", "_settled", "_token")
+
+    def __init__(self, claims: Claims, scope: str) -> None:
+        self._claims = claims
+        self._scope = scope
+        self._token = secrets.token_hex(8)
+        #: Creates that had ended when this one was registered: whatever they made was there
+        #: before this create's read-before-write, so they explain nothing new.
+        self._settled: frozenset[str] = frozenset()
+
+    async def put(self, state: ClaimState, ids: Iterable[str] = ()) -> None:
+        await self._claims.put(Claim(self._scope, self._token, state, tuple(ids)))
+
+    async def open(self) -> None:
+        """Register as under way; note the creates of the scope that have ended."""
+        await self.put("pending")
+        claims = await self._claims.read(self._scope)
+        self._settled = frozenset(t for t, claim in claims.items() if claim.state != "pending")
+
+    async def _others(self) -> dict[str, Claim]:
+        return {
+            token: claim
+            for token, claim in (await self._claims.read(self._scope)).items()
+            if token != self._token and token not in self._settled
+        }
+
+    async def attribute(self, new: Iterable[str]) -> Attribution:
+        """Set aside the ``new`` ids another registered create made, waiting (at most
+        ``CLAIM_WAIT`` s) for the creates of the scope under way now while some remain."""
+        new = set(new)
+        others = await self._others()
+        waiting = {token for token, claim in others.items() if claim.state == "pending"}
+        deadline = asyncio.get_running_loop().time() + CLAIM_WAIT
+        while True:
+            theirs = {i for claim in others.values() if claim.state == "done" for i in claim.ids}
+            remaining = tuple(sorted(new - theirs))
+            if not remaining or not waiting or asyncio.get_running_loop().time() >= deadline:
+                break
+            changed = _PROCESS.changed()
+            # woken by a change in this process; a fleet's store is polled
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changed.wait(), CLAIM_POLL)
+            others = await self._others()
+            waiting = {t for t in waiting if t in others and others[t].state == "pending"}
+        # Another create may have made one of ``remaining``: one still under way since before,
+        # or one that ended unknown with no candidates or with one of them among its own.
+        rivals = [
+            claim
+            for token, claim in others.items()
+            if (claim.state == "pending" and token in waiting)
+            or (claim.state == "unknown" and (not claim.ids or set(claim.ids) & set(remaining)))
+        ]
+        return Attribution(remaining, self._claims.sole_writer and not rivals)
+
+
+class Claims:
+    """A client's view of the creates under way: the process's and its fleet's registrations.
+
+    Parameters
+    ----------
+    place : str
+        Where the writes go (the base URL): registrations of other places are not consulted.
+    sole_writer : bool
+        Whether the client was told no writer outside its fleet creates on the account.
+    store : ClaimStore or None
+        The fleet's claim store.
+    clock : callable
+        The client's wall clock (registrations expire ``CLAIM_TTL`` after their last change).
+    """
+
+    __slots__ = ("_clock", "_place", "_store", "sole_writer")
+
+    def __init__(
+        self,
+        place: str,
+        *,
+        sole_writer: bool,
+        store: ClaimStore | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self._place = place
+        self.sole_writer = sole_writer
+        self._store = store
+        self._clock = clock
+
+    async def register(self, scope: str) -> Registration:
+        """Register a create of ``scope`` (before it is sent)."""
+        registration = Registration(self, scope)
+        await registration.open()
+        return registration
+
+    async def put(self, claim: Claim) -> None:
+        claim = msgspec.structs.replace(claim, at=self._clock())
+        _PROCESS.put(self._place, claim)
+        if self._store is not None:
+            await self._store.put(claim)
+
+    async def read(self, scope: str) -> dict[str, Claim]:
+        """The live registrations of ``scope``, the process's and the fleet's, by token."""
+        found = _PROCESS.claims(self._place, scope)
+        if self._store is not None:
+            found += await self._store.claims(scope)
+        return live_claims(found, self._clock())
+
+    def __repr__(self) -> str:
+        return f"Claims(sole_writer={self.sole_writer})"
+
+
+def client_claims(
+    place: str, sole_writer: object, fleet: object, clock: Callable[[], float]
+) -> Claims:
+    """A client's ``Claims``: ``sole_writer`` checked, the fleet's claim store if any.
+
+    Raises
+    ------
+    ValidationError
+        If ``sole_writer`` is not a bool.
+    """
+    if not isinstance(sole_writer, bool):
+        raise ValidationError("sole_writer", "must be True or False")
+    claims = getattr(fleet, "claims", None)
+    store = claims() if callable(claims) else None
+    return Claims(
+        place,
+        sole_writer=sole_writer,
+        store=store if isinstance(store, ClaimStore) else None,
+        clock=clock,
+    )
