@@ -105,7 +105,7 @@ class Resource:
                 raise ValidationError("idempotency_key", "needs a client with a journal")
             before = None if reconcile.before is None else await reconcile.before(self, request)
             return await self._claimed(
-                endpoint, request, reconcile, before, policy, timeout, retry, None
+                endpoint, request, reconcile, before, policy, timeout, retry, None, None
             )
         return await journaled(
             self,
@@ -113,8 +113,8 @@ class Resource:
             endpoint,
             request,
             reconcile,
-            lambda before, on_sent: self._claimed(
-                endpoint, request, reconcile, before, policy, timeout, retry, on_sent
+            lambda before, on_sent, intent_id: self._claimed(
+                endpoint, request, reconcile, before, policy, timeout, retry, on_sent, intent_id
             ),
             idempotency_key,
         )
@@ -129,16 +129,19 @@ class Resource:
         timeout: TimeoutLike | None,
         retry: RetryPolicy | None,
         on_sent: OnSent | None,
+        token: str | None,
     ) -> Outcome[R | F]:
         """``_sent()`` with a create (``reconcile.scope``) registered first (see
         ``_reconcile/claims.py``); the registration says at the end what it made, so that other
-        creates the client or its fleet runs can tell their objects from this one's."""
+        creates the client or its fleet runs can tell their objects from this one's. ``token``
+        (a journal intent's id) names the registration, so that resolving the intent later
+        speaks for the same create."""
         claims = self._pipeline.claims
         if reconcile.scope is None or claims is None:
             return await self._sent(
                 endpoint, request, reconcile, before, policy, timeout, retry, on_sent, None
             )
-        claim = await claims.register(reconcile.scope(request))
+        claim = await claims.register(reconcile.scope(request), token=token)
         try:
             outcome = await self._sent(
                 endpoint, request, reconcile, before, policy, timeout, retry, on_sent, claim

@@ -42,8 +42,9 @@ RESULT_TYPES: Final[dict[str, type[Any]]] = {
     "CreateFastApiKey": CreatedFastApiKey,
 }
 
-#: ``send(before, on_sent)``: the write's sends (``Resource._sent``).
-Send = Callable[[object, OnSent], Awaitable[Outcome[Any]]]
+#: ``send(before, on_sent, intent_id)``: the write's sends (``Resource._claimed``); the intent's
+#: id also names the create's claim, so resolving it later speaks for the same create.
+Send = Callable[[object, OnSent, str], Awaitable[Outcome[Any]]]
 
 
 def idempotency_key(value: object) -> str:
@@ -93,7 +94,7 @@ async def _once(
         if isinstance(write, Write):
             break  # else another process claimed the key meanwhile: look again
     try:
-        outcome = await send(before, write.sent)
+        outcome = await send(before, write.sent, write.intent.id)
     except OutcomeUnknownError as exc:
         await write.unknown(exc)
         raise

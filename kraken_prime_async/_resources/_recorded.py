@@ -93,9 +93,39 @@ def resolver(resources: Mapping[str, Resource], workflows: Mapping[str, Resolver
                 attempts=0,
             )
         request = msgspec.convert(intent.arguments, recorded.request)
-        verdict = await resource._reconcile_lost(recorded.rule, lost_from(intent, request))
-        if isinstance(verdict, Resend):
-            return "not_applied", None, "not_applied"
-        return "applied", plain(verdict), recorded.rule.how
+        return await _settled(resource, recorded.rule, intent, request)
 
     return resolve
+
+
+async def _settled(
+    resource: Resource, rule: Rule[Any, Any, Any], intent: Intent, request: msgspec.Struct
+) -> tuple[Status, Any, str]:
+    """A recorded write settled by its rule; a create speaks through its registration (the
+    intent's id names it), so attribution follows the same proof as a lost answer."""
+    lost = lost_from(intent, request)
+    claims = resource._pipeline.claims
+    if rule.scope is None or claims is None:
+        verdict = await resource._reconcile_lost(rule, lost)
+        return _status(rule, verdict)
+    claim = await claims.register(rule.scope(request), token=intent.id)
+    try:
+        verdict = await resource._reconcile_lost(rule, msgspec.structs.replace(lost, claim=claim))
+    except OutcomeUnknownError as exc:
+        await claim.put("unknown", exc.candidates)
+        raise
+    except BaseException:
+        await claim.put("unknown")
+        raise
+    if isinstance(verdict, Resend):
+        await claim.put("none")
+    else:
+        made = None if rule.made is None else rule.made(request, verdict)
+        await claim.put("done", () if made is None else (made,))
+    return _status(rule, verdict)
+
+
+def _status(rule: Rule[Any, Any, Any], verdict: object) -> tuple[Status, Any, str]:
+    if isinstance(verdict, Resend):
+        return "not_applied", None, "not_applied"
+    return "applied", plain(verdict), rule.how

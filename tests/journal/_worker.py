@@ -84,6 +84,7 @@ async def main(config: dict[str, Any]) -> None:
         rate_limit=None,
         abandon_hold=0.2,
         journal=journal,
+        sole_writer=True,  # the only writer on its sandbox: a lost create resolves exactly
         fleet=fleet,
     )
     try:

@@ -22,7 +22,13 @@ async def _journal_with_writes(path: Path) -> list[str]:
     clock = FakeClock()
     async with PrimeSandbox(rate_limit=False, clock=clock) as sb:
         client = PrimeClient(
-            sb.api_key, sb.api_secret, base_url=sb.url, sleep=clock.sleep, clock=clock, journal=path
+            sb.api_key,
+            sb.api_secret,
+            base_url=sb.url,
+            sleep=clock.sleep,
+            clock=clock,
+            journal=path,
+            sole_writer=True,
         )
         async with client:
             await client.api_users.create("Desk A", "Trader", idempotency_key="u")

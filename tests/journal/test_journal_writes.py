@@ -37,6 +37,7 @@ async def served(
             clock=clock,
             abandon_hold=0.2,
             journal=journal,
+            sole_writer=True,
             nonce_window=sandbox.get("nonce_window", 0),
         )
         async with client:

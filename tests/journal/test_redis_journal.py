@@ -48,6 +48,7 @@ async def test_idempotency_and_export_through_redis(redis: RedisServer) -> None:
             sleep=clock.sleep,
             clock=clock,
             journal=journal,
+            sole_writer=True,
         )
         async with client:
             first = await client.api_users.create("Desk R", "Trader", idempotency_key="r1")

@@ -86,10 +86,10 @@ class Registration:
 
     __slots__ = ("_claims", "_scope", "_settled", "_token")
 
-    def __init__(self, claims: Claims, scope: str) -> None:
+    def __init__(self, claims: Claims, scope: str, token: str | None = None) -> None:
         self._claims = claims
         self._scope = scope
-        self._token = secrets.token_hex(8)
+        self._token = secrets.token_hex(8) if token is None else token
         #: Creates that had ended when this one was registered: whatever they made was there
         #: before this create's read-before-write, so they explain nothing new.
         self._settled: frozenset[str] = frozenset()
@@ -169,9 +169,11 @@ class Claims:
         self._store = store
         self._clock = clock
 
-    async def register(self, scope: str) -> Registration:
-        """Register a create of ``scope`` (before it is sent)."""
-        registration = Registration(self, scope)
+    async def register(self, scope: str, *, token: str | None = None) -> Registration:
+        """Register a create of ``scope`` (before it is sent). ``token`` names it (default: a
+        random one); registering a token again replaces its earlier registration (a journaled
+        create resolved after its answer was lost)."""
+        registration = Registration(self, scope, token)
         await registration.open()
         return registration
 
