@@ -13,8 +13,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from ._constants import LOGGER_NAME
 from ._error_map import error_code
 from ._observability.context import abandon_reason, enter_call, new_request_id
@@ -26,6 +24,7 @@ if TYPE_CHECKING:
     from ._endpoint import Endpoint
     from ._observability.observer import Observer
     from ._retry import RetryBudget, RetryPolicy
+    from ._timeout import RequestTimeout
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -57,7 +56,7 @@ class _Call:
         self,
         endpoint: Endpoint[Any, Any],
         params: bytes,
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         policy: RetryPolicy,
         budget: RetryBudget,
         auth: CallAuth,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Final
 
-import aiohttp
-
 DEFAULT_BASE_URL: Final = "https://api.kraken.com"
 PRIVATE_PATH_PREFIX: Final = "/0/private/"
 #: Kraken Connect OAuth: the Fast API key operations live at ``<base_url>/oauth/fast-api-key``
@@ -24,10 +22,6 @@ FAST_API_KEY_PATH: Final = f"{OAUTH_PATH_PREFIX}/fast-api-key"
 #: the CLI's ``--timeout``).
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
-#: Both as the ``aiohttp.ClientTimeout`` a client uses when given no ``timeout=``.
-DEFAULT_CLIENT_TIMEOUT: Final = aiohttp.ClientTimeout(
-    total=DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT
-)
 
 #: The connection pool of a session the client creates: open connections in all, and how long a
 #: DNS answer is reused (seconds).

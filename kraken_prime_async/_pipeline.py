@@ -25,7 +25,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiohttp
 import msgspec
 from yarl import URL
 
@@ -36,6 +35,7 @@ from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
 from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
 from ._stats import ClientStats
+from ._timeout import RequestTimeout
 from ._transports.base import Transport
 from .errors import (
     AuthenticationError,
@@ -75,7 +75,7 @@ class Pipeline(PhaseHooks):
         gate: KeyGate | NoGate,
         base_url: str,
         transport: Callable[[], Transport],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         retry: RetryPolicy,
         user_agent: str,
         sleep: Callable[[float], Awaitable[None]],
@@ -103,7 +103,7 @@ class Pipeline(PhaseHooks):
         endpoint: Endpoint[Any, R],
         request: msgspec.Struct | None,
         *,
-        timeout: aiohttp.ClientTimeout | None = None,
+        timeout: RequestTimeout | None = None,
         retry: RetryPolicy | None = None,
         prior_attempts: int = 0,
         request_id: str | None = None,

@@ -21,6 +21,7 @@ from kraken_prime_async import (
     FastApiKeyClient,
     PrimeClient,
     RawResponse,
+    RequestTimeout,
     RetryPolicy,
     ValidationError,
 )
@@ -49,7 +50,7 @@ class RecordingTransport:
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",

@@ -57,6 +57,7 @@ PACKAGE = [
     "RawResponse",
     "RedisFleet",
     "RedisNonceSource",
+    "RequestTimeout",
     "ResponseValidationError",
     "RetryBudget",
     "RetryPolicy",

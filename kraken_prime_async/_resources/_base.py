@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeVar
 
-import aiohttp
 import msgspec
 
 from .._constants import LOGGER_NAME
@@ -13,6 +12,7 @@ from .._endpoint import Endpoint
 from .._observability.context import Reconciling
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy, retry_policy
+from .._timeout import TimeoutLike as TimeoutLike  # re-exported: every method's ``timeout=``
 from .._timeout import coerce_timeout
 from ..errors import KrakenPrimeError, OutcomeUnknownError
 from ._reconcile.base import LostAnswer, Outcome, Resend, Rule, not_applied
@@ -23,9 +23,6 @@ R = TypeVar("R")
 F = TypeVar("F")
 Q = TypeVar("Q", bound=msgspec.Struct)
 Res = TypeVar("Res", bound="Resource")
-
-#: ``timeout=`` accepts seconds or an :class:`aiohttp.ClientTimeout`.
-TimeoutLike = float | aiohttp.ClientTimeout
 
 
 class Resource:

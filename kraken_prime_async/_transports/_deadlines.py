@@ -1,10 +1,17 @@
 """Per-request deadlines kept by one loop timer per transport, instead of one timer per request.
 
-aiohttp enforces ``ClientTimeout.total`` with a timer per request: a ``TimerHandle`` scheduled,
-cancelled and swept from the loop's heap for every request, about 27,000 instructions of a tiny
-call's ~560,000 (``benchmarks/instructions.py``). :class:`AiohttpTransport` instead registers
-each request here (a dict entry) and sends it with no ``total``: a single timer, armed for the
-earliest deadline, cancels the requests whose deadline passed and re-arms for the next one.
+aiohttp enforces a request's ``total`` budget with a timer per request: a ``TimerHandle``
+scheduled, cancelled and swept from the loop's heap for every request (measured in
+``benchmarks/instructions.py``; the figure is in ``benchmarks/README.md``).
+:class:`AiohttpTransport` instead registers each request here and sends it with no ``total``: a
+single timer, armed for the earliest deadline, cancels the requests whose deadline passed and
+re-arms for the next one.
+
+The deadlines are kept in a heap, as trio's run loop keeps its own (``trio/_core/_run.py``,
+``Deadlines``): a request that ends leaves its entry in the heap (removing it would cost a
+search); entries are matched to the live registration by a serial number, stale ones are
+dropped when they reach the top, and the heap is rebuilt when more than half of it is stale. The
+timer never scans the requests in flight: it pops the expired entries and nothing else.
 
 Expiry works as aiohttp's own timer does: the request's task is cancelled, and
 :meth:`Deadlines.finish` tells the transport that the ``CancelledError`` was the deadline's, so
@@ -17,19 +24,29 @@ outside cancellation landing together give the timeout.)
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import math
 import sys
 from typing import Any
+
+#: Below this many entries the heap is never rebuilt (stale entries cost nothing worth it).
+_PRUNE_FLOOR = 64
 
 
 class Deadlines:
     """The deadlines of the requests in flight on one event loop."""
 
-    __slots__ = ("_armed_at", "_expired", "_handle", "_loop", "_pending")
+    __slots__ = ("_armed_at", "_expired", "_handle", "_heap", "_loop", "_pending", "_serials")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._pending: dict[asyncio.Task[Any], float] = {}
+        #: Each request in flight with a deadline: its registration's serial number.
+        self._pending: dict[asyncio.Task[Any], int] = {}
+        #: ``(deadline, serial, task)``, earliest first; an entry is live while ``_pending``
+        #: holds its serial for its task.
+        self._heap: list[tuple[float, int, asyncio.Task[Any]]] = []
+        self._serials = itertools.count()
         self._expired: set[asyncio.Task[Any]] = set()
         self._handle: asyncio.TimerHandle | None = None
         self._armed_at = math.inf
@@ -42,9 +59,14 @@ class Deadlines:
     def start(self, task: asyncio.Task[Any], seconds: float) -> None:
         """``task``'s request must end within ``seconds`` from now."""
         deadline = self._loop.time() + seconds
-        self._pending[task] = deadline
+        serial = next(self._serials)
+        self._pending[task] = serial
+        heap = self._heap
+        heapq.heappush(heap, (deadline, serial, task))
         if deadline < self._armed_at:
             self._arm(deadline)
+        elif len(heap) > _PRUNE_FLOOR and len(heap) > 2 * len(self._pending):
+            self._prune()
 
     def finish(self, task: asyncio.Task[Any]) -> bool:
         """``task``'s request ended; return whether its deadline cancelled it.
@@ -53,7 +75,7 @@ class Deadlines:
         then the ``CancelledError`` is the caller's and must propagate.
         """
         if self._pending.pop(task, None) is not None:
-            return False
+            return False  # its heap entry is stale now
         if task not in self._expired:
             return False
         self._expired.discard(task)
@@ -78,17 +100,26 @@ class Deadlines:
         self._handle = None
         self._armed_at = math.inf
         now = self._loop.time()
-        following = math.inf
-        for task, deadline in list(self._pending.items()):
-            if deadline <= now:
-                del self._pending[task]
+        heap, pending = self._heap, self._pending
+        while heap:
+            deadline, serial, task = heap[0]
+            if pending.get(task) != serial:
+                heapq.heappop(heap)  # stale: that request ended (or was registered again)
+            elif deadline <= now:
+                heapq.heappop(heap)
+                del pending[task]
                 if not task.done():
                     self._expired.add(task)
                     task.cancel()
-            elif deadline < following:
-                following = deadline
-        if following < math.inf:
-            self._arm(following)
+            else:
+                self._arm(deadline)
+                return
+
+    def _prune(self) -> None:
+        """Drop the stale entries (more than half of the heap): one pass, then one heapify."""
+        pending = self._pending
+        self._heap = [entry for entry in self._heap if pending.get(entry[2]) == entry[1]]
+        heapq.heapify(self._heap)
 
     def __repr__(self) -> str:
         return f"Deadlines(pending={len(self._pending)}, expired={len(self._expired)})"

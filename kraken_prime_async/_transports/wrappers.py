@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import aiohttp
 from yarl import URL
 
+from .._timeout import RequestTimeout
 from .base import RawResponse, Transport, too_large
 
 
@@ -29,7 +29,7 @@ class SizeCheckedTransport:
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",
@@ -68,7 +68,7 @@ class BorrowedTransport:
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",

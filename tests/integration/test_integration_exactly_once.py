@@ -20,7 +20,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import pytest
 from yarl import URL
 
@@ -32,6 +31,7 @@ from kraken_prime_async import (
     OutcomeUnknownError,
     PrimeClient,
     RawResponse,
+    RequestTimeout,
     RetryPolicy,
 )
 from kraken_prime_async._transports.aiohttp import AiohttpTransport
@@ -74,7 +74,7 @@ class LoseAnswers:
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",
