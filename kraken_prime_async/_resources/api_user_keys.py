@@ -9,6 +9,7 @@ import msgspec
 
 from .. import _validation as check
 from .._endpoint import Data, Endpoint, same
+from .._keys.gate import KeyGate, NoGate
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from ..models import ApiKey, CreatedApiKey, KeyAudit
@@ -208,6 +209,8 @@ class ApiUserKeys(Resource):
             verify=verify,
             timeout=timeout,
             retry=retry,
+            sleep=self._pipeline.sleep,
+            fence_seconds=_window_seconds(self._pipeline.gate),
         )
 
     async def audit(
@@ -236,3 +239,8 @@ class ApiUserKeys(Resource):
             timeout=timeout,
             retry=retry,
         )
+
+
+def _window_seconds(gate: KeyGate | NoGate) -> float:
+    """The calling key's nonce window in seconds (0 without a key gate)."""
+    return gate.window_seconds if isinstance(gate, KeyGate) else 0.0

@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Final, Literal, Protocol
 
 import msgspec
 
 from .. import _validation as check
 from .._constants import LOGGER_NAME
-from .._keys.gate import KeyGate
 from .._retry import RetryPolicy
 from .._secret import SecretStr
 from .._timeout import coerce_timeout
@@ -47,17 +46,45 @@ from ..errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from ..models import BatchPage, CreatedApiKey
+from ..models import ApiKey, BatchPage, CreatedApiKey
 from ._base import TimeoutLike
-
-if TYPE_CHECKING:
-    from .api_user_keys import ApiUserKeys
 
 
 class _BatchReads(Protocol):
     async def list_batches(
         self, *, limit: int | None = None, timeout: TimeoutLike | None, retry: RetryPolicy | None
     ) -> BatchPage: ...
+
+
+class UserKeys(Protocol):
+    """What the rotation calls of ``client.api_user_keys`` (``ApiUserKeys``)."""
+
+    async def list(
+        self, user_id: str, *, timeout: TimeoutLike | None = None, retry: RetryPolicy | None = None
+    ) -> list[ApiKey]: ...
+
+    async def create(
+        self, user_id: str, *, timeout: TimeoutLike | None = None, retry: RetryPolicy | None = None
+    ) -> CreatedApiKey: ...
+
+    async def update(
+        self,
+        user_id: str,
+        key_id: str,
+        *,
+        whitelisted_ips: Iterable[str],
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> ApiKey: ...
+
+    async def delete(
+        self,
+        user_id: str,
+        key_id: str,
+        *,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> bool: ...
 
 
 class KeyClient(Protocol):
@@ -69,7 +96,7 @@ class KeyClient(Protocol):
     async def close(self) -> None: ...
 
 
-#: ``(api_key, api_secret) -> client`` for the new key (``PrimeClient._sibling``).
+#: ``(api_key, api_secret) -> client`` for the new key (``PrimeClient.copy`` with the new key).
 SiblingFactory = Callable[[str, SecretStr], KeyClient]
 Deletion = Literal["deleted", "live", "unknown"]
 
@@ -92,9 +119,18 @@ class _Rotation:
     """One rotation's arguments and the calls it makes (``timeout``/``retry`` on each)."""
 
     def __init__(
-        self, keys: ApiUserKeys, user_id: str, old_key_id: str, tail: dict[str, Any]
+        self,
+        keys: UserKeys,
+        user_id: str,
+        old_key_id: str,
+        tail: dict[str, Any],
+        *,
+        sleep: Callable[[float], Awaitable[None]],
+        fence_seconds: float,
     ) -> None:
         self.keys = keys
+        self.sleep = sleep
+        self.fence_seconds = fence_seconds  # the calling key's nonce window, in seconds
         self.user_id = user_id
         self.old_key_id = old_key_id
         self.tail = tail
@@ -111,10 +147,8 @@ class _Rotation:
 
     async def fence(self) -> None:
         """Make a request lost on the wire unadmittable before reading the state back."""
-        gate = self.keys._pipeline.gate
-        window = gate.window_seconds if isinstance(gate, KeyGate) else 0.0
-        if window > 0:
-            await self.keys._pipeline.sleep(window)
+        if self.fence_seconds > 0:
+            await self.sleep(self.fence_seconds)
 
     async def delete(self, key_id: str) -> Deletion:
         """Delete ``key_id``; when the answer is lost or refused, list to find out."""
@@ -184,7 +218,7 @@ async def _verify(sibling: SiblingFactory, new: CreatedApiKey, rotation: _Rotati
             except AuthenticationError:
                 if attempt == _VERIFY_ATTEMPTS:
                     raise
-            await rotation.keys._pipeline.sleep(_VERIFY_DELAY)
+            await rotation.sleep(_VERIFY_DELAY)
     finally:
         await client.close()
 
@@ -215,7 +249,7 @@ async def _delete_old(rotation: _Rotation, new: CreatedApiKey) -> None:
 
 
 async def rotate_key(
-    keys: ApiUserKeys,
+    keys: UserKeys,
     sibling: SiblingFactory | None,
     user_id: str,
     key_id: str,
@@ -224,8 +258,14 @@ async def rotate_key(
     verify: bool,
     timeout: TimeoutLike | None,
     retry: RetryPolicy | None,
+    sleep: Callable[[float], Awaitable[None]],
+    fence_seconds: float,
 ) -> CreatedApiKey:
-    """The workflow behind ``client.api_user_keys.rotate`` (see the module docstring)."""
+    """The workflow behind ``client.api_user_keys.rotate`` (see the module docstring).
+
+    ``sleep`` is the client's; ``fence_seconds`` its key's nonce window in seconds (how long a
+    request lost on the wire stays admittable).
+    """
     user_id = check.identifier("user_id", user_id)
     key_id = check.identifier("key_id", key_id)
     ips = None if whitelisted_ips is None else check.ip_list("whitelisted_ips", whitelisted_ips)
@@ -237,7 +277,8 @@ async def rotate_key(
         coerce_timeout(timeout)  # checked now: a bad value must not surface after a write
     if retry is not None and not isinstance(retry, RetryPolicy):
         raise ValidationError("retry", "must be a RetryPolicy")
-    rotation = _Rotation(keys, user_id, key_id, {"timeout": timeout, "retry": retry})
+    tail = {"timeout": timeout, "retry": retry}
+    rotation = _Rotation(keys, user_id, key_id, tail, sleep=sleep, fence_seconds=fence_seconds)
     before = await keys.list(user_id, timeout=timeout, retry=retry)
     old = next((key for key in before if key.id == key_id), None)
     if old is None:
