@@ -109,25 +109,20 @@ class HmacAuth:
         Holds the decoded secret.
     nonce_source : NonceSource
         Strictly increasing nonces for this key.
-    nonce_window : int
-        The key's nonce window at Kraken, in nonce units: :attr:`fence_window`.
-
-    Attributes
-    ----------
     fence_window : int
-        The window :attr:`Prepared.fence` is computed with: the key's window at Kraken, even
-        when the client runs with a smaller one.
+        The key's nonce window at Kraken, in nonce units: the window :attr:`Prepared.fence` is
+        computed with, even when the client runs with a smaller one.
     """
 
     __slots__ = ("_nonce_source", "_signer", "fence_window", "key")
 
     def __init__(
-        self, api_key: Credential, signer: Signer, nonce_source: NonceSource, nonce_window: int = 0
+        self, api_key: Credential, signer: Signer, nonce_source: NonceSource, fence_window: int = 0
     ) -> None:
         self.key = str(api_key.reveal())
         self._signer = signer
         self._nonce_source = nonce_source
-        self.fence_window = nonce_window
+        self.fence_window = fence_window
 
     def begin(self) -> HmacAuth:
         """No per-call state: the strategy is its own flow."""

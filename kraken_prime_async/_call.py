@@ -29,6 +29,21 @@ if TYPE_CHECKING:
 logger = logging.getLogger(LOGGER_NAME)
 
 
+class LostRequest:
+    """Where the pipeline leaves what it knows of a write whose answer was lost.
+
+    The resource that settles lost answers (``Resource._written``) passes one to
+    :meth:`~._pipeline.Pipeline.call`; when the call raises ``OutcomeUnknownError``, ``fence`` is
+    the lowest nonce that, once Kraken accepts it on the key, fences the lost request off
+    (``None`` without a nonce). Internal: never in messages or logs.
+    """
+
+    __slots__ = ("fence",)
+
+    def __init__(self) -> None:
+        self.fence: int | None = None
+
+
 class _Call:
     """State of one call across its attempts (never shared between calls).
 
@@ -43,6 +58,7 @@ class _Call:
         "budget",
         "done",
         "endpoint",
+        "lost",
         "nonce_retries",
         "observer",
         "params",
@@ -76,6 +92,7 @@ class _Call:
         self._request_id = request_id
         self.started = 0.0
         self.trace: Any = None
+        self.lost: LostRequest | None = None  # set by the caller that reads back a lost write
 
     @property
     def request_id(self) -> str:

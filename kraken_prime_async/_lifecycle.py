@@ -148,6 +148,15 @@ class ClientBase:
         )
         return self._pipeline
 
+    def _lent_transport(self) -> Transport:
+        """This client's transport for a copy of it (:meth:`PrimeClient.copy`), which must not
+        send once this client is closed (the transport is then closed too)."""
+        if self._state is ClientState.CLOSED:
+            raise ClientStateError(
+                f"the {type(self).__name__} this client was copied from is closed"
+            )
+        return self._transport
+
     def _open_transport(self) -> Transport:
         if self._state is ClientState.CLOSED:
             raise ClientStateError(f"the client is closed; create a new {type(self).__name__}")

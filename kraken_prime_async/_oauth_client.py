@@ -15,7 +15,6 @@ from typing import Any
 import aiohttp
 
 from ._auth import BearerAuth, TokenProvider
-from ._client import PrimeClient
 from ._config import fast_api_settings, renamed
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES
 from ._keys.gate import NO_GATE
@@ -118,9 +117,7 @@ class FastApiKeyClient(ClientBase):
         )
         self._auth = auth
         self._start(auth, NO_GATE, conn)
-        self.fast_api_keys: FastApiKeys[PrimeClient] = FastApiKeys(
-            self._pipeline, conn.base_url, PrimeClient.from_fast_api_key
-        )
+        self.fast_api_keys: FastApiKeys = FastApiKeys(self._pipeline)
         """Tag "Fast API"."""
 
     @classmethod

@@ -29,7 +29,7 @@ import msgspec
 from yarl import URL
 
 from ._auth import RequestAuth
-from ._call import PhaseHooks, _Call
+from ._call import LostRequest, PhaseHooks, _Call
 from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
@@ -107,6 +107,7 @@ class Pipeline(PhaseHooks):
         retry: RetryPolicy | None = None,
         prior_attempts: int = 0,
         request_id: str | None = None,
+        lost: LostRequest | None = None,
     ) -> R:
         """Run ``endpoint`` with ``request``'s fields and return its unwrapped result.
 
@@ -114,6 +115,8 @@ class Pipeline(PhaseHooks):
         sent again after its lost answer was proven not applied). They count against the
         policy's ``max_attempts``, and every attempt of this call counts as a retry.
         ``request_id``: that earlier call's id (the write keeps one id across its sends).
+        ``lost``: filled in when the call raises ``OutcomeUnknownError`` (the lost request's
+        fence).
         """
         policy = retry or self.retry
         if prior_attempts:
@@ -130,6 +133,7 @@ class Pipeline(PhaseHooks):
             request_id,
         )
         call.attempts = prior_attempts
+        call.lost = lost
         self._call_started(call)
         try:
             result: R = await self._run(call)
@@ -241,7 +245,8 @@ class Pipeline(PhaseHooks):
                     arguments=msgspec.json.decode(call.params),
                     attempts=call.attempts,
                 )
-                unknown._fence = prepared.fence  # for the read-back's fence (never shown)
+                if call.lost is not None:
+                    call.lost.fence = prepared.fence  # for the read-back's fence (never shown)
                 raise unknown from exc
             raise
         self._attempt_finished(call, status, started, None)

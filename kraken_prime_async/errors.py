@@ -308,9 +308,6 @@ class OutcomeUnknownError(KrakenPrimeError):
         self.arguments = dict(arguments)
         self.attempts = attempts
         self.orphan_key_id = orphan_key_id
-        # The lowest nonce that, once Kraken accepts it on this key, fences the lost request off
-        # (set by the pipeline; ``None`` without a nonce). Internal: never in messages or logs.
-        self._fence: int | None = None
         super().__init__(message)
 
 

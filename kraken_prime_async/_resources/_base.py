@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from .._call import LostRequest
 from .._constants import LOGGER_NAME
 from .._endpoint import Endpoint
 from .._observability.context import Reconciling
@@ -42,6 +43,7 @@ class Resource:
         retry: RetryPolicy | None,
         prior_attempts: int = 0,
         request_id: str | None = None,
+        lost: LostRequest | None = None,
     ) -> R:
         return await self._pipeline.call(
             endpoint,
@@ -50,6 +52,7 @@ class Resource:
             retry=retry_policy("retry", retry),
             prior_attempts=prior_attempts,
             request_id=request_id,
+            lost=lost,
         )
 
     async def _write(
@@ -96,6 +99,7 @@ class Resource:
         max_attempts = policy.max_attempts
         before = None if reconcile.before is None else await reconcile.before(self, request)
         attempts, lost, refused = 0, None, None
+        record = LostRequest()  # the pipeline leaves a lost send's fence here
         while True:
             try:
                 value = await self._call(
@@ -105,10 +109,11 @@ class Resource:
                     retry=retry,
                     prior_attempts=attempts,
                     request_id=None if lost is None else lost.error.request_id,
+                    lost=record,
                 )
                 return Outcome(value)
             except OutcomeUnknownError as exc:
-                lost = LostAnswer(endpoint.operation, request, exc, before, exc._fence)
+                lost = LostAnswer(endpoint.operation, request, exc, before, record.fence)
                 attempts, refused = exc.attempts, None
             except KrakenPrimeError as exc:
                 if lost is None or reconcile.refused is None:
