@@ -11,7 +11,7 @@ The pipeline is the same for every endpoint; only this step differs:
 Like httpx's ``Auth`` flow, a strategy owns its credential's refresh: the pipeline asks
 :meth:`RequestAuth.begin` for the call's flow, prepares every send through it and, when a send is
 refused with :class:`AuthenticationError`, asks :meth:`CallAuth.on_refused` whether to re-send at
-once. Which API key gates the attempts is the client's business (``_key_gate``), not the auth's.
+once. Which API key gates the attempts is the client's business (``_keys.gate``), not the auth's.
 
 Every strategy returns the values that must never appear in an error message (the API key and
 signature, or the bearer token) so the pipeline can redact them.
@@ -133,7 +133,7 @@ class HmacAuth:
     ) -> Prepared:
         """nonce → splice → sign exactly the bytes that will be sent → headers.
 
-        The nonce is raised to the floor of a fence being put up (``_fence.py``).
+        The nonce is raised to the floor of a fence being put up (``_keys/fence.py``).
         """
         nonce = await issue_nonce(self._nonce_source)
         body = with_nonce(nonce, params)

@@ -4,7 +4,7 @@ phase of a call, in one place.
 :class:`~._pipeline.Pipeline` calls one hook per phase with the call's state: the client's
 counters (``ClientStats``), the package's log records (metadata only, each with the call's
 ``request_id``) and, when the client has an observer, the call's events and spans
-(``_observe``; without one each hook tests one attribute).
+(``_observability``; without one each hook tests one attribute).
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class PhaseHooks:
 
     def _attempt_abandoned(self, call: _Call, exc: KrakenPrimeError | None) -> None:
         """The request was sent and no answer came back (``exc``; ``None``: the caller cancelled
-        the call). It may still reach Kraken: the key's slot is held (``_key_gate``)."""
+        the call). It may still reach Kraken: the key's slot is held (``_keys.gate``)."""
         self.stats.abandoned += 1
         reason = abandon_reason(exc)
         if exc is None and not call.endpoint.idempotent:

@@ -58,19 +58,21 @@ class PrimeClient(ClientBase):
     retry : RetryPolicy, optional
         Retry settings (``RetryPolicy.disabled()`` turns retries off).
     nonce_unit : {"ms", "us", "ns", "s"}
-        Unit of the process-wide nonce source for this key (see the Configuration guide,
-        "Nonces").
+        Unit of the process-wide nonce source for this key (see ``docs/nonces-and-fleets.md``,
+        "Nonces in one process").
     nonce_source : NonceSource, optional
         Replace the process-wide source (for example a :class:`FileLockNonceSource` or a
         :class:`RedisNonceSource`). Excludes ``fleet``.
     fleet : Fleet, optional
         Share the key with other processes or hosts (:class:`FileLockFleet`,
         :class:`RedisFleet`): the fleet's nonce sequence, in-flight slots and call counter
-        replace the process's own (see the Fleets guide).
+        replace the process's own (see ``docs/nonces-and-fleets.md``, "Running a fleet on one
+        key").
     nonce_window : int
         The key's nonce window at Kraken, in nonce units (0, Kraken's default, unless you set one
         on the key). With 0 the key's requests go out one at a time; with a window up to
-        ``max_in_flight`` overlap (see the Concurrency guide).
+        ``max_in_flight`` overlap (see ``docs/nonces-and-fleets.md``, "Concurrency on one
+        key").
     max_in_flight : int
         Most requests of this key on the wire at once when ``nonce_window > 0``.
     abandon_hold : "auto" or float
@@ -91,7 +93,7 @@ class PrimeClient(ClientBase):
         Called with each :mod:`~kraken_prime_async.events` event of every call (started, each
         attempt, retries, rate-limit waits, abandoned requests, unknown outcomes,
         reconciliations, finished), inline on the event loop: keep it quick. One that raises is
-        logged and ignored. See the Observability guide.
+        logged and ignored. See ``docs/observability.md``, "Events".
     tracer_provider, meter_provider : optional
         OpenTelemetry providers for the client's spans and metrics (the ``otel`` extra). Default:
         the global providers, when the application has set them before building the client.

@@ -3,8 +3,8 @@
 Reading this module tells you how the client behaves when you pass nothing: timeouts, connection
 limits, retry and pacing settings, fleet and Redis budgets, settle-batch defaults, input limits.
 Constants that are part of an algorithm rather than a setting stay beside their algorithm (for
-example the in-process gate's ``WINDOW_SAFETY`` in ``_local_gate.py``, the rate-limit model's
-``HEADROOM`` and tier table in ``_rate_limit.py``, and record layouts in ``_fleet/``).
+example the in-process gate's ``WINDOW_SAFETY`` in ``_keys/local.py``, the rate-limit model's
+``HEADROOM`` and tier table in ``_keys/pacing.py``, and record layouts in ``_keys/fleet/``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ DEFAULT_DNS_CACHE_TTL: Final = 300
 
 #: Nonce unit. Milliseconds is what Kraken recommends and what other Kraken tools send; a key that
 #: has ever seen a larger unit can never go back (nonces cannot be reset), so the smallest safe
-#: unit is the default. See README, "Nonces".
+#: unit is the default. See ``docs/nonces-and-fleets.md``.
 DEFAULT_NONCE_UNIT: Final = "ms"
 NONCE_MAX: Final = 2**63 - 1
 #: Requests of one key on the wire at once when the key has a nonce window (else 1).

@@ -60,7 +60,7 @@ class FastApiKeyClient(ClientBase):
         Called with each :mod:`~kraken_prime_async.events` event of every call (started, each
         attempt, retries, rate-limit waits, abandoned requests, unknown outcomes,
         reconciliations, finished), inline on the event loop: keep it quick. One that raises is
-        logged and ignored. See the Observability guide.
+        logged and ignored. See ``docs/observability.md``, "Events".
     tracer_provider, meter_provider : optional
         OpenTelemetry providers for the client's spans and metrics (the ``otel`` extra). Default:
         the global providers, when the application has set them before building the client.

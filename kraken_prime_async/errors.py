@@ -70,11 +70,12 @@ class KrakenPrimeError(Exception):
     def request_id(self) -> str | None:
         """The id of the call that raised this error (32 hex characters), or ``None``.
 
-        The same id is on the call's events, log records and spans (see the Observability
-        guide). Every error a call raises carries that call's id; an error chained from another
-        SDK error (``raise ... from exc``) carries that error's id unless it was given its own.
-        ``None`` for an error raised where no call had started (an argument rejected before
-        anything was built, a client constructed with a bad setting).
+        The same id is on the call's events, log records and spans (see
+        ``docs/observability.md``, "Request ids"). Every error a call raises carries that call's
+        id; an error chained from another SDK error (``raise ... from exc``) carries that error's
+        id unless it was given its own. ``None`` for an error raised where no call had started
+        (an argument rejected before anything was built, a client constructed with a bad
+        setting).
         """
         request_id = self._request_id
         if request_id is None:
@@ -163,7 +164,8 @@ class InvalidNonceError(APIError):
     """The nonce was not above the key's last accepted nonce (outside its nonce window).
 
     Also raised, without sending, while a key rests after repeated refusals (a poisoned key:
-    see README, "Nonces"); that error is not retried and names the likely causes and the fix.
+    see ``docs/nonces-and-fleets.md``, "Concurrency on one key"); that error is not retried and
+    names the likely causes and the fix.
 
     Attributes
     ----------

@@ -66,7 +66,7 @@ class LocalNonceSource:
     Parameters
     ----------
     unit : {"s", "ms", "us", "ns"}
-        Nonce unit; ``"ms"`` by default (see README, "Nonces").
+        Nonce unit; ``"ms"`` by default (see ``docs/nonces-and-fleets.md``).
     clock : callable returning float seconds, optional
         The wall clock; injectable for tests. Defaults to :func:`time.time`.
     start_after : int

@@ -89,8 +89,8 @@ class Resource:
         lost request's effect (it then undoes it and the write is sent again).
 
         The write keeps one request id across its sends; each read-back runs inside
-        :class:`~.._observe.Reconciling`, which reports how it ended (``reconciled`` event, INFO
-        record, ``reconcile`` span) under that id.
+        :class:`~.._observability.context.Reconciling`, which reports how it ended
+        (``reconciled`` event, INFO record, ``reconcile`` span) under that id.
         """
         # Checked before the rule's read-before-write, so a bad argument sends nothing.
         policy = retry_policy("retry", retry) or self._pipeline.retry

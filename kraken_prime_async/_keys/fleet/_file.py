@@ -125,9 +125,9 @@ class FileLockNonceSource:
 
     Notes
     -----
-    About 5 µs per nonce on a local disk (see README, "Running a fleet on one key"). The file is
-    not fsync'ed: it survives processes being killed, not the host losing power (after which the
-    clock-based part of the nonce is normally already ahead).
+    About 5 µs per nonce on a local disk (``docs/nonces-and-fleets.md``, "Running a fleet on
+    one key"). The file is not fsync'ed: it survives processes being killed, not the host losing
+    power (after which the clock-based part of the nonce is normally already ahead).
     """
 
     __slots__ = ("_clock", "_file", "_scale", "unit")
