@@ -181,7 +181,7 @@ def test_aiohttp_is_pinned_below_the_next_major() -> None:
     """A major aiohttp release may drop what ``sender`` relies on: it must be a conscious
     upgrade, tested on the lowest and the newest release (``make test``)."""
     (pin,) = [d for d in _pyproject()["project"]["dependencies"] if d.startswith("aiohttp")]
-    assert ">=3.10" in pin and "<4" in pin, pin
+    assert ">=3.11" in pin and "<4" in pin, pin
 
 
 def test_complexity_is_judged_by_ruff() -> None:

@@ -39,10 +39,10 @@ _CHUNK = 64 * 1024
 #: ``send(method, url, **options)``: aiohttp's request coroutine (see :func:`sender`).
 _Send = Callable[..., Awaitable[aiohttp.ClientResponse]]
 
-#: The aiohttp releases (major, minor; both ends included) whose private request API
-#: :func:`sender` uses: ``make test`` runs the transport tests on the lowest (``.venv-lowest``)
-#: and on the newest (``.venv``). Any other release gets aiohttp's public API.
-PRIVATE_API_RELEASES: Final = ((3, 10), (3, 14))
+#: The aiohttp releases (major, minor; both ends included) whose private request coroutine
+#: :func:`sender` uses: ``make test`` runs the transport and integration tests on the lowest
+#: (``.venv-lowest``) and on the newest (``.venv``). Any other release gets the public API.
+PRIVATE_API_RELEASES: Final = ((3, 11), (3, 14))
 
 
 def _release(version: str) -> tuple[int, int]:
@@ -61,25 +61,24 @@ PRIVATE_API: Final = (
 def sender(session: aiohttp.ClientSession, *, owned: bool, private: bool) -> _Send:
     """The function requests are sent with: the package's one door to aiohttp's private API.
 
-    On a release the SDK was tested with (``private``, :data:`PRIVATE_API`), two private names:
-
-    * ``ClientSession._request``, the coroutine the public ``request`` wraps in a context
-      manager: awaiting it directly saves that wrapper per call, and ``async with response``
-      releases the connection exactly as the wrapper's exit would;
-    * ``ClientSession._retry_connection``, for a session the transport created (``owned``):
+    * ``ClientSession._request``, on a release the SDK was tested with (``private``:
+      :data:`PRIVATE_API`): the coroutine the public ``request`` wraps in a context manager.
+      Awaiting it directly saves that wrapper per call, and ``async with response`` releases the
+      connection exactly as the wrapper's exit would. On any other release (or if the name is
+      gone) the public ``session.request`` is used: awaiting its context manager gives the same
+      response.
+    * ``ClientSession._retry_connection``, on a session the transport created (``owned``):
       switched off, so aiohttp never re-sends a GET, PUT or DELETE by itself after a dropped
-      connection (the switch aiohttp's own test client uses): re-sends are the pipeline's
-      decision.
-
-    On any other release (or if either name is gone) the public ``session.request`` is used:
-    awaiting its context manager gives the same response. aiohttp then re-sends an idempotent
-    request once by itself after a dropped connection, as it does for a caller's session (see
-    :class:`AiohttpTransport`).
+      connection (the switch aiohttp's own test client uses; re-sends are the pipeline's
+      decision: a Fast API key rename or delete must not be re-sent blindly). This one is not
+      gated by the release: it is a safety switch, and setting it cannot break a request. Every
+      release from 3.11 has it; if one drops it, aiohttp's own re-send comes back, as for a
+      caller's session (see :class:`AiohttpTransport`), and the transport tests say so.
     """
-    if not private or not hasattr(session, "_request"):
-        return session.request  # awaiting its context manager gives the response
     if owned and hasattr(session, "_retry_connection"):
         session._retry_connection = False
+    if not private or not hasattr(session, "_request"):
+        return session.request  # awaiting its context manager gives the response
     send: _Send = session._request
     return send
 
