@@ -59,9 +59,7 @@ async def slow_server() -> AsyncIterator[str]:
 
 
 async def _post(transport: AiohttpTransport, url: str, total: float | None) -> bytes:
-    raw = await transport.request(
-        URL(url), b"{}", {}, RequestTimeout(total), operation="Op"
-    )
+    raw = await transport.request(URL(url), b"{}", {}, RequestTimeout(total), operation="Op")
     return raw.body
 
 
