@@ -1,11 +1,13 @@
 """Per-request deadlines kept by one loop timer per transport, instead of one timer per request.
 
 aiohttp enforces a request's ``total`` budget with a timer per request: a ``TimerHandle``
-scheduled, cancelled and swept from the loop's heap for every request (measured in
-``benchmarks/instructions.py``; the figure is in ``benchmarks/README.md``).
+scheduled, cancelled and swept from the loop's heap for every request.
 :class:`AiohttpTransport` instead registers each request here and sends it with no ``total``: a
 single timer, armed for the earliest deadline, cancels the requests whose deadline passed and
-re-arms for the next one.
+re-arms for the next one. Measured with callgrind (``benchmarks/instructions.py``, the same tree
+with and without this module, 2026-12-06): a tiny call costs 546.6k instructions with it and
+565.3k with aiohttp's timer, sequentially, and 538.1k against 563.9k with 50 callers on a key
+with a nonce window: 3-5% of a call.
 
 The deadlines are kept in a heap, as trio's run loop keeps its own (``trio/_core/_run.py``,
 ``Deadlines``): a request that ends leaves its entry in the heap (removing it would cost a
