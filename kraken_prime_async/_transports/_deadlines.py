@@ -10,10 +10,13 @@ with and without this module, 2026-12-06): a tiny call costs 546.6k instructions
 with a nonce window: 3-5% of a call.
 
 The deadlines are kept in a heap, as trio's run loop keeps its own (``trio/_core/_run.py``,
-``Deadlines``): a request that ends leaves its entry in the heap (removing it would cost a
-search); entries are matched to the live registration by a serial number, stale ones are
-dropped when they reach the top, and the heap is rebuilt when more than half of it is stale. The
-timer never scans the requests in flight: it pops the expired entries and nothing else.
+``Deadlines``), so the timer never scans the requests in flight. Most requests end long before
+their deadline, so a new one is only noted (a dict entry, as cheap as registering can be) and
+enters the heap when the timer next fires, if it is still in flight then: a request is pushed at
+most once, and one that ends first costs no heap work at all. A request that ends after entering
+the heap leaves its entry behind (removing it would cost a search): entries whose deadline no
+longer matches the request's are stale, dropped when they reach the top, and the heap is
+rebuilt when more than half of it is stale.
 
 Expiry works as aiohttp's own timer does: the request's task is cancelled, and
 :meth:`Deadlines.finish` tells the transport that the ``CancelledError`` was the deadline's, so
@@ -39,14 +42,25 @@ _PRUNE_FLOOR = 64
 class Deadlines:
     """The deadlines of the requests in flight on one event loop."""
 
-    __slots__ = ("_armed_at", "_expired", "_handle", "_heap", "_loop", "_pending", "_serials")
+    __slots__ = (
+        "_armed_at",
+        "_expired",
+        "_handle",
+        "_heap",
+        "_loop",
+        "_pending",
+        "_serials",
+        "_young",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        #: Each request in flight with a deadline: its registration's serial number.
-        self._pending: dict[asyncio.Task[Any], int] = {}
-        #: ``(deadline, serial, task)``, earliest first; an entry is live while ``_pending``
-        #: holds its serial for its task.
+        #: Requests registered since the timer last fired, with their deadlines (not in the heap).
+        self._young: dict[asyncio.Task[Any], float] = {}
+        #: Requests in the heap, with their deadlines: an entry is live while this holds its
+        #: deadline for its task.
+        self._pending: dict[asyncio.Task[Any], float] = {}
+        #: ``(deadline, serial, task)``, earliest first (the serial breaks ties).
         self._heap: list[tuple[float, int, asyncio.Task[Any]]] = []
         self._serials = itertools.count()
         self._expired: set[asyncio.Task[Any]] = set()
@@ -61,14 +75,9 @@ class Deadlines:
     def start(self, task: asyncio.Task[Any], seconds: float) -> None:
         """``task``'s request must end within ``seconds`` from now."""
         deadline = self._loop.time() + seconds
-        serial = next(self._serials)
-        self._pending[task] = serial
-        heap = self._heap
-        heapq.heappush(heap, (deadline, serial, task))
+        self._young[task] = deadline
         if deadline < self._armed_at:
             self._arm(deadline)
-        elif len(heap) > _PRUNE_FLOOR and len(heap) > 2 * len(self._pending):
-            self._prune()
 
     def finish(self, task: asyncio.Task[Any]) -> bool:
         """``task``'s request ended; return whether its deadline cancelled it.
@@ -76,6 +85,8 @@ class Deadlines:
         ``False`` also when an outside cancellation came on top of the deadline's (Python 3.11+):
         then the ``CancelledError`` is the caller's and must propagate.
         """
+        if self._young.pop(task, None) is not None:
+            return False
         if self._pending.pop(task, None) is not None:
             return False  # its heap entry is stale now
         if task not in self._expired:
@@ -103,9 +114,15 @@ class Deadlines:
         self._armed_at = math.inf
         now = self._loop.time()
         heap, pending = self._heap, self._pending
+        for task, deadline in self._young.items():  # still in flight: into the heap, once
+            pending[task] = deadline
+            heapq.heappush(heap, (deadline, next(self._serials), task))
+        self._young.clear()
+        if len(heap) > _PRUNE_FLOOR and len(heap) > 2 * len(pending):
+            self._prune()
         while heap:
-            deadline, serial, task = heap[0]
-            if pending.get(task) != serial:
+            deadline, _, task = heap[0]
+            if pending.get(task) != deadline:
                 heapq.heappop(heap)  # stale: that request ended (or was registered again)
             elif deadline <= now:
                 heapq.heappop(heap)
@@ -120,8 +137,9 @@ class Deadlines:
     def _prune(self) -> None:
         """Drop the stale entries (more than half of the heap): one pass, then one heapify."""
         pending = self._pending
-        self._heap = [entry for entry in self._heap if pending.get(entry[2]) == entry[1]]
+        self._heap = [entry for entry in self._heap if pending.get(entry[2]) == entry[0]]
         heapq.heapify(self._heap)
 
     def __repr__(self) -> str:
-        return f"Deadlines(pending={len(self._pending)}, expired={len(self._expired)})"
+        in_flight = len(self._pending) + len(self._young)
+        return f"Deadlines(pending={in_flight}, expired={len(self._expired)})"

@@ -108,14 +108,18 @@ async def test_the_public_api_keeps_the_deadline(monkeypatch: pytest.MonkeyPatch
     await transport.close()
 
 
-async def test_finished_requests_do_not_pile_up_in_the_deadline_heap() -> None:
+async def test_only_requests_in_flight_when_the_timer_fires_enter_the_deadline_heap() -> None:
     deadlines = Deadlines(asyncio.get_running_loop())
     task = asyncio.current_task()
     assert task is not None
-    for _ in range(1000):  # sequential requests: each one's entry goes stale when it ends
+    for _ in range(1000):  # requests that end before the timer fires cost no heap work
         deadlines.start(task, 30)
         assert deadlines.finish(task) is False
-    assert len(deadlines._heap) <= 65 and not deadlines._pending
-    deadlines._fire()  # the timer finds only stale entries: it drops them and does not re-arm
+    assert not deadlines._heap and not deadlines._young and not deadlines._pending
+    deadlines.start(task, 30)
+    deadlines._fire()  # still in flight: it enters the heap, and the timer re-arms for it
+    assert len(deadlines._heap) == 1 and deadlines._handle is not None
+    assert deadlines.finish(task) is False  # its entry is stale now
+    deadlines._fire()  # drops the stale entry and does not re-arm
     assert not deadlines._heap and deadlines._handle is None
     deadlines.close()
