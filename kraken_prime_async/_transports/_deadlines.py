@@ -5,12 +5,12 @@ scheduled, cancelled and swept from the loop's heap for every request.
 :class:`AiohttpTransport` instead registers each request here and sends it with no ``total``: a
 single timer, armed for the earliest deadline, cancels the requests whose deadline passed and
 re-arms for the next one. Measured with callgrind (``benchmarks/instructions.py``, the same tree
-with and without this module, 2026-12-06): a tiny call costs 546.6k instructions with it and
-565.3k with aiohttp's timer, sequentially, and 538.1k against 563.9k with 50 callers on a key
-with a nonce window: 3-5% of a call.
+with and without this module, 2026-12-06): a tiny call costs 543.9k instructions with it and
+565.3k with aiohttp's timer, sequentially, and 530.2k against 563.9k with 50 callers on a key
+with a nonce window: 4-6% of a call.
 
 The deadlines are kept in a heap, as trio's run loop keeps its own (``trio/_core/_run.py``,
-``Deadlines``), so the timer never scans the requests in flight. Most requests end long before
+``Deadlines``), so a firing never scans every request in flight. Most requests end long before
 their deadline, so a new one is only noted (a dict entry, as cheap as registering can be) and
 enters the heap when the timer next fires, if it is still in flight then: a request is pushed at
 most once, and one that ends first costs no heap work at all. A request that ends after entering
