@@ -24,10 +24,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import aiohttp
 from yarl import URL
 
-from kraken_prime_async import LocalNonceSource, PrimeClient, RawResponse
+from kraken_prime_async import LocalNonceSource, PrimeClient, RawResponse, RequestTimeout
 
 _ANSWER = RawResponse(
     200,
@@ -54,7 +53,7 @@ class InstantTransport:
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",

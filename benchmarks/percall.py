@@ -95,6 +95,27 @@ def _expected_items(scenario: Scenario) -> int:
     return 1 if scenario == "tiny" else 200
 
 
+def _warm_up(
+    loop: asyncio.AbstractEventLoop,
+    async_clients: Sequence[AsyncClient],
+    sync_clients: Sequence[SyncClient],
+    warmup: int,
+    expected: int,
+) -> None:
+    """Open every client and check its answers while warming it up."""
+    for ac in async_clients:
+        loop.run_until_complete(ac.open())
+        for _ in range(warmup):
+            got = items(loop.run_until_complete(ac.call()))
+            if got != expected:
+                raise AssertionError(f"{ac.name}: {got} items, expected {expected}")
+    for sc in sync_clients:
+        sc.open()
+        for _ in range(warmup):
+            if items(sc.call()) != expected:
+                raise AssertionError(f"{sc.name}: wrong result")
+
+
 def run_scenario(
     loop: asyncio.AbstractEventLoop,
     base_url: str,
@@ -110,18 +131,7 @@ def run_scenario(
     async_clients = [cls(base_url, scenario) for cls in async_classes]
     sync_clients = [cls(base_url, scenario) for cls in sync_classes]
     runs = {c.name: ClientRuns(c.name) for c in [*async_clients, *sync_clients]}
-    expected = _expected_items(scenario)
-    for ac in async_clients:
-        loop.run_until_complete(ac.open())
-        for _ in range(warmup):
-            got = items(loop.run_until_complete(ac.call()))
-            if got != expected:
-                raise AssertionError(f"{ac.name}: {got} items, expected {expected}")
-    for sc in sync_clients:
-        sc.open()
-        for _ in range(warmup):
-            if items(sc.call()) != expected:
-                raise AssertionError(f"{sc.name}: wrong result")
+    _warm_up(loop, async_clients, sync_clients, warmup, _expected_items(scenario))
     order: list[tuple[AsyncClient | None, SyncClient | None]] = [
         *((ac, None) for ac in async_clients),
         *((None, sc) for sc in sync_clients),

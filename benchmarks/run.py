@@ -95,8 +95,54 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def _per_call_section(
+    urls: Any,
+    settings: Settings,
+    parts: list[str],
+    evaluated: list[targets.Target],
+    raw: dict[str, Any],
+) -> None:
+    """The per-call section: every client on the tiny and the large answer."""
+    loop = asyncio.new_event_loop()
+    try:
+        _log("per-call: tiny answer")
+        tiny = percall.run_scenario(
+            loop,
+            urls.tiny,
+            "tiny",
+            rounds=settings.tiny_rounds,
+            calls=settings.tiny_calls,
+            warmup=settings.warmup,
+        )
+        _log("per-call: large answer")
+        large = percall.run_scenario(
+            loop,
+            urls.large,
+            "large",
+            rounds=settings.large_rounds,
+            calls=settings.large_calls,
+            warmup=settings.warmup // 5,
+        )
+    finally:
+        loop.close()
+    parts.append("## Per-call client cost (server in a separate process)")
+    parts.append(report.per_call("Tiny answer: ListPrimeApiUsers, 1 user", percall.summarize(tiny)))
+    parts.append(
+        report.per_call(
+            "Large answer: ListPrimeSettlementBatches, 200 batches x 5 legs",
+            percall.summarize(large),
+        )
+    )
+    parts.append(report.queueing(tiny, (Ours.name, OursWindowed.name), FLOOR_NAME))
+    evaluated += targets.per_call(tiny, large)
+    raw["percall"] = {
+        "tiny": [dataclasses.asdict(r) for r in tiny],
+        "large": [dataclasses.asdict(r) for r in large],
+    }
+
+
+def _arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The command line: its options and the sections to run."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small samples (< 2 minutes)")
     parser.add_argument(
@@ -115,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections: {sorted(unknown)}")
+    return args, sections
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args, sections = _arguments(argv)
     settings = QUICK if args.quick else FULL
     started = dt.datetime.now(dt.timezone.utc)
     check_floor_signature()
@@ -127,44 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with ServerProcess() as urls:
         if "percall" in sections:
-            loop = asyncio.new_event_loop()
-            try:
-                _log("per-call: tiny answer")
-                tiny = percall.run_scenario(
-                    loop,
-                    urls.tiny,
-                    "tiny",
-                    rounds=settings.tiny_rounds,
-                    calls=settings.tiny_calls,
-                    warmup=settings.warmup,
-                )
-                _log("per-call: large answer")
-                large = percall.run_scenario(
-                    loop,
-                    urls.large,
-                    "large",
-                    rounds=settings.large_rounds,
-                    calls=settings.large_calls,
-                    warmup=settings.warmup // 5,
-                )
-            finally:
-                loop.close()
-            parts.append("## Per-call client cost (server in a separate process)")
-            parts.append(
-                report.per_call("Tiny answer: ListPrimeApiUsers, 1 user", percall.summarize(tiny))
-            )
-            parts.append(
-                report.per_call(
-                    "Large answer: ListPrimeSettlementBatches, 200 batches x 5 legs",
-                    percall.summarize(large),
-                )
-            )
-            parts.append(report.queueing(tiny, (Ours.name, OursWindowed.name), FLOOR_NAME))
-            evaluated += targets.per_call(tiny, large)
-            raw["percall"] = {
-                "tiny": [dataclasses.asdict(r) for r in tiny],
-                "large": [dataclasses.asdict(r) for r in large],
-            }
+            _per_call_section(urls, settings, parts, evaluated, raw)
         if "looplag" in sections:
             _log(f"loop lag: {looplag.CALLS} calls on {looplag.KEYS} keys")
             lag = looplag.run(urls.tiny, runs=settings.looplag_runs)

@@ -21,6 +21,7 @@ from ._observability.log_env import configure_logging_from_env
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import SecretStr
 from ._stats import ClientStats
+from ._timeout import RequestTimeout
 from ._transports.aiohttp import AiohttpTransport
 from ._transports.base import RawResponse, Transport
 from ._version import __version__
@@ -185,6 +186,7 @@ __all__ = [
     "RedisFleet",
     "RedisJournal",
     "RedisNonceSource",
+    "RequestTimeout",
     "Resolution",
     "ResponseValidationError",
     "RetryBudget",

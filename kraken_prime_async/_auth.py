@@ -10,9 +10,8 @@ The pipeline is the same for every endpoint; only this step differs:
 
 Like httpx's ``Auth`` flow, a strategy owns its credential's refresh: the pipeline asks
 ``RequestAuth.begin()`` for the call's flow, prepares every send through it and, when a send is
-refused with [`AuthenticationError`][kraken_prime_async.AuthenticationError], asks
-``CallAuth.on_refused()`` whether to re-send at
-once. Which API key gates the attempts is the client's business (``_key_gate``), not the auth's.
+refused with ``AuthenticationError``, asks ``CallAuth.on_refused()`` whether to re-send at
+once. Which API key gates the attempts is the client's business (``_keys.gate``), not the auth's.
 
 Every strategy returns the values that must never appear in an error message (the API key and
 signature, or the bearer token) so the pipeline can redact them.
@@ -110,25 +109,20 @@ class HmacAuth:
         Holds the decoded secret.
     nonce_source : NonceSource
         Strictly increasing nonces for this key.
-    nonce_window : int
-        The key's nonce window at Kraken, in nonce units: ``fence_window``.
-
-    Attributes
-    ----------
     fence_window : int
-        The window ``Prepared.fence`` is computed with: the key's window at Kraken, even
-        when the client runs with a smaller one.
+        The key's nonce window at Kraken, in nonce units: the window ``Prepared.fence`` is
+        computed with, even when the client runs with a smaller one.
     """
 
     __slots__ = ("_nonce_source", "_signer", "fence_window", "key")
 
     def __init__(
-        self, api_key: Credential, signer: Signer, nonce_source: NonceSource, nonce_window: int = 0
+        self, api_key: Credential, signer: Signer, nonce_source: NonceSource, fence_window: int = 0
     ) -> None:
         self.key = str(api_key.reveal())
         self._signer = signer
         self._nonce_source = nonce_source
-        self.fence_window = nonce_window
+        self.fence_window = fence_window
 
     def begin(self) -> HmacAuth:
         """No per-call state: the strategy is its own flow."""
@@ -139,7 +133,7 @@ class HmacAuth:
     ) -> Prepared:
         """nonce → splice → sign exactly the bytes that will be sent → headers.
 
-        The nonce is raised to the floor of a fence being put up (``_fence.py``).
+        The nonce is raised to the floor of a fence being put up (``_keys/fence.py``).
         """
         nonce = await issue_nonce(self._nonce_source)
         body = with_nonce(nonce, params)

@@ -4,7 +4,7 @@ phase of a call, in one place.
 ``Pipeline`` calls one hook per phase with the call's state: the client's
 counters (``ClientStats``), the package's log records (metadata only, each with the call's
 ``request_id``) and, when the client has an observer, the call's events and spans
-(``_observe``; without one each hook tests one attribute).
+(``_observability``; without one each hook tests one attribute).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-
-import aiohttp
 
 from ._constants import LOGGER_NAME, PACING_WARNING_SECONDS
 from ._error_map import error_code
@@ -29,6 +27,7 @@ if TYPE_CHECKING:
     from ._endpoint import Endpoint
     from ._observability.observer import Observer
     from ._retry import RetryBudget, RetryPolicy
+    from ._timeout import RequestTimeout
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -42,6 +41,25 @@ _CANCELLED_NEXT_STEP = {
 }
 #: ``on_sent(fence, request_id)``: see ``_Call.on_sent``.
 OnSent = Callable[[int | None, str], Awaitable[None]]
+
+
+class LostRequest:
+    """Where the pipeline leaves what it knows of a write whose answer was lost.
+
+    The resource that settles lost answers (``Resource._written``) passes one to
+    ``call()``; when the call raises ``OutcomeUnknownError``, ``fence`` is
+    the lowest nonce that, once Kraken accepts it on the key, fences the lost request off
+    (``None`` without a nonce), and ``late`` the watched attempt's late answer. Internal: never in
+    messages or logs.
+    """
+
+    __slots__ = ("fence", "late")
+
+    def __init__(self) -> None:
+        self.fence: int | None = None
+        #: The lost attempt's answer when the client watched its exchange to its end (a
+        #: ``_pipeline.LateAnswer``; ``None`` otherwise).
+        self.late: Any = None
 
 
 class _Call:
@@ -58,6 +76,7 @@ class _Call:
         "budget",
         "done",
         "endpoint",
+        "lost",
         "nonce_retries",
         "observer",
         "on_sent",
@@ -73,7 +92,7 @@ class _Call:
         self,
         endpoint: Endpoint[Any, Any],
         params: bytes,
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         policy: RetryPolicy,
         budget: RetryBudget,
         auth: CallAuth,
@@ -98,6 +117,7 @@ class _Call:
         #: Awaited just before each attempt goes on the wire with its nonce fence and the call's
         #: request id (the write journal records the attempt); raising stops the attempt unsent.
         self.on_sent = on_sent
+        self.lost: LostRequest | None = None  # set by the caller that reads back a lost write
 
     @property
     def request_id(self) -> str:
@@ -158,7 +178,7 @@ class PhaseHooks:
 
     def _attempt_abandoned(self, call: _Call, exc: KrakenPrimeError | None) -> None:
         """The request was sent and no answer came back (``exc``; ``None``: the caller cancelled
-        the call). It may still reach Kraken: the key's slot is held (``_key_gate``)."""
+        the call). It may still reach Kraken: the key's slot is held (``_keys.gate``)."""
         self.stats.abandoned += 1
         reason = abandon_reason(exc)
         if exc is None and not call.endpoint.idempotent:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import aiohttp
 
@@ -27,6 +27,7 @@ from ._retry import RetryPolicy
 from ._secret import Credential, MaskedDict, SecretStr, fingerprint
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._transports.base import Transport
+from ._transports.wrappers import BorrowedTransport
 from ._validation import identifier_problem, integer, seconds
 from .errors import ValidationError
 from .models import CreatedFastApiKey
@@ -47,7 +48,8 @@ class PrimeClient(ClientBase):
     api_key : str
         Public API key (``API-Key`` header).
     api_secret : str
-        Private key, base64 as Kraken issues it. Checked here; never stored as a string.
+        Private key, base64 as Kraken issues it. Checked here; kept only wrapped (every
+        ``repr`` shows a mask), for ``copy()``.
     base_url : str
         Scheme and host, e.g. ``"https://api.kraken.com"`` or a sandbox's ``url``.
     session : aiohttp.ClientSession, optional
@@ -102,7 +104,7 @@ class PrimeClient(ClientBase):
         Called with each [`events`][kraken_prime_async.events] event of every call (started, each
         attempt, retries, rate-limit waits, abandoned requests, unknown outcomes,
         reconciliations, finished), inline on the event loop: keep it quick. One that raises is
-        logged and ignored. See the Observability guide.
+        logged and ignored. See ``docs/observability.md``, "Events".
     tracer_provider, meter_provider : optional
         OpenTelemetry providers for the client's spans and metrics (the ``otel`` extra). Default:
         the global providers, when the application has set them before building the client.
@@ -127,7 +129,24 @@ class PrimeClient(ClientBase):
     Use ``async with PrimeClient(...) as client:`` or call methods directly and ``await
     client.close()`` at the end. A closed client raises
     [`ClientStateError`][kraken_prime_async.ClientStateError].
+    ``copy()`` derives a client sharing this one's connections.
     """
+
+    #: A key's own settings: a copy signing with another key starts them afresh.
+    _KEY_SETTINGS: ClassVar = frozenset(
+        {
+            "nonce_unit",
+            "nonce_source",
+            "nonce_window",
+            "max_in_flight",
+            "abandon_hold",
+            "rate_limit",
+            "fleet",
+            "_fence_window",
+        }
+    )
+    #: What a copy cannot change: it shares this client's transport.
+    _SHARED_SETTINGS: ClassVar = frozenset({"session", "transport", "max_response_bytes"})
 
     def __init__(
         self,
@@ -155,15 +174,20 @@ class PrimeClient(ClientBase):
         clock: Callable[[], float] = time.time,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         journal: JournalSetting = None,
+        _fence_window: int | None = None,
     ) -> None:
         # The credentials are wrapped first: no frame of this call holds them in plain text, so
         # an error tracker capturing locals on any error below shows a mask.
         key, secret = Credential(api_key), Credential(api_secret)
         del api_key, api_secret
+        # Every other argument as given, for copy() (``_fence_window``: the key's window at
+        # Kraken when the client runs with a smaller one, see from_fast_api_key).
+        settings = MaskedDict(locals())
+        for name in ("self", "key", "secret", "session", "transport"):
+            del settings[name]
         if secret_encoding not in ("base64", "raw"):
             raise ValidationError("secret_encoding", "must be 'base64' or 'raw'")
         signer, ref = _signer_and_ref(key, secret, secret_encoding)
-        del secret
         conn = connection(
             base_url=base_url,
             session=session,
@@ -184,10 +208,12 @@ class PrimeClient(ClientBase):
         from ._resources._reconcile.claims import client_claims
 
         claims = client_claims(conn.base_url, sole_writer, fleet, clock)
+        fence = window if _fence_window is None else max(window, _fence_window)
         # Last: the process-wide nonce source is registered only once everything else passed.
         nonce_source = _nonce_source(key, ref, nonce_unit, nonce_source, fleet)
         self._fingerprint = ref[:8]
-        self._secret_encoding: SecretEncoding = secret_encoding
+        self._credentials = (key, secret)
+        self._settings = MaskedDict(settings, _fence_window=fence)
         self._gate = KeyGate(
             key,
             ref=ref,
@@ -199,7 +225,7 @@ class PrimeClient(ClientBase):
             sleep=pacing_sleep(sleep),
             abandon_hold=hold,
         )
-        self._auth = HmacAuth(key, signer, nonce_source, window)
+        self._auth = HmacAuth(key, signer, nonce_source, fence)
         pipeline = self._start(self._auth, self._gate, conn)
         pipeline.journal = write_journal
         pipeline.claims = claims
@@ -217,7 +243,7 @@ class PrimeClient(ClientBase):
 
         self.api_users: ApiUsers = ApiUsers(self._pipeline)
         """Tag "API Users"."""
-        self.api_user_keys: ApiUserKeys = ApiUserKeys(self._pipeline, self._sibling)
+        self.api_user_keys: ApiUserKeys = ApiUserKeys(self._pipeline, self._for_new_key)
         """Tag "API User Keys"."""
         self.settlement: Settlement = Settlement(self._pipeline)
         """Tag "Settlement"."""
@@ -229,28 +255,78 @@ class PrimeClient(ClientBase):
         workflows = {ROTATION: self.api_user_keys.resolve_rotation}
         self._pipeline.journal.attach(resolver(resources, workflows))
 
-    def _sibling(self, api_key: str, api_secret: SecretStr) -> PrimeClient:
-        """A short-lived client for another key of the account (key rotation verifies the new
-        key with it): same server, HTTP layer (not closed by it), timeout, retry, secret encoding,
-        sleep, clock and observer; its own nonce source in seconds, the smallest unit
-        (``key_rotation``)."""
-        from ._transports.wrappers import BorrowedTransport
+    def copy(self, **overrides: Any) -> PrimeClient:
+        """A new client sharing this one's HTTP transport, with some settings changed.
 
-        pipeline = self._pipeline
-        sibling = PrimeClient(
-            api_key,
-            api_secret.get_secret_value(),
-            base_url=self._base_url,
-            transport=BorrowedTransport(self._transport),
-            timeout=pipeline.timeout,
-            retry=pipeline.retry,
-            nonce_source=LocalNonceSource("s"),
-            secret_encoding=self._secret_encoding,
-            sleep=pipeline.sleep,
-            clock=pipeline.clock,
+        As the ``copy()`` of Stainless-generated SDKs: the copy takes every constructor argument
+        this client was given, except those in ``overrides``, and sends through this client's
+        transport (its connection pool, or the ``session``/``transport`` it was given). Closing
+        the copy never closes that transport; once this client is closed, the copy's calls raise
+        ``ClientStateError``. A copy of the same key shares the
+        key's nonce source, in-flight gate and call counter, as two clients of one key do.
+
+        Parameters
+        ----------
+        **overrides
+            Any ``PrimeClient`` keyword but ``session``, ``transport`` and
+            ``max_response_bytes`` (they belong to the shared transport). ``api_key`` and
+            ``api_secret`` together make a client of another key: then the key's own settings
+            (``nonce_unit``, ``nonce_source``, ``nonce_window``, ``max_in_flight``,
+            ``abandon_hold``, ``rate_limit``, ``fleet``) are not carried over.
+
+        Returns
+        -------
+        PrimeClient
+            Unopened; close it (or use ``async with``) when done, to release its share of the
+            key's gate.
+
+        Raises
+        ------
+        ValidationError
+            An override is invalid, or changes what the copy shares.
+        TypeError
+            An override is not a ``PrimeClient`` keyword.
+
+        Examples
+        --------
+        >>> slow = client.copy(timeout=120)  # doctest: +SKIP
+        """
+        overrides = MaskedDict(overrides)  # may hold credentials: masked in captured frames
+        for name in sorted(overrides):
+            if name in self._SHARED_SETTINGS:
+                raise ValidationError(
+                    name, "cannot change in copy(): the copy shares this client's transport"
+                )
+            if name not in self._settings and name not in ("api_key", "api_secret"):
+                raise TypeError(f"copy() got an unexpected keyword argument {name!r}")
+        settings = MaskedDict(self._settings)
+        key, secret = self._credentials
+        if "api_key" in overrides or "api_secret" in overrides:
+            if not ("api_key" in overrides and "api_secret" in overrides):
+                missing = "api_secret" if "api_key" in overrides else "api_key"
+                raise ValidationError(
+                    missing, "copy() with another key needs api_key and api_secret"
+                )
+            key, secret = (
+                Credential(overrides.pop("api_key")),
+                Credential(overrides.pop("api_secret")),
+            )
+            settings = MaskedDict(
+                (name, value) for name, value in settings.items() if name not in self._KEY_SETTINGS
+            )
+        settings.update(overrides)
+        return type(self)(
+            key.reveal(),  # type: ignore[arg-type]  # checked by the constructor
+            _revealed(secret),
+            transport=BorrowedTransport(self._lent_transport),
+            **settings,
         )
-        sibling._pipeline.observer = pipeline.observer
-        return sibling
+
+    def _for_new_key(self, api_key: str, api_secret: SecretStr) -> PrimeClient:
+        """Key rotation's client for the new key (``key_rotation``): a copy signing with it, its
+        nonces in seconds, the smallest unit, so whichever unit the key is used with later
+        stays above them."""
+        return self.copy(api_key=api_key, api_secret=api_secret, nonce_source=LocalNonceSource("s"))
 
     @classmethod
     def from_env(cls, **overrides: Any) -> PrimeClient:
@@ -298,8 +374,7 @@ class PrimeClient(ClientBase):
         ``nonce_window`` becomes the client's ``nonce_window`` unchanged: both count in nonce
         units, the units the client sends (milliseconds by default, so a window of 5000 lets
         requests overlap within 5 s). Pass ``nonce_unit=`` only together with a window chosen for
-        that unit. ``oauth.fast_api_keys.prime_client(created, ...)`` does the same with the
-        OAuth client's base URL as the default.
+        that unit.
 
         Parameters
         ----------
@@ -321,16 +396,21 @@ class PrimeClient(ClientBase):
             raise ValidationError(
                 "nonce_window", f"must not exceed the key's nonce_window ({key_window})"
             )
-        client = cls(
+        # A lowered window still fences lost requests off with the key's own (docs/guarantees.md).
+        return cls(
             created.api_key,
             created.secret.get_secret_value(),
             base_url=base_url,
             nonce_window=window,
+            _fence_window=key_window,
             **kwargs,
         )
-        # A lowered window still fences lost requests off with the key's own (docs/guarantees.md).
-        client._auth.fence_window = key_window
-        return client
+
+
+def _revealed(secret: Credential) -> str:
+    """A secret for the constructor: a ``SecretStr`` (as ``create`` returns) unwrapped."""
+    value = secret.reveal()
+    return value.get_secret_value() if isinstance(value, SecretStr) else value  # type: ignore[return-value]
 
 
 def _signer_and_ref(

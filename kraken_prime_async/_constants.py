@@ -3,15 +3,13 @@
 Reading this module tells you how the client behaves when you pass nothing: timeouts, connection
 limits, retry and pacing settings, fleet and Redis budgets, settle-batch defaults, input limits.
 Constants that are part of an algorithm rather than a setting stay beside their algorithm (for
-example the in-process gate's ``WINDOW_SAFETY`` in ``_local_gate.py``, the rate-limit model's
-``HEADROOM`` and tier table in ``_rate_limit.py``, and record layouts in ``_fleet/``).
+example the in-process gate's ``WINDOW_SAFETY`` in ``_keys/local.py``, the rate-limit model's
+``HEADROOM`` and tier table in ``_keys/pacing.py``, and record layouts in ``_keys/fleet/``).
 """
 
 from __future__ import annotations
 
 from typing import Final
-
-import aiohttp
 
 DEFAULT_BASE_URL: Final = "https://api.kraken.com"
 PRIVATE_PATH_PREFIX: Final = "/0/private/"
@@ -24,10 +22,6 @@ FAST_API_KEY_PATH: Final = f"{OAUTH_PATH_PREFIX}/fast-api-key"
 #: the CLI's ``--timeout``).
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
-#: Both as the ``aiohttp.ClientTimeout`` a client uses when given no ``timeout=``.
-DEFAULT_CLIENT_TIMEOUT: Final = aiohttp.ClientTimeout(
-    total=DEFAULT_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT
-)
 
 #: The connection pool of a session the client creates: open connections in all, and how long a
 #: DNS answer is reused (seconds).

@@ -14,12 +14,11 @@ import aiohttp
 import msgspec
 
 from ._config import checked_base_url
-from ._constants import DEFAULT_CLIENT_TIMEOUT
 from ._observability import build_observer
 from ._observability.context import EventCallback
 from ._pipeline import Pipeline
 from ._retry import RetryPolicy, retry_policy
-from ._timeout import coerce_timeout
+from ._timeout import DEFAULT_REQUEST_TIMEOUT, RequestTimeout, coerce_timeout
 from ._transports import build_transport
 from ._transports.base import Transport
 from ._validation import client_options
@@ -41,7 +40,7 @@ class Connection(msgspec.Struct, frozen=True):
 
     base_url: str
     transport: Transport
-    timeout: aiohttp.ClientTimeout
+    timeout: RequestTimeout
     retry: RetryPolicy
     sleep: Callable[[float], Awaitable[None]]
     clock: Callable[[], float]
@@ -78,7 +77,7 @@ def connection(
         clock=clock,
         max_response_bytes=max_response_bytes,
     )
-    checked_timeout = DEFAULT_CLIENT_TIMEOUT if timeout is None else coerce_timeout(timeout)
+    checked_timeout = DEFAULT_REQUEST_TIMEOUT if timeout is None else coerce_timeout(timeout)
     policy = retry_policy("retry", retry)
     observer = build_observer(on_event, tracer_provider, meter_provider, base_url=url, clock=clock)
     return Connection(
@@ -156,6 +155,15 @@ class ClientBase:
             observer=conn.observer,
         )
         return self._pipeline
+
+    def _lent_transport(self) -> Transport:
+        """This client's transport for a copy of it (``PrimeClient.copy()``), which must not
+        send once this client is closed (the transport is then closed too)."""
+        if self._state is ClientState.CLOSED:
+            raise ClientStateError(
+                f"the {type(self).__name__} this client was copied from is closed"
+            )
+        return self._transport
 
     def _open_transport(self) -> Transport:
         if self._state is ClientState.CLOSED:

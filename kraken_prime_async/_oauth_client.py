@@ -15,7 +15,6 @@ from typing import Any
 import aiohttp
 
 from ._auth import BearerAuth, TokenProvider
-from ._client import PrimeClient
 from ._config import fast_api_settings, renamed
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES
 from ._journal import JournalSetting, build_journal
@@ -65,7 +64,7 @@ class FastApiKeyClient(ClientBase):
         Called with each [`events`][kraken_prime_async.events] event of every call (started, each
         attempt, retries, rate-limit waits, abandoned requests, unknown outcomes,
         reconciliations, finished), inline on the event loop: keep it quick. One that raises is
-        logged and ignored. See the Observability guide.
+        logged and ignored. See ``docs/observability.md``, "Events".
     tracer_provider, meter_provider : optional
         OpenTelemetry providers for the client's spans and metrics (the ``otel`` extra). Default:
         the global providers, when the application has set them before building the client.
@@ -140,9 +139,7 @@ class FastApiKeyClient(ClientBase):
         pipeline = self._start(auth, NO_GATE, conn)
         pipeline.journal = write_journal
         pipeline.claims = client_claims(conn.base_url, sole_writer, None, clock)
-        self.fast_api_keys: FastApiKeys[PrimeClient] = FastApiKeys(
-            self._pipeline, conn.base_url, PrimeClient.from_fast_api_key
-        )
+        self.fast_api_keys: FastApiKeys = FastApiKeys(self._pipeline)
         """Tag "Fast API"."""
         write_journal.attach(resolver({"fast_api_keys": self.fast_api_keys}, {}))
 

@@ -26,18 +26,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiohttp
 import msgspec
 from yarl import URL
 
 from ._auth import RequestAuth
-from ._call import OnSent, PhaseHooks, _Call
+from ._call import LostRequest, OnSent, PhaseHooks, _Call
 from ._constants import ABANDON_HOLD_MAX, LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
 from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
 from ._secret import Credential, redact
 from ._stats import ClientStats
+from ._timeout import RequestTimeout
 from ._transports.base import RawResponse, Transport
 from .errors import (
     AuthenticationError,
@@ -78,7 +78,7 @@ class Pipeline(PhaseHooks):
         gate: KeyGate | NoGate,
         base_url: str,
         transport: Callable[[], Transport],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         retry: RetryPolicy,
         user_agent: str,
         sleep: Callable[[float], Awaitable[None]],
@@ -112,11 +112,12 @@ class Pipeline(PhaseHooks):
         endpoint: Endpoint[Any, R],
         request: msgspec.Struct | None,
         *,
-        timeout: aiohttp.ClientTimeout | None = None,
+        timeout: RequestTimeout | None = None,
         retry: RetryPolicy | None = None,
         prior_attempts: int = 0,
         request_id: str | None = None,
         on_sent: OnSent | None = None,
+        lost: LostRequest | None = None,
     ) -> R:
         """Run ``endpoint`` with ``request``'s fields and return its unwrapped result.
 
@@ -125,6 +126,8 @@ class Pipeline(PhaseHooks):
         policy's ``max_attempts``, and every attempt of this call counts as a retry.
         ``request_id``: that earlier call's id (the write keeps one id across its sends).
         ``on_sent``: awaited before each attempt is sent (the write journal's record).
+        ``lost``: filled in when the call raises ``OutcomeUnknownError`` (the lost request's
+        fence).
         """
         policy = retry or self.retry
         if prior_attempts:
@@ -142,6 +145,7 @@ class Pipeline(PhaseHooks):
             on_sent,
         )
         call.attempts = prior_attempts
+        call.lost = lost
         self._call_started(call)
         try:
             result: R = await self._run(call)
@@ -257,10 +261,11 @@ class Pipeline(PhaseHooks):
                     arguments=msgspec.json.decode(call.params),
                     attempts=call.attempts,
                 )
-                unknown._fence = prepared.fence  # for the read-back's fence (never shown)
-                watched = getattr(slot, "watched", None)
-                if watched is not None:  # its answer, if it comes, settles the write
-                    unknown._late = LateAnswer(watched, endpoint, prepared.secrets)
+                if call.lost is not None:
+                    call.lost.fence = prepared.fence  # for the read-back's fence (never shown)
+                    watched = getattr(slot, "watched", None)
+                    if watched is not None:  # its answer, if it comes, settles the write
+                        call.lost.late = LateAnswer(watched, endpoint, prepared.secrets)
                 raise unknown from exc
             raise
         self._attempt_finished(call, status, started, None)

@@ -74,11 +74,12 @@ class KrakenPrimeError(Exception):
     def request_id(self) -> str | None:
         """The id of the call that raised this error (32 hex characters), or ``None``.
 
-        The same id is on the call's events, log records and spans (see the Observability
-        guide). Every error a call raises carries that call's id; an error chained from another
-        SDK error (``raise ... from exc``) carries that error's id unless it was given its own.
-        ``None`` for an error raised where no call had started (an argument rejected before
-        anything was built, a client constructed with a bad setting).
+        The same id is on the call's events, log records and spans (see
+        ``docs/observability.md``, "Request ids"). Every error a call raises carries that call's
+        id; an error chained from another SDK error (``raise ... from exc``) carries that error's
+        id unless it was given its own. ``None`` for an error raised where no call had started
+        (an argument rejected before anything was built, a client constructed with a bad
+        setting).
         """
         request_id = self._request_id
         if request_id is None:
@@ -323,12 +324,6 @@ class OutcomeUnknownError(KrakenPrimeError):
         self.attempts = attempts
         self.orphan_key_id = orphan_key_id
         self.candidates = tuple(candidates)
-        # The lowest nonce that, once Kraken accepts it on this key, fences the lost request off
-        # (set by the pipeline; ``None`` without a nonce). Internal: never in messages or logs.
-        self._fence: int | None = None
-        # The lost attempt's answer when the client watched its exchange to its end (a
-        # ``_pipeline.LateAnswer``, set by the pipeline; ``None`` otherwise). Internal.
-        self._late: Any = None
         super().__init__(message)
 
 

@@ -1,18 +1,12 @@
 """Typed results and argument enums.
 
 Every result is a frozen ``msgspec.Struct`` decoded straight from the response bytes. Where
-Kraken's documentation is silent or disagrees (see the reference, section 8), fields are optional,
-unknown keys are ignored and open vocabularies (statuses, directions, permissions) stay ``str`` so a
-new value never breaks decoding. The enums below are for *arguments*: every method that takes one
-also accepts the plain string.
-
-Timestamps are integers as Kraken sends them. ``Batch.attributes.created_at``/``updated_at`` are
-epoch milliseconds (``created_at_datetime`` converts them); the unit of ``ApiKey.updated_at`` and
-``Leg.settled_at`` is not documented, so they are left as raw integers. The OAuth Fast API key
-models (``FastApiKeyInfo`` and friends) document their own units.
-
-``LegOutcome`` and ``SettlementReport`` are not decoded from Kraken: they are what
-``client.settlement.settle_batch`` reports, one outcome per leg.
+Kraken's documentation is silent or disagrees, fields are optional, unknown keys are ignored and
+open vocabularies (statuses, directions, permissions) stay ``str`` so a new value never breaks
+decoding. The enums are for *arguments*: every method that takes one also accepts the string.
+Timestamps are integers as Kraken sends them; each model says what its unit is, when known.
+``LegOutcome``/``SettlementReport`` (what ``settle_batch`` reports) and ``KeyFinding``/``KeyAudit``
+(what ``audit`` reports) are the SDK's own, not decoded from Kraken.
 """
 
 from __future__ import annotations
@@ -84,8 +78,7 @@ class AssetKind(str, enum.Enum):
 
 
 class BatchFilterAssetKind(str, enum.Enum):
-    """``asset_kind`` filter values shown on the live Get/List pages (unverified; see
-    ``docs/wire-quirks.md``)."""
+    """``asset_kind`` filter values shown on the live Get/List pages (unverified)."""
 
     SPOT = "spot"
     OPTION = "option"
@@ -112,18 +105,14 @@ BatchStatusName = Literal["unsettled", "partially_settled", "settled", "complete
 class _Result(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     """Base of every result Struct: immutable, no GC tracking (decoded JSON has no cycles).
 
-    ``frozen`` and ``gc`` are inherited by subclasses at runtime; subclasses still say
-    ``frozen=True`` because mypy's ``dataclass_transform`` support does not inherit it, and
-    ``kw_only=True`` because msgspec applies it only to the fields of the class that sets it.
-    """
+    Subclasses repeat ``frozen=True`` (mypy does not inherit it) and ``kw_only=True`` (msgspec
+    applies it only to the fields of the class that sets it)."""
 
 
 class ApiUser(_Result, frozen=True, kw_only=True):
     """A Prime API user (``ApiUserInfo``; all four fields are required by Kraken's schema).
-
-    ``status`` is ``"Enabled"`` or ``"Disabled"`` and ``roles`` holds ``"Trader"``/``"Viewer"``;
-    both are kept as strings so an undocumented value still decodes.
-    """
+    ``status`` (``"Enabled"``/``"Disabled"``) and ``roles`` (``"Trader"``/``"Viewer"``) stay
+    strings, so an undocumented value still decodes."""
 
     id: str
     name: str
@@ -145,12 +134,9 @@ class CreatedApiKey(_Result, frozen=True, kw_only=True):
 
 
 class ApiKey(_Result, frozen=True, kw_only=True):
-    """An existing key, without its secret.
-
-    ``api_key`` is the public key: ``UpdatePrimeApiUserKey`` calls it ``api_key`` and
-    ``ListPrimeApiUserKeys`` calls it ``key``; both land here. ``updated_at``'s unit is not
-    documented.
-    """
+    """An existing key, without its secret. ``api_key`` is the public key (``UpdatePrimeApiUserKey``
+    calls it ``api_key``, ``ListPrimeApiUserKeys`` ``key``); ``updated_at``'s unit is not
+    documented."""
 
     id: str
     user_id: str | None = None
@@ -298,10 +284,8 @@ class BatchPage(_Result, frozen=True, kw_only=True):
 
 class TransferAttributes(_Result, frozen=True, kw_only=True):
     """``Transfer.attributes``; ``transfer_status`` is an open vocabulary (``pending`` seen).
-
-    ``transfer_amount`` is a finite ``Decimal``: an answer with ``NaN``, ``sNaN`` or
-    ``Infinity`` there is refused as malformed (``ResponseValidationError``).
-    """
+    ``transfer_amount`` is a finite ``Decimal`` (``NaN``/``Infinity`` there: a malformed answer,
+    ``ResponseValidationError``)."""
 
     transfer_status: str | None = None
     transfer_amount: Decimal | None = None
@@ -344,11 +328,8 @@ class LegOutcome(msgspec.Struct, frozen=True):
         ``failed``: Kraken refused (``error``). ``unknown``: the answer was lost and the batch still
         shows the leg unsettled; run again later to retry it.
 
-    Notes
-    -----
-    Unlike the answers above, this Struct (and
-    [`SettlementReport`][kraken_prime_async.SettlementReport]) stays tracked by the
-    garbage collector: ``error``'s traceback holds frames that may refer back to it.
+    Unlike the answers above, it (and ``SettlementReport``) stays tracked by the garbage
+    collector: ``error``'s traceback holds frames that may refer back to it.
     """
 
     asset: str
@@ -411,13 +392,8 @@ def _ms_to_datetime(field: str, value: int | None) -> datetime | None:
         ) from None
 
 
-# Results of ``client.api_user_keys.audit()``.
-
-#: What a [`KeyFinding`][kraken_prime_async.KeyFinding] reports: no allow-list (high); a whole
-#: network allowed, IPv4
-#: prefix < /24 or IPv6 < /48 (medium); an entry that is no address (low); key of a Trader
-#: (low) or of a Disabled user (low); more than 2 keys per user (medium); not updated for longer
-#: than ``stale_after`` (medium; only with ``updated_at_unit``, Kraken does not document it).
+#: What a ``KeyFinding`` of ``client.api_user_keys.audit()`` reports (thresholds and
+#: severities: ``docs/keys.md``, "Audit keys").
 FindingCode = Literal[
     "no_ip_allowlist",
     "wide_ip_range",
@@ -427,7 +403,6 @@ FindingCode = Literal[
     "many_keys",
     "stale",
 ]
-
 
 #: How urgent a finding is, most urgent first.
 Severity = Literal["high", "medium", "low"]
@@ -458,16 +433,11 @@ class KeyAudit(_Result, frozen=True, kw_only=True):
         return not self.findings
 
 
-# Results of the Kraken Connect OAuth Fast API key operations (tag "Fast API").
-
-
 class FastApiKeyPermissions(_Result, frozen=True, kw_only=True):
     """What a Fast API key may do (OAuth ``permissions``; Spot API key permission names).
 
-    Every flag is a nullable boolean, as in Kraken's schema; ``None`` means "not given" (Kraken
-    does not document how a null differs from ``False``). Unknown extra flags in an answer are
-    ignored. As an argument, a plain mapping of these names to ``bool | None`` is accepted too.
-    """
+    Each flag is ``bool | None`` as in Kraken's schema (``None``: not given); unknown flags are
+    ignored. As an argument, a mapping of these names to ``bool | None`` is accepted too."""
 
     funds_query: bool | None = None
     """Query funds info."""
@@ -495,39 +465,30 @@ class FastApiKeyInfo(_Result, frozen=True, kw_only=True):
     """A Fast API key as listed (Kraken's ``APIKeyInfo``), without its secret.
 
     Kraken's schema marks no field as required, so every field is optional and unknown extras are
-    ignored. Units and formats are not documented by Kraken; what the embedded sandbox uses (and
-    what the names suggest) is given per field. ``nonce``/``nonce_window`` are in the nonce units
-    the key's client sends (milliseconds for a default ``PrimeClient``).
+    ignored. Units and formats are not documented by Kraken; what the embedded sandbox uses is
+    given per field.
 
     Attributes
     ----------
-    api_key : str or None
-        The key's public half (the ``API-Key`` of Prime calls).
-    api_key_name : str or None
-        The key's name (1-32 characters); Update and Delete address keys by it.
+    api_key, api_key_name : str or None
+        The key's public half (the ``API-Key`` of Prime calls) and its name (1-32 characters,
+        by which Update and Delete address it).
     created_time, modified_time : str or None
-        Format not documented; ISO 8601 in the sandbox (``"2023-11-14T22:13:20Z"``).
-    id : str or None
-        Kraken's id (modified base64), not used by any operation.
+        ISO 8601 in the sandbox (``"2023-11-14T22:13:20Z"``).
+    id, oauth_client, purpose : str or None
+        Kraken's id (used by no operation), the OAuth client that created the key, and
+        ``"standard"`` by default.
     ip_allowlist : tuple of str
         Addresses and CIDR networks allowed to use the key (empty: any).
-    last_used : int, float or None
-        Unit not documented; epoch seconds in the sandbox (0: never used).
-    nonce : int, float or None
-        The key's highest nonce so far. Kraken's spec types it ``number``: an integral JSON
-        number such as ``1.0`` arrives as a ``float`` (exact up to 2**53; ``int(info.nonce)``
-        gives the integer), an integer as an ``int``.
-    nonce_window : int, float or None
-        How far below the highest nonce a nonce is still accepted, in nonce units.
-    oauth_client : str or None
-        The OAuth client that created the key.
+    last_used, query_from, query_to, valid_until : int, float or None
+        Unix timestamps (seconds in the sandbox); 0 means never used / no restriction / no
+        expiry.
+    nonce, nonce_window : int, float or None
+        The key's highest nonce so far, and how far below it a nonce is still accepted, in the
+        nonce units the key's client sends (milliseconds for a default ``PrimeClient``). Typed
+        ``number`` by Kraken: ``1.0`` arrives as a ``float`` (``int(info.nonce)``).
     permissions : FastApiKeyPermissions or None
         What the key may do.
-    purpose : str or None
-        ``"standard"`` by default.
-    query_from, query_to, valid_until : int, float or None
-        Unix timestamps (seconds in the sandbox; Kraken says "Unix timestamp" without a unit);
-        0 means no restriction / no expiry.
     """
 
     api_key: str | None = None
@@ -550,11 +511,8 @@ class FastApiKeyInfo(_Result, frozen=True, kw_only=True):
 
 
 class CreatedFastApiKey(FastApiKeyInfo, frozen=True, kw_only=True):
-    """A newly created Fast API key: the listed fields plus ``secret``.
-
-    ``secret`` (masked; ``.get_secret_value()`` reads it) is returned only in this answer and can
-    never be retrieved again: store it now, or turn the key into a client with
-    ``PrimeClient.from_fast_api_key(created)``.
-    """
+    """A newly created Fast API key: the listed fields plus ``secret`` (masked;
+    ``.get_secret_value()`` reads it), returned only in this answer: store it now, or sign with
+    it through ``PrimeClient.from_fast_api_key(created)``."""
 
     secret: SecretStr

@@ -11,10 +11,9 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 from yarl import URL
 
-from kraken_prime_async import PrimeClient, RawResponse, RetryPolicy
+from kraken_prime_async import PrimeClient, RawResponse, RequestTimeout, RetryPolicy
 from kraken_prime_async.errors import APIConnectionError, APITimeoutError
 
 #: A recognisable fake secret: tests assert it never shows up anywhere.
@@ -38,7 +37,7 @@ class Sent:
     url: URL
     body: bytes | None
     headers: Mapping[str, str]
-    timeout: aiohttp.ClientTimeout
+    timeout: RequestTimeout
     operation: str
     http_method: str = "POST"
 
@@ -66,7 +65,7 @@ class ScriptedTransport:
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",

@@ -73,12 +73,31 @@ async def raw_http_server(status: int, framing: str, body: bytes) -> AsyncIterat
 async def serve_on_loopback(
     handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
 ) -> AsyncIterator[str]:
-    """Serve ``handle`` on a free 127.0.0.1 port; yields the base URL."""
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    """Serve ``handle`` on a free 127.0.0.1 port; yields the base URL.
+
+    On exit, handlers still running (a request never answered) are cancelled and awaited:
+    before Python 3.12 closing the server leaves them pending, and a handler task destroyed
+    with the loop reports its socket as a ResourceWarning in whichever test runs next.
+    """
+    running: set[asyncio.Task[None]] = set()
+
+    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        running.add(task)
+        try:
+            await handle(reader, writer)
+        finally:
+            running.discard(task)
+
+    server = await asyncio.start_server(tracked, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.close()
+        for task in list(running):
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), 5)

@@ -21,6 +21,7 @@ from kraken_prime_async import (
     FastApiKeyClient,
     PrimeClient,
     RawResponse,
+    RequestTimeout,
     RetryPolicy,
     ValidationError,
 )
@@ -49,7 +50,7 @@ class RecordingTransport:
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",
@@ -131,7 +132,7 @@ async def _iter(client: Any, kwargs: dict[str, Any]) -> None:
 
 
 async def _prime_client(client: Any, kwargs: dict[str, Any]) -> None:
-    client.fast_api_keys.prime_client(**kwargs)
+    PrimeClient.from_fast_api_key(**kwargs)
 
 
 CREATED = CreatedFastApiKey(api_key="FASTKEY", secret=SecretStr(FAKE_SECRET), nonce_window=5)
@@ -157,7 +158,7 @@ def _m(label: str, client: str, good: dict[str, Any], params: tuple[Param, ...])
     tag, name = label.split(".")
     if label == "settlement.iter_batches":
         return Method(label, client, _iter, good, params)
-    if label == "fast_api_keys.prime_client":
+    if label == "PrimeClient.from_fast_api_key":
         return Method(label, client, _prime_client, good, params)
 
     async def call(c: Any, kwargs: dict[str, Any]) -> Any:
@@ -210,7 +211,7 @@ METHODS = [
        _p("api_key_name:name!", "new_api_key_name:name") + FIELD_PARAMS + TAIL),
     _m("fast_api_keys.delete", "oauth", {"api_key_name": "k"},
        _p("api_key_name:name!") + TAIL),
-    _m("fast_api_keys.prime_client", "oauth", {"created": CREATED},
+    _m("PrimeClient.from_fast_api_key", "oauth", {"created": CREATED},
        _p("created:created!", "base_url:base_url", "nonce_window:int") + TAIL),
 ]  # fmt: skip
 
@@ -276,7 +277,7 @@ async def test_a_bad_argument_is_refused_before_sending(case: Case) -> None:
 @pytest.mark.parametrize("method", METHODS, ids=[m.label for m in METHODS])
 async def test_the_good_arguments_reach_the_wire(method: Method) -> None:
     raised, sent = await run(method, dict(method.good))
-    if method.label == "fast_api_keys.prime_client":
+    if method.label == "PrimeClient.from_fast_api_key":
         assert (raised, sent) == (None, 0)
     else:
         assert isinstance(raised, Reached) and sent == 1
@@ -291,7 +292,7 @@ async def test_an_unknown_keyword_is_pythons_type_error(method: Method) -> None:
 STR_PARAMS = [
     (m, p.name)
     for m in METHODS
-    if m.label != "fast_api_keys.prime_client"
+    if m.label != "PrimeClient.from_fast_api_key"
     for p in m.params
     if p.kind in ("id", "name", "choice", "filter")
 ]

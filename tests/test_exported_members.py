@@ -65,6 +65,7 @@ PACKAGE = [
     "RedisFleet",
     "RedisJournal",
     "RedisNonceSource",
+    "RequestTimeout",
     "Resolution",
     "ResponseValidationError",
     "RetryBudget",

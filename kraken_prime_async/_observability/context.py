@@ -1,19 +1,21 @@
-"""Observability core: request ids, the event emitter, the log filter and ``KRAKEN_PRIME_LOG``.
+"""Observability core: request ids, the call in progress, the log filter, the reconcile step.
 
-* **Request ids.** Every call's state (``_pipeline._Call``) makes its id on first use
+A leaf of the wing: it imports nothing of ``observer``, ``otel`` or the pipeline (the shapes it
+reads of them are the Protocols below), so every other module may import it.
+
+* **Request ids.** Every call's state (``_call._Call``) makes its id on first use
   (``new_request_id()``, 32 hex characters): a call nobody looks at never pays for one. The call
   in progress (and after it, the last call) of the running task is held in a context variable:
-  [`last_request_id()`][kraken_prime_async.last_request_id] reads it, the log filter stamps it on
-  records that do not carry one,
+  ``last_request_id()`` reads it, the log filter stamps it on records that do not carry one,
   and the pacing sleep (``pacing_sleep()``) reports its wait with it.
-* **Events.** ``_observer.Observer`` is built once per client (``build_observer()``) only
-  when there is something to tell: an ``on_event`` callback, OpenTelemetry providers, or global
-  OpenTelemetry providers already set; it and ``events`` are imported then, not before. Without
-  one the pipeline's hooks test one attribute and do nothing else.
-* **OpenTelemetry** lives in ``_otel`` and is imported only when used, so ``import
+* **Events.** ``observer.Observer`` is built once per client (``build_observer``, in the wing's
+  ``__init__``) only when there is something to tell: an ``on_event`` callback, OpenTelemetry
+  providers, or global OpenTelemetry providers already set; it and ``events`` are imported then,
+  not before. Without one the pipeline's hooks test one attribute and do nothing else.
+* **OpenTelemetry** lives in ``otel`` and is imported only when used, so ``import
   kraken_prime_async`` never imports ``opentelemetry``.
 * **Logging.** Every record of the package logger gets a ``request_id`` attribute
-  (``REQUEST_ID_FILTER``); ``KRAKEN_PRIME_LOG`` is read by ``_log_env``.
+  (``REQUEST_ID_FILTER``); ``KRAKEN_PRIME_LOG`` is read by ``log_env``.
 """
 
 from __future__ import annotations
@@ -35,9 +37,7 @@ from ..errors import (
 )
 
 if TYPE_CHECKING:
-    from .._endpoint import Endpoint
     from ..events import Event
-    from .observer import Observer
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -50,15 +50,67 @@ def new_request_id() -> str:
     return secrets.token_hex(16)
 
 
-class CallState(Protocol):
-    """What the hooks read from a call's state (``_pipeline._Call``)."""
+# The shapes this module reads of the wing's other parts (``observer``, ``otel``) and of the
+# pipeline (``_call``, ``_endpoint``): Protocols here, so this module imports none of them.
 
-    endpoint: Endpoint[Any, Any]
+
+class EndpointInfo(Protocol):
+    """What the hooks read of a call's endpoint (``_endpoint.Endpoint``)."""
+
+    @property
+    def operation(self) -> str: ...
+
+    @property
+    def idempotent(self) -> bool: ...
+
+    @property
+    def http_method(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+
+class ReconcileSink(Protocol):
+    """What ``Reconciling`` tells OpenTelemetry (``otel.OtelSink``)."""
+
+    def reconcile_started(self, step: Reconciling) -> Any: ...
+
+    def reconcile_finished(
+        self, traced: Any, step: Reconciling, resolved: bool, exc: BaseException | None
+    ) -> None: ...
+
+
+class Listener(Protocol):
+    """What this module tells a client's observer (``observer.Observer``)."""
+
+    @property
+    def otel(self) -> ReconcileSink | None: ...
+
+    def rate_limit_wait(self, call: CallState, seconds: float, reason: str) -> None: ...
+
+    def reconciled(
+        self,
+        request_id: str,
+        operation: str,
+        how: str,
+        resolved: bool,
+        candidates: tuple[str, ...] = (),
+    ) -> None: ...
+
+
+class CallState(Protocol):
+    """What the hooks read from a call's state (``_call._Call``)."""
+
     attempts: int
-    observer: Observer | None
     done: bool
     started: float
     trace: Any
+
+    @property
+    def endpoint(self) -> EndpointInfo: ...
+
+    @property
+    def observer(self) -> Listener | None: ...
 
     @property
     def request_id(self) -> str: ...
@@ -144,7 +196,7 @@ class Reconciling:
     __slots__ = ("_observer", "_operation", "_request_id", "_span", "_token", "how")
 
     def __init__(
-        self, observer: Observer | None, operation: str, lost: OutcomeUnknownError
+        self, observer: Listener | None, operation: str, lost: OutcomeUnknownError
     ) -> None:
         self._observer = observer
         self._operation = operation

@@ -2,7 +2,7 @@
 
 Unset, empty or any other value changes nothing (the library adds no handler by default). The
 handler writes ``time level logger [request id] message`` lines; the request id is the record's
-``request_id`` (``-`` outside a call, see ``_observe``).
+``request_id`` (``-`` outside a call, see ``context``).
 """
 
 from __future__ import annotations

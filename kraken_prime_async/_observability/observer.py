@@ -1,8 +1,8 @@
 """The observer: turns a call's phases into ``events`` for an ``on_event`` callback and hands
 them to the OpenTelemetry sink.
 
-Imported by ``_observe.build_observer`` only when a client has something listening, so a client
-without listeners never loads this module or ``kraken_prime_async.events``.
+Imported by ``build_observer`` (the wing's ``__init__``) only when a client has something
+listening, so a client without listeners never loads this module or ``kraken_prime_async.events``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """OpenTelemetry traces and metrics of a client's calls (the ``otel`` extra: ``opentelemetry-api``).
 
-Imported only when a client uses it (``_observe.build_observer``): with ``tracer_provider=`` or
-``meter_provider=``, or when the application has set global providers.
+Imported only when a client uses it (``build_observer``, in the wing's ``__init__``): with
+``tracer_provider=`` or ``meter_provider=``, or when the application has set global providers.
 
 Traces (HTTP client semantic conventions):
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeVar
 
-import aiohttp
 import msgspec
 
-from .._call import OnSent
+from .._call import LostRequest, OnSent
 from .._constants import LOGGER_NAME
 from .._endpoint import Endpoint
 from .._observability.context import Reconciling
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy, retry_policy
+from .._timeout import TimeoutLike as TimeoutLike  # re-exported: every method's ``timeout=``
 from .._timeout import coerce_timeout
 from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
 from ._journaled import journaled
@@ -26,9 +26,6 @@ R = TypeVar("R")
 F = TypeVar("F")
 Q = TypeVar("Q", bound=msgspec.Struct)
 Res = TypeVar("Res", bound="Resource")
-
-#: ``timeout=`` accepts seconds or an ``aiohttp.ClientTimeout``.
-TimeoutLike = float | aiohttp.ClientTimeout
 
 
 class Resource:
@@ -48,6 +45,7 @@ class Resource:
         retry: RetryPolicy | None,
         prior_attempts: int = 0,
         request_id: str | None = None,
+        lost: LostRequest | None = None,
     ) -> R:
         return await self._pipeline.call(
             endpoint,
@@ -56,6 +54,7 @@ class Resource:
             retry=retry_policy("retry", retry),
             prior_attempts=prior_attempts,
             request_id=request_id,
+            lost=lost,
         )
 
     async def _write(
@@ -186,6 +185,7 @@ class Resource:
         max_attempts = policy.max_attempts
         attempts, lost, refused = 0, None, None
         stats = self._pipeline.stats
+        record = LostRequest()  # the pipeline leaves a lost send's fence here
         while True:
             try:
                 value = await self._pipeline.call(
@@ -196,10 +196,13 @@ class Resource:
                     prior_attempts=attempts,
                     request_id=None if lost is None else lost.error.request_id,
                     on_sent=on_sent,
+                    lost=record,
                 )
                 return Outcome(value)
             except OutcomeUnknownError as exc:
-                lost = LostAnswer(endpoint.operation, request, exc, before, exc._fence, claim)
+                lost = LostAnswer(
+                    endpoint.operation, request, exc, before, record.fence, claim, record.late
+                )
                 attempts, refused = exc.attempts, None
             except KrakenPrimeError as exc:
                 if lost is None or reconcile.refused is None:
@@ -248,7 +251,7 @@ class Resource:
         """The verdict on ``lost`` and its tag: the lost attempt's own answer when the client
         watched it to its end and Kraken accepted the write (``"late_answer"``), else the
         rule's (``_verdict()``)."""
-        late = None if refused is not None else lost.error._late
+        late = None if refused is not None else lost.late
         if late is not None:
             found, result = await late.result()
             if found:

@@ -11,6 +11,7 @@ import msgspec
 from .. import _validation as check
 from .._endpoint import Data, Endpoint, same
 from .._journal.base import Intent, Status
+from .._keys.gate import KeyGate, NoGate
 from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from ..models import ApiKey, CreatedApiKey, KeyAudit
@@ -18,8 +19,8 @@ from ._base import Request, Resource, TimeoutLike
 from ._reconcile import users as _reconcile
 from .api_users import ApiUsers
 from .key_audit import UpdatedAtUnit, audit_keys
-from .key_rotation import SiblingFactory, rotate_key
-from .key_rotation_journal import NewKeyCallback, resolve_rotation
+from .key_rotation import SiblingFactory, resolve_rotation, rotate_key
+from .key_rotation_journal import NewKeyCallback
 
 
 class UserId(Request, frozen=True):
@@ -235,12 +236,21 @@ class ApiUserKeys(Resource):
             timeout=timeout,
             retry=retry,
             on_new_key=on_new_key,
+            journal=self._pipeline.journal,
+            sleep=self._pipeline.sleep,
+            fence_seconds=_window_seconds(self._pipeline.gate),
         )
 
     async def resolve_rotation(self, intent: Intent) -> tuple[Status, Any, str]:
         """The journal's resolver of a rotation a dead process left pending
         (``key_rotation_journal``)."""
-        return await resolve_rotation(self, self._pipeline.journal, intent)
+        return await resolve_rotation(
+            self,
+            self._pipeline.journal,
+            intent,
+            sleep=self._pipeline.sleep,
+            fence_seconds=_window_seconds(self._pipeline.gate),
+        )
 
     async def audit(
         self,
@@ -268,3 +278,8 @@ class ApiUserKeys(Resource):
             timeout=timeout,
             retry=retry,
         )
+
+
+def _window_seconds(gate: KeyGate | NoGate) -> float:
+    """The calling key's nonce window in seconds (0 without a key gate)."""
+    return gate.window_seconds if isinstance(gate, KeyGate) else 0.0

@@ -23,25 +23,20 @@ After an answer is lost:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final
 
 from msgspec import UNSET, UnsetType
 
 from .. import _validation as check
 from .._constants import FAST_API_KEY_PATH, MAX_FAST_API_KEY_NAME_LENGTH
 from .._endpoint import Endpoint, same
-from .._pipeline import Pipeline
 from .._retry import RetryPolicy
 from ..errors import ResponseValidationError, ValidationError
 from ..models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
 from ._base import Request, Resource, TimeoutLike
 from ._reconcile import fast_api as _reconcile
-
-#: What ``FastApiKeys.prime_client()`` returns (a ``PrimeClient``; the OAuth client passes
-#: ``PrimeClient.from_fast_api_key``, so no resource imports the client layer).
-P = TypeVar("P")
 
 #: The ten permission flags (Kraken's ``permissions`` object).
 PERMISSION_NAMES: Final = tuple(FastApiKeyPermissions.__struct_fields__)
@@ -199,7 +194,7 @@ def _timestamp(field: str, value: Timestamp | None) -> int | UnsetType:
     return UNSET if value is None else check.epoch_seconds(field, value)
 
 
-class FastApiKeys(Resource, Generic[P]):
+class FastApiKeys(Resource):
     """``oauth.fast_api_keys``: the account's Fast API keys (Kraken Connect OAuth).
 
     Every method ends with ``timeout=`` and ``retry=``, as on ``PrimeClient``. Times
@@ -207,12 +202,7 @@ class FastApiKeys(Resource, Generic[P]):
     / "never expires", or timezone-aware datetimes (naive datetimes are refused).
     """
 
-    __slots__ = ("_base_url", "_prime_client")
-
-    def __init__(self, pipeline: Pipeline, base_url: str, prime_client: Callable[..., P]) -> None:
-        super().__init__(pipeline)
-        self._base_url = base_url
-        self._prime_client = prime_client
+    __slots__ = ()
 
     async def create(
         self,
@@ -253,8 +243,8 @@ class FastApiKeys(Resource, Generic[P]):
         Returns
         -------
         CreatedFastApiKey
-            With the masked ``secret``, returned only this once; see
-            [`prime_client()`][kraken_prime_async._resources.fast_api_keys.FastApiKeys.prime_client].
+            With the masked ``secret``, returned only this once; sign with it through
+            ``PrimeClient.from_fast_api_key(created)``.
 
         Raises
         ------
@@ -365,21 +355,3 @@ class FastApiKeys(Resource, Generic[P]):
         return await self._write(
             DELETE, request, reconcile=_reconcile.FAST_API_DELETE, timeout=timeout, retry=retry
         )
-
-    def prime_client(
-        self, created: CreatedFastApiKey, *, base_url: str | None = None, **kwargs: Any
-    ) -> P:
-        """``PrimeClient.from_fast_api_key(created, ...)``, on this OAuth client's host by default.
-
-        Parameters
-        ----------
-        created : CreatedFastApiKey
-            What ``create()`` returned (only it carries the secret).
-        base_url : str, optional
-            The Prime REST base URL; default: this OAuth client's base URL (same host).
-        **kwargs
-            Any other ``PrimeClient`` keyword (``session``, ``timeout``, ``retry``,
-            ``rate_limit``, ...). ``nonce_window`` may lower the key's window, not raise it.
-        """
-        url = self._base_url if base_url is None else base_url
-        return self._prime_client(created, base_url=url, **kwargs)

@@ -35,14 +35,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import msgspec
 
 from .. import _validation as check
 from .._constants import LOGGER_NAME
-from .._keys.gate import KeyGate
 from .._retry import RetryPolicy
 from .._secret import SecretStr
 from .._timeout import coerce_timeout
@@ -56,16 +55,48 @@ from ..errors import (
 )
 from ..models import ApiKey, BatchPage, CreatedApiKey
 from ._base import TimeoutLike
-from .key_rotation_journal import NewKeyCallback, RotationLog, check_delivery
+from .key_rotation_journal import ROTATION, NewKeyCallback, RotationLog, check_delivery
 
 if TYPE_CHECKING:
-    from .api_user_keys import ApiUserKeys
+    from .._journal.base import Intent, Status
+    from .._journal.journal import Journal
 
 
 class _BatchReads(Protocol):
     async def list_batches(
         self, *, limit: int | None = None, timeout: TimeoutLike | None, retry: RetryPolicy | None
     ) -> BatchPage: ...
+
+
+class UserKeys(Protocol):
+    """What the rotation calls of ``client.api_user_keys`` (``ApiUserKeys``)."""
+
+    async def list(
+        self, user_id: str, *, timeout: TimeoutLike | None = None, retry: RetryPolicy | None = None
+    ) -> list[ApiKey]: ...
+
+    async def create(
+        self, user_id: str, *, timeout: TimeoutLike | None = None, retry: RetryPolicy | None = None
+    ) -> CreatedApiKey: ...
+
+    async def update(
+        self,
+        user_id: str,
+        key_id: str,
+        *,
+        whitelisted_ips: Iterable[str],
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> ApiKey: ...
+
+    async def delete(
+        self,
+        user_id: str,
+        key_id: str,
+        *,
+        timeout: TimeoutLike | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> bool: ...
 
 
 class KeyClient(Protocol):
@@ -77,7 +108,7 @@ class KeyClient(Protocol):
     async def close(self) -> None: ...
 
 
-#: ``(api_key, api_secret) -> client`` for the new key (``PrimeClient._sibling``).
+#: ``(api_key, api_secret) -> client`` for the new key (``PrimeClient.copy`` with the new key).
 SiblingFactory = Callable[[str, SecretStr], KeyClient]
 Deletion = Literal["deleted", "live", "unknown"]
 
@@ -100,9 +131,18 @@ class _Rotation:
     """One rotation's arguments and the calls it makes (``timeout``/``retry`` on each)."""
 
     def __init__(
-        self, keys: ApiUserKeys, user_id: str, old_key_id: str, tail: dict[str, Any]
+        self,
+        keys: UserKeys,
+        user_id: str,
+        old_key_id: str,
+        tail: dict[str, Any],
+        *,
+        sleep: Callable[[float], Awaitable[None]],
+        fence_seconds: float,
     ) -> None:
         self.keys = keys
+        self.sleep = sleep
+        self.fence_seconds = fence_seconds  # the calling key's nonce window, in seconds
         self.user_id = user_id
         self.old_key_id = old_key_id
         self.tail = tail
@@ -130,10 +170,8 @@ class _Rotation:
 
     async def fence(self) -> None:
         """Make a request lost on the wire unadmittable before reading the state back."""
-        gate = self.keys._pipeline.gate
-        window = gate.window_seconds if isinstance(gate, KeyGate) else 0.0
-        if window > 0:
-            await self.keys._pipeline.sleep(window)
+        if self.fence_seconds > 0:
+            await self.sleep(self.fence_seconds)
 
     async def delete(self, key_id: str) -> Deletion:
         """Delete ``key_id``; when the answer is lost or refused, list to find out."""
@@ -204,7 +242,7 @@ async def _verify(sibling: SiblingFactory, new: CreatedApiKey, rotation: _Rotati
             except AuthenticationError:
                 if attempt == _VERIFY_ATTEMPTS:
                     raise
-            await rotation.keys._pipeline.sleep(_VERIFY_DELAY)
+            await rotation.sleep(_VERIFY_DELAY)
     finally:
         await client.close()
 
@@ -235,7 +273,7 @@ async def _delete_old(rotation: _Rotation, new: CreatedApiKey) -> None:
 
 
 async def rotate_key(
-    keys: ApiUserKeys,
+    keys: UserKeys,
     sibling: SiblingFactory | None,
     user_id: str,
     key_id: str,
@@ -244,9 +282,16 @@ async def rotate_key(
     verify: bool,
     timeout: TimeoutLike | None,
     retry: RetryPolicy | None,
+    sleep: Callable[[float], Awaitable[None]],
+    fence_seconds: float,
     on_new_key: NewKeyCallback | None = None,
+    journal: Journal | None = None,
 ) -> CreatedApiKey:
-    """The workflow behind ``client.api_user_keys.rotate`` (see the module docstring)."""
+    """The workflow behind ``client.api_user_keys.rotate`` (see the module docstring).
+
+    ``sleep`` is the client's; ``fence_seconds`` its key's nonce window in seconds (how long a
+    request lost on the wire stays admittable).
+    """
     user_id = check.identifier("user_id", user_id)
     key_id = check.identifier("key_id", key_id)
     ips = None if whitelisted_ips is None else check.ip_list("whitelisted_ips", whitelisted_ips)
@@ -258,9 +303,9 @@ async def rotate_key(
         coerce_timeout(timeout)  # checked now: a bad value must not surface after a write
     if retry is not None and not isinstance(retry, RetryPolicy):
         raise ValidationError("retry", "must be a RetryPolicy")
-    journal = keys._pipeline.journal
     deliver_to = check_delivery(journal, on_new_key)
-    rotation = _Rotation(keys, user_id, key_id, {"timeout": timeout, "retry": retry})
+    tail = {"timeout": timeout, "retry": retry}
+    rotation = _Rotation(keys, user_id, key_id, tail, sleep=sleep, fence_seconds=fence_seconds)
     before = await rotation.first_read()
     old = next((key for key in before if key.id == key_id), None)
     if old is None:
@@ -317,3 +362,44 @@ async def _replace(
     await log.stage("deleting_old")
     await _delete_old(rotation, new)
     return new
+
+
+async def resolve_rotation(
+    keys: UserKeys,
+    journal: Journal,
+    intent: Intent,
+    *,
+    sleep: Callable[[float], Awaitable[None]],
+    fence_seconds: float,
+) -> tuple[Status, Any, str]:
+    """Finish (delivered) or undo (not delivered) a rotation a dead process left pending."""
+    user_id, old_id = intent.arguments["user_id"], intent.arguments["key_id"]
+    tail = {"timeout": None, "retry": None}
+    rotation = _Rotation(keys, user_id, old_id, tail, sleep=sleep, fence_seconds=fence_seconds)
+    new_id = intent.progress.get("new_key_id")
+    for child in await journal.store.children(journal.key, intent.id):
+        if child.pending:
+            await journal.settle(child)  # a lost create: its secretless key is deleted
+            settled = await journal.store.get(child.id)
+            child = settled if settled is not None else child
+        if child.status == "applied" and isinstance(child.result, dict):
+            new_id = new_id or child.result.get("id")
+    if intent.stage in ("delivered", "deleting_old"):
+        allow = intent.arguments.get("whitelisted_ips")
+        if allow and isinstance(new_id, str):
+            await keys.update(user_id, new_id, whitelisted_ips=allow)
+        if await rotation.delete(old_id) != "deleted":
+            raise _unsettled(intent, f"the old key {old_id} could not be deleted")
+        return "applied", {"new_key_id": new_id}, "finished"
+    if new_id is not None and await rotation.delete(new_id) != "deleted":
+        raise _unsettled(intent, f"the undelivered new key {new_id} could not be deleted")
+    return "not_applied", {"deleted_key_id": new_id}, "rolled_back"
+
+
+def _unsettled(intent: Intent, what: str) -> KrakenPrimeError:
+    return OutcomeUnknownError(
+        f"{ROTATION}: {what}; run client.journal.resolve_pending() again.",
+        operation=ROTATION,
+        arguments=intent.arguments,
+        attempts=0,
+    )

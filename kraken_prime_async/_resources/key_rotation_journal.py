@@ -25,15 +25,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from .._journal.base import Intent, Status
 from .._journal.journal import Journal, Write
-from ..errors import KeyRotationError, KrakenPrimeError, OutcomeUnknownError, ValidationError
+from ..errors import KeyRotationError, ValidationError
 from ..models import CreatedApiKey
-
-if TYPE_CHECKING:
-    from .api_user_keys import ApiUserKeys
 
 #: The journal's name of a key rotation (a workflow, not an API operation).
 ROTATION: Final = "RotateApiUserKey"
@@ -109,40 +105,3 @@ class RotationLog:
     def abandoned(self) -> None:
         if self.write is not None:
             self.write.abandoned()
-
-
-async def resolve_rotation(
-    keys: ApiUserKeys, journal: Journal, intent: Intent
-) -> tuple[Status, Any, str]:
-    """Finish (delivered) or undo (not delivered) a rotation a dead process left pending."""
-    from .key_rotation import _Rotation  # the rotation's delete-and-confirm
-
-    user_id, old_id = intent.arguments["user_id"], intent.arguments["key_id"]
-    rotation = _Rotation(keys, user_id, old_id, {"timeout": None, "retry": None})
-    new_id = intent.progress.get("new_key_id")
-    for child in await journal.store.children(journal.key, intent.id):
-        if child.pending:
-            await journal.settle(child)  # a lost create: its secretless key is deleted
-            settled = await journal.store.get(child.id)
-            child = settled if settled is not None else child
-        if child.status == "applied" and isinstance(child.result, dict):
-            new_id = new_id or child.result.get("id")
-    if intent.stage in ("delivered", "deleting_old"):
-        allow = intent.arguments.get("whitelisted_ips")
-        if allow and isinstance(new_id, str):
-            await keys.update(user_id, new_id, whitelisted_ips=allow)
-        if await rotation.delete(old_id) != "deleted":
-            raise _unsettled(intent, f"the old key {old_id} could not be deleted")
-        return "applied", {"new_key_id": new_id}, "finished"
-    if new_id is not None and await rotation.delete(new_id) != "deleted":
-        raise _unsettled(intent, f"the undelivered new key {new_id} could not be deleted")
-    return "not_applied", {"deleted_key_id": new_id}, "rolled_back"
-
-
-def _unsettled(intent: Intent, what: str) -> KrakenPrimeError:
-    return OutcomeUnknownError(
-        f"{ROTATION}: {what}; run client.journal.resolve_pending() again.",
-        operation=ROTATION,
-        arguments=intent.arguments,
-        attempts=0,
-    )

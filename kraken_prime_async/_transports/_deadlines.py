@@ -1,11 +1,22 @@
 """Per-request deadlines kept by one loop timer per transport, instead of one timer per request.
 
-aiohttp enforces ``ClientTimeout.total`` with a timer per request: a ``TimerHandle`` scheduled,
-cancelled and swept from the loop's heap for every request, about 27,000 instructions of a tiny
-call's ~560,000 (``benchmarks/instructions.py``).
-[`AiohttpTransport`][kraken_prime_async.AiohttpTransport] instead registers
-each request here (a dict entry) and sends it with no ``total``: a single timer, armed for the
-earliest deadline, cancels the requests whose deadline passed and re-arms for the next one.
+aiohttp enforces a request's ``total`` budget with a timer per request: a ``TimerHandle``
+scheduled, cancelled and swept from the loop's heap for every request.
+``AiohttpTransport`` instead registers each request here and sends it with no ``total``: a
+single timer, armed for the earliest deadline, cancels the requests whose deadline passed and
+re-arms for the next one. Measured with callgrind (``benchmarks/instructions.py``, the same tree
+with and without this module, 2026-12-06): a tiny call costs 543.9k instructions with it and
+565.3k with aiohttp's timer, sequentially, and 530.2k against 563.9k with 50 callers on a key
+with a nonce window: 4-6% of a call.
+
+The deadlines are kept in a heap, as trio's run loop keeps its own (``trio/_core/_run.py``,
+``Deadlines``), so a firing never scans every request in flight. Most requests end long before
+their deadline, so a new one is only noted (a dict entry, as cheap as registering can be) and
+enters the heap when the timer next fires, if it is still in flight then: a request is pushed at
+most once, and one that ends first costs no heap work at all. A request that ends after entering
+the heap leaves its entry behind (removing it would cost a search): entries whose deadline no
+longer matches the request's are stale, dropped when they reach the top, and the heap is
+rebuilt when more than half of it is stale.
 
 Expiry works as aiohttp's own timer does: the request's task is cancelled, and
 ``Deadlines.finish()`` tells the transport that the ``CancelledError`` was the deadline's, so
@@ -18,19 +29,40 @@ outside cancellation landing together give the timeout.)
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import math
 import sys
 from typing import Any
+
+#: Below this many entries the heap is never rebuilt (stale entries cost nothing worth it).
+_PRUNE_FLOOR = 64
 
 
 class Deadlines:
     """The deadlines of the requests in flight on one event loop."""
 
-    __slots__ = ("_armed_at", "_expired", "_handle", "_loop", "_pending")
+    __slots__ = (
+        "_armed_at",
+        "_expired",
+        "_handle",
+        "_heap",
+        "_loop",
+        "_pending",
+        "_serials",
+        "_young",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        #: Requests registered since the timer last fired, with their deadlines (not in the heap).
+        self._young: dict[asyncio.Task[Any], float] = {}
+        #: Requests in the heap, with their deadlines: an entry is live while this holds its
+        #: deadline for its task.
         self._pending: dict[asyncio.Task[Any], float] = {}
+        #: ``(deadline, serial, task)``, earliest first (the serial breaks ties).
+        self._heap: list[tuple[float, int, asyncio.Task[Any]]] = []
+        self._serials = itertools.count()
         self._expired: set[asyncio.Task[Any]] = set()
         self._handle: asyncio.TimerHandle | None = None
         self._armed_at = math.inf
@@ -43,7 +75,7 @@ class Deadlines:
     def start(self, task: asyncio.Task[Any], seconds: float) -> None:
         """``task``'s request must end within ``seconds`` from now."""
         deadline = self._loop.time() + seconds
-        self._pending[task] = deadline
+        self._young[task] = deadline
         if deadline < self._armed_at:
             self._arm(deadline)
 
@@ -53,8 +85,10 @@ class Deadlines:
         ``False`` also when an outside cancellation came on top of the deadline's (Python 3.11+):
         then the ``CancelledError`` is the caller's and must propagate.
         """
-        if self._pending.pop(task, None) is not None:
+        if self._young.pop(task, None) is not None:
             return False
+        if self._pending.pop(task, None) is not None:
+            return False  # its heap entry is stale now
         if task not in self._expired:
             return False
         self._expired.discard(task)
@@ -79,17 +113,33 @@ class Deadlines:
         self._handle = None
         self._armed_at = math.inf
         now = self._loop.time()
-        following = math.inf
-        for task, deadline in list(self._pending.items()):
-            if deadline <= now:
-                del self._pending[task]
+        heap, pending = self._heap, self._pending
+        for task, deadline in self._young.items():  # still in flight: into the heap, once
+            pending[task] = deadline
+            heapq.heappush(heap, (deadline, next(self._serials), task))
+        self._young.clear()
+        if len(heap) > _PRUNE_FLOOR and len(heap) > 2 * len(pending):
+            self._prune()
+        while heap:
+            deadline, _, task = heap[0]
+            if pending.get(task) != deadline:
+                heapq.heappop(heap)  # stale: that request ended (or was registered again)
+            elif deadline <= now:
+                heapq.heappop(heap)
+                del pending[task]
                 if not task.done():
                     self._expired.add(task)
                     task.cancel()
-            elif deadline < following:
-                following = deadline
-        if following < math.inf:
-            self._arm(following)
+            else:
+                self._arm(deadline)
+                return
+
+    def _prune(self) -> None:
+        """Drop the stale entries (more than half of the heap): one pass, then one heapify."""
+        pending = self._pending
+        self._heap = [entry for entry in self._heap if pending.get(entry[2]) == entry[0]]
+        heapq.heapify(self._heap)
 
     def __repr__(self) -> str:
-        return f"Deadlines(pending={len(self._pending)}, expired={len(self._expired)})"
+        in_flight = len(self._pending) + len(self._young)
+        return f"Deadlines(pending={in_flight}, expired={len(self._expired)})"

@@ -19,7 +19,8 @@ client wraps it in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final
 
 import aiohttp
 from yarl import URL
@@ -32,6 +33,7 @@ from .._constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
 )
 from .._keys.watch import connection_ended, hand_over
+from .._timeout import RequestTimeout
 from .._validation import integer
 from ..errors import APIConnectionError, APITimeoutError
 from ._deadlines import Deadlines
@@ -39,6 +41,52 @@ from .base import CauseSummary, RawResponse, too_large
 
 #: Bytes read from the socket at a time while an answer is checked against the cap.
 _CHUNK = 64 * 1024
+
+#: ``send(method, url, **options)``: aiohttp's request coroutine (see ``sender()``).
+_Send = Callable[..., Awaitable[aiohttp.ClientResponse]]
+
+#: The aiohttp releases (major, minor; both ends included) whose private request coroutine
+#: ``sender()`` uses: ``make test`` runs the transport and integration tests on the lowest
+#: (``.venv-lowest``) and on the newest (``.venv``). Any other release gets the public API.
+PRIVATE_API_RELEASES: Final = ((3, 11), (3, 14))
+
+
+def _release(version: str) -> tuple[int, int]:
+    """``"3.13.2"`` -> ``(3, 13)``; ``(0, 0)`` for anything unexpected."""
+    major, _, rest = version.partition(".")
+    minor = rest.partition(".")[0]
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (0, 0)
+
+
+#: Whether this aiohttp is one ``PRIVATE_API_RELEASES`` names.
+PRIVATE_API: Final = (
+    PRIVATE_API_RELEASES[0] <= _release(aiohttp.__version__) <= PRIVATE_API_RELEASES[1]
+)
+
+
+def sender(session: aiohttp.ClientSession, *, owned: bool, private: bool) -> _Send:
+    """The function requests are sent with: the package's one door to aiohttp's private API.
+
+    * ``ClientSession._request``, on a release the SDK was tested with (``private``:
+      ``PRIVATE_API``): the coroutine the public ``request`` wraps in a context manager.
+      Awaiting it directly saves that wrapper per call, and ``async with response`` releases the
+      connection exactly as the wrapper's exit would. On any other release (or if the name is
+      gone) the public ``session.request`` is used: awaiting its context manager gives the same
+      response.
+    * ``ClientSession._retry_connection``, on a session the transport created (``owned``):
+      switched off, so aiohttp never re-sends a GET, PUT or DELETE by itself after a dropped
+      connection (the switch aiohttp's own test client uses; re-sends are the pipeline's
+      decision: a Fast API key rename or delete must not be re-sent blindly). This one is not
+      gated by the release: it is a safety switch, and setting it cannot break a request. Every
+      release from 3.11 has it; if one drops it, aiohttp's own re-send comes back, as for a
+      caller's session (see ``AiohttpTransport``), and the transport tests say so.
+    """
+    if owned and hasattr(session, "_retry_connection"):
+        session._retry_connection = False
+    if not private or not hasattr(session, "_request"):
+        return session.request  # awaiting its context manager gives the response
+    send: _Send = session._request
+    return send
 
 
 class AiohttpTransport:
@@ -57,13 +105,21 @@ class AiohttpTransport:
     aiohttp re-sends a GET, PUT or DELETE once by itself when the connection drops before the
     answer (RFC 9112 allows it for idempotent methods). The SDK decides re-sends itself (a
     Fast API key rename or delete must not be re-sent blindly), so the session created here has
-    that switched off (``_retry_connection``, the switch aiohttp's own test client uses). A
-    caller's session is left as it is: with one, a lost answer to a rename or delete may come
-    back as "unknown api_key_name" from aiohttp's silent second request. Prime calls are POSTs,
-    which aiohttp never re-sends.
+    that switched off on the aiohttp releases ``sender()`` knows (``_retry_connection``, the
+    switch aiohttp's own test client uses). A caller's session is left as it is: with one, a
+    lost answer to a rename or delete may come back as "unknown api_key_name" from aiohttp's
+    silent second request. Prime calls are POSTs, which aiohttp never re-sends.
     """
 
-    __slots__ = ("_deadlines", "_max_response_bytes", "_owned", "_session", "_untimed", "_watched")
+    __slots__ = (
+        "_deadlines",
+        "_max_response_bytes",
+        "_owned",
+        "_send",
+        "_session",
+        "_untimed",
+        "_watched",
+    )
 
     def __init__(
         self,
@@ -74,44 +130,48 @@ class AiohttpTransport:
         self._session = session
         self._owned = session is None
         self._deadlines: Deadlines | None = None
+        self._send: _Send | None = None
+        #: Each timeout seen, as aiohttp's ``ClientTimeout`` without its ``total`` (kept by
+        #: ``_deadlines.py``).
+        self._untimed: dict[RequestTimeout, aiohttp.ClientTimeout] = {}
         #: Exchanges of abandoned requests, watched to their end (``_abandon``).
         self._watched: set[asyncio.Task[RawResponse | Exception]] = set()
-        #: Each ``ClientTimeout`` seen, without its ``total`` (kept by ``_deadlines.py``).
-        self._untimed: dict[aiohttp.ClientTimeout, aiohttp.ClientTimeout] = {}
         self._max_response_bytes = (
             None
             if max_response_bytes is None
             else integer("max_response_bytes", max_response_bytes, minimum=1)
         )
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        # Settings measured for the per-call CPU (benchmarks/README.md, issue 17): no cookie jar
-        # (the API is stateless, and a real jar is consulted on every request); aiohttp's
-        # defaults kept where changing them costs more or risks correctness:
-        # ``skip_auto_headers`` builds a header multidict per request (slower than letting
-        # aiohttp add its two defaults); ``auto_decompress`` stays on because a server may
-        # compress an answer even unasked (RFC 9110 12.5.3), and ``Accept-Encoding`` stays so a
-        # large settlement page may come compressed over a real network (decoding is skipped
-        # when the answer is not compressed); no trace configs (none is the default, and then
-        # aiohttp does no tracing work); ``raise_for_status`` stays off (the pipeline maps
-        # every status itself).
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                cookie_jar=aiohttp.DummyCookieJar(),
-                connector=aiohttp.TCPConnector(
-                    limit=DEFAULT_CONNECTOR_LIMIT, ttl_dns_cache=DEFAULT_DNS_CACHE_TTL
-                ),
-            )
-            if hasattr(self._session, "_retry_connection"):
-                self._session._retry_connection = False  # re-sends are the pipeline's decision
-        return self._session
+    def _sender(self) -> _Send:
+        """The session's send function, the session made on first use when none was given.
+
+        Settings measured for the per-call CPU (``benchmarks/README.md``): no cookie jar (the
+        API is stateless, and a real jar is consulted on every request); aiohttp's defaults kept
+        where changing them costs more or risks correctness: ``skip_auto_headers`` builds a
+        header multidict per request (slower than letting aiohttp add its two defaults);
+        ``auto_decompress`` stays on because a server may compress an answer even unasked (RFC
+        9110 12.5.3), and ``Accept-Encoding`` stays so a large settlement page may come
+        compressed over a real network (decoding is skipped when the answer is not compressed);
+        no trace configs (none is the default, and then aiohttp does no tracing work);
+        ``raise_for_status`` stays off (the pipeline maps every status itself).
+        """
+        if self._send is None:
+            if self._session is None:
+                self._session = aiohttp.ClientSession(
+                    cookie_jar=aiohttp.DummyCookieJar(),
+                    connector=aiohttp.TCPConnector(
+                        limit=DEFAULT_CONNECTOR_LIMIT, ttl_dns_cache=DEFAULT_DNS_CACHE_TTL
+                    ),
+                )
+            self._send = sender(self._session, owned=self._owned, private=PRIVATE_API)
+        return self._send
 
     async def request(
         self,
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",
@@ -126,19 +186,20 @@ class AiohttpTransport:
         of aiohttp's exception: the chain keeps its type and message, never the request (aiohttp's
         exceptions and their frames hold the request headers, credentials included).
         """
-        session = self._get_session()
+        send = self._sender()
         task = asyncio.current_task()
         assert task is not None
         loop = task.get_loop()
-        deadlines = self._deadlines_for(task) if timeout.total else None
+        total = timeout.total
+        deadlines = self._deadlines_for(task) if total else None
         # The exchange hands its end to ``answered`` itself (one loop turn, where a shield's
         # done callback takes two); the caller's cancellation cancels ``answered`` only.
         answered: asyncio.Future[RawResponse] = loop.create_future()
         exchange = loop.create_task(
-            self._exchange(session, url, body, headers, timeout, operation, http_method, answered)
+            self._exchange(send, url, body, headers, timeout, operation, http_method, answered)
         )
         if deadlines is not None:
-            deadlines.start(task, timeout.total)  # type: ignore[arg-type]
+            deadlines.start(task, total)  # type: ignore[arg-type]
         try:
             return await answered
         except asyncio.CancelledError:
@@ -158,11 +219,11 @@ class AiohttpTransport:
 
     async def _exchange(
         self,
-        session: aiohttp.ClientSession,
+        send: _Send,
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         operation: str,
         http_method: str,
         answered: asyncio.Future[RawResponse],
@@ -172,7 +233,7 @@ class AiohttpTransport:
         caller waits (see ``request()``)."""
         end: RawResponse | Exception
         try:
-            end = await self._answer(session, url, body, headers, timeout, operation, http_method)
+            end = await self._answer(send, url, body, headers, timeout, operation, http_method)
         except asyncio.CancelledError:
             answered.cancel()  # stopped (the client closed): a caller still waiting stops too
             raise
@@ -187,19 +248,16 @@ class AiohttpTransport:
 
     async def _answer(
         self,
-        session: aiohttp.ClientSession,
+        send: _Send,
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         operation: str,
         http_method: str,
     ) -> RawResponse:
         try:
-            # ``_request`` is the coroutine ``request`` wraps in a context manager; awaiting it
-            # directly saves that wrapper, and ``async with response`` releases the connection
-            # exactly as the wrapper's exit would.
-            response = await session._request(
+            response = await send(
                 http_method,
                 url,
                 data=body,
@@ -243,7 +301,7 @@ class AiohttpTransport:
             deadlines = self._deadlines = Deadlines(loop)
         return deadlines
 
-    def _without_total(self, timeout: aiohttp.ClientTimeout) -> aiohttp.ClientTimeout:
+    def _without_total(self, timeout: RequestTimeout) -> aiohttp.ClientTimeout:
         """``timeout`` for aiohttp: its ``total`` is kept by ``self._deadlines`` instead."""
         untimed = self._untimed.get(timeout)
         if untimed is None:
@@ -254,7 +312,6 @@ class AiohttpTransport:
                 connect=timeout.connect,
                 sock_read=timeout.sock_read,
                 sock_connect=timeout.sock_connect,
-                ceil_threshold=timeout.ceil_threshold,
             )
         return untimed
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple, Protocol
 
-import aiohttp
 from yarl import URL
 
+from .._timeout import RequestTimeout
 from ..errors import ResponseValidationError
 
 
@@ -46,14 +46,16 @@ class Transport(Protocol):
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",
     ) -> RawResponse:
         """Send ``body`` (``None``: no body, as for GET) to ``url`` with ``http_method``.
 
-        ``operation`` is the API operation's name, for error messages only.
+        ``timeout`` holds the attempt's budgets in seconds (``RequestTimeout``: ``total``,
+        ``connect``, ``sock_read``, ``sock_connect``; ``None`` means no limit). ``operation``
+        is the API operation's name, for error messages only.
         """
         ...
 

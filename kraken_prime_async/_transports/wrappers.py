@@ -1,13 +1,13 @@
 """Transports that wrap another: the size check applied to a caller's own transport, and a
-borrowed transport that is used but never closed (the rotation's verifying client)."""
+borrowed transport that is used but never closed (a client's copy, ``PrimeClient.copy``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-import aiohttp
 from yarl import URL
 
+from .._timeout import RequestTimeout
 from .base import RawResponse, Transport, too_large
 
 
@@ -30,7 +30,7 @@ class SizeCheckedTransport:
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",
@@ -57,28 +57,35 @@ class SizeCheckedTransport:
 
 
 class BorrowedTransport:
-    """Another client's transport, used but never closed (the rotation's verifying client)."""
+    """Another client's transport, used but never closed (a copy of that client).
 
-    __slots__ = ("_inner",)
+    ``lender`` returns the transport for each request, or raises ``ClientStateError`` once its
+    owner is closed.
+    """
 
-    def __init__(self, inner: Transport) -> None:
-        self._inner = inner
+    __slots__ = ("_lender",)
+
+    def __init__(self, lender: Callable[[], Transport]) -> None:
+        self._lender = lender
 
     async def request(
         self,
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",
     ) -> RawResponse:
         """Send through the borrowed transport."""
-        return await self._inner.request(
+        return await self._lender().request(
             url, body, headers, timeout, operation=operation, http_method=http_method
         )
 
     async def close(self) -> None:
         """Nothing: the owner closes it."""
         return
+
+    def __repr__(self) -> str:
+        return "BorrowedTransport()"

@@ -32,7 +32,7 @@ Access = Literal["owner", "read", "trade"]
 Check = Callable[[Any], bool]
 
 #: ``asset_kind`` values the live Get/List pages show (``spot``/``option``/``future``); accepted
-#: and ignored because they conflict with the Create vocabulary (reference §8.1).
+#: and ignored because they conflict with the Create vocabulary (``docs/wire-quirks.md``).
 _FILTER_ONLY_KINDS: Final = ("spot", "option", "future")
 MAX_LIMIT: Final = 200
 DEFAULT_LIMIT: Final = 50

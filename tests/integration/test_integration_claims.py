@@ -16,11 +16,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 import pytest
 from yarl import URL
 
-from kraken_prime_async import OutcomeUnknownError, PrimeClient, RawResponse
+from kraken_prime_async import OutcomeUnknownError, PrimeClient, RawResponse, RequestTimeout
 from kraken_prime_async._transports.aiohttp import AiohttpTransport
 from kraken_prime_async.events import Event, Reconciled
 from kraken_prime_async.sandbox import PrimeSandbox
@@ -44,7 +43,7 @@ class Meanwhile:
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",

@@ -25,7 +25,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import pytest
 from yarl import URL
 
@@ -37,6 +36,7 @@ from kraken_prime_async import (
     OutcomeUnknownError,
     PrimeClient,
     RawResponse,
+    RequestTimeout,
     RetryPolicy,
 )
 from kraken_prime_async._transports.aiohttp import AiohttpTransport
@@ -84,7 +84,7 @@ class LoseAnswers:
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",
@@ -472,7 +472,7 @@ async def test_fast_api_create_leaves_one_key_whose_secret_the_caller_holds(loss
         names = sorted(key.api_key_name or "" for key in await oauth.fast_api_keys.list())
         assert names == ["bot", "other"]  # no second key, no orphan
         assert effects(sb, op) - effects(sb, "DeleteFastApiKey") == 2
-        async with oauth.fast_api_keys.prime_client(created) as prime:
+        async with PrimeClient.from_fast_api_key(created, base_url=oauth.base_url) as prime:
             assert await prime.api_users.list() == []  # the secret the caller holds works
 
 
@@ -511,8 +511,12 @@ async def test_fast_api_create_of_a_name_that_existed_before_deletes_nothing() -
 async def test_a_client_with_a_lowered_window_still_fences_with_the_keys_window() -> None:
     async with oauth_world() as (sb, oauth, _transport):
         created = await oauth.fast_api_keys.create("bot", nonce_window=5000)
-        async with oauth.fast_api_keys.prime_client(  # not watched: the fence decides
-            created, nonce_window=0, timeout=CLIENT_TIMEOUT, abandon_hold=0
+        async with PrimeClient.from_fast_api_key(  # not watched: the fence decides
+            created,
+            base_url=oauth.base_url,
+            nonce_window=0,
+            timeout=CLIENT_TIMEOUT,
+            abandon_hold=0,
         ) as prime:
             sb.faults.add("CreatePrimeApiUser", "delay_before", seconds=0.25)
             user = await prime.api_users.create("Desk", "Trader")

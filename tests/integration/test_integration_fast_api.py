@@ -21,6 +21,7 @@ from kraken_prime_async import (
     InvalidArgumentsError,
     OutcomeUnknownError,
     PermissionDeniedError,
+    PrimeClient,
     ValidationError,
 )
 from kraken_prime_async.sandbox import PrimeSandbox
@@ -436,7 +437,9 @@ async def _max_concurrency(sb: PrimeSandbox, created: CreatedFastApiKey, calls: 
     async with aiohttp.ClientSession(trace_configs=[trace]) as session:
         token = sb.issue_token()
         async with FastApiKeyClient(token, sb.url) as oauth:
-            prime = oauth.fast_api_keys.prime_client(created, session=session, rate_limit=None)
+            prime = PrimeClient.from_fast_api_key(
+                created, base_url=oauth.base_url, session=session, rate_limit=None
+            )
         async with prime:
             results = await asyncio.gather(*(prime.api_users.list() for _ in range(calls)))
             assert len(results) == calls
@@ -449,7 +452,7 @@ async def test_a_created_key_becomes_a_working_prime_client() -> None:
         async with FastApiKeyClient(sb.issue_token(), sb.url) as oauth:
             windowed = await oauth.fast_api_keys.create("windowed", nonce_window=5000)
             serial = await oauth.fast_api_keys.create("serial")
-            async with oauth.fast_api_keys.prime_client(windowed) as prime:
+            async with PrimeClient.from_fast_api_key(windowed, base_url=oauth.base_url) as prime:
                 user = await prime.api_users.create(name="Desk", role="Trader")
                 assert [u.id for u in await prime.api_users.list()] == [user.id]
             signed = [r for r in sb.requests if r.api_key == windowed.api_key]
@@ -462,17 +465,17 @@ async def test_a_created_key_becomes_a_working_prime_client() -> None:
 async def test_the_bridge_carries_the_window_and_refuses_a_larger_one() -> None:
     async with oauth_sandbox() as (sb, oauth, _):
         created = await oauth.fast_api_keys.create("bot", nonce_window=5000)
-        client = oauth.fast_api_keys.prime_client(created)
+        client = PrimeClient.from_fast_api_key(created, base_url=oauth.base_url)
         assert client.base_url == sb.url
         assert client._gate.window_seconds == 5.0  # 5000 ms nonces
-        lowered = oauth.fast_api_keys.prime_client(created, nonce_window=0, base_url="https://x")
+        lowered = PrimeClient.from_fast_api_key(created, nonce_window=0, base_url="https://x")
         assert lowered._gate.window_seconds == 0.0 and lowered.base_url == "https://x"
         with pytest.raises(ValidationError) as info:
-            oauth.fast_api_keys.prime_client(created, nonce_window=5001)
+            PrimeClient.from_fast_api_key(created, base_url=oauth.base_url, nonce_window=5001)
         assert info.value.field == "nonce_window"
         listed = (await oauth.fast_api_keys.list())[0]
         with pytest.raises(ValidationError) as info:
-            oauth.fast_api_keys.prime_client(listed)  # type: ignore[arg-type]
+            PrimeClient.from_fast_api_key(listed)  # type: ignore[arg-type]
         assert info.value.field == "created"
         for made in (client, lowered):
             await made.close()
@@ -481,7 +484,9 @@ async def test_the_bridge_carries_the_window_and_refuses_a_larger_one() -> None:
 async def test_a_deleted_fast_key_is_revoked_for_prime_calls() -> None:
     async with oauth_sandbox() as (_, oauth, clock):
         created = await oauth.fast_api_keys.create("bot")
-        async with oauth.fast_api_keys.prime_client(created, sleep=clock.sleep) as prime:
+        async with PrimeClient.from_fast_api_key(
+            created, base_url=oauth.base_url, sleep=clock.sleep
+        ) as prime:
             assert await prime.api_users.list() == []
             await oauth.fast_api_keys.delete("bot")
             with pytest.raises(AuthenticationError):

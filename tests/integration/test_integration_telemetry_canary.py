@@ -10,7 +10,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import msgspec
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -27,6 +26,7 @@ from kraken_prime_async import (
     NonceSource,
     PrimeClient,
     RawResponse,
+    RequestTimeout,
     events,
 )
 from kraken_prime_async.sandbox import PrimeSandbox
@@ -63,7 +63,7 @@ class Recording(AiohttpTransport):
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: RequestTimeout,
         *,
         operation: str,
         http_method: str = "POST",

@@ -1,5 +1,5 @@
 """Per-request deadlines (``_deadlines.py``): one loop timer per transport keeps every request's
-``ClientTimeout.total`` exactly as aiohttp's per-request timer did, over real loopback HTTP."""
+``total`` budget exactly as aiohttp's per-request timer did, over real loopback HTTP."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import sys
 import time
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from kraken_prime_async import AiohttpTransport
+from kraken_prime_async import AiohttpTransport, RequestTimeout
 from kraken_prime_async._transports._deadlines import Deadlines
 from kraken_prime_async.errors import APITimeoutError
 from tests._loopback_raw import serve_on_loopback
@@ -60,9 +59,7 @@ async def slow_server() -> AsyncIterator[str]:
 
 
 async def _post(transport: AiohttpTransport, url: str, total: float | None) -> bytes:
-    raw = await transport.request(
-        URL(url), b"{}", {}, aiohttp.ClientTimeout(total=total), operation="Op"
-    )
+    raw = await transport.request(URL(url), b"{}", {}, RequestTimeout(total), operation="Op")
     return raw.body
 
 
@@ -174,7 +171,7 @@ async def test_an_outside_cancellation_at_the_deadline_wins() -> None:
 
     task = asyncio.ensure_future(request())
     await entered.wait()
-    deadlines._pending[task] = loop.time() - 1  # its deadline has passed ...
+    deadlines.start(task, -1)  # its deadline has passed ...
     deadlines._fire()  # ... the timer cancels it ...
     task.cancel()  # ... and the caller cancels it in the same loop iteration
     with pytest.raises(asyncio.CancelledError):

@@ -22,23 +22,17 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Hashable
 from pathlib import Path
 from typing import Final, TypeVar
-
-import msgspec
 
 from ..._constants import DEFAULT_NONCE_UNIT
 from ...errors import CoordinationError, ValidationError
 from ..nonces import PER_SECOND, NonceUnit, following
 from ..pacing import TIERS, RateLimit, decayed, wait_for_room
-from ._base import Claim, FleetCounterBase, key_id, live_claims, poll_delays
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None  # type: ignore[assignment]
+from ._base import FleetCounterBase, key_id, poll_delays
+from ._file_claims import FileLockClaims
+from ._locked_file import LockedFile
 
 _K = TypeVar("_K")
 _T = TypeVar("_T")
@@ -46,71 +40,12 @@ _T = TypeVar("_T")
 _NONCE_RECORD: Final = b"%020d %-2s\n"
 _COUNTER_RECORD: Final = struct.Struct("<5d")  # value, updated, blocked_until, max, decay
 _HOLD_RECORD: Final = struct.Struct("<d")  # a slot's "busy until" (Unix seconds; 0: free)
-#: The claim log is rewritten with its live records once it grows past this many bytes.
-_CLAIMS_COMPACT: Final = 256 * 1024
-_claim_encoder = msgspec.json.Encoder()
-_claim_decoder = msgspec.json.Decoder(Claim)
 
 
 def _held_until(fd: int) -> float:
     """The "busy until" time a slot file holds (0.0 when none)."""
     data = os.pread(fd, _HOLD_RECORD.size, 0)
     return _HOLD_RECORD.unpack(data)[0] if len(data) == _HOLD_RECORD.size else 0.0
-
-
-class _LockedFile:
-    """One small file, opened once per process and used under an exclusive ``flock``."""
-
-    __slots__ = ("_fd", "_lock", "_pid", "path")
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        if fcntl is None:  # pragma: no cover - not POSIX
-            raise CoordinationError("file locks need a POSIX system", store=os.fspath(path))
-        self.path = os.fspath(path)
-        self._fd = -1
-        self._pid = 0
-        self._lock = threading.Lock()  # tasks on other threads' loops may share the object
-
-    def fd(self) -> int:
-        # A forked child shares the parent's open file description, and with it the parent's
-        # flock: reopen so parent and child exclude each other.
-        if self._fd < 0 or self._pid != os.getpid():
-            try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except OSError as exc:
-                raise CoordinationError(
-                    f"cannot open {self.path} ({type(exc).__name__}: {exc.strerror})",
-                    store=self.path,
-                ) from None
-            self._pid = os.getpid()
-        return self._fd
-
-    @contextmanager
-    def locked(self) -> Iterator[int]:
-        """Hold the file's exclusive lock; yield its descriptor."""
-        with self._lock:
-            fd = self.fd()
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield fd
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-
-    def try_lock(self) -> bool:
-        """Take the lock without waiting; ``False`` when another holder has it."""
-        try:
-            fcntl.flock(self.fd(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def unlock(self) -> None:
-        fcntl.flock(self.fd(), fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        if self._fd >= 0 and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd = -1
 
 
 class FileLockNonceSource:
@@ -155,7 +90,7 @@ class FileLockNonceSource:
         self.unit: NonceUnit = unit
         self._scale = PER_SECOND[unit]
         self._clock = clock
-        self._file = _LockedFile(path)
+        self._file = LockedFile(path)
 
     @property
     def path(self) -> str:
@@ -215,7 +150,7 @@ class FileLockGate:
     """
 
     def __init__(self, base: str, slots: int) -> None:
-        self._files = [_LockedFile(f"{base}.slot{i}") for i in range(slots)]
+        self._files = [LockedFile(f"{base}.slot{i}") for i in range(slots)]
         self._held: set[int] = set()  # flock does not exclude holders of the same descriptor
         self._holding: dict[int, float] = {}  # slots released with a hold: the time written
         self._lock = threading.Lock()
@@ -292,7 +227,7 @@ class FileLockCounter(FleetCounterBase):
         self, path: str, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]
     ) -> None:
         super().__init__(limits, auto=auto, clock=clock)
-        self._file = _LockedFile(path)
+        self._file = LockedFile(path)
 
     def _read(self, fd: int) -> tuple[float, float, float, RateLimit | None]:
         raw = os.pread(fd, _COUNTER_RECORD.size, 0)
@@ -348,72 +283,6 @@ class FileLockCounter(FleetCounterBase):
                 blocked = max(blocked, retry_at)
             self._blocked_until = blocked
             self._write(fd, value, updated, blocked, limits)
-
-
-class FileLockClaims:
-    """The fleet's creates under way (a ``ClaimStore``): ``<dir>/creates.log``.
-
-    Records are appended under the lock of ``<dir>/creates.lock`` (a few hundred bytes of I/O,
-    never across an ``await``); once the log outgrows ``_CLAIMS_COMPACT`` bytes it is rewritten
-    with its live records (those within ``CLAIM_TTL`` of the newest) and renamed over, so a
-    member killed meanwhile leaves the old log or the new one. A torn last line is skipped.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self._lock = _LockedFile(directory / "creates.lock")
-        self._path = directory / "creates.log"
-
-    def _read(self) -> list[Claim]:
-        try:
-            data = self._path.read_bytes()
-        except FileNotFoundError:
-            return []
-        records = []
-        for line in data.splitlines():
-            try:
-                records.append(_claim_decoder.decode(line))
-            except msgspec.DecodeError:
-                continue  # a line torn by a member killed mid-write
-        return records
-
-    def _put(self, claim: Claim) -> None:
-        with self._lock.locked():
-            with open(self._path, "ab") as log:
-                log.write(_claim_encoder.encode(claim) + b"\n")
-                size = log.tell()
-            if size > _CLAIMS_COMPACT:
-                records = self._read()
-                newest = max(record.at for record in records)
-                live = live_claims(records, newest).values()
-                temporary = self._path.with_suffix(".tmp")
-                temporary.write_bytes(b"".join(_claim_encoder.encode(c) + b"\n" for c in live))
-                os.replace(temporary, self._path)
-
-    async def put(self, claim: Claim) -> None:
-        """Append ``claim``."""
-        try:
-            self._put(claim)
-        except OSError as exc:
-            raise CoordinationError(
-                f"cannot write {self._path} ({exc.strerror})", store=str(self._path)
-            ) from None
-
-    async def claims(self, scope: str) -> list[Claim]:
-        """The records of ``scope`` (every version; the caller keeps the newest)."""
-        try:
-            with self._lock.locked():
-                records = self._read()
-        except OSError as exc:
-            raise CoordinationError(
-                f"cannot read {self._path} ({exc.strerror})", store=str(self._path)
-            ) from None
-        return [record for record in records if record.scope == scope]
-
-    def close(self) -> None:
-        self._lock.close()
-
-    def __repr__(self) -> str:
-        return f"FileLockClaims({str(self._path)!r})"
 
 
 class FileLockFleet:

@@ -175,12 +175,10 @@ class RedisNonceSource:
     def _on(
         cls, scripts: _Scripts, key: str, unit: NonceUnit, clock: Callable[[], float]
     ) -> RedisNonceSource:
-        """A source on a fleet's connection."""
+        """A source on a fleet's connection (the fleet's client, never closed by the source)."""
         if unit == "ns":
             raise ValidationError("nonce_unit", "must be 's', 'ms' or 'us' for a Redis fleet")
-        source = cls.__new__(cls)
-        source._setup(scripts, key, unit, clock)
-        return source
+        return cls(scripts.client, key=key, unit=unit, clock=clock)
 
     async def next_nonce(self) -> int:
         """Return the next nonce of the fleet."""

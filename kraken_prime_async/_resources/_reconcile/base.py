@@ -14,7 +14,7 @@ the state with. The rule's verdict is one of:
 and what remains.
 
 "Not applied" is only trusted after the lost request is *fenced off*: every read a rule makes
-through ``read_back()`` carries a nonce at or above the lost request's fence floor (``_fence``),
+through ``read_back()`` carries a nonce at or above the lost request's fence floor (``fence``),
 so once that read is accepted Kraken refuses the lost request whenever it arrives. No clock
 window is involved: a write's effect is identified by diffing the state read before sending
 (``Rule.before``, one extra call) with the state read back after the fence, or by the object the
@@ -106,6 +106,7 @@ class LostAnswer(msgspec.Struct, Generic[Q_co], frozen=True):
     before: object = None
     fence: int | None = None
     claim: Registration | None = None
+    late: Any = None
 
     def __repr__(self) -> str:  # the fence is internal: never shown
         return (

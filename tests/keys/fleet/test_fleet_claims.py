@@ -19,7 +19,7 @@ import pytest
 
 from kraken_prime_async import FileLockFleet, Fleet, PrimeClient, RedisFleet
 from kraken_prime_async._keys.fleet._base import Claim
-from kraken_prime_async._keys.fleet._file import FileLockClaims
+from kraken_prime_async._keys.fleet._file_claims import FileLockClaims
 from kraken_prime_async.sandbox import PrimeSandbox
 from tests._fakes import FakeClock
 from tests.integration.test_integration_claims import Meanwhile, processed, works
