@@ -126,7 +126,7 @@ async def test_with_sole_writer_both_members_end_exactly_when_both_land(
 async def test_the_claim_log_keeps_the_newest_record_and_compacts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kraken_prime_async._keys.fleet._file as file_module
+    import kraken_prime_async._keys.fleet._file_claims as file_module
 
     monkeypatch.setattr(file_module, "_CLAIMS_COMPACT", 2000)
     log = FileLockClaims(tmp_path)
