@@ -42,8 +42,10 @@ class _Call:
         "attempts",
         "auth",
         "budget",
+        "deadline",
         "done",
         "endpoint",
+        "max_wait",
         "nonce_retries",
         "observer",
         "params",
@@ -73,6 +75,10 @@ class _Call:
         self.observer = observer
         self.attempts = 0  # sends so far
         self.nonce_retries = 0
+        #: ``max_elapsed``: when the call must be over (the client's clock), and the longest wait
+        #: for pacing or a ``Throttled`` hold an attempt may take (cut to what is left).
+        self.deadline: float | None = None
+        self.max_wait = policy.max_throttle_wait
         self.done = False
         self._request_id = request_id
         self.started = 0.0

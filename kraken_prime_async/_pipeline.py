@@ -1,7 +1,8 @@
 """The one call pipeline every endpoint runs through, in reading order: call → attempt → send.
 
 * :meth:`Pipeline.call` runs one call: its state (:class:`_Call`), one plain retry loop driven by
-  the :class:`RetryPolicy` (:func:`~._retry.next_delay` after each failed attempt), the counters.
+  the :class:`RetryPolicy` (the call's :class:`~._retry.Retries`, built at its first failure,
+  decides after each failed attempt), the counters.
 * :meth:`Pipeline._attempt` runs one attempt inside the key's slot (``_key_gate``: in-process
   gate → fleet gate → pacing; a no-op for bearer clients) and lets the auth flow re-send once at
   once when it replaced a refused credential (not counted by the retry policy).
@@ -34,12 +35,11 @@ from ._call import PhaseHooks, _Call
 from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
-from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
+from ._retry import Retries, RetryBudget, RetryPolicy, limit_attempt
 from ._stats import ClientStats
 from ._transports.base import Transport
 from .errors import (
     AuthenticationError,
-    InvalidNonceError,
     KrakenPrimeError,
     OutcomeUnknownError,
 )
@@ -91,6 +91,8 @@ class Pipeline(PhaseHooks):
         self._user_agent = user_agent
         self.sleep = sleep
         self.clock = clock
+        #: Time for deadlines: monotonic unless a clock was injected (tests drive both).
+        self._elapsed = time.monotonic if clock is time.time else clock
         self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
         self._urls: dict[str, URL] = {}
         self.budget = RetryBudget()
@@ -140,39 +142,38 @@ class Pipeline(PhaseHooks):
         return result
 
     async def _run(self, call: _Call) -> Any:
-        """The retry loop: attempt, and after a failure ask the policy whether and when again.
+        """The retry loop: attempt, and after a failure ask the call's :class:`~._retry.Retries`
+        (built at the first failure) whether and when again.
 
-        ``attempt`` counts the policy's attempts (an auth flow's immediate re-send is inside one).
+        With ``max_elapsed`` the call gets its deadline here and every attempt's timeout (and
+        pacing wait) is cut to what is left; the deadline is checked between attempts only.
         """
-        attempt = 1
+        started = self._elapsed()
+        max_elapsed = call.policy.max_elapsed
+        if max_elapsed is not None:
+            call.deadline = started + max_elapsed
+            limit_attempt(call, max_elapsed)
+        retries: Retries | None = None
         while True:
             try:
                 return await self._attempt(call)
             except Exception as exc:
-                delay = self._next_delay(call, exc, attempt)
+                if retries is None:
+                    retries = Retries(
+                        call,
+                        started,
+                        elapsed=self._elapsed,
+                        clock=self.clock,
+                        rng=self._rng,
+                        paced=lambda: self.gate.paced,
+                    )
+                delay = await retries.after(exc)
                 if delay is None:
-                    beyond = throttled_beyond(call.policy, exc, self.clock())
-                    if beyond is not None:
-                        raise beyond from exc
                     raise
-                self._retry_scheduled(call, exc, attempt, delay)
+                self._retry_scheduled(call, exc, retries.attempt, delay)
+                await retries.before_sleep(delay)
             await self.sleep(delay)
-            attempt += 1
-
-    def _next_delay(self, call: _Call, exc: Exception, attempt: int) -> float | None:
-        delay = next_delay(
-            call.policy,
-            call.budget,
-            exc,
-            attempt,
-            call.nonce_retries,
-            now=self.clock(),
-            rng=self._rng,
-            paced=self.gate.paced,
-        )
-        if delay is not None and isinstance(exc, InvalidNonceError):
-            call.nonce_retries += 1
-        return delay
+            retries.slept()
 
     async def _attempt(self, call: _Call) -> Any:
         """One attempt inside the key's slot; one immediate re-send if the auth flow replaced a
@@ -183,11 +184,13 @@ class Pipeline(PhaseHooks):
             endpoint.cost,
             call.timeout.total,
             operation=endpoint.operation,
-            max_wait=call.policy.max_throttle_wait,
+            max_wait=call.max_wait,
         ) as slot:
             if slot.waited:
                 self.stats.rate_limit_waits += 1
                 self.stats.rate_limit_wait_seconds += slot.waited
+                if call.deadline is not None:  # the pacing wait came out of the call's time
+                    limit_attempt(call, call.deadline - self._elapsed())
             try:
                 return await self._send(call, transport, slot)
             except AuthenticationError as exc:

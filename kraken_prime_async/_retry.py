@@ -1,21 +1,50 @@
-"""Retry policy: which failures are retried, how long to wait, and a client-wide retry budget.
+"""Retry policy: which failures are retried, how long to wait, a client-wide retry budget, and
+a deadline per call.
 
-The pipeline runs one plain retry loop per call (``_pipeline.Pipeline._run``) and asks
-:func:`next_delay` after every failed attempt. The policy and the budget are shared; everything
-that changes during a call (attempt number, nonce retries) lives in the call's own state, so
-concurrent calls share nothing mutable but the budget.
+The pipeline runs one plain retry loop per call (``_pipeline.Pipeline._run``). A call that
+succeeds builds nothing; at its first failure the loop builds the call's :class:`Retries`, which
+decides after every failed attempt: the SDK's rules first (:func:`next_delay`: what may be
+retried at all, nonce caps, the retry budget, ``Throttled`` times), then the user's tenacity
+strategies, which may only narrow (``retry``), reshape the wait (``wait``) or stop sooner
+(``stop``), then the call's ``max_elapsed`` deadline. The policy and the budget are shared;
+everything that changes during a call lives in the call's own state, so concurrent calls share
+nothing mutable but the budget.
+
+tenacity is imported only by ``_tenacity`` (a policy built from a retrier, or the first failure
+of a call whose policy has strategies), never by ``import kraken_prime_async``.
 """
 
 from __future__ import annotations
 
 import datetime
 import random
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
 
+import aiohttp
 import msgspec
 
 from . import _constants as c
 from ._validation import integer, seconds
 from .errors import InvalidNonceError, RateLimitError, ValidationError
+
+if TYPE_CHECKING:
+    import tenacity
+
+    from ._call import _Call
+
+    #: What ``retry=`` accepts: a policy, or a tenacity retrier (converted once).
+    RetryLike: TypeAlias = "RetryPolicy | tenacity.BaseRetrying"
+    #: A tenacity strategy, or any callable taking a ``tenacity.RetryCallState``.
+    Strategy = Callable[[tenacity.RetryCallState], Any]
+else:
+    RetryLike = Any
+    Strategy = Callable[[Any], Any]
+
+_STRATEGIES = ("stop", "wait", "retry", "before_sleep")
+#: Shortest timeout an attempt under a deadline is given, in seconds.
+MIN_ATTEMPT_TIMEOUT = 0.001
 
 
 class RetryPolicy(msgspec.Struct, frozen=True):
@@ -45,11 +74,30 @@ class RetryPolicy(msgspec.Struct, frozen=True):
         The retry budget to draw on; by default each client has its own. Give one
         :class:`RetryBudget` to several clients (or a tuned one) to share or size it. Part of
         the policy's equality, by identity.
+    stop : tenacity stop strategy, optional
+        Replaces ``max_attempts``: consulted after a failure the SDK would retry, with the
+        upcoming sleep in ``upcoming_sleep`` (so ``stop_before_delay`` works). ``True``: stop.
+    wait : tenacity wait strategy, optional
+        Replaces the backoff. A ``Throttled: <ts>`` answer still waits until ``<ts>`` at least.
+    retry : tenacity retry strategy, optional
+        Consulted only for failures the SDK would retry: it can only narrow them
+        (``retry_always`` never retries an authentication error or an unknown write outcome).
+    before_sleep : callable, optional
+        Called with the state (``next_action.sleep`` set) before each wait, e.g.
+        ``tenacity.before_sleep_log(logger, logging.WARNING)``.
+    max_elapsed : float, optional
+        Seconds for the whole call: attempts, waits and pacing. An attempt's timeout is cut to
+        what is left; a retry starts only when what is left after its wait is at least as long
+        as the call's longest attempt so far; a pacing or ``Throttled`` wait that would cross
+        the deadline raises :class:`RateLimitError` at once. Checked between attempts: a request
+        on the wire is never cancelled by it. ``None``: no deadline (``timeout=`` still bounds
+        each attempt).
 
     Notes
     -----
     A frozen :class:`msgspec.Struct`: ``msgspec.structs.replace(policy, max_attempts=2)`` makes
-    a changed copy.
+    a changed copy. Strategies are any callables taking a ``tenacity.RetryCallState`` (coroutine
+    functions are awaited). See the guide "Retries and deadlines".
     """
 
     max_attempts: int = c.DEFAULT_MAX_ATTEMPTS
@@ -60,6 +108,11 @@ class RetryPolicy(msgspec.Struct, frozen=True):
     max_throttle_wait: float = c.DEFAULT_MAX_THROTTLE_WAIT
     jitter: bool = True
     budget: RetryBudget | None = None
+    stop: Strategy | None = None
+    wait: Strategy | None = None
+    retry: Strategy | None = None
+    before_sleep: Strategy | None = None
+    max_elapsed: float | None = None
 
     def __post_init__(self) -> None:
         retry_fields(self)
@@ -68,6 +121,32 @@ class RetryPolicy(msgspec.Struct, frozen=True):
     def disabled(cls) -> RetryPolicy:
         """A policy that never retries."""
         return cls(max_attempts=1)
+
+    @classmethod
+    def from_tenacity(cls, retrying: tenacity.BaseRetrying, **fields: Any) -> RetryPolicy:
+        """A policy with the strategies of a tenacity ``AsyncRetrying`` (or ``Retrying``).
+
+        The retrier is read once and never iterated: its ``stop``, ``wait``, ``retry`` and
+        ``before_sleep`` are taken; tenacity's defaults (``stop_never``, ``wait_none()``, retry
+        on any exception) are dropped, so they cannot widen the SDK's rules (``max_attempts``
+        and the SDK's backoff then stay in force). Its ``sleep`` is not used: the client's
+        ``sleep=`` is. ``fields`` set the policy's other fields (``max_elapsed=2.0``, ...).
+
+        Raises
+        ------
+        ValidationError
+            ``retrying`` is not a tenacity retrier, or it sets ``retry_error_callback``,
+            ``before`` or ``after`` (the message names them): the SDK raises its own errors and
+            reports attempts itself (``on_event=``, logging).
+        """
+        from ._tenacity import strategies_of
+
+        return cls(**{**strategies_of(retrying), **fields})
+
+    @property
+    def has_strategies(self) -> bool:
+        """Whether any tenacity strategy is set."""
+        return any(getattr(self, name) is not None for name in _STRATEGIES)
 
 
 class RetryBudget:
@@ -149,8 +228,11 @@ def next_delay(
     paced: bool,
 ) -> float | None:
     """Seconds to wait before retrying after attempt ``attempt`` failed with ``exc``, or ``None``
-    when the call ends here. ``nonce_retries`` counts this call's earlier nonce retries."""
-    if not getattr(exc, "retryable", False) or attempt >= policy.max_attempts:
+    when the call ends here. ``nonce_retries`` counts this call's earlier nonce retries. A
+    policy with a ``stop`` strategy leaves the attempt count to it."""
+    if not getattr(exc, "retryable", False):
+        return None
+    if policy.stop is None and attempt >= policy.max_attempts:
         return None
     if isinstance(exc, InvalidNonceError):
         # An ordering problem on our side, not server distress: capped per call, budget-free.
@@ -192,12 +274,21 @@ def throttled_beyond(policy: RetryPolicy, exc: BaseException, now: float) -> Rat
 
 
 def retry_policy(field: str, value: object) -> RetryPolicy | None:
-    """``None`` or a :class:`~kraken_prime_async.RetryPolicy`."""
-    if value is None:
-        return None
-    if not isinstance(value, RetryPolicy):
-        raise ValidationError(field, f"must be a RetryPolicy or None, got {type(value).__name__}")
-    return value
+    """``None``, a :class:`~kraken_prime_async.RetryPolicy`, or a tenacity retrier converted
+    with :meth:`RetryPolicy.from_tenacity` (tenacity is already loaded when one is given)."""
+    if value is None or isinstance(value, RetryPolicy):
+        return value
+    tenacity = sys.modules.get("tenacity")
+    if tenacity is not None and isinstance(value, tenacity.BaseRetrying):
+        try:
+            return RetryPolicy.from_tenacity(value)
+        except ValidationError as exc:
+            raise ValidationError(field, exc.reason) from None
+    raise ValidationError(
+        field,
+        "must be a RetryPolicy, a tenacity Retrying/AsyncRetrying or None, "
+        f"got {type(value).__name__}",
+    )
 
 
 def retry_fields(policy: RetryPolicy) -> None:
@@ -208,3 +299,164 @@ def retry_fields(policy: RetryPolicy) -> None:
         seconds(field, getattr(policy, field), allow_zero=True)
     if not isinstance(policy.jitter, bool):
         raise ValidationError("jitter", f"must be a bool, got {type(policy.jitter).__name__}")
+    for field in _STRATEGIES:
+        strategy = getattr(policy, field)
+        if strategy is not None and not callable(strategy):
+            raise ValidationError(
+                field,
+                "must be a tenacity strategy or a callable taking a RetryCallState, "
+                f"got {type(strategy).__name__}",
+            )
+    if policy.max_elapsed is not None:
+        seconds("max_elapsed", policy.max_elapsed, allow_zero=False)
+
+
+def cut_timeout(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTimeout:
+    """``timeout`` with every budget cut to ``left`` seconds (unchanged when it fits; never below
+    ``MIN_ATTEMPT_TIMEOUT``: a wait that overslept by a scheduler tick still gets a try)."""
+    left = max(left, MIN_ATTEMPT_TIMEOUT)
+    total = timeout.total
+    if total is not None and total <= left:
+        return timeout
+    return aiohttp.ClientTimeout(
+        total=left,
+        connect=None if timeout.connect is None else min(timeout.connect, left),
+        sock_read=None if timeout.sock_read is None else min(timeout.sock_read, left),
+        sock_connect=None if timeout.sock_connect is None else min(timeout.sock_connect, left),
+        ceil_threshold=timeout.ceil_threshold,
+    )
+
+
+def limit_attempt(call: _Call, left: float) -> None:
+    """The next attempt of a call with a deadline: its timeout and any pacing wait fit in the
+    ``left`` seconds."""
+    call.timeout = cut_timeout(call.timeout, left)
+    call.max_wait = min(call.policy.max_throttle_wait, left)
+
+
+def deadline_crossed(
+    operation: str, until: float, now: float, max_elapsed: float
+) -> RateLimitError:
+    """The error of a call whose wait for the key (Kraken's ``Throttled`` time, or the call
+    counter's pacing) would end at ``until`` (Unix seconds), past the call's deadline."""
+    return RateLimitError(
+        f"{operation}: this API key may not send for {until - now:.2f} s, past the call's "
+        f"deadline (max_elapsed={max_elapsed:g} s); not sent again",
+        operation=operation,
+        retry_at=until,
+    )
+
+
+class Retries:
+    """One call's retry decisions, built at its first failure (a call that succeeds builds none).
+
+    ``after(exc)`` returns the wait before the next attempt, or ``None`` when the call ends with
+    ``exc``; it raises instead when a wait would cross the call's deadline. The SDK's rules come
+    first (:func:`next_delay`), then the user's tenacity strategies (``_tenacity.CallState``),
+    then the deadline: a retry starts only if what is left after its wait covers the longest
+    attempt this call has made, and its timeout is cut to what is left.
+    """
+
+    __slots__ = (
+        "attempt",
+        "attempt_started",
+        "call",
+        "clock",
+        "elapsed",
+        "longest",
+        "paced",
+        "rng",
+        "tenacity",
+    )
+
+    def __init__(
+        self,
+        call: _Call,
+        started: float,
+        *,
+        elapsed: Callable[[], float],
+        clock: Callable[[], float],
+        rng: random.Random,
+        paced: Callable[[], bool],
+    ) -> None:
+        self.call = call
+        self.attempt = 1  # the policy's attempts in this run (an auth re-send is inside one)
+        self.attempt_started = started
+        self.longest = 0.0
+        self.elapsed = elapsed
+        self.clock = clock
+        self.rng = rng
+        self.paced = paced
+        self.tenacity: Any = None
+        if call.policy.has_strategies:
+            from ._tenacity import CallState
+
+            self.tenacity = CallState(call.endpoint.operation, started)
+
+    async def after(self, exc: Exception) -> float | None:
+        """The wait before the next attempt after ``exc``, or ``None``: the call ends."""
+        call, policy = self.call, self.call.policy
+        now, wall = self.elapsed(), self.clock()
+        self.longest = max(self.longest, now - self.attempt_started)
+        if call.deadline is not None:
+            self._check_wait(exc, wall, call.deadline - now)
+        delay = next_delay(
+            policy,
+            call.budget,
+            exc,
+            self.attempt,
+            call.nonce_retries,
+            now=wall,
+            rng=self.rng,
+            paced=self.paced(),
+        )
+        if delay is None:
+            beyond = throttled_beyond(policy, exc, wall)
+            if beyond is not None:
+                raise beyond from exc
+            return None
+        if self.tenacity is not None:
+            floor = _throttled_for(exc, wall)
+            # attempt_number: the call's requests so far (an earlier send of the same write, whose
+            # lost answer was proven not applied, included).
+            number = call.attempts
+            delay = await self.tenacity.retry_after(policy, exc, number, now, delay, floor)
+            if delay is None:
+                return None
+        if call.deadline is not None and now + delay + self.longest > call.deadline:
+            return None  # the next attempt could not finish in time
+        if isinstance(exc, InvalidNonceError):
+            call.nonce_retries += 1
+        return delay
+
+    def _check_wait(self, exc: Exception, wall: float, left: float) -> None:
+        """A wait for the key (``Throttled``, pacing) that would cross the deadline: raise."""
+        if (
+            isinstance(exc, RateLimitError)
+            and exc.retryable
+            and exc.retry_at is not None
+            and exc.retry_at - wall > left
+        ):
+            max_elapsed = self.call.policy.max_elapsed or 0.0
+            operation = self.call.endpoint.operation
+            raise deadline_crossed(operation, exc.retry_at, wall, max_elapsed) from exc
+
+    async def before_sleep(self, delay: float) -> None:
+        """The retry is decided: the user's ``before_sleep``, with ``next_action`` set."""
+        if self.tenacity is not None:
+            await self.tenacity.before_sleep(self.call.policy, delay)
+
+    def slept(self) -> None:
+        """The wait is over: the next attempt starts now (within what is left)."""
+        self.attempt += 1
+        call = self.call
+        if call.deadline is not None:
+            self.attempt_started = now = self.elapsed()
+            limit_attempt(call, call.deadline - now)
+
+
+def _throttled_for(exc: Exception, now: float) -> float:
+    """Seconds until a ``Throttled`` time (the least any wait may be), else 0."""
+    if isinstance(exc, RateLimitError) and exc.retry_at is not None:
+        return max(0.0, exc.retry_at - now)
+    return 0.0
