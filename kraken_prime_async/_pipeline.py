@@ -92,7 +92,7 @@ class Pipeline(PhaseHooks):
         self.sleep = sleep
         self.clock = clock
         #: Time for deadlines: monotonic unless a clock was injected (tests drive both).
-        self._elapsed = time.monotonic if clock is time.time else clock
+        self.elapsed = time.monotonic if clock is time.time else clock
         self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
         self._urls: dict[str, URL] = {}
         self.budget = RetryBudget()
@@ -109,6 +109,7 @@ class Pipeline(PhaseHooks):
         retry: RetryPolicy | None = None,
         prior_attempts: int = 0,
         request_id: str | None = None,
+        deadline: float | None = None,
     ) -> R:
         """Run ``endpoint`` with ``request``'s fields and return its unwrapped result.
 
@@ -116,6 +117,8 @@ class Pipeline(PhaseHooks):
         sent again after its lost answer was proven not applied). They count against the
         policy's ``max_attempts``, and every attempt of this call counts as a retry.
         ``request_id``: that earlier call's id (the write keeps one id across its sends).
+        ``deadline``: that write's deadline (``max_elapsed`` from its first send), on
+        :attr:`elapsed`'s time.
         """
         policy = retry or self.retry
         if prior_attempts:
@@ -132,6 +135,7 @@ class Pipeline(PhaseHooks):
             request_id,
         )
         call.attempts = prior_attempts
+        call.deadline = deadline
         self._call_started(call)
         try:
             result: R = await self._run(call)
@@ -148,11 +152,12 @@ class Pipeline(PhaseHooks):
         With ``max_elapsed`` the call gets its deadline here and every attempt's timeout (and
         pacing wait) is cut to what is left; the deadline is checked between attempts only.
         """
-        started = self._elapsed()
+        started = self.elapsed()
         max_elapsed = call.policy.max_elapsed
         if max_elapsed is not None:
-            call.deadline = started + max_elapsed
-            limit_attempt(call, max_elapsed)
+            if call.deadline is None:
+                call.deadline = started + max_elapsed
+            limit_attempt(call, call.deadline - started)
         retries: Retries | None = None
         while True:
             try:
@@ -162,7 +167,7 @@ class Pipeline(PhaseHooks):
                     retries = Retries(
                         call,
                         started,
-                        elapsed=self._elapsed,
+                        elapsed=self.elapsed,
                         clock=self.clock,
                         rng=self._rng,
                         paced=lambda: self.gate.paced,
@@ -190,7 +195,7 @@ class Pipeline(PhaseHooks):
                 self.stats.rate_limit_waits += 1
                 self.stats.rate_limit_wait_seconds += slot.waited
                 if call.deadline is not None:  # the pacing wait came out of the call's time
-                    limit_attempt(call, call.deadline - self._elapsed())
+                    limit_attempt(call, call.deadline - self.elapsed())
             try:
                 return await self._send(call, transport, slot)
             except AuthenticationError as exc:

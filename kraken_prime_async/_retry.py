@@ -311,6 +311,23 @@ def retry_fields(policy: RetryPolicy) -> None:
         seconds("max_elapsed", policy.max_elapsed, allow_zero=False)
 
 
+async def may_resend(
+    policy: RetryPolicy, attempts: int, error: BaseException, *, started: float, now: float
+) -> bool:
+    """Whether a write whose lost answer was proven not applied may be sent again after
+    ``attempts`` sends: while ``max_attempts`` allows (or the ``stop`` strategy, which sees the
+    lost answer's error, ``attempt_number=attempts`` and no upcoming sleep), and while the
+    write's ``max_elapsed`` (from ``started``; ``now`` on the same clock) has time left."""
+    if policy.max_elapsed is not None and now >= started + policy.max_elapsed:
+        return False
+    if policy.stop is None:
+        return attempts < policy.max_attempts
+    from ._tenacity import CallState
+
+    state = CallState(getattr(error, "operation", None) or "call", started)
+    return not await state.stops(policy, error, attempts, now)
+
+
 def cut_timeout(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTimeout:
     """``timeout`` with every budget cut to ``left`` seconds (unchanged when it fits; never below
     ``MIN_ATTEMPT_TIMEOUT``: a wait that overslept by a scheduler tick still gets a try)."""

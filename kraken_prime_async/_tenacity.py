@@ -106,6 +106,21 @@ class CallState:
         state.start_time = started
         self.state = state
 
+    async def stops(self, policy: Any, exc: BaseException, attempt_number: int, now: float) -> bool:
+        """The user's ``stop`` after attempt ``attempt_number`` failed with ``exc``, with no
+        upcoming sleep."""
+        self._failed(exc, attempt_number, now)
+        return bool(await _run(policy.stop, self.state))
+
+    def _failed(self, exc: BaseException, attempt_number: int, now: float) -> None:
+        state = self.state
+        state.attempt_number = attempt_number
+        outcome = tenacity.Future(attempt_number)
+        outcome.set_exception(exc)
+        state.outcome, state.outcome_timestamp = outcome, now
+        state.next_action = None
+        state.upcoming_sleep = 0.0
+
     async def retry_after(
         self,
         policy: Any,
@@ -118,12 +133,8 @@ class CallState:
         """After the SDK's rules allowed a retry in ``delay`` seconds: the user's ``retry`` (it
         may only say no), ``wait`` (replaces ``delay``, never below ``floor``, a ``Throttled``
         time) and ``stop`` (sees the upcoming sleep). The delay, or ``None``: stop here."""
+        self._failed(exc, attempt_number, now)
         state = self.state
-        state.attempt_number = attempt_number
-        outcome = tenacity.Future(attempt_number)
-        outcome.set_exception(exc)
-        state.outcome, state.outcome_timestamp = outcome, now
-        state.next_action = None
         if policy.retry is not None and not await _run(policy.retry, state):
             return None
         if policy.wait is not None:

@@ -90,6 +90,41 @@ async def test_a_lost_write_is_not_resent_by_retry_always(transport: ScriptedTra
     assert len(creates) == 1
 
 
+@pytest.mark.parametrize(("stop", "creates"), [(1, 1), (2, 2)])
+async def test_stop_decides_whether_a_write_proven_not_applied_is_sent_again(
+    transport: ScriptedTransport, stop: int, creates: int
+) -> None:
+    # The read before, the create whose answer is lost, the read-back finding nothing: the
+    # create did not happen, and may be sent again within the policy's stop.
+    transport.queue(listed(), timed_out(), listed(), ok(USER))
+    client, _ = make_client(transport, retry=RetryPolicy(stop=stop_after_attempt(stop)))
+    if creates == 1:
+        with pytest.raises(e.APITimeoutError):  # the write did not take effect
+            await client.api_users.create(name="Test User", role="Trader")
+    else:
+        assert (await client.api_users.create(name="Test User", role="Trader")).id == USER["id"]
+    sent = [r for r in transport.requests if r.operation == "CreatePrimeApiUser"]
+    assert len(sent) == creates
+
+
+async def test_a_write_is_not_sent_again_past_its_deadline(transport: ScriptedTransport) -> None:
+    # The write's deadline counts from its first step (the read before): 1.5 s of 2.0 are gone
+    # when it is sent, so its timeout is 0.5 s; after the read-back none is left to resend.
+    transport.queue(listed(), timed_out(), listed())
+    client, clock = make_client(transport, retry=RetryPolicy(max_elapsed=2.0))
+    original = transport.request
+
+    async def request(*args: Any, **kwargs: Any) -> Any:
+        clock.now += 1.5  # every request takes 1.5 s of the client's time
+        return await original(*args, **kwargs)
+
+    transport.request = request  # type: ignore[method-assign]
+    with pytest.raises(e.APITimeoutError):
+        await client.api_users.create(name="Test User", role="Trader")
+    sent = [r for r in transport.requests if r.operation == "CreatePrimeApiUser"]
+    assert len(sent) == 1 and sent[0].timeout.total == pytest.approx(0.5)
+
+
 async def test_nonce_retries_and_the_budget_still_cap_retry_always(
     transport: ScriptedTransport,
 ) -> None:

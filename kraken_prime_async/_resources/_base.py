@@ -12,7 +12,7 @@ from .._constants import LOGGER_NAME
 from .._endpoint import Endpoint
 from .._observability.context import Reconciling
 from .._pipeline import Pipeline
-from .._retry import RetryPolicy, retry_policy
+from .._retry import RetryPolicy, may_resend, retry_policy
 from .._timeout import coerce_timeout
 from ..errors import KrakenPrimeError, OutcomeUnknownError
 from ._reconcile.base import LostAnswer, Outcome, Resend, Rule, not_applied
@@ -45,6 +45,7 @@ class Resource:
         retry: RetryPolicy | None,
         prior_attempts: int = 0,
         request_id: str | None = None,
+        deadline: float | None = None,
     ) -> R:
         return await self._pipeline.call(
             endpoint,
@@ -53,6 +54,7 @@ class Resource:
             retry=retry_policy("retry", retry),
             prior_attempts=prior_attempts,
             request_id=request_id,
+            deadline=deadline,
         )
 
     async def _write(
@@ -83,7 +85,8 @@ class Resource:
 
         The rule's ``before`` read (if any) runs once, before the first send. After a lost
         answer the rule reads back: applied → its result; proven not applied → the write is sent
-        again as a new attempt, while the retry policy's ``max_attempts`` allows (then the
+        again as a new attempt, while the retry policy allows (``max_attempts``, or its ``stop``
+        strategy, and its ``max_elapsed`` deadline; then the
         failure of the last attempt is raised: the write did not take effect). A resend refused
         outright is raised, unless the rule's ``refused`` hook finds the refusal revealed the
         lost request's effect (it then undoes it and the write is sent again).
@@ -96,7 +99,9 @@ class Resource:
         policy = retry_policy("retry", retry) or self._pipeline.retry
         if timeout is not None:
             coerce_timeout(timeout)
-        max_attempts = policy.max_attempts
+        # ``max_elapsed`` bounds the write's sends, a resend included (never its read-backs).
+        started = self._pipeline.elapsed()
+        deadline = None if policy.max_elapsed is None else started + policy.max_elapsed
         before = None if reconcile.before is None else await reconcile.before(self, request)
         attempts, lost, refused = 0, None, None
         while True:
@@ -108,6 +113,7 @@ class Resource:
                     retry=retry,
                     prior_attempts=attempts,
                     request_id=None if lost is None else lost.error.request_id,
+                    deadline=deadline,
                 )
                 return Outcome(value)
             except OutcomeUnknownError as exc:
@@ -122,16 +128,16 @@ class Resource:
                 step.how = "not_applied" if isinstance(verdict, Resend) else reconcile.how
             if not isinstance(verdict, Resend):
                 return Outcome(verdict, read_back=True)
-            if attempts >= max_attempts:
+            now = self._pipeline.elapsed()
+            if not await may_resend(policy, attempts, lost.error, started=started, now=now):
                 failure = not_applied(lost, verdict, refused)
                 failure.request_id = lost.error.request_id
                 raise failure
             logger.warning(
-                "%s: answer lost; %s; sending it again (attempt %d of %d)",
+                "%s: answer lost; %s; sending it again (attempt %d)",
                 endpoint.operation,
                 verdict.reason,
                 attempts + 1,
-                max_attempts,
                 extra={"request_id": lost.error.request_id},
             )
 
