@@ -432,3 +432,18 @@ def test_every_error_has_a_stable_category() -> None:
     documented = e.__doc__ or ""
     for category in set(categories.values()):
         assert f'``"{category}"``' in documented, category
+
+
+def test_the_error_catalogue_shows_each_category_beside_retryable() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    hook_path = Path(__file__).resolve().parents[1] / "docs/_hooks/generate.py"
+    spec = importlib.util.spec_from_file_location("docs_hook_categories", hook_path)
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    sections = {part.split("\n", 1)[0]: part for part in hook.render().split("\n### ")[1:]}
+    for name in e.__all__:
+        category = getattr(e, name).category
+        assert f"* **Category** (`.category`): `{category}`" in sections[name], name
