@@ -146,7 +146,12 @@ class RetryPolicy(msgspec.Struct, frozen=True):
     @property
     def has_strategies(self) -> bool:
         """Whether any tenacity strategy is set."""
-        return any(getattr(self, name) is not None for name in _STRATEGIES)
+        return (
+            self.stop is not None
+            or self.wait is not None
+            or self.retry is not None
+            or self.before_sleep is not None
+        )
 
 
 class RetryBudget:
@@ -229,7 +234,8 @@ def next_delay(
 ) -> float | None:
     """Seconds to wait before retrying after attempt ``attempt`` failed with ``exc``, or ``None``
     when the call ends here. ``nonce_retries`` counts this call's earlier nonce retries. A
-    policy with a ``stop`` strategy leaves the attempt count to it."""
+    policy with a ``stop`` strategy leaves the attempt count to it; with a ``wait`` strategy the
+    backoff is not computed (``0.0``: the strategy replaces it)."""
     if not getattr(exc, "retryable", False):
         return None
     if policy.stop is None and attempt >= policy.max_attempts:
@@ -243,6 +249,8 @@ def next_delay(
             return None
     elif not budget.can_retry():
         return None
+    if policy.wait is not None:
+        return 0.0
     return backoff(policy, exc, attempt, now=now, rng=rng, paced=paced)
 
 

@@ -11,8 +11,8 @@ A user's retrier is read once, never iterated: its ``stop``, ``wait``, ``retry``
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
+from inspect import isawaitable
 from typing import Any
 
 import tenacity
@@ -85,12 +85,39 @@ def _named(operation: str) -> Callable[..., Any]:
     return operation_call
 
 
-async def _run(strategy: Callable[[tenacity.RetryCallState], Any], state: Any) -> Any:
-    """A strategy's answer; an ``AsyncRetrying``'s coroutine strategies are awaited."""
-    result = strategy(state)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
+class _Failed(tenacity.Future):
+    """A finished attempt that raised ``exc``, as tenacity's strategies read it (``failed``,
+    ``exception()``, ``result()``, ``attempt_number``), without the lock and condition a
+    ``concurrent.futures.Future`` builds for waiters: nothing ever waits on it."""
+
+    def __init__(self, attempt_number: int, exc: BaseException) -> None:  # no Future.__init__
+        self.attempt_number = attempt_number
+        self._failure = exc
+
+    @property
+    def failed(self) -> bool:
+        return True
+
+    def done(self) -> bool:
+        return True
+
+    def cancelled(self) -> bool:
+        return False
+
+    def running(self) -> bool:
+        return False
+
+    def exception(self, timeout: float | None = None) -> BaseException:
+        return self._failure
+
+    def result(self, timeout: float | None = None) -> Any:
+        raise self._failure
+
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        fn(self)
+
+    def __repr__(self) -> str:
+        return f"<attempt {self.attempt_number} failed: {type(self._failure).__name__}>"
 
 
 class CallState:
@@ -110,14 +137,13 @@ class CallState:
         """The user's ``stop`` after attempt ``attempt_number`` failed with ``exc``, with no
         upcoming sleep."""
         self._failed(exc, attempt_number, now)
-        return bool(await _run(policy.stop, self.state))
+        stop = policy.stop(self.state)
+        return bool(await stop if isawaitable(stop) else stop)
 
     def _failed(self, exc: BaseException, attempt_number: int, now: float) -> None:
         state = self.state
         state.attempt_number = attempt_number
-        outcome = tenacity.Future(attempt_number)
-        outcome.set_exception(exc)
-        state.outcome, state.outcome_timestamp = outcome, now
+        state.outcome, state.outcome_timestamp = _Failed(attempt_number, exc), now
         state.next_action = None
         state.upcoming_sleep = 0.0
 
@@ -135,13 +161,19 @@ class CallState:
         time) and ``stop`` (sees the upcoming sleep). The delay, or ``None``: stop here."""
         self._failed(exc, attempt_number, now)
         state = self.state
-        if policy.retry is not None and not await _run(policy.retry, state):
-            return None
+        # An AsyncRetrying's coroutine strategies are awaited (inline: no coroutine per call).
+        if policy.retry is not None:
+            retry = policy.retry(state)
+            if not (await retry if isawaitable(retry) else retry):
+                return None
         if policy.wait is not None:
-            delay = max(float(await _run(policy.wait, state)), floor)
+            wait = policy.wait(state)
+            delay = max(float(await wait if isawaitable(wait) else wait), floor)
         state.upcoming_sleep = delay
-        if policy.stop is not None and await _run(policy.stop, state):
-            return None
+        if policy.stop is not None:
+            stop = policy.stop(state)
+            if await stop if isawaitable(stop) else stop:
+                return None
         return delay
 
     async def before_sleep(self, policy: Any, delay: float) -> None:
@@ -150,4 +182,6 @@ class CallState:
         state.next_action = tenacity.RetryAction(delay)
         state.idle_for += delay
         if policy.before_sleep is not None:
-            await _run(policy.before_sleep, state)
+            done = policy.before_sleep(state)
+            if isawaitable(done):
+                await done
