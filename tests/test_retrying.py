@@ -273,7 +273,7 @@ async def test_a_retrier_is_taken_on_the_client_and_per_call(transport: Scripted
     assert len(transport.requests) == 2 and clock.sleeps == [0.5]
     transport.queue(html(500), html(500), _user())
     once = Retrying(stop=stop_after_attempt(3), wait=wait_fixed(1))  # a sync retrier too
-    await client.api_users.get("2T0RXL9B8K5D6", retry=once)  # type: ignore[arg-type]
+    await client.api_users.get("2T0RXL9B8K5D6", retry=once)
     assert len(transport.requests) == 5 and clock.sleeps == [0.5, 1, 1]
     assert house.statistics == {}  # never run
 

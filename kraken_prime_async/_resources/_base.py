@@ -12,7 +12,7 @@ from .._constants import LOGGER_NAME
 from .._endpoint import Endpoint
 from .._observability.context import Reconciling
 from .._pipeline import Pipeline
-from .._retry import RetryPolicy, may_resend, retry_policy
+from .._retry import RetryLike, may_resend, retry_policy
 from .._timeout import coerce_timeout
 from ..errors import KrakenPrimeError, OutcomeUnknownError
 from ._reconcile.base import LostAnswer, Outcome, Resend, Rule, not_applied
@@ -42,7 +42,7 @@ class Resource:
         request: msgspec.Struct | None,
         *,
         timeout: TimeoutLike | None,
-        retry: RetryPolicy | None,
+        retry: RetryLike | None,
         prior_attempts: int = 0,
         request_id: str | None = None,
         deadline: float | None = None,
@@ -64,7 +64,7 @@ class Resource:
         *,
         reconcile: Rule[Res, Q, F],
         timeout: TimeoutLike | None,
-        retry: RetryPolicy | None,
+        retry: RetryLike | None,
     ) -> R | F:
         """A non-idempotent write; a lost answer is settled by the ``reconcile`` rule."""
         outcome = await self._written(
@@ -79,7 +79,7 @@ class Resource:
         *,
         reconcile: Rule[Res, Q, F],
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> Outcome[R | F]:
         """As :meth:`_write`, also saying whether the result was read back after a lost answer.
 

@@ -10,7 +10,7 @@ import msgspec
 from .. import _validation as check
 from .._endpoint import Data, Endpoint, same
 from .._pipeline import Pipeline
-from .._retry import RetryPolicy
+from .._retry import RetryLike
 from ..models import ApiKey, CreatedApiKey, KeyAudit
 from ._base import Request, Resource, TimeoutLike
 from ._reconcile import users as _reconcile
@@ -90,7 +90,7 @@ class ApiUserKeys(Resource):
         user_id: str,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> CreatedApiKey:
         """Create a key for ``user_id``.
 
@@ -113,7 +113,7 @@ class ApiUserKeys(Resource):
         user_id: str,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> list[ApiKey]:
         """The user's keys, without secrets."""
         request = UserId(user_id=check.identifier("user_id", user_id))
@@ -126,7 +126,7 @@ class ApiUserKeys(Resource):
         *,
         whitelisted_ips: Iterable[str],
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> ApiKey:
         """Set the key's IP allow-list (addresses or CIDR networks).
 
@@ -146,7 +146,7 @@ class ApiUserKeys(Resource):
         key_id: str,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> bool:
         """Revoke a key at once; returns Kraken's ``deleted`` flag."""
         request = KeyRef(
@@ -162,7 +162,7 @@ class ApiUserKeys(Resource):
         whitelisted_ips: Iterable[str] | None = None,
         verify: bool = True,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> CreatedApiKey:
         """Replace a key with a new one: create, verify, set the allow-list, delete the old one.
 
@@ -217,7 +217,7 @@ class ApiUserKeys(Resource):
         stale_after: float | None = None,
         updated_at_unit: str | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> KeyAudit:
         """Check every key of ``user_ids`` (default: every user) and report findings.
 

@@ -7,7 +7,7 @@ from msgspec import UNSET, UnsetType
 from .. import _validation as check
 from .._constants import MAX_USER_NAME_LENGTH
 from .._endpoint import Data, Endpoint, data, same
-from .._retry import RetryPolicy
+from .._retry import RetryLike
 from ..errors import ValidationError
 from ..models import ApiUser, Role, UserStatus
 from ._base import Request, Resource, TimeoutLike
@@ -58,7 +58,7 @@ class ApiUsers(Resource):
         role: Role | str,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> ApiUser:
         """Create an API user with ``role`` (``"Trader"`` or ``"Viewer"``).
 
@@ -82,7 +82,7 @@ class ApiUsers(Resource):
         user_id: str,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> ApiUser:
         """Fetch one API user."""
         request = UserId(user_id=check.identifier("user_id", user_id))
@@ -92,7 +92,7 @@ class ApiUsers(Resource):
         self,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> list[ApiUser]:
         """Every API user of the account."""
         return await self._call(LIST, None, timeout=timeout, retry=retry)
@@ -104,7 +104,7 @@ class ApiUsers(Resource):
         name: str | None = None,
         status: UserStatus | str | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> ApiUser:
         """Rename a user and/or set its ``status`` (``"Enabled"``/``"Disabled"``)."""
         if name is None and status is None:
@@ -124,7 +124,7 @@ class ApiUsers(Resource):
         *,
         role: Role | str,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> ApiUser:
         """Set the user's role (the API takes one ``role`` and answers with ``roles``)."""
         request = UpdateRoles(

@@ -33,7 +33,7 @@ from .. import _validation as check
 from .._constants import FAST_API_KEY_PATH, MAX_FAST_API_KEY_NAME_LENGTH
 from .._endpoint import Endpoint, same
 from .._pipeline import Pipeline
-from .._retry import RetryPolicy
+from .._retry import RetryLike
 from ..errors import ResponseValidationError, ValidationError
 from ..models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
 from ._base import Request, Resource, TimeoutLike
@@ -225,7 +225,7 @@ class FastApiKeys(Resource, Generic[P]):
         query_to: Timestamp | None = None,
         valid_until: Timestamp | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> CreatedFastApiKey:
         """Create a Fast API key (``POST /oauth/fast-api-key``, scope
         ``account.fast-api-key:write``).
@@ -268,7 +268,7 @@ class FastApiKeys(Resource, Generic[P]):
         self,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> list[FastApiKeyInfo]:
         """Every Fast API key of the account, without secrets (``GET``, scope
         ``account.fast-api-key:read``)."""
@@ -286,7 +286,7 @@ class FastApiKeys(Resource, Generic[P]):
         query_to: Timestamp | None = None,
         valid_until: Timestamp | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> bool:
         """Change the key named ``api_key_name`` (``PUT``, scope ``account.fast-api-key:write``).
 
@@ -328,7 +328,7 @@ class FastApiKeys(Resource, Generic[P]):
         api_key_name: str,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> bool:
         """Delete (revoke at once) the key named ``api_key_name`` (``DELETE``, scope
         ``account.fast-api-key:write``).

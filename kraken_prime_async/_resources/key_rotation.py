@@ -36,7 +36,7 @@ import msgspec
 from .. import _validation as check
 from .._constants import LOGGER_NAME
 from .._keys.gate import KeyGate
-from .._retry import RetryPolicy
+from .._retry import RetryLike, RetryPolicy
 from .._secret import SecretStr
 from .._timeout import coerce_timeout
 from ..errors import (
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 class _BatchReads(Protocol):
     async def list_batches(
-        self, *, limit: int | None = None, timeout: TimeoutLike | None, retry: RetryPolicy | None
+        self, *, limit: int | None = None, timeout: TimeoutLike | None, retry: RetryLike | None
     ) -> BatchPage: ...
 
 
@@ -223,7 +223,7 @@ async def rotate_key(
     whitelisted_ips: Iterable[str] | None,
     verify: bool,
     timeout: TimeoutLike | None,
-    retry: RetryPolicy | None,
+    retry: RetryLike | None,
 ) -> CreatedApiKey:
     """The workflow behind ``client.api_user_keys.rotate`` (see the module docstring)."""
     user_id = check.identifier("user_id", user_id)

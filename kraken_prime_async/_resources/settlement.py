@@ -16,7 +16,7 @@ from .._constants import (
     MAX_LIST_LIMIT,
 )
 from .._endpoint import Endpoint, same
-from .._retry import RetryPolicy
+from .._retry import RetryLike
 from ..errors import ValidationError
 from ..models import (
     AssetKind,
@@ -97,7 +97,7 @@ class Settlement(Resource):
         asset_kind: AssetKind | str | None = None,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> Batch:
         """Snapshot every unsettled trade of ``asset_kind`` (Kraken's default: ``"currency"``)
         into a new batch; one active batch per kind may exist.
@@ -121,7 +121,7 @@ class Settlement(Resource):
         *,
         asset_kind: BatchFilterAssetKind | str | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> Batch:
         """One batch with its legs, their status, and its ``trade_ids``."""
         request = GetBatch(
@@ -139,7 +139,7 @@ class Settlement(Resource):
         offset: int | None = None,
         asset_kind: BatchFilterAssetKind | str | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> BatchPage:
         """One page of batches, newest first.
 
@@ -158,7 +158,7 @@ class Settlement(Resource):
         page_size: int = MAX_LIST_LIMIT,
         asset_kind: BatchFilterAssetKind | str | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> AsyncIterator[Batch]:
         """Every matching batch, newest first, page by page.
 
@@ -184,7 +184,7 @@ class Settlement(Resource):
         asset: str,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> Transfer:
         """Start the transfer that settles ``asset``'s leg of a confirmed batch. Moves funds.
 

@@ -54,7 +54,7 @@ async def test_retry_always_on_an_authentication_error_sends_once() -> None:
             sb.api_key,
             "c2VjcmV0LWZvci1kb2NzLW9ubHk=",  # a valid base64 secret, not the key's
             base_url=sb.url,
-            retry=policy,  # type: ignore[arg-type]
+            retry=policy,
             sleep=clock.sleep,
             clock=clock,
         )
