@@ -59,7 +59,8 @@ class _RetryIfRetryable(tenacity.retry_base):
 
 #: A tenacity retry strategy (use it as is, like ``retry_always``): retries only what the SDK
 #: marks ``retryable`` (server errors, unavailability, rate limits, invalid nonces, connection
-#: failures where nothing may have taken effect), never a write whose outcome is unknown
+#: failures; a create or settle that may have arrived ends with ``OutcomeUnknownError``
+#: instead), never a write whose outcome is unknown
 #: (:class:`~kraken_prime_async.errors.OutcomeUnknownError`: read the state first), never an
 #: exception that is not the SDK's, and never a result. Composes with ``|`` and ``&``.
 retry_if_retryable: tenacity.retry_base = _RetryIfRetryable()
