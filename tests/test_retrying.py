@@ -447,3 +447,9 @@ def test_the_error_catalogue_shows_each_category_beside_retryable() -> None:
     for name in e.__all__:
         category = getattr(e, name).category
         assert f"* **Category** (`.category`): `{category}`" in sections[name], name
+
+
+def test_the_retrying_module_has_a_small_sorted_face() -> None:
+    from kraken_prime_async import retrying
+
+    assert retrying.__all__ == sorted(retrying.__all__) == ["retry_if_retryable", "wait_kraken"]
