@@ -1,7 +1,7 @@
 """The one call pipeline every endpoint runs through, in reading order: call → attempt → send.
 
 * :meth:`Pipeline.call` runs one call: its state (:class:`_Call`), one plain retry loop driven by
-  the :class:`RetryPolicy` (the call's :class:`~._retry.Retries`, built at its first failure,
+  the :class:`RetryPolicy` (the call's :class:`~._retry_call.Retries`, built at its first failure,
   decides after each failed attempt), the counters.
 * :meth:`Pipeline._attempt` runs one attempt inside the key's slot (``_key_gate``: in-process
   gate → fleet gate → pacing; a no-op for bearer clients) and lets the auth flow re-send once at
@@ -35,7 +35,8 @@ from ._call import PhaseHooks, _Call
 from ._constants import LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
-from ._retry import Retries, RetryBudget, RetryPolicy, limit_attempt
+from ._retry import RetryBudget, RetryPolicy
+from ._retry_call import Retries, limit_attempt
 from ._stats import ClientStats
 from ._transports.base import Transport
 from .errors import (
@@ -146,8 +147,8 @@ class Pipeline(PhaseHooks):
         return result
 
     async def _run(self, call: _Call) -> Any:
-        """The retry loop: attempt, and after a failure ask the call's :class:`~._retry.Retries`
-        (built at the first failure) whether and when again.
+        """The retry loop: attempt, and after a failure ask the call's
+        :class:`~._retry_call.Retries` (built at the first failure) whether and when again.
 
         With ``max_elapsed`` the call gets its deadline here and every attempt's timeout (and
         pacing wait) is cut to what is left; the deadline is checked between attempts only.

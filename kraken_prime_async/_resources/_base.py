@@ -12,7 +12,8 @@ from .._constants import LOGGER_NAME
 from .._endpoint import Endpoint
 from .._observability.context import Reconciling
 from .._pipeline import Pipeline
-from .._retry import RetryLike, may_resend, retry_policy
+from .._retry import RetryLike, retry_policy
+from .._retry_call import may_resend
 from .._timeout import coerce_timeout
 from ..errors import KrakenPrimeError, OutcomeUnknownError
 from ._reconcile.base import LostAnswer, Outcome, Resend, Rule, not_applied
