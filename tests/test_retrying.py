@@ -21,7 +21,7 @@ from tenacity import (
     wait_fixed,
 )
 
-from kraken_prime_async import RetryBudget, RetryPolicy
+from kraken_prime_async import RateLimit, RetryBudget, RetryPolicy
 from kraken_prime_async import errors as e
 from kraken_prime_async.retrying import retry_if_retryable, wait_kraken
 from tests._fakes import (
@@ -351,6 +351,37 @@ async def test_no_retry_starts_past_the_deadline(transport: ScriptedTransport) -
     with pytest.raises(e.ServiceUnavailableError):  # the last failure, as it was
         await client.api_users.get("2T0RXL9B8K5D6")
     assert clock.sleeps == [0.75, 0.75] and len(transport.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("max_elapsed", "before_delay"),
+    [(10.0, 3.0), (2.5, 10.0)],
+    ids=["stop first", "deadline first"],
+)
+async def test_the_deadline_composes_with_stop_before_delay(
+    transport: ScriptedTransport, max_elapsed: float, before_delay: float
+) -> None:
+    transport.queue(*[html(503)] * 10)
+    policy = RetryPolicy(
+        max_elapsed=max_elapsed, stop=stop_before_delay(before_delay), wait=wait_fixed(1)
+    )
+    client, clock = make_client(transport, retry=policy)
+    with pytest.raises(e.ServiceUnavailableError):
+        await client.api_users.get("2T0RXL9B8K5D6")
+    # Attempts at 0, 1 and 2 s: at 2 s a 1 s wait would reach 3 s, past either limit.
+    assert len(transport.requests) == 3 and clock.sleeps == [1, 1]
+
+
+async def test_a_pacing_wait_comes_out_of_the_attempts_time(transport: ScriptedTransport) -> None:
+    transport.queue(_user(), _user())
+    client, clock = make_client(
+        transport, retry=RetryPolicy(max_elapsed=5.0), rate_limit=RateLimit(2, 1)
+    )
+    await client.api_users.get("2T0RXL9B8K5D6")
+    await client.api_users.get("2T0RXL9B8K5D6")  # paced: waits for the counter to decay
+    waited = client.stats.rate_limit_wait_seconds
+    assert 0 < waited < 5 and sum(clock.sleeps) == pytest.approx(waited)
+    assert transport.requests[1].timeout.total == pytest.approx(5.0 - waited)
 
 
 async def test_a_throttled_wait_past_the_deadline_raises_at_once(
