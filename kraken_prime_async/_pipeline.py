@@ -171,7 +171,7 @@ class Pipeline(PhaseHooks):
                         elapsed=self.elapsed,
                         clock=self.clock,
                         rng=self._rng,
-                        paced=lambda: self.gate.paced,
+                        gate=self.gate,
                     )
                 delay = await retries.after(exc)
                 if delay is None:

@@ -23,6 +23,7 @@ from .errors import InvalidNonceError, RateLimitError
 
 if TYPE_CHECKING:
     from ._call import _Call
+    from ._keys.gate import KeyGate, NoGate
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -99,8 +100,8 @@ class Retries:
         "call",
         "clock",
         "elapsed",
+        "gate",
         "longest",
-        "paced",
         "rng",
         "tenacity",
     )
@@ -113,7 +114,7 @@ class Retries:
         elapsed: Callable[[], float],
         clock: Callable[[], float],
         rng: random.Random,
-        paced: Callable[[], bool],
+        gate: KeyGate | NoGate,
     ) -> None:
         self.call = call
         self.attempt = 1  # the policy's attempts in this run (an auth re-send is inside one)
@@ -122,7 +123,7 @@ class Retries:
         self.elapsed = elapsed
         self.clock = clock
         self.rng = rng
-        self.paced = paced
+        self.gate = gate  # its ``paced``: rate-limit backoff is left to the pacing
         self.tenacity: Any = None
         if call.policy.has_strategies:
             from ._tenacity import CallState
@@ -144,7 +145,7 @@ class Retries:
             call.nonce_retries,
             now=wall,
             rng=self.rng,
-            paced=self.paced(),
+            paced=self.gate.paced,
         )
         if delay is None:
             beyond = throttled_beyond(policy, exc, wall)
