@@ -237,9 +237,15 @@ async def test_coroutine_strategies_are_awaited(transport: ScriptedTransport) ->
     assert calls == ["retry", "wait", "stop", "before_sleep"] and clock.sleeps == [0.25]
 
 
-async def test_a_call_that_succeeds_evaluates_nothing(transport: ScriptedTransport) -> None:
-    def fail(state: tenacity.RetryCallState) -> Any:
+async def test_a_call_that_succeeds_evaluates_nothing(
+    transport: ScriptedTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kraken_prime_async._pipeline as pipeline
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("evaluated on the success path")
+
+    monkeypatch.setattr(pipeline, "Retries", fail)  # no retry state is built either
 
     transport.queue(_user())
     policy = RetryPolicy(stop=fail, wait=fail, retry=fail, before_sleep=fail, max_elapsed=5)
