@@ -123,8 +123,10 @@ class RetryPolicy(msgspec.Struct, frozen=True):
         The retrier is read once and never iterated: its ``stop``, ``wait``, ``retry`` and
         ``before_sleep`` are taken; tenacity's defaults (``stop_never``, ``wait_none()``, retry
         on any exception) are dropped, so they cannot widen the SDK's rules (``max_attempts``
-        and the SDK's backoff then stay in force). Its ``sleep`` is not used: the client's
-        ``sleep=`` is. ``fields`` set the policy's other fields (``max_elapsed=2.0``, ...).
+        and the SDK's backoff then stay in force; for no wait at all, pass ``wait_fixed(0)``).
+        Its ``sleep`` is not used: the client's ``sleep=`` is; nor its ``reraise``: a call
+        always raises its own error. ``fields`` set the policy's other fields
+        (``max_elapsed=2.0``, ...).
 
         Raises
         ------
