@@ -153,8 +153,18 @@ class Pipeline(PhaseHooks):
         With ``max_elapsed`` the call gets its deadline here and every attempt's timeout (and
         pacing wait) is cut to what is left; the deadline is checked between attempts only.
         """
-        started = self.elapsed()
-        max_elapsed = call.policy.max_elapsed
+        policy = call.policy
+        max_elapsed = policy.max_elapsed
+        # The call's start, read only when its deadline or a tenacity strategy needs it.
+        started = (
+            self.elapsed()
+            if max_elapsed is not None
+            or policy.stop is not None
+            or policy.wait is not None
+            or policy.retry is not None
+            or policy.before_sleep is not None
+            else 0.0
+        )
         if max_elapsed is not None:
             if call.deadline is None:
                 call.deadline = started + max_elapsed
