@@ -74,9 +74,11 @@ class _Call:
         "attempts",
         "auth",
         "budget",
+        "deadline",
         "done",
         "endpoint",
         "lost",
+        "max_wait",
         "nonce_retries",
         "observer",
         "on_sent",
@@ -110,6 +112,10 @@ class _Call:
         self.attempts = 0  # sends so far
         self.nonce_retries = 0
         self.paced = 0.0  # seconds waited for the key's rate limit, over every attempt
+        #: ``max_elapsed``: when the call must be over (the client's clock), and the longest wait
+        #: for pacing or a ``Throttled`` hold an attempt may take (cut to what is left).
+        self.deadline: float | None = None
+        self.max_wait = policy.max_throttle_wait
         self.done = False
         self._request_id = request_id
         self.started = 0.0

@@ -23,7 +23,7 @@ from ._keys.nonces import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, 
 from ._keys.pacing import RateLimitSetting, resolve
 from ._lifecycle import ClientBase, connection
 from ._observability.context import EventCallback, pacing_sleep
-from ._retry import RetryPolicy
+from ._retry import RetryLike
 from ._secret import Credential, MaskedDict, SecretStr, fingerprint
 from ._signing import SecretEncoding, Signer, decode_secret
 from ._transports.base import Transport
@@ -56,8 +56,10 @@ class PrimeClient(ClientBase):
         Use this session; it is never closed by the client.
     timeout : float or aiohttp.ClientTimeout, optional
         Per-attempt budget; seconds mean a whole-request budget. Default: 30 s (connect 10 s).
-    retry : RetryPolicy, optional
-        Retry settings (``RetryPolicy.disabled()`` turns retries off).
+    retry : RetryPolicy or tenacity.AsyncRetrying, optional
+        Retry settings (``RetryPolicy.disabled()`` turns retries off). A tenacity
+        ``AsyncRetrying``/``Retrying`` is converted once (``RetryPolicy.from_tenacity``); every
+        method's ``retry=`` takes either too. See the guide "Retries and deadlines".
     nonce_unit : Literal["ms", "us", "ns", "s"]
         Unit of the process-wide nonce source for this key (see ``docs/nonces-and-fleets.md``,
         "Nonces in one process").
@@ -156,7 +158,7 @@ class PrimeClient(ClientBase):
         base_url: str = DEFAULT_BASE_URL,
         session: aiohttp.ClientSession | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
         nonce_unit: NonceUnit = DEFAULT_NONCE_UNIT,
         nonce_source: NonceSource | None = None,
         nonce_window: int = 0,

@@ -25,7 +25,7 @@ from ._resources._base import TimeoutLike
 from ._resources._reconcile.claims import client_claims
 from ._resources._recorded import resolver
 from ._resources.fast_api_keys import FastApiKeys
-from ._retry import RetryPolicy
+from ._retry import RetryLike
 from ._secret import Credential, MaskedDict, fingerprint
 from ._transports.base import Transport
 from .errors import ValidationError
@@ -48,7 +48,7 @@ class FastApiKeyClient(ClientBase):
         Use this session; it is never closed by the client.
     timeout : float or aiohttp.ClientTimeout, optional
         Per-attempt budget; default 30 s (connect 10 s).
-    retry : RetryPolicy, optional
+    retry : RetryPolicy or tenacity.AsyncRetrying, optional
         Retry settings, as for ``PrimeClient``: 5xx, 429, connection failures before sending and
         ``EService:Unavailable`` are retried; authentication and permission errors never.
     token_provider : async callable, optional
@@ -104,7 +104,7 @@ class FastApiKeyClient(ClientBase):
         *,
         session: aiohttp.ClientSession | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
         token_provider: TokenProvider | None = None,
         transport: Transport | None = None,
         on_event: EventCallback | None = None,

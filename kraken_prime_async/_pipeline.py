@@ -1,8 +1,8 @@
 """The one call pipeline every endpoint runs through, in reading order: call → attempt → send.
 
 * ``Pipeline.call()`` runs one call: its state (``_Call``), one plain retry loop driven by
-  the [`RetryPolicy`][kraken_prime_async.RetryPolicy] (``next_delay()`` after each failed attempt),
-  the counters.
+  the ``RetryPolicy`` (the call's ``Retries``, built at its first failure,
+  decides after each failed attempt), the counters.
 * ``Pipeline._attempt()`` runs one attempt inside the key's slot (``_key_gate``: in-process
   gate → fleet gate → pacing; a no-op for bearer clients) and lets the auth flow re-send once at
   once when it replaced a refused credential (not counted by the retry policy).
@@ -34,14 +34,14 @@ from ._call import LostRequest, OnSent, PhaseHooks, _Call
 from ._constants import ABANDON_HOLD_MAX, LOGGER_NAME
 from ._endpoint import Endpoint
 from ._error_map import error_code, is_ambiguous, unanswered
-from ._retry import RetryBudget, RetryPolicy, next_delay, throttled_beyond
+from ._retry import RetryBudget, RetryPolicy
+from ._retry_call import Retries, limit_attempt
 from ._secret import Credential, redact
 from ._stats import ClientStats
 from ._timeout import RequestTimeout
 from ._transports.base import RawResponse, Transport
 from .errors import (
     AuthenticationError,
-    InvalidNonceError,
     KrakenPrimeError,
     OutcomeUnknownError,
 )
@@ -94,6 +94,8 @@ class Pipeline(PhaseHooks):
         self._user_agent = user_agent
         self.sleep = sleep
         self.clock = clock
+        #: Time for deadlines: monotonic unless a clock was injected (tests drive both).
+        self.elapsed = time.monotonic if clock is time.time else clock
         self._rng = random.Random()  # noqa: S311 - jitter, not cryptography
         self._urls: dict[str, URL] = {}
         self.budget = RetryBudget()
@@ -118,6 +120,7 @@ class Pipeline(PhaseHooks):
         request_id: str | None = None,
         on_sent: OnSent | None = None,
         lost: LostRequest | None = None,
+        deadline: float | None = None,
     ) -> R:
         """Run ``endpoint`` with ``request``'s fields and return its unwrapped result.
 
@@ -128,6 +131,8 @@ class Pipeline(PhaseHooks):
         ``on_sent``: awaited before each attempt is sent (the write journal's record).
         ``lost``: filled in when the call raises ``OutcomeUnknownError`` (the lost request's
         fence).
+        ``deadline``: that write's deadline (``max_elapsed`` from its first send), on
+        ``elapsed``'s time.
         """
         policy = retry or self.retry
         if prior_attempts:
@@ -146,6 +151,7 @@ class Pipeline(PhaseHooks):
         )
         call.attempts = prior_attempts
         call.lost = lost
+        call.deadline = deadline
         self._call_started(call)
         try:
             result: R = await self._run(call)
@@ -156,39 +162,49 @@ class Pipeline(PhaseHooks):
         return result
 
     async def _run(self, call: _Call) -> Any:
-        """The retry loop: attempt, and after a failure ask the policy whether and when again.
+        """The retry loop: attempt, and after a failure ask the call's
+        ``Retries`` (built at the first failure) whether and when again.
 
-        ``attempt`` counts the policy's attempts (an auth flow's immediate re-send is inside one).
+        With ``max_elapsed`` the call gets its deadline here and every attempt's timeout (and
+        pacing wait) is cut to what is left; the deadline is checked between attempts only.
         """
-        attempt = 1
+        policy = call.policy
+        max_elapsed = policy.max_elapsed
+        # The call's start, read only when its deadline or a tenacity strategy needs it.
+        started = (
+            self.elapsed()
+            if max_elapsed is not None
+            or policy.stop is not None
+            or policy.wait is not None
+            or policy.retry is not None
+            or policy.before_sleep is not None
+            else 0.0
+        )
+        if max_elapsed is not None:
+            if call.deadline is None:
+                call.deadline = started + max_elapsed
+            limit_attempt(call, call.deadline - started)
+        retries: Retries | None = None
         while True:
             try:
                 return await self._attempt(call)
             except Exception as exc:
-                delay = self._next_delay(call, exc, attempt)
+                if retries is None:
+                    retries = Retries(
+                        call,
+                        started,
+                        elapsed=self.elapsed,
+                        clock=self.clock,
+                        rng=self._rng,
+                        gate=self.gate,
+                    )
+                delay = await retries.after(exc)
                 if delay is None:
-                    beyond = throttled_beyond(call.policy, exc, self.clock())
-                    if beyond is not None:
-                        raise beyond from exc
                     raise
-                self._retry_scheduled(call, exc, attempt, delay)
+                self._retry_scheduled(call, exc, retries.attempt, delay)
+                await retries.before_sleep(delay)
             await self.sleep(delay)
-            attempt += 1
-
-    def _next_delay(self, call: _Call, exc: Exception, attempt: int) -> float | None:
-        delay = next_delay(
-            call.policy,
-            call.budget,
-            exc,
-            attempt,
-            call.nonce_retries,
-            now=self.clock(),
-            rng=self._rng,
-            paced=self.gate.paced,
-        )
-        if delay is not None and isinstance(exc, InvalidNonceError):
-            call.nonce_retries += 1
-        return delay
+            retries.slept()
 
     async def _attempt(self, call: _Call) -> Any:
         """One attempt inside the key's slot; one immediate re-send if the auth flow replaced a
@@ -199,11 +215,13 @@ class Pipeline(PhaseHooks):
             endpoint.cost,
             call.timeout.total,
             operation=endpoint.operation,
-            max_wait=call.policy.max_throttle_wait,
+            max_wait=call.max_wait,
         ) as slot:
             if slot.waited:
                 self.stats.rate_limit_waits += 1
                 self.stats.rate_limit_wait_seconds += slot.waited
+                if call.deadline is not None:  # the pacing wait came out of the call's time
+                    limit_attempt(call, call.deadline - self.elapsed())
             call.paced += slot.waited + slot.queued
             try:
                 return await self._send(call, transport, slot)

@@ -1,21 +1,44 @@
 """Retry policy: which failures are retried, how long to wait, and a client-wide retry budget.
 
-The pipeline runs one plain retry loop per call (``_pipeline.Pipeline._run``) and asks
-``next_delay()`` after every failed attempt. The policy and the budget are shared; everything
-that changes during a call (attempt number, nonce retries) lives in the call's own state, so
-concurrent calls share nothing mutable but the budget.
+The pipeline runs one plain retry loop per call (``_pipeline.Pipeline._run``). A call that
+succeeds builds nothing; at its first failure the loop builds the call's
+``Retries``, which decides after every failed attempt: the SDK's rules here
+first (``next_delay()``: what may be retried at all, nonce caps, the retry budget,
+``Throttled`` times), then the user's tenacity strategies, which may only narrow (``retry``),
+reshape the wait (``wait``) or stop sooner (``stop``), then the call's ``max_elapsed`` deadline.
+The policy and the budget are shared; everything that changes during a call lives in the call's
+own state, so concurrent calls share nothing mutable but the budget.
+
+tenacity is imported only by ``_tenacity`` (a policy built from a retrier, or the first failure
+of a call whose policy has strategies), never by ``import kraken_prime_async``.
 """
 
 from __future__ import annotations
 
 import datetime
 import random
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
 from . import _constants as c
 from ._validation import integer, seconds
 from .errors import InvalidNonceError, RateLimitError, ValidationError
+
+if TYPE_CHECKING:
+    import tenacity
+
+    #: What ``retry=`` accepts: a policy, or a tenacity retrier (converted once).
+    RetryLike: TypeAlias = "RetryPolicy | tenacity.BaseRetrying"
+    #: A tenacity strategy, or any callable taking a ``tenacity.RetryCallState``.
+    Strategy = Callable[[tenacity.RetryCallState], Any]
+else:
+    RetryLike = Any
+    Strategy = Callable[[Any], Any]
+
+_STRATEGIES = ("stop", "wait", "retry", "before_sleep")
 
 
 class RetryPolicy(msgspec.Struct, frozen=True):
@@ -45,11 +68,30 @@ class RetryPolicy(msgspec.Struct, frozen=True):
         The retry budget to draw on; by default each client has its own. Give one
         ``RetryBudget`` to several clients (or a tuned one) to share or size it. Part of
         the policy's equality, by identity.
+    stop : tenacity stop strategy, optional
+        Replaces ``max_attempts``: consulted after a failure the SDK would retry, with the
+        upcoming sleep in ``upcoming_sleep`` (so ``stop_before_delay`` works). ``True``: stop.
+    wait : tenacity wait strategy, optional
+        Replaces the backoff. A ``Throttled: <ts>`` answer still waits until ``<ts>`` at least.
+    retry : tenacity retry strategy, optional
+        Consulted only for failures the SDK would retry: it can only narrow them
+        (``retry_always`` never retries an authentication error or an unknown write outcome).
+    before_sleep : callable, optional
+        Called with the state (``next_action.sleep`` set) before each wait, e.g.
+        ``tenacity.before_sleep_log(logger, logging.WARNING)``.
+    max_elapsed : float, optional
+        Seconds for the whole call: attempts, waits and pacing. An attempt's timeout is cut to
+        what is left; a retry starts only when what is left after its wait is at least as long
+        as the call's longest attempt so far; a pacing or ``Throttled`` wait that would cross
+        the deadline raises ``RateLimitError`` at once. Checked between attempts: a request
+        on the wire is never cancelled by it. ``None``: no deadline (``timeout=`` still bounds
+        each attempt).
 
     Notes
     -----
     A frozen ``msgspec.Struct``: ``msgspec.structs.replace(policy, max_attempts=2)`` makes
-    a changed copy.
+    a changed copy. Strategies are any callables taking a ``tenacity.RetryCallState`` (coroutine
+    functions are awaited). See the guide "Retries and deadlines".
     """
 
     max_attempts: int = c.DEFAULT_MAX_ATTEMPTS
@@ -60,6 +102,11 @@ class RetryPolicy(msgspec.Struct, frozen=True):
     max_throttle_wait: float = c.DEFAULT_MAX_THROTTLE_WAIT
     jitter: bool = True
     budget: RetryBudget | None = None
+    stop: Strategy | None = None
+    wait: Strategy | None = None
+    retry: Strategy | None = None
+    before_sleep: Strategy | None = None
+    max_elapsed: float | None = None
 
     def __post_init__(self) -> None:
         retry_fields(self)
@@ -68,6 +115,39 @@ class RetryPolicy(msgspec.Struct, frozen=True):
     def disabled(cls) -> RetryPolicy:
         """A policy that never retries."""
         return cls(max_attempts=1)
+
+    @classmethod
+    def from_tenacity(cls, retrying: tenacity.BaseRetrying, **fields: Any) -> RetryPolicy:
+        """A policy with the strategies of a tenacity ``AsyncRetrying`` (or ``Retrying``).
+
+        The retrier is read once and never iterated: its ``stop``, ``wait``, ``retry`` and
+        ``before_sleep`` are taken; tenacity's defaults (``stop_never``, ``wait_none()``, retry
+        on any exception) are dropped, so they cannot widen the SDK's rules (``max_attempts``
+        and the SDK's backoff then stay in force; for no wait at all, pass ``wait_fixed(0)``).
+        Its ``sleep`` is not used: the client's ``sleep=`` is; nor its ``reraise``: a call
+        always raises its own error. ``fields`` set the policy's other fields
+        (``max_elapsed=2.0``, ...).
+
+        Raises
+        ------
+        ValidationError
+            ``retrying`` is not a tenacity retrier, or it sets ``retry_error_callback``,
+            ``before`` or ``after`` (the message names them): the SDK raises its own errors and
+            reports attempts itself (``on_event=``, logging).
+        """
+        from ._tenacity import strategies_of
+
+        return cls(**{**strategies_of(retrying), **fields})
+
+    @property
+    def has_strategies(self) -> bool:
+        """Whether any tenacity strategy is set."""
+        return (
+            self.stop is not None
+            or self.wait is not None
+            or self.retry is not None
+            or self.before_sleep is not None
+        )
 
 
 class RetryBudget:
@@ -149,8 +229,12 @@ def next_delay(
     paced: bool,
 ) -> float | None:
     """Seconds to wait before retrying after attempt ``attempt`` failed with ``exc``, or ``None``
-    when the call ends here. ``nonce_retries`` counts this call's earlier nonce retries."""
-    if not getattr(exc, "retryable", False) or attempt >= policy.max_attempts:
+    when the call ends here. ``nonce_retries`` counts this call's earlier nonce retries. A
+    policy with a ``stop`` strategy leaves the attempt count to it; with a ``wait`` strategy the
+    backoff is not computed (``0.0``: the strategy replaces it)."""
+    if not getattr(exc, "retryable", False):
+        return None
+    if policy.stop is None and attempt >= policy.max_attempts:
         return None
     if isinstance(exc, InvalidNonceError):
         # An ordering problem on our side, not server distress: capped per call, budget-free.
@@ -161,6 +245,8 @@ def next_delay(
             return None
     elif not budget.can_retry():
         return None
+    if policy.wait is not None:
+        return 0.0
     return backoff(policy, exc, attempt, now=now, rng=rng, paced=paced)
 
 
@@ -192,12 +278,21 @@ def throttled_beyond(policy: RetryPolicy, exc: BaseException, now: float) -> Rat
 
 
 def retry_policy(field: str, value: object) -> RetryPolicy | None:
-    """``None`` or a [`RetryPolicy`][kraken_prime_async.RetryPolicy]."""
-    if value is None:
-        return None
-    if not isinstance(value, RetryPolicy):
-        raise ValidationError(field, f"must be a RetryPolicy or None, got {type(value).__name__}")
-    return value
+    """``None``, a ``RetryPolicy``, or a tenacity retrier converted
+    with ``RetryPolicy.from_tenacity()`` (tenacity is already loaded when one is given)."""
+    if value is None or isinstance(value, RetryPolicy):
+        return value
+    tenacity = sys.modules.get("tenacity")
+    if tenacity is not None and isinstance(value, tenacity.BaseRetrying):
+        try:
+            return RetryPolicy.from_tenacity(value)
+        except ValidationError as exc:
+            raise ValidationError(field, exc.reason) from None
+    raise ValidationError(
+        field,
+        "must be a RetryPolicy, a tenacity Retrying/AsyncRetrying or None, "
+        f"got {type(value).__name__}",
+    )
 
 
 def retry_fields(policy: RetryPolicy) -> None:
@@ -208,3 +303,13 @@ def retry_fields(policy: RetryPolicy) -> None:
         seconds(field, getattr(policy, field), allow_zero=True)
     if not isinstance(policy.jitter, bool):
         raise ValidationError("jitter", f"must be a bool, got {type(policy.jitter).__name__}")
+    for field in _STRATEGIES:
+        strategy = getattr(policy, field)
+        if strategy is not None and not callable(strategy):
+            raise ValidationError(
+                field,
+                "must be a tenacity strategy or a callable taking a RetryCallState, "
+                f"got {type(strategy).__name__}",
+            )
+    if policy.max_elapsed is not None:
+        seconds("max_elapsed", policy.max_elapsed, allow_zero=False)

@@ -24,7 +24,27 @@
     ├── SecretWithheldError               a replayed key create: its secret went to the first call
     └── ResponseValidationError           the answer did not have the expected shape
 
-Retryability is a property of the exception (``.retryable``); the retry policy reads it.
+Retryability is a property of the exception (``.retryable``); the retry policy reads it. Every
+exception also has a ``category``, a stable string for dashboards, alerts and outer retry loops
+(it never changes for a class; new classes reuse a category where one fits):
+
+=====================  ==========================================================================
+``"client"``           the caller's side, nothing sent: a bad argument, a closed client
+``"auth"``             the credential or its permissions were refused
+``"nonce"``            ``EAPI:Invalid nonce`` (or a key resting after repeated ones)
+``"rate_limit"``       the key's call counter, a ``Throttled`` hold, a lockout, or a deadline that
+                       a wait for them would cross
+``"invalid_request"``  Kraken refused the arguments or a business rule
+``"exchange"``         Kraken (or a proxy in front of it) failed, was unavailable, or said an
+                       unclassified "no"
+``"network"``          no answer: connection refused, reset, dropped, timed out
+``"response"``         the answer was unreadable or of an unexpected shape
+``"outcome_unknown"``  a write whose effect could not be established
+``"coordination"``     a fleet's shared store failed (nothing sent)
+``"key_rotation"``     a key rotation stopped part-way
+``"sdk"``              the base class only (never raised as such)
+=====================  ==========================================================================
+
 No exception message ever contains a secret, a signature, a bearer token or an API key.
 """
 
@@ -66,6 +86,8 @@ class KrakenPrimeError(Exception):
 
     #: Whether a fresh attempt (new nonce, new signature) may succeed.
     retryable: bool = False
+    #: What kind of failure this is: a stable string (see the module's table).
+    category: str = "sdk"
     #: The API operation the error belongs to (``None`` when it is not tied to one).
     operation: str | None = None
     _request_id: str | None = None
@@ -111,6 +133,8 @@ class ValidationError(KrakenPrimeError, ValueError):
         What is wrong with it (the message without the field's name).
     """
 
+    category = "client"
+
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         self.reason = message
@@ -119,6 +143,8 @@ class ValidationError(KrakenPrimeError, ValueError):
 
 class ClientStateError(KrakenPrimeError, RuntimeError):
     """The client was used in a state that does not allow it (for example after ``close()``)."""
+
+    category = "client"
 
 
 class APIError(KrakenPrimeError):
@@ -133,6 +159,8 @@ class APIError(KrakenPrimeError):
     operation : str or None
         The API operation, e.g. ``"CreatePrimeApiUser"``.
     """
+
+    category = "exchange"
 
     def __init__(
         self,
@@ -159,9 +187,13 @@ class APIError(KrakenPrimeError):
 class AuthenticationError(APIError):
     """The key, signature, session or token was refused. Never retried."""
 
+    category = "auth"
+
 
 class PermissionDeniedError(APIError):
     """The key authenticated but may not call this method. Never retried."""
+
+    category = "auth"
 
 
 class InvalidNonceError(APIError):
@@ -178,6 +210,8 @@ class InvalidNonceError(APIError):
         again.
     """
 
+    category = "nonce"
+
     retryable = True
     cooldown_until: float | None = None
 
@@ -190,6 +224,8 @@ class RateLimitError(APIError):
     retry_at : float or None
         Unix time (seconds) before which Kraken asked not to retry (``EService: Throttled: <ts>``).
     """
+
+    category = "rate_limit"
 
     retryable = True
 
@@ -215,9 +251,13 @@ class TemporaryLockoutError(RateLimitError):
 class InvalidArgumentsError(APIError):
     """Kraken rejected the arguments (``EGeneral:Invalid arguments[:<detail>]``). Never retried."""
 
+    category = "invalid_request"
+
 
 class ServiceUnavailableError(APIError):
     """Kraken is unavailable (maintenance, overload, a proxy in front of it answered)."""
+
+    category = "exchange"
 
     retryable = True
 
@@ -228,6 +268,8 @@ class DeadlineElapsedError(ServiceUnavailableError):
 
 class InternalServerError(APIError):
     """Kraken failed internally (``EGeneral:Internal error``, HTTP 500)."""
+
+    category = "exchange"
 
     retryable = True
 
@@ -240,6 +282,8 @@ class APIConnectionError(KrakenPrimeError):
     sent : bool
         ``False`` only when the request certainly never left (connection refused, DNS failure).
     """
+
+    category = "network"
 
     retryable = True
 
@@ -263,6 +307,8 @@ class ResponseValidationError(KrakenPrimeError):
     operation : str or None
         The API operation.
     """
+
+    category = "response"
 
     def __init__(
         self,
@@ -307,6 +353,8 @@ class OutcomeUnknownError(KrakenPrimeError):
         the call's own instead.
     """
 
+    category = "outcome_unknown"
+
     operation: str
 
     def __init__(
@@ -339,6 +387,8 @@ class CoordinationError(KrakenPrimeError):
     store : str
         What failed, without credentials (``"redis 10.0.0.5:6379"``, a lock file's path).
     """
+
+    category = "coordination"
 
     def __init__(self, message: str, *, store: str) -> None:
         self.store = store
@@ -408,6 +458,8 @@ class KeyRotationError(KrakenPrimeError):
         The new key, with its secret, when it is (or may be) live: store it or delete it.
         ``None`` when the new key was never created or was deleted again.
     """
+
+    category = "key_rotation"
 
     def __init__(
         self,

@@ -57,7 +57,7 @@ async def test_one_attempt_runs_slot_then_send_then_release(
 async def test_a_call_that_succeeds_at_once_never_asks_the_policy(
     transport: ScriptedTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kraken_prime_async._pipeline as pipeline
+    import kraken_prime_async._retry_call as retry_call
     from kraken_prime_async._retry import next_delay
 
     asked: list[int] = []
@@ -67,7 +67,7 @@ async def test_a_call_that_succeeds_at_once_never_asks_the_policy(
         asked.append(args[3])  # the attempt number
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "next_delay", counting)
+    monkeypatch.setattr(retry_call, "next_delay", counting)
     transport.queue(ok({"data": []}), html(503), html(503), ok({"data": []}))
     client, _ = make_client(transport)
     await client.api_users.list()

@@ -11,7 +11,8 @@ The page holds the marker ``<!-- errors-catalogue -->``; this mkdocs hook replac
   classes in ``errors.__all__`` (so a new class shows up without anyone editing the page);
 * one section per class: the Kraken error strings that map to it (read from ``_error_map``),
   the bare HTTP statuses that map to it (found by asking ``_error_map.from_status``), whether
-  the client retries it (the class's ``retryable`` flag, with the rule's details) and what to do.
+  the client retries it (the class's ``retryable`` flag, with the rule's details), its
+  ``category`` and what to do.
 
 The advice is the only hand-written part (``ADVICE`` below). A class without advice still
 gets a section (its docstring's first line); ``tests/docs/test_errors_catalogue.py`` checks
@@ -182,6 +183,7 @@ def render() -> str:
             "",
             f"* **Raised for:** {raised}",
             f"* **Retried by the client:** {retried}",
+            f"* **Category** (`.category`): `{getattr(cls, 'category', 'sdk')}`",
             f"* **What to do:** {advice}",
             "",
         ]

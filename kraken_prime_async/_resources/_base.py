@@ -12,7 +12,8 @@ from .._constants import LOGGER_NAME
 from .._endpoint import Endpoint
 from .._observability.context import Reconciling
 from .._pipeline import Pipeline
-from .._retry import RetryPolicy, retry_policy
+from .._retry import RetryLike, RetryPolicy, retry_policy
+from .._retry_call import may_resend
 from .._timeout import TimeoutLike as TimeoutLike  # re-exported: every method's ``timeout=``
 from .._timeout import coerce_timeout
 from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
@@ -42,10 +43,11 @@ class Resource:
         request: msgspec.Struct | None,
         *,
         timeout: TimeoutLike | None,
-        retry: RetryPolicy | None,
+        retry: RetryLike | None,
         prior_attempts: int = 0,
         request_id: str | None = None,
         lost: LostRequest | None = None,
+        deadline: float | None = None,
     ) -> R:
         return await self._pipeline.call(
             endpoint,
@@ -55,6 +57,7 @@ class Resource:
             prior_attempts=prior_attempts,
             request_id=request_id,
             lost=lost,
+            deadline=deadline,
         )
 
     async def _write(
@@ -64,7 +67,7 @@ class Resource:
         *,
         reconcile: Rule[Res, Q, F],
         timeout: TimeoutLike | None,
-        retry: RetryPolicy | None,
+        retry: RetryLike | None,
         idempotency_key: str | None = None,
     ) -> R | F:
         """A non-idempotent write; a lost answer is settled by the ``reconcile`` rule."""
@@ -85,7 +88,7 @@ class Resource:
         *,
         reconcile: Rule[Res, Q, F],
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
         idempotency_key: str | None = None,
     ) -> Outcome[R | F]:
         """As ``_write()``, also saying whether the result was read back after a lost answer.
@@ -126,7 +129,7 @@ class Resource:
         before: object,
         policy: RetryPolicy,
         timeout: TimeoutLike | None,
-        retry: RetryPolicy | None,
+        retry: RetryLike | None,
         on_sent: OnSent | None,
         token: str | None,
     ) -> Outcome[R | F]:
@@ -166,15 +169,16 @@ class Resource:
         before: object,
         policy: RetryPolicy,
         timeout: TimeoutLike | None,
-        retry: RetryPolicy | None,
+        retry: RetryLike | None,
         on_sent: OnSent | None,
         claim: Registration | None,
     ) -> Outcome[R | F]:
         """Send the write, settling a lost answer by ``reconcile`` (``before``: its read).
 
         After a lost answer the rule reads back: applied → its result; proven not applied → the
-        write is sent again as a new attempt, while the retry policy's ``max_attempts`` allows
-        (then the failure of the last attempt is raised: the write did not take effect). A
+        write is sent again as a new attempt, while the retry policy allows (``max_attempts``, or
+        its ``stop`` strategy, and its ``max_elapsed`` deadline; then the failure of the last
+        attempt is raised: the write did not take effect). A
         resend refused outright is raised, unless the rule's ``refused`` hook finds the refusal
         revealed the lost request's effect (it then undoes it and the write is sent again).
 
@@ -182,7 +186,9 @@ class Resource:
         ``Reconciling``, which reports how it ended (``reconciled`` event, INFO record,
         ``reconcile`` span) under that id.
         """
-        max_attempts = policy.max_attempts
+        # ``max_elapsed`` bounds the write's sends, a resend included (never its read-backs).
+        started = self._pipeline.elapsed()
+        deadline = None if policy.max_elapsed is None else started + policy.max_elapsed
         attempts, lost, refused = 0, None, None
         stats = self._pipeline.stats
         record = LostRequest()  # the pipeline leaves a lost send's fence here
@@ -197,6 +203,7 @@ class Resource:
                     request_id=None if lost is None else lost.error.request_id,
                     on_sent=on_sent,
                     lost=record,
+                    deadline=deadline,
                 )
                 return Outcome(value)
             except OutcomeUnknownError as exc:
@@ -213,16 +220,16 @@ class Resource:
                 stats.lost_answer_resolved()
             if not isinstance(verdict, Resend):
                 return Outcome(verdict, read_back=True)
-            if attempts >= max_attempts:
+            now = self._pipeline.elapsed()
+            if not await may_resend(policy, attempts, lost.error, started=started, now=now):
                 failure = not_applied(lost, verdict, refused)
                 failure.request_id = lost.error.request_id
                 raise failure
             logger.warning(
-                "%s: answer lost; %s; sending it again (attempt %d of %d)",
+                "%s: answer lost; %s; sending it again (attempt %d)",
                 endpoint.operation,
                 verdict.reason,
                 attempts + 1,
-                max_attempts,
                 extra={"request_id": lost.error.request_id},
             )
 

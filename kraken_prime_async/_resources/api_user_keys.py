@@ -13,7 +13,7 @@ from .._endpoint import Data, Endpoint, same
 from .._journal.base import Intent, Status
 from .._keys.gate import KeyGate, NoGate
 from .._pipeline import Pipeline
-from .._retry import RetryPolicy
+from .._retry import RetryLike
 from ..models import ApiKey, CreatedApiKey, KeyAudit
 from ._base import Request, Resource, TimeoutLike
 from ._reconcile import users as _reconcile
@@ -95,7 +95,7 @@ class ApiUserKeys(Resource):
         *,
         idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> CreatedApiKey:
         """Create a key for ``user_id``.
 
@@ -132,7 +132,7 @@ class ApiUserKeys(Resource):
         user_id: str,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> list[ApiKey]:
         """The user's keys, without secrets."""
         request = UserId(user_id=check.identifier("user_id", user_id))
@@ -145,7 +145,7 @@ class ApiUserKeys(Resource):
         *,
         whitelisted_ips: Iterable[str],
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> ApiKey:
         """Set the key's IP allow-list (addresses or CIDR networks).
 
@@ -165,7 +165,7 @@ class ApiUserKeys(Resource):
         key_id: str,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> bool:
         """Revoke a key at once; returns Kraken's ``deleted`` flag."""
         request = KeyRef(
@@ -182,7 +182,7 @@ class ApiUserKeys(Resource):
         verify: bool = True,
         on_new_key: NewKeyCallback | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> CreatedApiKey:
         """Replace a key with a new one: create, verify, set the allow-list, hand the new key
         over, delete the old one.
@@ -259,7 +259,7 @@ class ApiUserKeys(Resource):
         stale_after: float | None = None,
         updated_at_unit: UpdatedAtUnit | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> KeyAudit:
         """Check every key of ``user_ids`` (default: every user) and report findings.
 

@@ -7,7 +7,7 @@ from msgspec import UNSET, UnsetType
 from .. import _validation as check
 from .._constants import MAX_USER_NAME_LENGTH
 from .._endpoint import Data, Endpoint, data, same
-from .._retry import RetryPolicy
+from .._retry import RetryLike
 from ..errors import ValidationError
 from ..models import ApiUser, Role, RoleName, UserStatus, UserStatusName
 from ._base import Request, Resource, TimeoutLike
@@ -59,7 +59,7 @@ class ApiUsers(Resource):
         *,
         idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> ApiUser:
         """Create an API user with ``role`` (``"Trader"`` or ``"Viewer"``).
 
@@ -95,7 +95,7 @@ class ApiUsers(Resource):
         user_id: str,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> ApiUser:
         """Fetch one API user."""
         request = UserId(user_id=check.identifier("user_id", user_id))
@@ -105,7 +105,7 @@ class ApiUsers(Resource):
         self,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> list[ApiUser]:
         """Every API user of the account."""
         return await self._call(LIST, None, timeout=timeout, retry=retry)
@@ -117,7 +117,7 @@ class ApiUsers(Resource):
         name: str | None = None,
         status: UserStatus | UserStatusName | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> ApiUser:
         """Rename a user and/or set its ``status`` (``"Enabled"``/``"Disabled"``)."""
         if name is None and status is None:
@@ -137,7 +137,7 @@ class ApiUsers(Resource):
         *,
         role: Role | RoleName,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> ApiUser:
         """Set the user's role (the API takes one ``role`` and answers with ``roles``)."""
         request = UpdateRoles(

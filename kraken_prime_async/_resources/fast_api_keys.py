@@ -32,7 +32,7 @@ from msgspec import UNSET, UnsetType
 from .. import _validation as check
 from .._constants import FAST_API_KEY_PATH, MAX_FAST_API_KEY_NAME_LENGTH
 from .._endpoint import Endpoint, same
-from .._retry import RetryPolicy
+from .._retry import RetryLike
 from ..errors import ResponseValidationError, ValidationError
 from ..models import CreatedFastApiKey, FastApiKeyInfo, FastApiKeyPermissions
 from ._base import Request, Resource, TimeoutLike
@@ -216,7 +216,7 @@ class FastApiKeys(Resource):
         valid_until: Timestamp | None = None,
         idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> CreatedFastApiKey:
         """Create a Fast API key (``POST /oauth/fast-api-key``, scope
         ``account.fast-api-key:write``).
@@ -270,7 +270,7 @@ class FastApiKeys(Resource):
         self,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> list[FastApiKeyInfo]:
         """Every Fast API key of the account, without secrets (``GET``, scope
         ``account.fast-api-key:read``)."""
@@ -288,7 +288,7 @@ class FastApiKeys(Resource):
         query_to: Timestamp | None = None,
         valid_until: Timestamp | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> bool:
         """Change the key named ``api_key_name`` (``PUT``, scope ``account.fast-api-key:write``).
 
@@ -330,7 +330,7 @@ class FastApiKeys(Resource):
         api_key_name: str,
         *,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> bool:
         """Delete (revoke at once) the key named ``api_key_name`` (``DELETE``, scope
         ``account.fast-api-key:write``).

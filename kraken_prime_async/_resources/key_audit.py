@@ -13,7 +13,7 @@ from typing import Final, Literal
 
 from .. import _validation as check
 from .._constants import AUDIT_MAX_KEYS_PER_USER, AUDIT_MIN_IPV4_PREFIX, AUDIT_MIN_IPV6_PREFIX
-from .._retry import RetryPolicy
+from .._retry import RetryLike
 from ..errors import ValidationError
 from ..models import ApiKey, ApiUser, FindingCode, KeyAudit, KeyFinding, Severity
 from ._base import TimeoutLike
@@ -137,7 +137,7 @@ async def audit_keys(
     stale_after: float | None,
     updated_at_unit: str | None,
     timeout: TimeoutLike | None,
-    retry: RetryPolicy | None,
+    retry: RetryLike | None,
 ) -> KeyAudit:
     """Read the users (all, or ``user_ids``) and their keys; return the findings."""
     stale, unit = _stale_settings(stale_after, updated_at_unit)

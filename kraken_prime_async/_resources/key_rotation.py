@@ -42,7 +42,7 @@ import msgspec
 
 from .. import _validation as check
 from .._constants import LOGGER_NAME
-from .._retry import RetryPolicy
+from .._retry import RetryLike, RetryPolicy
 from .._secret import SecretStr
 from .._timeout import coerce_timeout
 from ..errors import (
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 class _BatchReads(Protocol):
     async def list_batches(
-        self, *, limit: int | None = None, timeout: TimeoutLike | None, retry: RetryPolicy | None
+        self, *, limit: int | None = None, timeout: TimeoutLike | None, retry: RetryLike | None
     ) -> BatchPage: ...
 
 
@@ -281,7 +281,7 @@ async def rotate_key(
     whitelisted_ips: Iterable[str] | None,
     verify: bool,
     timeout: TimeoutLike | None,
-    retry: RetryPolicy | None,
+    retry: RetryLike | None,
     sleep: Callable[[float], Awaitable[None]],
     fence_seconds: float,
     on_new_key: NewKeyCallback | None = None,

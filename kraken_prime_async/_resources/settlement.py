@@ -18,7 +18,7 @@ from .._constants import (
 )
 from .._endpoint import Endpoint, same
 from .._pipeline import Pipeline
-from .._retry import RetryPolicy
+from .._retry import RetryLike
 from ..errors import ValidationError
 from ..models import (
     AssetKind,
@@ -108,7 +108,7 @@ class Settlement(Resource):
         *,
         idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> Batch:
         """Snapshot every unsettled trade of ``asset_kind`` (Kraken's default: ``"currency"``)
         into a new batch; one active batch per kind may exist.
@@ -143,7 +143,7 @@ class Settlement(Resource):
         *,
         asset_kind: BatchFilterAssetKind | BatchFilterAssetKindName | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> Batch:
         """One batch with its legs, their status, and its ``trade_ids``."""
         request = GetBatch(
@@ -161,7 +161,7 @@ class Settlement(Resource):
         offset: int | None = None,
         asset_kind: BatchFilterAssetKind | BatchFilterAssetKindName | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> BatchPage:
         """One page of batches, newest first.
 
@@ -180,7 +180,7 @@ class Settlement(Resource):
         page_size: int = MAX_LIST_LIMIT,
         asset_kind: BatchFilterAssetKind | BatchFilterAssetKindName | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> AsyncIterator[Batch]:
         """Every matching batch, newest first, page by page.
 
@@ -207,7 +207,7 @@ class Settlement(Resource):
         *,
         idempotency_key: str | None = None,
         timeout: TimeoutLike | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryLike | None = None,
     ) -> Transfer:
         """Start the transfer that settles ``asset``'s leg of a confirmed batch. Moves funds.
 
