@@ -83,7 +83,7 @@ async def test_a_lost_write_is_not_resent_by_retry_always(transport: ScriptedTra
     # create reads the users first; its answer lost, it reads them back and finds the new one.
     transport.queue(listed(), timed_out(), listed(USER))
     policy = RetryPolicy(retry=retry_always, stop=tenacity.stop_never, wait=wait_fixed(0))
-    client, _ = make_client(transport, retry=policy)
+    client, _ = make_client(transport, retry=policy, sole_writer=True)  # the read-back proves it
     user = await client.api_users.create(name=str(USER["name"]), role="Trader")
     assert user.id == USER["id"]
     creates = [r for r in transport.requests if r.operation == "CreatePrimeApiUser"]

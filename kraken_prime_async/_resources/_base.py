@@ -99,6 +99,9 @@ class Resource:
         """
         # Checked before the rule's read-before-write, so a bad argument sends nothing.
         policy = retry_policy("retry", retry) or self._pipeline.retry
+        # ``max_elapsed`` bounds the write from its first step, a resend included (never its
+        # read-backs).
+        started = self._pipeline.elapsed()
         if timeout is not None:
             coerce_timeout(timeout)
         journal = self._pipeline.journal
@@ -107,7 +110,7 @@ class Resource:
                 raise ValidationError("idempotency_key", "needs a client with a journal")
             before = None if reconcile.before is None else await reconcile.before(self, request)
             return await self._claimed(
-                endpoint, request, reconcile, before, policy, timeout, retry, None, None
+                endpoint, request, reconcile, before, policy, timeout, retry, None, None, started
             )
         return await journaled(
             self,
@@ -116,7 +119,16 @@ class Resource:
             request,
             reconcile,
             lambda before, on_sent, intent_id: self._claimed(
-                endpoint, request, reconcile, before, policy, timeout, retry, on_sent, intent_id
+                endpoint,
+                request,
+                reconcile,
+                before,
+                policy,
+                timeout,
+                retry,
+                on_sent,
+                intent_id,
+                started,
             ),
             idempotency_key,
         )
@@ -132,6 +144,7 @@ class Resource:
         retry: RetryLike | None,
         on_sent: OnSent | None,
         token: str | None,
+        started: float,
     ) -> Outcome[R | F]:
         """``_sent()`` with a create (``reconcile.scope``) registered first (see
         ``_reconcile/claims.py``); the registration says at the end what it made, so that other
@@ -141,12 +154,21 @@ class Resource:
         claims = self._pipeline.claims
         if reconcile.scope is None or claims is None:
             return await self._sent(
-                endpoint, request, reconcile, before, policy, timeout, retry, on_sent, None
+                endpoint, request, reconcile, before, policy, timeout, retry, on_sent, None, started
             )
         claim = await claims.register(reconcile.scope(request), token=token)
         try:
             outcome = await self._sent(
-                endpoint, request, reconcile, before, policy, timeout, retry, on_sent, claim
+                endpoint,
+                request,
+                reconcile,
+                before,
+                policy,
+                timeout,
+                retry,
+                on_sent,
+                claim,
+                started,
             )
         except OutcomeUnknownError as exc:
             await claim.put("unknown", exc.candidates)
@@ -172,6 +194,7 @@ class Resource:
         retry: RetryLike | None,
         on_sent: OnSent | None,
         claim: Registration | None,
+        started: float,
     ) -> Outcome[R | F]:
         """Send the write, settling a lost answer by ``reconcile`` (``before``: its read).
 
@@ -186,8 +209,6 @@ class Resource:
         ``Reconciling``, which reports how it ended (``reconciled`` event, INFO record,
         ``reconcile`` span) under that id.
         """
-        # ``max_elapsed`` bounds the write's sends, a resend included (never its read-backs).
-        started = self._pipeline.elapsed()
         deadline = None if policy.max_elapsed is None else started + policy.max_elapsed
         attempts, lost, refused = 0, None, None
         stats = self._pipeline.stats

@@ -67,7 +67,8 @@ async def test_retry_always_on_an_authentication_error_sends_once() -> None:
 
 async def test_retry_always_on_a_lost_create_has_exactly_one_effect() -> None:
     policy = RetryPolicy(retry=retry_always, stop=stop_never, wait=wait_fixed(0))
-    async with sandbox_and_client(client_kwargs={"retry": policy}) as (sb, client, _):
+    kwargs = {"retry": policy, "sole_writer": True}  # its only writer: a lost create resolves
+    async with sandbox_and_client(client_kwargs=kwargs) as (sb, client, _):
         sb.faults.drop_after("CreatePrimeApiUser")
         user = await client.api_users.create(name="Desk A", role="Trader")
         assert [u.id for u in await client.api_users.list()] == [user.id]
