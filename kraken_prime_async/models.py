@@ -20,10 +20,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from ._lazy import lazy_fields
 from ._secret import SecretStr, repr_hiding
 from .errors import KrakenPrimeError, ResponseValidationError
 
@@ -148,6 +149,7 @@ class ApiKey(_Result, frozen=True, kw_only=True):
     updated_at: int | None = None
 
 
+@lazy_fields(latest_spot_transfer=dict[str, Any] | None)
 class Leg(_Result, frozen=True, kw_only=True):
     """One asset's net position in a batch.
 
@@ -175,7 +177,7 @@ class Leg(_Result, frozen=True, kw_only=True):
     settled_at : int or None
         Unit not documented; left as a raw integer.
     latest_spot_transfer : dict or None
-        Its fields are not documented.
+        Its fields are not documented. Decoded on first read (see :class:`Batch`).
 
     Notes
     -----
@@ -191,7 +193,10 @@ class Leg(_Result, frozen=True, kw_only=True):
     can_settle: bool | None = None
     direction: str | None = None
     settled_at: int | None = None
-    latest_spot_transfer: dict[str, Any] | None = None
+    if TYPE_CHECKING:
+        latest_spot_transfer: dict[str, Any] | None = None
+    else:  # decoded on first read (_lazy.py)
+        latest_spot_transfer: msgspec.Raw = None
 
     @property
     def amount(self) -> Decimal | None:
@@ -248,16 +253,33 @@ class BatchAttributes(_Result, frozen=True, kw_only=True):
         return _ms_to_datetime("updated_at", self.updated_at)
 
 
+@lazy_fields(legs=tuple[Leg, ...], trade_ids=tuple[str, ...] | None)
 class Batch(_Result, frozen=True, kw_only=True):
     """A settlement batch: a snapshot of unsettled trades netted into one leg per asset.
 
     ``trade_ids`` is ``None`` when the answer did not carry it (list items may not).
+
+    Notes
+    -----
+    ``legs`` and ``trade_ids`` (and each leg's ``latest_spot_transfer``) are decoded when first
+    read, from the answer's bytes, and then kept: a page of 200 batches is mostly legs and trade
+    ids, and decoding them eagerly was most of the call. Reading them behaves as before, except
+    that a malformed leg or trade id raises :class:`ResponseValidationError` (naming the field)
+    on that first read rather than failing the call. Until then the answer's whole body stays in
+    memory with the batch: read the fields (or drop the batch) rather than keep many unread
+    pages. ``==``, ``hash`` and ``repr`` read them first; ``msgspec.json.encode`` writes an
+    unread one as Kraken sent it; ``msgspec.to_builtins`` needs them read (it raises
+    ``TypeError`` on an unread one). docs/performance.md has the figures.
     """
 
     id: str
     attributes: BatchAttributes = BatchAttributes()
-    legs: tuple[Leg, ...] = ()
-    trade_ids: tuple[str, ...] | None = None
+    if TYPE_CHECKING:
+        legs: tuple[Leg, ...] = ()
+        trade_ids: tuple[str, ...] | None = None
+    else:  # decoded on first read (_lazy.py)
+        legs: msgspec.Raw = ()
+        trade_ids: msgspec.Raw = None
 
     def leg(self, asset: str) -> Leg | None:
         """The leg for ``asset``, if the batch has one."""
