@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import json
 import os
 import subprocess
@@ -175,6 +176,7 @@ async def _mixed(url: str, keys: list[tuple[str, str]], calls: int) -> dict[str,
         await client.settlement.list_batches(limit=1)  # connections open
     timer = CallbackTimer()
     rss: list[float] = []
+    objects: list[int] = []
     timer.install()
     started = time.perf_counter()
     try:
@@ -190,6 +192,7 @@ async def _mixed(url: str, keys: list[tuple[str, str]], calls: int) -> dict[str,
             timer.harness()
             del tasks
             rss.append(_rss_mib())
+            objects.append(len(gc.get_objects()))
     finally:
         wall = time.perf_counter() - started
         timer.remove()
@@ -205,6 +208,8 @@ async def _mixed(url: str, keys: list[tuple[str, str]], calls: int) -> dict[str,
         "gc_max_ms": 1e3 * max((t for _, t in timer.collections), default=0.0),
         "rss_first_mib": rss[0],
         "rss_last_mib": rss[-1],
+        "rss_waves": rss,
+        "objects_waves": objects,
     }
 
 
@@ -263,6 +268,12 @@ def run(args: argparse.Namespace) -> str:
         "",
         f"Wall time {mixed['wall_s']:.1f} s; {mixed['gc_count']} collections, longest "
         f"{mixed['gc_max_ms']:.2f} ms (timed apart from the callbacks, as in `looplag.py`).",
+        "",
+        "RSS after each wave (MiB): "
+        + ", ".join(f"{value:.1f}" for value in mixed["rss_waves"])
+        + "; objects tracked by the GC after each wave: "
+        + ", ".join(f"{value:,}" for value in mixed["objects_waves"])
+        + ".",
     ]
     text = "\n".join(lines) + "\n"
     Path(args.output).write_text(text)
