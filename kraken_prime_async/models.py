@@ -149,7 +149,6 @@ class ApiKey(_Result, frozen=True, kw_only=True):
     updated_at: int | None = None
 
 
-@lazy_fields(latest_spot_transfer=dict[str, Any] | None)
 class Leg(_Result, frozen=True, kw_only=True):
     """One asset's net position in a batch.
 
@@ -177,7 +176,7 @@ class Leg(_Result, frozen=True, kw_only=True):
     settled_at : int or None
         Unit not documented; left as a raw integer.
     latest_spot_transfer : dict or None
-        Its fields are not documented. Decoded on first read (see :class:`Batch`).
+        Its fields are not documented.
 
     Notes
     -----
@@ -193,10 +192,7 @@ class Leg(_Result, frozen=True, kw_only=True):
     can_settle: bool | None = None
     direction: str | None = None
     settled_at: int | None = None
-    if TYPE_CHECKING:
-        latest_spot_transfer: dict[str, Any] | None = None
-    else:  # decoded on first read (_lazy.py)
-        latest_spot_transfer: msgspec.Raw = None
+    latest_spot_transfer: dict[str, Any] | None = None
 
     @property
     def amount(self) -> Decimal | None:
@@ -261,8 +257,8 @@ class Batch(_Result, frozen=True, kw_only=True):
 
     Notes
     -----
-    ``legs`` and ``trade_ids`` (and each leg's ``latest_spot_transfer``) are decoded when first
-    read, from the answer's bytes, and then kept: a page of 200 batches is mostly legs and trade
+    ``legs`` and ``trade_ids`` are decoded when first read, from the answer's bytes, and then
+    kept: a page of 200 batches is mostly legs and trade
     ids, and decoding them eagerly was most of the call. Reading them behaves as before, except
     that a malformed leg or trade id raises :class:`ResponseValidationError` (naming the field)
     on that first read rather than failing the call. Until then the answer's whole body stays in
