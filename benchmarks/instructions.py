@@ -13,13 +13,23 @@ in its own process, outside valgrind. The child runs the clients of ``benchmarks
 * ``bare aiohttp (floor)``, ``aiohttp alone (bound)``, ``kraken_prime_async`` (window 0) and
   ``kraken_prime_async (nonce_window, 50 in flight)``, on the tiny answer sequentially and at
   concurrency 50, and on the 200-batch page sequentially;
+* ``python-kraken-sdk`` on the 200-batch page (its target ratio) and the tiny answer;
 * the SDK's own pieces, on a transport that answers at once (no HTTP): a whole call, the
   request's preparation (nonce, body, signature, headers), the signature alone, the nonce
-  alone, the key's slot (enter and leave) and the decoding of the answer.
+  alone, the key's slot (enter and leave), the decoding of the tiny answer, the decoding of the
+  200-batch page with nothing read and with every lazily decoded field read, and what a task
+  per request would add (``asyncio.create_task`` and awaiting it, beside awaiting the coroutine);
+* the import: ``import aiohttp, msgspec`` in a fresh interpreter, and the same followed by
+  ``import kraken_prime_async`` (each less a bare interpreter's count).
 
 Usage (needs ``valgrind``; a few minutes, two children at a time)::
 
     .venv-bench/bin/python -m benchmarks.instructions [--output benchmarks/results/instructions.md]
+    .venv-bench/bin/python -m benchmarks.instructions --only sign,page   # rows whose key matches
+
+The children run with ``PYTHONHASHSEED=0``: string hashes then lay dictionaries out the same way
+in every child, which keeps the count of two runs of one program within a few hundred
+instructions.
 """
 
 from __future__ import annotations
@@ -27,6 +37,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
+import os
 import re
 import shutil
 import subprocess
@@ -36,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .clients import AiohttpAlone, Floor, Ours, OursWindowed, Scenario
+from .clients import AiohttpAlone, Floor, Ours, OursWindowed, PythonKrakenSdk, Scenario
 from .profile_ours import _calls
 from .serverproc import ROOT, ServerProcess
 
@@ -45,6 +57,7 @@ CLIENTS: dict[str, Callable[[str, Scenario], Any]] = {
     "bound": AiohttpAlone,
     "ours": Ours,
     "window": OursWindowed,
+    "pks": PythonKrakenSdk,
 }
 #: (label, client, scenario, concurrency, N1, N2)
 LOOPBACK: tuple[tuple[str, str, Scenario, int, int, int], ...] = (
@@ -52,12 +65,14 @@ LOOPBACK: tuple[tuple[str, str, Scenario, int, int, int], ...] = (
     ("tiny, sequential", "bound", "tiny", 1, 60, 360),
     ("tiny, sequential", "ours", "tiny", 1, 60, 360),
     ("tiny, sequential", "window", "tiny", 1, 60, 360),
+    ("tiny, sequential", "pks", "tiny", 1, 60, 360),
     ("tiny, 50 callers", "floor", "tiny", 50, 100, 600),
     ("tiny, 50 callers", "bound", "tiny", 50, 100, 600),
     ("tiny, 50 callers", "window", "tiny", 50, 100, 600),
     ("200-batch page, sequential", "floor", "large", 1, 10, 60),
     ("200-batch page, sequential", "bound", "large", 1, 10, 60),
     ("200-batch page, sequential", "ours", "large", 1, 10, 60),
+    ("200-batch page, sequential", "pks", "large", 1, 10, 60),
 )
 PIECES: tuple[tuple[str, str], ...] = (
     ("call", "`client.api_users.list()`, whole (instant transport)"),
@@ -66,6 +81,16 @@ PIECES: tuple[tuple[str, str], ...] = (
     ("nonce", "the nonce alone"),
     ("slot", "the key's slot: enter and leave"),
     ("decode", "decoding the answer (3 users) into typed results"),
+    ("page", "decoding the 200-batch page, no lazy field read"),
+    ("page_read", "decoding the 200-batch page and reading every field"),
+    ("coro", "awaiting a coroutine that returns at once (baseline of the next row)"),
+    ("task", "the same coroutine as a task: create_task, then await it"),
+)
+#: (key, statement): each child imports, the count less a bare interpreter's is the figure.
+IMPORTS: tuple[tuple[str, str], ...] = (
+    ("bare", "pass"),
+    ("base", "import aiohttp, msgspec"),
+    ("ours", "import aiohttp, msgspec; import kraken_prime_async"),
 )
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
@@ -79,6 +104,7 @@ async def _loopback_child(kind: str, calls: int, url: str, scenario: Scenario, c
     try:
         for _ in range(20):  # warm-up: connections, caches, lazy imports
             await client.call()
+        _settle_heap()
         await _calls(client, calls, conc)
     finally:
         await client.close()
@@ -89,9 +115,13 @@ async def _piece_child(piece: str, n: int) -> None:
     from kraken_prime_async._keys.fence import issue_nonce
     from kraken_prime_async._pipeline import encode_params
     from kraken_prime_async._resources.api_users import LIST
+    from kraken_prime_async._resources.settlement import LIST_BATCHES
+    from kraken_prime_async._transports.base import RawResponse
 
     from .observe_cost import _ANSWER, _SECRET, InstantTransport
+    from .payloads import large_body
 
+    page = RawResponse(200, large_body())
     transport = InstantTransport()
     async with PrimeClient(
         f"instructions-{piece}", _SECRET, base_url="https://bench.test", transport=transport
@@ -101,6 +131,7 @@ async def _piece_child(piece: str, n: int) -> None:
         auth: Any = pipeline._auth
         gate: Any = pipeline.gate
         params = encode_params(None)
+        _settle_heap()
         for i in range(n):
             if piece == "call":
                 await client.api_users.list()
@@ -115,33 +146,60 @@ async def _piece_child(piece: str, n: int) -> None:
                     slot.sending()
             elif piece == "decode":
                 LIST.decode(_ANSWER, redact=str)
+            elif piece == "page":
+                LIST_BATCHES.decode(page, redact=str)
+            elif piece == "page_read":
+                _read_every_field(LIST_BATCHES.decode(page, redact=str))
+            elif piece == "coro":
+                await _at_once()
+            elif piece == "task":
+                await asyncio.create_task(_at_once())
+
+
+def _settle_heap() -> None:
+    """Collect, then freeze what is alive: a later collection scans only the objects made by the
+    measured calls. Without it, a full collection of the whole heap (millions of instructions)
+    lands in one child of a pair and not the other, as the loop's timing decides, and moves a
+    per-call figure by tens of thousands of instructions."""
+    gc.collect()
+    gc.freeze()
+
+
+async def _at_once() -> None:
+    return None
+
+
+def _read_every_field(page: Any) -> None:
+    for batch in page.data:
+        batch.trade_ids  # noqa: B018 - reading is the point
+        for leg in batch.legs:
+            leg.latest_spot_transfer  # noqa: B018
 
 
 # --- the parent: two counts per figure, two children at a time ---------------------------------
 
 
-def _count(child_args: Sequence[str]) -> int:
-    """Instructions executed by one child run (callgrind's total, user space)."""
+def _valgrind(command: Sequence[str]) -> int:
+    """Instructions executed by one process (callgrind's total, user space)."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # imports come from bytecode caches, as installed
     out = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            "-m",
-            "benchmarks.instructions",
-            "--child",
-            *child_args,
-        ],
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     found = _COLLECTED.search(out.stderr)
     if found is None:
         raise RuntimeError(f"no callgrind total in: {out.stderr[-500:]}")
     return int(found.group(1))
+
+
+def _count(child_args: Sequence[str]) -> int:
+    """Instructions executed by one child run."""
+    return _valgrind([sys.executable, "-m", "benchmarks.instructions", "--child", *child_args])
 
 
 def _per_call(pool: ThreadPoolExecutor, args: Sequence[str], n1: int, n2: int) -> float:
@@ -154,37 +212,74 @@ def _fmt(value: float) -> str:
     return f"{value / 1000:,.1f}k"
 
 
-def run(output: Path) -> str:
-    """Measure every figure; write and return the markdown report."""
+def _imports(pool: ThreadPoolExecutor) -> dict[str, float]:
+    """Each statement's count less a bare interpreter's (bytecode caches written first)."""
+    for _, statement in IMPORTS:
+        subprocess.run([sys.executable, "-c", statement], cwd=ROOT, check=True)
+    counts = {
+        key: pool.submit(_valgrind, [sys.executable, "-c", statement]) for key, statement in IMPORTS
+    }
+    bare = counts["bare"].result()
+    return {key: count.result() - bare for key, count in counts.items() if key != "bare"}
+
+
+def run(output: Path, only: Sequence[str] = ()) -> str:
+    """Measure every figure (or those whose key contains one of ``only``); write the report."""
+
+    def wanted(*keys: str) -> bool:
+        return not only or any(word in key for word in only for key in keys)
+
+    loop_rows: list[tuple[str, str, float]] = []
+    piece_rows: list[tuple[str, str, float]] = []
+    imported: dict[str, float] = {}
     with ServerProcess() as urls, ThreadPoolExecutor(max_workers=2) as pool:
-        loop_rows: list[tuple[str, str, float]] = []
         for label, kind, scenario, conc, n1, n2 in LOOPBACK:
+            if not (wanted(label, kind) or (kind == "floor" and wanted(label))):
+                continue
             url = urls.tiny if scenario == "tiny" else urls.large
             per = _per_call(pool, ["loopback", kind, url, scenario, str(conc)], n1, n2)
             loop_rows.append((label, kind, per))
             print(f"{label}: {CLIENTS[kind].name}: {_fmt(per)}", flush=True)
-        piece_rows = []
         for piece, what in PIECES:
-            per = _per_call(pool, ["piece", piece], 200, 2200)
-            piece_rows.append((what, per))
-            print(f"{what}: {_fmt(per)}", flush=True)
+            if wanted(piece):
+                n1, n2 = (20, 120) if piece.startswith("page") else (200, 2200)
+                per = _per_call(pool, ["piece", piece], n1, n2)
+                piece_rows.append((piece, what, per))
+                print(f"{what}: {_fmt(per)}", flush=True)
+        if wanted("import"):
+            imported = _imports(pool)
+            print(f"imports: {imported}", flush=True)
+    text = _report(loop_rows, piece_rows, imported, only)
+    output.write_text(text)
+    return text
+
+
+def _report(
+    loop_rows: Sequence[tuple[str, str, float]],
+    piece_rows: Sequence[tuple[str, str, float]],
+    imported: dict[str, float],
+    only: Sequence[str],
+) -> str:
     floors = {label: per for label, kind, per in loop_rows if kind == "floor"}
+    pks = {label: per for label, kind, per in loop_rows if kind == "pks"}
+    command = "`.venv-bench/bin/python -m benchmarks.instructions"
+    command += f" --only {','.join(only)}`" if only else "`"
     lines = [
         "# Instructions per call (callgrind, user space)",
         "",
         f"- Date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
-        "- Command: `.venv-bench/bin/python -m benchmarks.instructions`",
+        f"- Command: {command}",
         f"- Python {sys.version.split()[0]}; valgrind's count, exact to ~0.1% between runs",
         "",
         "## Over loopback (the bench server in its own process, not counted)",
         "",
-        "| call shape | client | instructions per call | ÷ floor |",
-        "|---|---|---|---|",
+        "| call shape | client | instructions per call | ÷ floor | ÷ python-kraken-sdk |",
+        "|---|---|---|---|---|",
     ]
-    lines += [
-        f"| {label} | {CLIENTS[kind].name} | {_fmt(per)} | {per / floors[label]:.2f} |"
-        for label, kind, per in loop_rows
-    ]
+    for label, kind, per in loop_rows:
+        floor = f"{per / floors[label]:.2f}" if label in floors else ""
+        peer = f"{per / pks[label]:.2f}" if label in pks else ""
+        lines.append(f"| {label} | {CLIENTS[kind].name} | {_fmt(per)} | {floor} | {peer} |")
     lines += [
         "",
         "Kernel time (the system calls) is not in these counts, so the ratios differ a little",
@@ -195,10 +290,20 @@ def run(output: Path) -> str:
         "| piece | instructions per call |",
         "|---|---|",
     ]
-    lines += [f"| {what} | {_fmt(per)} |" for what, per in piece_rows]
-    text = "\n".join(lines) + "\n"
-    output.write_text(text)
-    return text
+    lines += [f"| {what} | {_fmt(per)} |" for _, what, per in piece_rows]
+    if imported:
+        ours = imported["ours"] - imported["base"]
+        lines += [
+            "",
+            "## Import (fresh interpreter, less a bare interpreter's count)",
+            "",
+            "| statement | instructions | ÷ `import aiohttp, msgspec` |",
+            "|---|---|---|",
+            f"| `import aiohttp, msgspec` | {_fmt(imported['base'])} | 1.00 |",
+            f"| then `import kraken_prime_async` (its own part: {_fmt(ours)}) "
+            f"| {_fmt(imported['ours'])} | {imported['ours'] / imported['base']:.3f} |",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -215,10 +320,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--output", type=Path, default=ROOT / "benchmarks" / "results" / "instructions.md"
     )
+    parser.add_argument(
+        "--only", default="", help="comma-separated words: measure only the rows they name"
+    )
     options = parser.parse_args(args)
     if shutil.which("valgrind") is None:
         raise SystemExit("benchmarks.instructions needs valgrind (apt install valgrind)")
-    print(run(options.output))
+    only = [word for word in options.only.split(",") if word]
+    print(run(options.output, only))
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from ._lazy import lazy_fields
 from ._secret import SecretStr, repr_hiding
 from .errors import KrakenPrimeError, ResponseValidationError
 
@@ -251,16 +252,33 @@ class BatchAttributes(_Result, frozen=True, kw_only=True):
         return _ms_to_datetime("updated_at", self.updated_at)
 
 
+@lazy_fields(legs=tuple[Leg, ...], trade_ids=tuple[str, ...] | None)
 class Batch(_Result, frozen=True, kw_only=True):
     """A settlement batch: a snapshot of unsettled trades netted into one leg per asset.
 
     ``trade_ids`` is ``None`` when the answer did not carry it (list items may not).
+
+    Notes
+    -----
+    ``legs`` and ``trade_ids`` are decoded when first read, from the answer's bytes, and then
+    kept: a page of 200 batches is mostly legs and trade
+    ids, and decoding them eagerly was most of the call. Reading them behaves as before, except
+    that a malformed leg or trade id raises :class:`ResponseValidationError` (naming the field)
+    on that first read rather than failing the call. Until then the answer's whole body stays in
+    memory with the batch: read the fields (or drop the batch) rather than keep many unread
+    pages. ``==``, ``hash`` and ``repr`` read them first; ``msgspec.json.encode`` writes an
+    unread one as Kraken sent it; ``msgspec.to_builtins`` needs them read (it raises
+    ``TypeError`` on an unread one). docs/performance.md has the figures.
     """
 
     id: str
     attributes: BatchAttributes = BatchAttributes()
-    legs: tuple[Leg, ...] = ()
-    trade_ids: tuple[str, ...] | None = None
+    if TYPE_CHECKING:
+        legs: tuple[Leg, ...] = ()
+        trade_ids: tuple[str, ...] | None = None
+    else:  # decoded on first read (_lazy.py)
+        legs: msgspec.Raw = ()
+        trade_ids: msgspec.Raw = None
 
     def leg(self, asset: str) -> Leg | None:
         """The leg for ``asset``, if the batch has one."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import random
 
 import pytest
 
@@ -116,3 +119,27 @@ def test_signer_reuses_its_keyed_state() -> None:
     first = signer.sign(b"/0/private/ListPrimeApiUsers", NONCE, body)
     assert signer.sign(b"/0/private/ListPrimeApiUsers", NONCE, body) == first
     assert base64.b64decode(first) and "hidden" in repr(signer)
+
+
+@pytest.mark.parametrize(
+    "length", [0, 1, 31, 32, 63, 64, 65, 111, 112, 127, 128, 129, 200, 256, 300]
+)
+def test_the_kept_keyed_states_compute_stdlib_hmac_for_every_key_length(length: int) -> None:
+    """The signer keeps RFC 2104's padded-key SHA-512 states; ``hmac`` is the reference: keys
+    shorter than, equal to and longer than SHA-512's 128-byte block (hashed first)."""
+    rng = random.Random(length)
+    key = bytes(rng.randrange(256) for _ in range(length))
+    signer = Signer(key)
+    for nonce in (0, 1, NONCE, 2**63 - 1):
+        body = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 300)))
+        inner = hashlib.sha256(str(nonce).encode() + body).digest()
+        expected = hmac.new(key, b"/0/private/X" + inner, hashlib.sha512).digest()
+        assert base64.b64decode(signer.sign(b"/0/private/X", nonce, body)) == expected
+
+
+def test_signing_does_not_consume_the_kept_states() -> None:
+    """Each request copies the keyed states: signing one body never changes the next signature."""
+    signer = Signer(decode_secret(OFFICIAL_SECRET))
+    first = signer.sign(b"/0/private/A", NONCE, b"{}")
+    signer.sign(b"/0/private/B", NONCE + 1, b'{"x":1}' * 100)
+    assert signer.sign(b"/0/private/A", NONCE, b"{}") == first

@@ -381,13 +381,18 @@ async def _read_capped(response: aiohttp.ClientResponse, cap: int, operation: st
             # cannot exceed the cap. A compressed answer (its length counts compressed bytes)
             # takes the chunked path below, which counts what it inflates to.
             return RawResponse(status, await response.read())
-    body = bytearray()
+    # The chunks aiohttp hands over are kept as they are and joined once at the end: the body
+    # is copied once (the same single copy ``response.read()`` makes; none when it came in one
+    # chunk), and the decoder then reads that buffer in place (``Batch`` keeps views into it).
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in response.content.iter_chunked(_CHUNK):
-        body += chunk
-        if len(body) > cap:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
             response.close()
             if 200 <= status < 300:
-                del body, chunk
+                del chunks, chunk
                 raise too_large(status, cap, operation, f"over {cap} bytes")
-            return RawResponse(status, bytes(body[:cap]))
-    return RawResponse(status, bytes(body))
+            return RawResponse(status, b"".join(chunks)[:cap])
+    return RawResponse(status, b"".join(chunks))

@@ -10,6 +10,7 @@ from typing import Any, Final, TextIO
 
 import msgspec
 
+from .._lazy import materialized
 from .._secret import SecretStr
 from ._console import print_table
 
@@ -29,8 +30,10 @@ def _revealed(obj: Any) -> Any:
 
 
 def to_builtins(value: Any, *, reveal_secrets: bool = False) -> Any:
-    """Structs, dataclasses and Decimals as JSON-ready builtins."""
-    return msgspec.to_builtins(value, enc_hook=_revealed if reveal_secrets else _masked)
+    """Structs, dataclasses and Decimals as JSON-ready builtins (lazy fields read first)."""
+    return msgspec.to_builtins(
+        materialized(value), enc_hook=_revealed if reveal_secrets else _masked
+    )
 
 
 def emit_json(value: Any, *, reveal_secrets: bool = False, stream: TextIO | None = None) -> None:

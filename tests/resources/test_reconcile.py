@@ -42,7 +42,7 @@ def _lost(
 def _batch(batch_id: str, *, kind: str | None = None, leg: dict[str, Any] | None = None) -> Any:
     attributes: dict[str, Any] = {**cast("dict[str, Any]", BATCH["attributes"]), "asset_kind": kind}
     raw = dict(BATCH, id=batch_id, attributes=attributes, legs=[leg or LEG])
-    return msgspec.convert(raw, models.Batch)
+    return msgspec.json.decode(msgspec.json.encode(raw), type=models.Batch)
 
 
 class Batches:

@@ -20,7 +20,8 @@ def _batch(*legs: dict[str, Any], confirmed: bool = True) -> models.Batch:
         **cast("dict[str, Any]", BATCH["attributes"]),
         "confirmed": confirmed,
     }
-    return msgspec.convert(dict(BATCH, attributes=attributes, legs=list(legs)), models.Batch)
+    wire = msgspec.json.encode(dict(BATCH, attributes=attributes, legs=list(legs)))
+    return msgspec.json.decode(wire, type=models.Batch)
 
 
 async def _no_sleep(seconds: float) -> None:
