@@ -56,7 +56,7 @@ class Signer:
     HMAC-SHA512 is keyed once, here: the two SHA-512 states that have absorbed the padded key
     (RFC 2104's inner and outer pads) are kept, and each request copies them and adds its own
     bytes. That is the computation ``hmac.new(key, message, "sha512")`` makes (the tests check
-    it against :mod:`hmac` for keys of every length), without keying HMAC again, without the
+    it against ``hmac`` for keys of every length), without keying HMAC again, without the
     pure-Python ``hmac.HMAC`` wrapper per request, and with one-shot SHA-256 and base64 calls.
     The states hold only the key's hash input; ``repr`` shows nothing of them.
     """

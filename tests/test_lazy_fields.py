@@ -14,8 +14,8 @@ import msgspec
 import pytest
 
 from kraken_prime_async import PrimeClient, ResponseValidationError
-from kraken_prime_async._lazy import materialized
 from kraken_prime_async.models import Batch, BatchPage, Leg
+from kraken_prime_async.models._lazy import materialized
 from tests._fakes import BATCH, FAKE_SECRET, LEG, ScriptedTransport, make_client, ok, unique_key
 from tests._loopback_raw import raw_http_server
 

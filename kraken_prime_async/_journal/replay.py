@@ -15,6 +15,7 @@ import msgspec
 
 from .._secret import SecretStr
 from ..errors import SecretWithheldError
+from ..models._lazy import materialized
 
 T = TypeVar("T")
 
@@ -49,7 +50,7 @@ def _strip(obj: Any) -> Any:
 def plain(value: Any) -> Any:
     """``value`` as JSON-able data, every secret replaced by ``None``; a created key's public
     ``api_key`` too (it is a credential half: the key is known by its ``id``)."""
-    data = msgspec.to_builtins(value, enc_hook=_strip)
+    data = msgspec.to_builtins(materialized(value), enc_hook=_strip)  # lazy fields read first
     if isinstance(value, msgspec.Struct) and any(
         isinstance(getattr(value, name), SecretStr) for name in value.__struct_fields__
     ):

@@ -10,8 +10,8 @@ from typing import Any, Final, TextIO
 
 import msgspec
 
-from .._lazy import materialized
 from .._secret import SecretStr
+from ..models._lazy import materialized
 from ._console import print_table
 
 

@@ -1,23 +1,23 @@
 """Result fields decoded on first read, from the answer's own bytes.
 
-A lazy field is an ordinary Struct field that the decoder fills with a :class:`msgspec.Raw`: a
+A lazy field is an ordinary Struct field that the decoder fills with a ``msgspec.Raw``: a
 view of the field's JSON inside the answer's body, made without copying or parsing it into
 objects (the decoder only scans past it). Reading the attribute decodes that view into the
 field's declared type once and stores the value in the field's own slot, in place of the view:
-from then on the attribute, ``==``, ``hash``, ``repr``, :func:`msgspec.structs.asdict` and
-:func:`msgspec.to_builtins` see exactly what an eager decode would have produced.
+from then on the attribute, ``==``, ``hash``, ``repr``, ``msgspec.structs.asdict()`` and
+``msgspec.to_builtins()`` see exactly what an eager decode would have produced.
 
-How it is done: :func:`lazy_fields` replaces the class's slot descriptor for each lazy field
-with a :class:`LazyField`, which keeps the slot descriptor and reads and writes through it (the
+How it is done: ``lazy_fields()`` replaces the class's slot descriptor for each lazy field
+with a ``LazyField``, which keeps the slot descriptor and reads and writes through it (the
 class's own storage; the instance stays frozen to its users, whose writes still raise). A
 value given to the constructor is stored as given and never decoded. ``==``, ``hash``,
 ``repr`` and ``__rich_repr__`` decode the lazy fields first, then defer to msgspec's own.
 
 The trade-off: until every lazy field of every result from one answer has been read, the
 answer's whole body stays in memory (each view keeps it alive). Reading a field drops its view.
-:func:`msgspec.json.encode` writes an unread field as the bytes Kraken sent;
-:func:`msgspec.to_builtins` cannot convert an unread view (``TypeError``): read the field first
-(:func:`materialized` does it for a whole result tree).
+``msgspec.json.encode()`` writes an unread field as the bytes Kraken sent;
+``msgspec.to_builtins()`` cannot convert an unread view (``TypeError``): read the field first
+(``materialized()`` does it for a whole result tree).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .errors import ResponseValidationError
+from ..errors import ResponseValidationError
 
 _Raw = msgspec.Raw
 _native_eq = msgspec.Struct.__eq__
@@ -95,7 +95,7 @@ class LazyField:
 
 def lazy_fields(**field_types: Any) -> Callable[[type[S]], type[S]]:
     """Class decorator: the named fields (declared ``msgspec.Raw`` for the decoder) become
-    :class:`LazyField` s decoding into the given types; ``==``, ``hash`` and ``repr`` decode
+    ``LazyField`` s decoding into the given types; ``==``, ``hash`` and ``repr`` decode
     them first."""
 
     def apply(cls: type[S]) -> type[S]:
@@ -141,7 +141,7 @@ def _rich_repr(self: Any) -> Any:
 
 def materialized(value: Any) -> Any:
     """``value`` after reading every lazy field in it (Structs, lists, tuples and dicts are
-    walked), so :func:`msgspec.to_builtins` can convert it; returns ``value`` itself."""
+    walked), so ``msgspec.to_builtins()`` can convert it; returns ``value`` itself."""
     if isinstance(value, msgspec.Struct):
         if hasattr(value, "__lazy_fields__"):
             _read_all(value)
