@@ -75,7 +75,9 @@ def typed(data: Any, type_: type[T]) -> T:
         data = {**data, **{name: {} for name in secret_fields}}
         if secret_fields and data.get("api_key") is None:
             data["api_key"] = "" if _required_str(type_, "api_key") else None
-    return msgspec.convert(data, type_, dec_hook=_withheld)
+    # Through JSON, as the answer came: lazily decoded fields (``Batch.legs``) are built from
+    # bytes, never converted from Python objects.
+    return msgspec.json.decode(msgspec.json.encode(data), type=type_, dec_hook=_withheld)
 
 
 def _required_str(type_: Any, name: str) -> bool:

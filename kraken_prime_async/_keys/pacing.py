@@ -228,10 +228,14 @@ class CallCounter:
         a call that waited long)."""
         now = self._clock()
         if self._blocked_until > now:
-            until = datetime.datetime.fromtimestamp(self._blocked_until, datetime.timezone.utc)
+            try:
+                until = datetime.datetime.fromtimestamp(self._blocked_until, datetime.timezone.utc)
+                when = f"{until:%H:%M:%S} UTC"
+            except (OverflowError, OSError, ValueError):  # a timestamp no calendar holds
+                when = f"{self._blocked_until - now:.0f} s from now"
             return (
-                f"Kraken answered EService:Throttled (too many concurrent requests) until "
-                f"{until:%H:%M:%S} UTC; fewer concurrent calls on the key avoid it"
+                "Kraken answered EService:Throttled (too many concurrent requests) until "
+                f"{when}; fewer concurrent calls on the key avoid it"
             )
         if self._auto_refused is not None:
             return (

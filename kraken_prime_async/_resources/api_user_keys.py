@@ -222,9 +222,10 @@ class ApiUserKeys(Resource):
         accepted: a few round trips (about five requests of this client, or longer when a lost
         answer is resolved). Services still signing with the old key keep working until then,
         and fail with ``AuthenticationError`` after it: give them the new key first, or rotate
-        with ``verify=True`` and switch them on return. Lost answers are resolved by listing
-        the user's keys, so do not run two rotations or key creations for one user at once
-        (a key created meanwhile by someone else would be taken for an orphan and deleted).
+        with ``verify=True`` and switch them on return. A lost create is resolved by listing
+        the user's keys: a new key is taken as the rotation's own only on proof (creates this
+        client or its fleet registered, or ``sole_writer=True``); otherwise the rotation stops
+        with the unattributed ids in ``unknown_key_ids`` and deletes nothing.
         """
         return await rotate_key(
             self,
