@@ -17,7 +17,6 @@ from ._constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_NONCE_UNIT,
 )
-from ._journal import JournalSetting, build_journal
 from ._keys.gate import KeyGate
 from ._keys.nonces import PER_SECOND, LocalNonceSource, NonceSource, NonceUnit, shared_nonce_source
 from ._keys.pacing import RateLimitSetting, resolve
@@ -33,6 +32,7 @@ from .errors import ValidationError
 from .models import CreatedFastApiKey
 
 if TYPE_CHECKING:
+    from ._journal import JournalSetting
     from ._keys.fleet import Fleet
     from ._resources._base import TimeoutLike
     from ._resources.api_user_keys import ApiUserKeys
@@ -206,6 +206,8 @@ class PrimeClient(ClientBase):
         window, max_in_flight, hold = _key_options(
             nonce_unit, nonce_window, max_in_flight, abandon_hold, rate_limit
         )
+        from ._journal import build_journal  # with the first client: most never journal to disk
+
         write_journal = build_journal(journal, ref)
         from ._resources._reconcile.claims import client_claims
 
