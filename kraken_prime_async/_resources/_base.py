@@ -152,11 +152,9 @@ class Resource:
         (a journal intent's id) names the registration, so that resolving the intent later
         speaks for the same create."""
         claims = self._pipeline.claims
-        if reconcile.scope is None or claims is None:
-            return await self._sent(
-                endpoint, request, reconcile, before, policy, timeout, retry, on_sent, None, started
-            )
-        claim = await claims.register(reconcile.scope(request), token=token)
+        claim = None
+        if reconcile.scope is not None and claims is not None:
+            claim = await claims.register(reconcile.scope(request), token=token)
         try:
             outcome = await self._sent(
                 endpoint,
@@ -170,17 +168,13 @@ class Resource:
                 claim,
                 started,
             )
-        except OutcomeUnknownError as exc:
-            await claim.put("unknown", exc.candidates)
+        except BaseException as exc:
+            if claim is not None:
+                await claim.failed(exc)
             raise
-        except KrakenPrimeError:
-            await claim.put("none")  # refused, or proven not applied
-            raise
-        except BaseException:
-            await claim.put("unknown")  # cancelled: it may have been sent
-            raise
-        made = None if reconcile.made is None else reconcile.made(request, outcome.value)
-        await claim.put("done", () if made is None else (made,))
+        if claim is not None:
+            made = None if reconcile.made is None else reconcile.made(request, outcome.value)
+            await claim.put("done", () if made is None else (made,))
         return outcome
 
     async def _sent(

@@ -29,7 +29,7 @@ import msgspec
 
 from ..._constants import CLAIM_POLL, CLAIM_TTL, CLAIM_WAIT
 from ..._keys.fleet._base import Claim, ClaimState, ClaimStore, live_claims
-from ...errors import ValidationError
+from ...errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
 
 
 class _ProcessClaims:
@@ -96,6 +96,17 @@ class Registration:
 
     async def put(self, state: ClaimState, ids: Iterable[str] = ()) -> None:
         await self._claims.put(Claim(self._scope, self._token, state, tuple(ids)))
+
+    async def failed(self, exc: BaseException) -> None:
+        """End the registration of a create that raised ``exc``: ``unknown`` (with the ids its
+        read-back could not attribute) when it may have taken effect, ``none`` when it was
+        refused or proven not applied."""
+        if isinstance(exc, OutcomeUnknownError):
+            await self.put("unknown", exc.candidates)
+        elif isinstance(exc, KrakenPrimeError):
+            await self.put("none")
+        else:
+            await self.put("unknown")  # cancelled: it may have been sent
 
     async def open(self) -> None:
         """Register as under way; note the creates of the scope that have ended."""
