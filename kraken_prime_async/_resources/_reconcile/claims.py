@@ -31,6 +31,9 @@ from ..._constants import CLAIM_POLL, CLAIM_TTL, CLAIM_WAIT
 from ..._keys.fleet._base import Claim, ClaimState, ClaimStore, live_claims
 from ...errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
 
+#: Registrations a scope holds before expired ones are swept (``_ProcessClaims.put``).
+_SWEEP_MIN = 64
+
 
 class _ProcessClaims:
     """The registrations of this process, by base URL and scope; tasks waiting for a change are
@@ -38,14 +41,20 @@ class _ProcessClaims:
 
     def __init__(self) -> None:
         self._claims: dict[tuple[str, str], dict[str, Claim]] = {}
+        #: A scope is swept of expired registrations when it outgrows this (then twice its live
+        #: size): sweeping on every put made each create cost a pass over the scope.
+        self._sweep_at: dict[tuple[str, str], int] = {}
         self._changed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def put(self, place: str, claim: Claim) -> None:
-        scope = self._claims.setdefault((place, claim.scope), {})
+        key = (place, claim.scope)
+        scope = self._claims.setdefault(key, {})
         scope[claim.token] = claim
-        for token in [t for t, c in scope.items() if c.at < claim.at - CLAIM_TTL]:
-            del scope[token]
+        if len(scope) > self._sweep_at.get(key, _SWEEP_MIN):
+            for token in [t for t, c in scope.items() if c.at < claim.at - CLAIM_TTL]:
+                del scope[token]
+            self._sweep_at[key] = max(_SWEEP_MIN, 2 * len(scope))
         if self._changed is not None:
             self._changed.set()
             self._changed = None
@@ -90,6 +99,8 @@ class Registration:
         self._claims = claims
         self._scope = scope
         self._token = secrets.token_hex(8) if token is None else token
+        #: Creates that had ended when this one was registered: whatever they made was there
+        #: before this create's read-before-write, so they explain nothing new.
         #: Creates that had ended when this one was registered: whatever they made was there
         #: before this create's read-before-write, so they explain nothing new.
         self._settled: frozenset[str] = frozenset()
