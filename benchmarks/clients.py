@@ -86,6 +86,22 @@ class Ours:
         await self._client.close()
 
 
+class OursUnwatched(Ours):
+    """Ours with ``abandon_hold=0``: an abandoned request is neither watched nor held, so the
+    exchange runs in the caller's task. Beside ``Ours`` it prices the watch (the exchange's
+    task of its own) that the default keeps."""
+
+    name = "kraken_prime_async (abandon_hold=0: no watch)"
+
+    async def open(self) -> None:
+        from kraken_prime_async import PrimeClient
+
+        self._client = PrimeClient(
+            fresh_key("ours-unwatched"), SECRET, base_url=self._base_url, abandon_hold=0
+        )
+        await self._client.__aenter__()
+
+
 class OursWindowed(Ours):
     """Ours with a nonce window on the key, so up to 50 requests may overlap.
 
@@ -338,3 +354,22 @@ def items(result: Any) -> int:
         return len(result)
     data = result["data"] if isinstance(result, dict) else result.data
     return len(data)
+
+
+class OursWindowedUnwatched(OursWindowed):
+    """``OursWindowed`` with ``abandon_hold=0``: the concurrent row's price of the watch."""
+
+    name = "kraken_prime_async (nonce_window, abandon_hold=0: no watch)"
+
+    async def open(self) -> None:
+        from kraken_prime_async import PrimeClient
+
+        self._client = PrimeClient(
+            fresh_key("ours-window-unwatched"),
+            SECRET,
+            base_url=self._base_url,
+            nonce_window=60_000,
+            max_in_flight=50,
+            abandon_hold=0,
+        )
+        await self._client.__aenter__()

@@ -12,7 +12,9 @@ in its own process, outside valgrind. The child runs the clients of ``benchmarks
 
 * ``bare aiohttp (floor)``, ``aiohttp alone (bound)``, ``kraken_prime_async`` (window 0) and
   ``kraken_prime_async (nonce_window, 50 in flight)``, on the tiny answer sequentially and at
-  concurrency 50, and on the 200-batch page sequentially;
+  concurrency 50, and on the 200-batch page sequentially; each ``kraken_prime_async`` tiny row
+  also with ``abandon_hold=0`` (no watch: the exchange runs in the caller's task), the price of
+  the watch the default keeps;
 * ``python-kraken-sdk`` on the 200-batch page (its target ratio) and the tiny answer;
 * the SDK's own pieces, on a transport that answers at once (no HTTP): a whole call, the
   request's preparation (nonce, body, signature, headers), the signature alone, the nonce
@@ -26,6 +28,7 @@ Usage (needs ``valgrind``; a few minutes, two children at a time)::
 
     .venv-bench/bin/python -m benchmarks.instructions [--output benchmarks/results/instructions.md]
     .venv-bench/bin/python -m benchmarks.instructions --only sign,page   # rows whose key matches
+    .venv-bench/bin/python -m benchmarks.instructions --repeat 3   # loopback rows: median of 3
 
 The children run with ``PYTHONHASHSEED=0``: string hashes then lay dictionaries out the same way
 in every child, which keeps the count of two runs of one program within a few hundred
@@ -41,6 +44,7 @@ import gc
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -48,7 +52,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .clients import AiohttpAlone, Floor, Ours, OursWindowed, PythonKrakenSdk, Scenario
+from .clients import (
+    AiohttpAlone,
+    Floor,
+    Ours,
+    OursUnwatched,
+    OursWindowed,
+    OursWindowedUnwatched,
+    PythonKrakenSdk,
+    Scenario,
+)
 from .profile_ours import _calls
 from .serverproc import ROOT, ServerProcess
 
@@ -57,6 +70,8 @@ CLIENTS: dict[str, Callable[[str, Scenario], Any]] = {
     "bound": AiohttpAlone,
     "ours": Ours,
     "window": OursWindowed,
+    "unwatched": OursUnwatched,
+    "window-unwatched": OursWindowedUnwatched,
     "pks": PythonKrakenSdk,
 }
 #: (label, client, scenario, concurrency, N1, N2)
@@ -65,10 +80,12 @@ LOOPBACK: tuple[tuple[str, str, Scenario, int, int, int], ...] = (
     ("tiny, sequential", "bound", "tiny", 1, 60, 360),
     ("tiny, sequential", "ours", "tiny", 1, 60, 360),
     ("tiny, sequential", "window", "tiny", 1, 60, 360),
+    ("tiny, sequential", "unwatched", "tiny", 1, 60, 360),
     ("tiny, sequential", "pks", "tiny", 1, 60, 360),
     ("tiny, 50 callers", "floor", "tiny", 50, 100, 600),
     ("tiny, 50 callers", "bound", "tiny", 50, 100, 600),
     ("tiny, 50 callers", "window", "tiny", 50, 100, 600),
+    ("tiny, 50 callers", "window-unwatched", "tiny", 50, 100, 600),
     ("200-batch page, sequential", "floor", "large", 1, 10, 60),
     ("200-batch page, sequential", "bound", "large", 1, 10, 60),
     ("200-batch page, sequential", "ours", "large", 1, 10, 60),
@@ -223,8 +240,15 @@ def _imports(pool: ThreadPoolExecutor) -> dict[str, float]:
     return {key: count.result() - bare for key, count in counts.items() if key != "bare"}
 
 
-def run(output: Path, only: Sequence[str] = ()) -> str:
-    """Measure every figure (or those whose key contains one of ``only``); write the report."""
+def run(output: Path, only: Sequence[str] = (), repeat: int = 1) -> str:
+    """Measure every figure (or those whose key contains one of ``only``); write the report.
+
+    ``repeat``: the loopback rows are measured that many times, each round going through
+    every row in turn (a floor and its clients measured close together), and each row reports
+    the median of its rounds. The loopback counts move with how the server's answers meet the
+    client's reads (the floor's tiny call measured 496.6k and 528.5k in two runs of the same
+    code on a quiet machine), the pieces and imports do not.
+    """
 
     def wanted(*keys: str) -> bool:
         return not only or any(word in key for word in only for key in keys)
@@ -233,13 +257,20 @@ def run(output: Path, only: Sequence[str] = ()) -> str:
     piece_rows: list[tuple[str, str, float]] = []
     imported: dict[str, float] = {}
     with ServerProcess() as urls, ThreadPoolExecutor(max_workers=2) as pool:
-        for label, kind, scenario, conc, n1, n2 in LOOPBACK:
-            if not (wanted(label, kind) or (kind == "floor" and wanted(label))):
-                continue
-            url = urls.tiny if scenario == "tiny" else urls.large
-            per = _per_call(pool, ["loopback", kind, url, scenario, str(conc)], n1, n2)
-            loop_rows.append((label, kind, per))
-            print(f"{label}: {CLIENTS[kind].name}: {_fmt(per)}", flush=True)
+        rows = [
+            row
+            for row in LOOPBACK
+            if wanted(row[0], row[1]) or (row[1] == "floor" and wanted(row[0]))
+        ]
+        rounds: list[list[float]] = [[] for _ in rows]
+        for round_ in range(repeat):
+            for index, (label, kind, scenario, conc, n1, n2) in enumerate(rows):
+                url = urls.tiny if scenario == "tiny" else urls.large
+                per = _per_call(pool, ["loopback", kind, url, scenario, str(conc)], n1, n2)
+                rounds[index].append(per)
+                print(f"[{round_ + 1}/{repeat}] {label}: {CLIENTS[kind].name}: {_fmt(per)}")
+        for (label, kind, *_), counts in zip(rows, rounds, strict=True):
+            loop_rows.append((label, kind, statistics.median(counts)))
         for piece, what in PIECES:
             if wanted(piece):
                 n1, n2 = (20, 120) if piece.startswith("page") else (200, 2200)
@@ -249,7 +280,7 @@ def run(output: Path, only: Sequence[str] = ()) -> str:
         if wanted("import"):
             imported = _imports(pool)
             print(f"imports: {imported}", flush=True)
-    text = _report(loop_rows, piece_rows, imported, only)
+    text = _report(loop_rows, piece_rows, imported, only, repeat)
     output.write_text(text)
     return text
 
@@ -259,17 +290,21 @@ def _report(
     piece_rows: Sequence[tuple[str, str, float]],
     imported: dict[str, float],
     only: Sequence[str],
+    repeat: int = 1,
 ) -> str:
     floors = {label: per for label, kind, per in loop_rows if kind == "floor"}
     pks = {label: per for label, kind, per in loop_rows if kind == "pks"}
     command = "`.venv-bench/bin/python -m benchmarks.instructions"
-    command += f" --only {','.join(only)}`" if only else "`"
+    command += f" --only {','.join(only)}" if only else ""
+    command += f" --repeat {repeat}`" if repeat > 1 else "`"
     lines = [
         "# Instructions per call (callgrind, user space)",
         "",
         f"- Date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
         f"- Command: {command}",
-        f"- Python {sys.version.split()[0]}; valgrind's count, exact to ~0.1% between runs",
+        f"- Python {sys.version.split()[0]}; valgrind's count, exact to ~0.1% between runs "
+        "for the pieces; each loopback row is the median of "
+        f"{repeat} round{'s' if repeat > 1 else ''} (those move with the server's timing)",
         "",
         "## Over loopback (the bench server in its own process, not counted)",
         "",
@@ -323,11 +358,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--only", default="", help="comma-separated words: measure only the rows they name"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of the loopback rows (the median is kept)"
+    )
     options = parser.parse_args(args)
     if shutil.which("valgrind") is None:
         raise SystemExit("benchmarks.instructions needs valgrind (apt install valgrind)")
     only = [word for word in options.only.split(",") if word]
-    print(run(options.output, only))
+    print(run(options.output, only, max(1, options.repeat)))
 
 
 if __name__ == "__main__":

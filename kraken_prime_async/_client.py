@@ -83,9 +83,12 @@ class PrimeClient(ClientBase):
         How long a request that was sent and then abandoned without an answer (timeout,
         cancellation, connection lost) keeps the key's slot, because it may still reach Kraken:
         with ``nonce_window=0`` the key's next request waits that long; with a window it still
-        counts as in flight. ``"auto"``: 4 x the key's slowest recent answer, at least
-        2 s, at most 30 s. A number: that many seconds (``0`` turns
-        the hold off and risks ``EAPI:Invalid nonce`` for the abandoned request).
+        counts as in flight. A request the transport can watch keeps it until its answer or
+        its connection's end is seen, at most 30 s (``"auto"``) or that many seconds; one it
+        cannot watch (a caller's own transport) is held for ``"auto"``: 2 x the key's
+        95th-percentile recent answer time, at least 2 s, at most 30 s. ``0`` turns the hold
+        off (no watch either: the exchange runs in the caller's task) and risks
+        ``EAPI:Invalid nonce`` for the abandoned request.
     sole_writer : bool
         ``True`` tells the client that no writer outside this client's process and fleet
         creates API users, keys or batches on the account. A create whose answer was lost then

@@ -269,10 +269,14 @@ class Slot:
         self._sent_at = time.monotonic()
         watch.sending(self)
 
+    def can_watch(self) -> bool:
+        """Whether ``watch()`` would keep the slot."""
+        return self._gate.abandon_hold != 0 and self._parts is not None and self.watched is None
+
     def watch(self, exchange: asyncio.Future[object]) -> bool:
         """Keep the slot until ``exchange`` ends (see ``.watch``); ``False`` when the hold
         is off (``abandon_hold=0``) or the slot is released already."""
-        if self._gate.abandon_hold == 0 or self._parts is None or self.watched is not None:
+        if not self.can_watch():
             return False
         self.watched = exchange
         return True
@@ -399,7 +403,9 @@ class NoGate:
         return self
 
     def sending(self) -> None:
-        """Nothing to note: no key, no nonce to overtake."""
+        """No key, no nonce to overtake: nothing to watch (an earlier attempt's slot in this
+        task's context is no longer this request's)."""
+        watch.sending(None)
 
     def close(self) -> None:
         """Nothing shared to release."""

@@ -136,7 +136,9 @@ class LocalGate:
             self.refusals.limit
         ):
             return False  # every request out could be one more refusal
-        oldest = min(self._in_flight.values())
+        # Tokens are granted in order and keep their grant time (a hold re-enters its own), so
+        # the first entry is the oldest: no pass over every request in flight per admission.
+        oldest = next(iter(self._in_flight.values()))
         return self._monotonic() - oldest < self.window_seconds * WINDOW_SAFETY
 
     def try_acquire(self) -> int | None:
@@ -223,7 +225,7 @@ class LocalGate:
     def adopt(self, holds: list[tuple[float, float]]) -> None:
         """Take over holds a closed gate of the same key left pending."""
         now = self._monotonic()
-        for granted, until in holds:
+        for granted, until in sorted(holds):  # in grant order: the oldest stays first
             if until > now:
                 self._hold(next(self._tokens), granted, until - now)
 

@@ -39,6 +39,10 @@ HOLD_SAMPLES: Final = 256
 class Watcher(Protocol):
     """What an attempt's slot offers the transport (``Slot`` implements it)."""
 
+    def can_watch(self) -> bool:
+        """Whether ``watch()`` would keep the slot (``False``: the hold is off, or released)."""
+        ...
+
     def watch(self, exchange: asyncio.Future[Any]) -> bool:
         """Keep the slot until ``exchange`` ends; ``False`` if the slot cannot (released)."""
         ...
@@ -53,9 +57,20 @@ _sending: contextvars.ContextVar[Watcher | None] = contextvars.ContextVar(
 )
 
 
-def sending(watcher: Watcher) -> None:
-    """The attempt of ``watcher`` hands its request to the transport now (this task)."""
+def sending(watcher: Watcher | None) -> None:
+    """The attempt of ``watcher`` hands its request to the transport now (this task);
+    ``None``: an attempt with no slot to watch (a client without an API key)."""
     _sending.set(watcher)
+
+
+def watching() -> bool:
+    """Whether an exchange this task abandons would be followed to its end.
+
+    When not (``abandon_hold=0``, no slot), the transport runs the exchange in the caller's
+    task: a task of its own would cost a loop turn each way and nobody would read its end (a
+    cancellation ends it either way)."""
+    watcher = _sending.get()
+    return watcher is not None and watcher.can_watch()
 
 
 def hand_over(exchange: asyncio.Future[Any]) -> bool:

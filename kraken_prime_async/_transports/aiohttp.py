@@ -32,7 +32,7 @@ from .._constants import (
     DEFAULT_DNS_CACHE_TTL,
     DEFAULT_MAX_RESPONSE_BYTES,
 )
-from .._keys.watch import connection_ended, hand_over
+from .._keys.watch import connection_ended, hand_over, watching
 from .._timeout import RequestTimeout
 from .._validation import integer
 from ..errors import APIConnectionError, APITimeoutError
@@ -180,7 +180,10 @@ class AiohttpTransport:
 
         The exchange runs in a task of its own, so that when the caller stops waiting (the
         deadline of ``timeout.total``, a cancellation) after the request may have left, the
-        caller gets control back at once while the exchange goes on (``_abandon()``).
+        caller gets control back at once while the exchange goes on (``_abandon()``). When
+        nothing would follow an abandoned exchange (``abandon_hold=0``, no key:
+        ``watching()``), it runs in the caller's task instead: the same ending, a loop turn
+        less each way.
 
         The SDK's exception is raised outside the ``except`` block, from a ``CauseSummary``
         of aiohttp's exception: the chain keeps its type and message, never the request (aiohttp's
@@ -192,19 +195,26 @@ class AiohttpTransport:
         loop = task.get_loop()
         total = timeout.total
         deadlines = self._deadlines_for(task) if total else None
-        # The exchange hands its end to ``answered`` itself (one loop turn, where a shield's
-        # done callback takes two); the caller's cancellation cancels ``answered`` only.
-        answered: asyncio.Future[RawResponse] = loop.create_future()
-        exchange = loop.create_task(
-            self._exchange(send, url, body, headers, timeout, operation, http_method, answered)
-        )
+        exchange: asyncio.Task[RawResponse | Exception] | None = None
+        ending: Awaitable[RawResponse]
+        if watching():
+            # The exchange hands its end to ``answered`` itself (one loop turn, where a shield's
+            # done callback takes two); the caller's cancellation cancels ``answered`` only.
+            answered: asyncio.Future[RawResponse] = loop.create_future()
+            exchange = loop.create_task(
+                self._exchange(send, url, body, headers, timeout, operation, http_method, answered)
+            )
+            ending = answered
+        else:
+            ending = self._answer(send, url, body, headers, timeout, operation, http_method)
         if deadlines is not None:
             deadlines.start(task, total)  # type: ignore[arg-type]
         try:
-            return await answered
+            return await ending
         except asyncio.CancelledError:
             expired = deadlines is not None and deadlines.finish(task)
-            self._abandon(exchange)
+            if exchange is not None:
+                self._abandon(exchange)
             if not expired:
                 raise  # the caller's cancellation
             failure, cause = connection_error(asyncio.TimeoutError(), operation, http_method, url)

@@ -226,3 +226,34 @@ async def test_closing_the_client_stops_watching_its_abandoned_requests() -> Non
         assert watched == ["AiohttpTransport._exchange"]  # the client reads its answer
         await client.close()
         assert _client_tasks() == []
+
+
+async def test_without_a_hold_the_exchange_runs_in_the_callers_task() -> None:
+    # Nothing would follow an abandoned exchange, so it gets no task of its own (a loop turn
+    # each way saved); a cancellation and a deadline still end the call as with one.
+    async with PrimeSandbox(rate_limit=False) as sb, _client(sb, abandon_hold=0) as client:
+        sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=DELAY)
+        call = asyncio.ensure_future(client.api_users.list())
+        await asyncio.sleep(GIVE_UP)
+        assert [t for t in _client_tasks() if t is not call] == []
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=DELAY)
+        with pytest.raises(APITimeoutError) as info:
+            await client.api_users.list(timeout=GIVE_UP, retry=RetryPolicy.disabled())
+        assert info.value.sent
+        assert _client_tasks() == []
+        await client.api_users.list()  # the key's next call goes through
+        assert client.stats.successes == 1
+
+
+async def test_with_the_hold_the_exchange_has_a_task_of_its_own() -> None:
+    async with PrimeSandbox(rate_limit=False) as sb, _client(sb) as client:
+        sb.faults.add("ListPrimeApiUsers", "delay_before", seconds=DELAY)
+        call = asyncio.ensure_future(client.api_users.list())
+        await asyncio.sleep(GIVE_UP)
+        others = [t.get_coro().__qualname__ for t in _client_tasks() if t is not call]  # type: ignore[union-attr]
+        assert others == ["AiohttpTransport._exchange"]
+        await call
+        assert client.stats.successes == 1
