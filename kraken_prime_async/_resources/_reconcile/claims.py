@@ -166,6 +166,9 @@ class Registration:
         new = set(new)
         others = await self._others()
         waiting = {token for token, claim in others.items() if claim.state == "pending"}
+        # The loop's clock, not the client's: the creates waited for are requests on the wire,
+        # answered in real time; an injected clock (tests freeze or jump it) must not cut the
+        # wait short and take their objects for this create's.
         deadline = asyncio.get_running_loop().time() + CLAIM_WAIT
         while True:
             theirs = {i for claim in others.values() if claim.state == "done" for i in claim.ids}
