@@ -55,7 +55,9 @@ $(LOWEST_STAMP): pyproject.toml
 pytest-lowest: $(LOWEST_STAMP)
 	$(LOWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/transports tests/integration
 
-test: lint typecheck pytest pytest-lowest docs
+# pytest-lowest first: the main suite then finds .venv-lowest and runs the aioresponses checks on
+# the lowest aiohttp too (tests/testing/test_aioresponses.py, skipped without it).
+test: lint typecheck pytest-lowest pytest docs
 
 # The documentation site (mkdocs-material + mkdocstrings, the `docs` extra, which `dev` includes)
 # into site/. --strict: a broken link, reference or docstring fails the build. The error

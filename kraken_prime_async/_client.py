@@ -342,9 +342,10 @@ class PrimeClient(ClientBase):
         Reads ``KRAKEN_PRIME_API_KEY``, ``KRAKEN_PRIME_API_SECRET`` (or
         ``KRAKEN_PRIME_API_SECRET_FILE``: a file holding the secret, one trailing newline
         dropped), ``KRAKEN_PRIME_BASE_URL``, ``KRAKEN_PRIME_RATE_LIMIT`` (``auto``, ``none`` or
-        a tier), ``KRAKEN_PRIME_NONCE_WINDOW`` and ``KRAKEN_PRIME_SECRET_ENCODING`` (``base64``
-        or ``raw``); any other ``PrimeClient`` argument can be
-        given as a keyword. A variable whose argument is given is not read.
+        a tier), ``KRAKEN_PRIME_NONCE_WINDOW``, ``KRAKEN_PRIME_SECRET_ENCODING`` (``base64``
+        or ``raw``) and ``KRAKEN_PRIME_SOLE_WRITER`` (``true`` or ``false``: see
+        ``sole_writer``); any other ``PrimeClient`` argument can be given as a keyword. A
+        variable whose argument is given is not read.
 
         Raises
         ------

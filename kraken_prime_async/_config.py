@@ -46,6 +46,7 @@ ENV_SECRET_ENCODING: Final = "KRAKEN_PRIME_SECRET_ENCODING"  # noqa: S105 - a va
 ENV_BASE_URL: Final = "KRAKEN_PRIME_BASE_URL"
 ENV_RATE_LIMIT: Final = "KRAKEN_PRIME_RATE_LIMIT"
 ENV_NONCE_WINDOW: Final = "KRAKEN_PRIME_NONCE_WINDOW"
+ENV_SOLE_WRITER: Final = "KRAKEN_PRIME_SOLE_WRITER"
 ENV_OAUTH_TOKEN: Final = "KRAKEN_OAUTH_TOKEN"  # noqa: S105 - a variable's name
 
 #: ``KRAKEN_PRIME_RATE_LIMIT`` spellings and the ``rate_limit=`` they stand for.
@@ -191,6 +192,39 @@ def _nonce_window(environ: Mapping[str, str]) -> int | None:
     return window
 
 
+#: ``KRAKEN_PRIME_SOLE_WRITER`` spellings.
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
+
+
+def sole_writer_from(environ: Mapping[str, str]) -> bool | None:
+    """``KRAKEN_PRIME_SOLE_WRITER`` (true/false, 1/0, yes/no, on/off), ``None`` when unset.
+
+    Raises
+    ------
+    ValidationError
+        If the variable holds anything else (named, with the spellings it takes).
+    """
+    text = _get(environ, ENV_SOLE_WRITER)
+    if text is None:
+        return None
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValidationError(ENV_SOLE_WRITER, "must be true or false (1/0, yes/no, on/off)")
+
+
+def _sole_writer(
+    overrides: Mapping[str, Any], env: Mapping[str, str], taken: dict[str, Any]
+) -> None:
+    if "sole_writer" not in overrides:
+        sole = sole_writer_from(env)
+        if sole is not None:
+            taken["sole_writer"] = sole
+
+
 def prime_settings(
     overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -229,6 +263,7 @@ def prime_settings(
         if window is not None:
             taken["nonce_window"] = window
             sources["nonce_window"] = ENV_NONCE_WINDOW
+    _sole_writer(overrides, env, taken)
     return MaskedDict({**taken, **overrides}), sources
 
 
@@ -248,6 +283,7 @@ def fast_api_settings(
     if "base_url" not in overrides:
         taken["base_url"] = base_url_from(env)
         sources["base_url"] = ENV_BASE_URL
+    _sole_writer(overrides, env, taken)
     return MaskedDict({**taken, **overrides}), sources
 
 

@@ -148,7 +148,8 @@ class FastApiKeyClient(ClientBase):
         """A client configured from the environment; keyword arguments override it.
 
         Reads ``KRAKEN_OAUTH_TOKEN`` (not needed when ``access_token`` or ``token_provider`` is
-        given) and ``KRAKEN_PRIME_BASE_URL``.
+        given), ``KRAKEN_PRIME_BASE_URL`` and ``KRAKEN_PRIME_SOLE_WRITER`` (``true`` or
+        ``false``: see ``sole_writer``).
 
         Raises
         ------

@@ -18,6 +18,7 @@ ALL_VARS = (
     "KRAKEN_PRIME_BASE_URL",
     "KRAKEN_PRIME_RATE_LIMIT",
     "KRAKEN_PRIME_NONCE_WINDOW",
+    "KRAKEN_PRIME_SOLE_WRITER",
     "KRAKEN_OAUTH_TOKEN",
 )
 TOKEN_CANARY = "oauth-token-canary-XYZ"
@@ -178,7 +179,8 @@ def test_a_bad_secret_names_its_variable_without_echoing_it(
 @pytest.mark.parametrize(
     ("name", "value"),
     [("KRAKEN_PRIME_RATE_LIMIT", "fast"), ("KRAKEN_PRIME_NONCE_WINDOW", "-1"),
-     ("KRAKEN_PRIME_NONCE_WINDOW", "5s"), ("KRAKEN_PRIME_BASE_URL", "http://prime.example")],
+     ("KRAKEN_PRIME_NONCE_WINDOW", "5s"), ("KRAKEN_PRIME_BASE_URL", "http://prime.example"),
+     ("KRAKEN_PRIME_SOLE_WRITER", "maybe")],
 )  # fmt: skip
 def test_bad_values_name_their_variable(
     clean_env: pytest.MonkeyPatch, name: str, value: str
@@ -273,3 +275,26 @@ def test_neither_key_nor_secret_set_names_both(clean_env: pytest.MonkeyPatch) ->
 def test_off_is_none_for_the_rate_limit(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("KRAKEN_PRIME_RATE_LIMIT", "off")
     assert prime_settings({"api_key": "K", "api_secret": FAKE_SECRET})[0]["rate_limit"] is None
+
+
+@pytest.mark.parametrize(("value", "sole"), [("true", True), ("1", True), ("Yes", True),
+                                             ("false", False), ("0", False), ("off", False)])  # fmt: skip
+def test_sole_writer_from_the_environment(
+    clean_env: pytest.MonkeyPatch, value: str, sole: bool
+) -> None:
+    clean_env.setenv("KRAKEN_PRIME_API_KEY", unique_key())
+    clean_env.setenv("KRAKEN_PRIME_API_SECRET", FAKE_SECRET)
+    clean_env.setenv("KRAKEN_PRIME_SOLE_WRITER", value)
+    assert prime_settings({})[0]["sole_writer"] is sole
+    assert PrimeClient.from_env()._pipeline.claims.sole_writer is sole  # type: ignore[union-attr]
+    oauth = FastApiKeyClient.from_env(access_token=TOKEN_CANARY)
+    assert oauth._pipeline.claims.sole_writer is sole  # type: ignore[union-attr]
+    # An argument given is not read from the environment.
+    assert prime_settings({"sole_writer": not sole})[0]["sole_writer"] is (not sole)
+
+
+def test_sole_writer_is_false_unless_set(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("KRAKEN_PRIME_API_KEY", unique_key())
+    clean_env.setenv("KRAKEN_PRIME_API_SECRET", FAKE_SECRET)
+    assert "sole_writer" not in prime_settings({})[0]
+    assert PrimeClient.from_env()._pipeline.claims.sole_writer is False  # type: ignore[union-attr]

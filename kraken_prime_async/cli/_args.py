@@ -14,7 +14,13 @@ import enum
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from .._constants import DEFAULT_TIMEOUT
-from ._config import ENV_BASE_URL, ENV_RATE_LIMIT, ENV_SECRET_ENCODING, RATE_LIMIT_CHOICES
+from ._config import (
+    ENV_BASE_URL,
+    ENV_RATE_LIMIT,
+    ENV_SECRET_ENCODING,
+    ENV_SOLE_WRITER,
+    RATE_LIMIT_CHOICES,
+)
 from ._errors import UsageError
 
 if TYPE_CHECKING:
@@ -47,6 +53,7 @@ GLOBAL_DEFAULTS: Final[dict[str, Any]] = {
     "base_url": None,
     "timeout": DEFAULT_TIMEOUT,
     "rate_limit": None,
+    "sole_writer": False,
     "verbose": 0,
 }
 
@@ -73,6 +80,13 @@ def _global_options() -> argparse.ArgumentParser:
         choices=RATE_LIMIT_CHOICES,
         help=f"client-side pacing: your account's tier, auto or off (default: ${ENV_RATE_LIMIT} "
         "or auto)",
+    )
+    common.add_argument(
+        "--sole-writer",
+        action="store_true",
+        help="no writer outside this machine's clients creates on the account: a create whose "
+        f"answer was lost may then claim the one new object it finds (default: ${ENV_SOLE_WRITER}"
+        " or false; see docs/guarantees.md)",
     )
     common.add_argument(
         "-v",

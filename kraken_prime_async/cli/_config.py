@@ -23,6 +23,7 @@ from .._config import (
     ENV_OAUTH_TOKEN,
     ENV_RATE_LIMIT,
     ENV_SECRET_ENCODING,
+    ENV_SOLE_WRITER,
     base_url_from,
     rate_limit_from,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "ENV_SECRET",
     "ENV_SECRET_ENCODING",
     "ENV_SECRET_FILE",
+    "ENV_SOLE_WRITER",
     "RATE_LIMIT_CHOICES",
     "base_url",
     "base_url_source",
@@ -93,6 +95,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {"timeout": args.timeout}
     if args.base_url:
         overrides["base_url"] = args.base_url
+    if getattr(args, "sole_writer", False):  # else $KRAKEN_PRIME_SOLE_WRITER, read by from_env
+        overrides["sole_writer"] = True
     return overrides
 
 

@@ -37,30 +37,44 @@ _SWEEP_MIN = 64
 
 class _ProcessClaims:
     """The registrations of this process, by base URL and scope; tasks waiting for a change are
-    woken by each ``put``."""
+    woken by each ``put``.
+
+    Each ``put`` is stamped with the process's next sequence number: a registration learns
+    which creates had ended when it was made (``settled_before()``) from the stamps when its
+    answer is lost, instead of reading every live registration when it is made.
+    """
 
     def __init__(self) -> None:
-        self._claims: dict[tuple[str, str], dict[str, Claim]] = {}
+        self._claims: dict[tuple[str, str], dict[str, tuple[int, Claim]]] = {}
+        self.seq = 0
         #: A scope is swept of expired registrations when it outgrows this (then twice its live
         #: size): sweeping on every put made each create cost a pass over the scope.
         self._sweep_at: dict[tuple[str, str], int] = {}
         self._changed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def put(self, place: str, claim: Claim) -> None:
+    def put(self, place: str, claim: Claim) -> int:
+        """Record ``claim``; return its stamp."""
         key = (place, claim.scope)
         scope = self._claims.setdefault(key, {})
-        scope[claim.token] = claim
+        self.seq += 1
+        scope[claim.token] = (self.seq, claim)
         if len(scope) > self._sweep_at.get(key, _SWEEP_MIN):
-            for token in [t for t, c in scope.items() if c.at < claim.at - CLAIM_TTL]:
+            for token in [t for t, (_, c) in scope.items() if c.at < claim.at - CLAIM_TTL]:
                 del scope[token]
             self._sweep_at[key] = max(_SWEEP_MIN, 2 * len(scope))
         if self._changed is not None:
             self._changed.set()
             self._changed = None
+        return self.seq
 
     def claims(self, place: str, scope: str) -> list[Claim]:
-        return list(self._claims.get((place, scope), {}).values())
+        return [claim for _, claim in self._claims.get((place, scope), {}).values()]
+
+    def stamps(self, place: str, scope: str) -> dict[str, tuple[int, Claim]]:
+        """The process's registrations of ``scope`` by token, with the stamp of their last
+        change."""
+        return self._claims.get((place, scope), {})
 
     def changed(self) -> asyncio.Event:
         """An event set at the next ``put`` (one per event loop)."""
@@ -93,20 +107,18 @@ class Attribution(msgspec.Struct, frozen=True):
 class Registration:
     """One create's registration: made before it is sent, finished with what it made."""
 
-    __slots__ = ("_claims", "_scope", "_settled", "_token")
+    __slots__ = ("_at", "_claims", "_scope", "_since", "_token")
 
     def __init__(self, claims: Claims, scope: str, token: str | None = None) -> None:
         self._claims = claims
         self._scope = scope
         self._token = secrets.token_hex(8) if token is None else token
-        #: Creates that had ended when this one was registered: whatever they made was there
-        #: before this create's read-before-write, so they explain nothing new.
-        #: Creates that had ended when this one was registered: whatever they made was there
-        #: before this create's read-before-write, so they explain nothing new.
-        self._settled: frozenset[str] = frozenset()
+        #: When this create was registered: the process's stamp and the client's clock.
+        self._since = 0
+        self._at = 0.0
 
-    async def put(self, state: ClaimState, ids: Iterable[str] = ()) -> None:
-        await self._claims.put(Claim(self._scope, self._token, state, tuple(ids)))
+    async def put(self, state: ClaimState, ids: Iterable[str] = ()) -> tuple[int, float]:
+        return await self._claims.put(Claim(self._scope, self._token, state, tuple(ids)))
 
     async def failed(self, exc: BaseException) -> None:
         """End the registration of a create that raised ``exc``: ``unknown`` (with the ids its
@@ -120,17 +132,33 @@ class Registration:
             await self.put("unknown")  # cancelled: it may have been sent
 
     async def open(self) -> None:
-        """Register as under way; note the creates of the scope that have ended."""
-        await self.put("pending")
-        claims = await self._claims.read(self._scope)
-        self._settled = frozenset(t for t, claim in claims.items() if claim.state != "pending")
+        """Register as under way (nothing is read: see ``_others()``)."""
+        self._since, self._at = await self.put("pending")
 
     async def _others(self) -> dict[str, Claim]:
-        return {
-            token: claim
-            for token, claim in (await self._claims.read(self._scope)).items()
-            if token != self._token and token not in self._settled
-        }
+        """The registrations of the scope but this one and those that had ended when this one
+        was made (whatever they made was there before this create's read-before-write, so
+        they explain nothing new).
+
+        A registration of this process had ended then if its last change is stamped before
+        this one's and is not ``pending``. One only the fleet's store holds had, if it is not
+        ``pending`` and its last change is older than this one's on the clock; at the same
+        instant it counts as another create (that can only withhold a proof, never make one).
+        """
+        stamps = self._claims.stamps(self._scope)
+        since, at = self._since, self._at
+        others = {}
+        for token, claim in (await self._claims.read(self._scope)).items():
+            if token == self._token:
+                continue
+            stamped = stamps.get(token)
+            if stamped is not None:
+                ended_before = stamped[0] < since and stamped[1].state != "pending"
+            else:
+                ended_before = claim.state != "pending" and claim.at < at
+            if not ended_before:
+                others[token] = claim
+        return others
 
     async def attribute(self, new: Iterable[str]) -> Attribution:
         """Set aside the ``new`` ids another registered create made, waiting (at most
@@ -138,6 +166,9 @@ class Registration:
         new = set(new)
         others = await self._others()
         waiting = {token for token, claim in others.items() if claim.state == "pending"}
+        # The loop's clock, not the client's: the creates waited for are requests on the wire,
+        # answered in real time; an injected clock (tests freeze or jump it) must not cut the
+        # wait short and take their objects for this create's.
         deadline = asyncio.get_running_loop().time() + CLAIM_WAIT
         while True:
             theirs = {i for claim in others.values() if claim.state == "done" for i in claim.ids}
@@ -199,11 +230,18 @@ class Claims:
         await registration.open()
         return registration
 
-    async def put(self, claim: Claim) -> None:
+    async def put(self, claim: Claim) -> tuple[int, float]:
+        """Record ``claim`` in the process and the fleet's store; return its process stamp and
+        its time."""
         claim = msgspec.structs.replace(claim, at=self._clock())
-        _PROCESS.put(self._place, claim)
+        seq = _PROCESS.put(self._place, claim)
         if self._store is not None:
             await self._store.put(claim)
+        return seq, claim.at
+
+    def stamps(self, scope: str) -> dict[str, tuple[int, Claim]]:
+        """This process's registrations of ``scope`` with their stamps (``_ProcessClaims``)."""
+        return _PROCESS.stamps(self._place, scope)
 
     async def read(self, scope: str) -> dict[str, Claim]:
         """The live registrations of ``scope``, the process's and the fleet's, by token."""
