@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ._endpoint import Endpoint
-from ._keys.fence import fence_floor, issue_nonce
+from ._keys.fence import fence_floor, issue_nonce, local_nonce
 from ._keys.nonces import NonceSource
 from ._secret import Credential, MaskedHeaders, fingerprint
 from ._signing import Signer
@@ -135,7 +135,9 @@ class HmacAuth:
 
         The nonce is raised to the floor of a fence being put up (``_keys/fence.py``).
         """
-        nonce = await issue_nonce(self._nonce_source)
+        nonce = local_nonce(self._nonce_source)
+        if nonce is None:
+            nonce = await issue_nonce(self._nonce_source)
         body = with_nonce(nonce, params)
         signature = self._signer.sign(endpoint.path_bytes, nonce, body)
         headers = MaskedHeaders(

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from .nonces import FloorNonceSource, NonceSource
+from .nonces import FloorNonceSource, LocalNonceSource, NonceSource
 
 
 def fence_floor(nonce: int, window: int) -> int:
@@ -65,6 +65,15 @@ def fencing(floor: int) -> Iterator[Fence]:
         yield fence
     finally:
         _active.reset(token)
+
+
+def local_nonce(source: NonceSource) -> int | None:
+    """The nonce of one signed request at once, when ``source`` is this package's own in-process
+    source (not a subclass: its overrides are awaited) and no fence is being put up: the common
+    case, without a coroutine. ``None``: take it from ``issue_nonce()``."""
+    if type(source) is LocalNonceSource and _active.get() is None:
+        return source.next_nonce_sync()
+    return None
 
 
 async def issue_nonce(source: NonceSource) -> int:
