@@ -135,6 +135,21 @@ async def test_a_custom_nonce_source_is_used() -> None:
     assert transport.requests[0].json["nonce"] == 42
 
 
+class _PersistingSource(LocalNonceSource):
+    """A subclass overriding the awaited method (say, to persist each nonce): the client must
+    await it, not take the in-process shortcut."""
+
+    async def next_nonce(self) -> int:
+        return self.next_nonce_sync(floor=7_000_000_000_000)
+
+
+async def test_a_subclass_of_the_local_source_is_awaited() -> None:
+    transport = ScriptedTransport().queue(ok({"data": []}))
+    client, _ = make_client(transport, nonce_source=_PersistingSource())
+    await client.api_users.list()
+    assert transport.requests[0].json["nonce"] >= 7_000_000_000_000
+
+
 def test_a_nonce_source_without_next_nonce_is_refused() -> None:
     with pytest.raises(ValidationError) as info:
         PrimeClient(unique_key(), FAKE_SECRET, nonce_source=object())  # type: ignore[arg-type]
