@@ -270,7 +270,9 @@ class PrimeClient(ClientBase):
         transport (its connection pool, or the ``session``/``transport`` it was given). Closing
         the copy never closes that transport; once this client is closed, the copy's calls raise
         ``ClientStateError``. A copy of the same key shares the
-        key's nonce source, in-flight gate and call counter, as two clients of one key do.
+        key's nonce source, in-flight gate and call counter, as two clients of one key do, and
+        every copy writes to this client's journal (the default in-memory one included): an
+        ``idempotency_key`` used on one is held for all.
 
         Parameters
         ----------
@@ -322,6 +324,11 @@ class PrimeClient(ClientBase):
                 (name, value) for name, value in settings.items() if name not in self._KEY_SETTINGS
             )
         settings.update(overrides)
+        if settings.get("journal") is None:
+            # The default journal lives in this client's memory: the copy writes to the same
+            # store, so an idempotency key used on either client is held for both (a path or a
+            # store given as ``journal=`` is shared by passing it on).
+            settings["journal"] = self._pipeline.journal.store
         return type(self)(
             key.reveal(),  # type: ignore[arg-type]  # checked by the constructor
             _revealed(secret),

@@ -102,3 +102,22 @@ def test_no_secret_shows_in_a_copy(transport: ScriptedTransport) -> None:
     for made in (client, copy):
         for text in (repr(made), repr(made._settings), repr(made._credentials)):
             assert FAKE_SECRET not in text and OTHER_SECRET not in text
+
+
+async def test_a_copy_writes_to_the_same_journal(transport: ScriptedTransport) -> None:
+    # The default journal is in memory: without sharing it, an idempotency key used on the
+    # client and then on a copy would send the write twice.
+    user = {"id": "U1", "name": "Desk A", "status": "Enabled", "roles": ["Trader"]}
+    transport.queue(ok({"data": []}), ok(user))
+    client, _ = make_client(transport)
+    copy = client.copy(timeout=5)
+    first = await client.api_users.create(name="Desk A", role="Trader", idempotency_key="k1")
+    again = await copy.api_users.create(name="Desk A", role="Trader", idempotency_key="k1")
+    assert again == first
+    assert [r.url.path.rsplit("/", 1)[-1] for r in transport.requests] == [
+        "ListPrimeApiUsers",
+        "CreatePrimeApiUser",
+    ]
+    assert copy.journal.store is client.journal.store
+    await copy.close()
+    await client.close()
