@@ -40,8 +40,9 @@ class Account(NamedTuple):
     sandbox: PrimeSandbox
     clock: FakeClock
 
-    def client(self, journal: Any = None) -> tuple[PrimeClient, Meanwhile]:
-        """A client of the account's key (``sole_writer=False``) and its transport."""
+    def client(self, journal: Any = None, **options: Any) -> tuple[PrimeClient, Meanwhile]:
+        """A client of the account's key (``sole_writer=False`` unless ``options`` say) and its
+        transport."""
         transport = Meanwhile()
         sb, clock = self.sandbox, self.clock
         client = PrimeClient(
@@ -54,6 +55,7 @@ class Account(NamedTuple):
             sleep=clock.sleep,
             clock=clock,
             journal=journal,
+            **options,
         )
         return client, transport
 
