@@ -277,8 +277,10 @@ def test_off_is_none_for_the_rate_limit(clean_env: pytest.MonkeyPatch) -> None:
     assert prime_settings({"api_key": "K", "api_secret": FAKE_SECRET})[0]["rate_limit"] is None
 
 
-@pytest.mark.parametrize(("value", "sole"), [("true", True), ("1", True), ("Yes", True),
-                                             ("false", False), ("0", False), ("off", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "sole"),
+    [("true", True), ("1", True), ("Yes", True), ("false", False), ("0", False), ("off", False)],
+)
 def test_sole_writer_from_the_environment(
     clean_env: pytest.MonkeyPatch, value: str, sole: bool
 ) -> None:
