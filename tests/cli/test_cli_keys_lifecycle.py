@@ -12,8 +12,6 @@ import pytest
 from kraken_prime_async import AuthenticationError, PrimeClient
 from kraken_prime_async.sandbox import SandboxCredentials
 from tests.cli._support import ThreadedSandbox, run_cli
-from tests.integration._lost_key import LostKey, lose_a_key_create
-from tests.integration.test_integration_claims import Meanwhile
 
 pytestmark = pytest.mark.integration
 
@@ -195,38 +193,3 @@ def test_a_stopped_rotation_still_saves_the_live_new_keys_secret(
     assert old.key_id in ids and len(ids) == 2
     (new_id,) = set(ids) - {old.key_id}
     assert f"the new key {new_id} is live" in done.stderr
-
-
-def test_audit_reads_a_journal_for_the_keys_a_lost_create_left(
-    sandbox: ThreadedSandbox, tmp_path: Path
-) -> None:
-    sb = sandbox.sandbox
-    user_id = sandbox.sync(lambda: sb.add_api_user("Bot", "Viewer"))
-    path = tmp_path / "service.sqlite3"
-
-    async def a_service_loses_a_create() -> LostKey:
-        transport = Meanwhile()
-        client = PrimeClient(
-            sb.api_key, sb.api_secret, base_url=sb.url, transport=transport, journal=path
-        )
-        async with client:
-            return await lose_a_key_create(sb, client, transport, user_id)
-
-    lost = sandbox.call(a_service_loses_a_create)
-    table = run_cli("keys", "audit", user_id, "--journal", str(path), env=sandbox.env)
-    assert table.returncode == 4, table.stderr
-    text = " ".join(table.stdout.split())
-    assert text.count("unattributed_key") == 2 and lost.own in text and lost.theirs in text
-    assert "4 findings; 2 keys of 1 user checked" in table.stderr
-    report = json.loads(
-        run_cli("--json", "keys", "audit", "--journal", str(path), env=sandbox.env).stdout
-    )
-    found = {
-        (f["key_id"], f["severity"]) for f in report["findings"] if f["code"] == "unattributed_key"
-    }
-    assert found == {(lost.own, "high"), (lost.theirs, "high")}
-    without = run_cli("keys", "audit", user_id, env=sandbox.env)  # the CLI's own journal: empty
-    assert without.returncode == 4 and "unattributed_key" not in without.stdout
-    missing = run_cli("keys", "audit", "--journal", str(tmp_path / "typo"), env=sandbox.env)
-    assert missing.returncode == 2 and "--journal" in missing.stderr
-    assert not (tmp_path / "typo").exists()

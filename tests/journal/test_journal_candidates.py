@@ -11,8 +11,8 @@ import pytest
 
 from kraken_prime_async._journal.base import Entry, Intent, fold
 from kraken_prime_async._journal.chain import verify
+from kraken_prime_async._journal.journal import Journal
 from kraken_prime_async._journal.sqlite import SqliteJournal
-from tests.cli._support import run_cli
 from tests.integration._lost_key import CREATE_KEY, account, lose_a_key_create
 
 pytestmark = pytest.mark.integration
@@ -54,16 +54,15 @@ async def test_candidates_survive_the_file_journal_and_its_export(tmp_path: Path
         async with client:
             lost = await lose_a_key_create(acct.sandbox, client, transport, user_id)
             key = client.journal.key
-        store = SqliteJournal(path)  # another reader of the file: what a restart finds
+        # another reader of the file (what a restart finds, what `journal export` reads)
+        journal = Journal(SqliteJournal(path), key, owned=True)
         try:
-            (pending,) = await store.pending(key)
+            (pending,) = await journal.pending()
+            lines = [line async for line in journal.export()]
         finally:
-            await store.close()
+            await journal.close()
     assert (pending.operation, pending.arguments) == (CREATE_KEY, {"user_id": user_id})
     assert pending.candidates == lost.candidates and pending.request_id == lost.request_id
-    exported = run_cli("journal", "export", "--journal", str(path))
-    assert exported.returncode == 0, exported.stderr
-    lines = exported.stdout.splitlines()
     outcome = json.loads(lines[-1])
     assert (outcome["kind"], outcome["status"]) == ("outcome", "unknown")
     assert tuple(outcome["candidates"]) == lost.candidates
