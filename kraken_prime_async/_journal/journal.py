@@ -370,13 +370,6 @@ class Journal:
             found.append(await self.settle(intent))
         return tuple(found)
 
-    async def pending(self, operation: str | None = None) -> list[Intent]:
-        """This key's pending writes (``operation``: only those), oldest first, once the
-        outcomes still being recorded in the background have landed. Reads only."""
-        await self.flush()
-        found = sorted(await self.store.pending(self.key), key=lambda intent: intent.at)
-        return [i for i in found if operation is None or i.operation == operation]
-
     def _keep_alive(self) -> None:
         """With a store that leases (Redis), renew this writer's lease while it has writes in
         flight, so a write waiting long for its turn is never taken for a dead one."""

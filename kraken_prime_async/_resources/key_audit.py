@@ -146,9 +146,10 @@ async def lost_creates(journal: Journal | None) -> dict[str, dict[str, list[Inte
     found: dict[str, dict[str, list[Intent]]] = {}
     if journal is None:
         return found
-    for intent in await journal.pending(CREATE_KEY):
+    await journal.flush()  # an unknown outcome is recorded in the background
+    for intent in sorted(await journal.store.pending(journal.key), key=lambda i: i.at):
         user_id = intent.arguments.get("user_id")
-        if not isinstance(user_id, str):
+        if intent.operation != CREATE_KEY or not isinstance(user_id, str):
             continue
         for key_id in intent.candidates:
             found.setdefault(user_id, {}).setdefault(key_id, []).append(intent)

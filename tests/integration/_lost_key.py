@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from kraken_prime_async import OutcomeUnknownError, PrimeClient
+from kraken_prime_async import Journal, OutcomeUnknownError, PrimeClient
+from kraken_prime_async._journal.base import Intent
 from kraken_prime_async.sandbox import PrimeSandbox
 from tests._fakes import FakeClock
 from tests.integration.test_integration_claims import WINDOW, Meanwhile
@@ -85,3 +86,9 @@ async def lose_a_key_create(
     assert len(candidates) == 2 and theirs[0] in candidates
     (own,) = set(candidates) - set(theirs)
     return LostKey(candidates, own, theirs[0], info.value.request_id or "")
+
+
+async def pending(journal: Journal) -> list[Intent]:
+    """The journal's pending writes of its key, once the background outcomes have landed."""
+    await journal.flush()
+    return await journal.store.pending(journal.key)

@@ -11,7 +11,13 @@ import pytest
 from kraken_prime_async import ApiKey, ApiUser, KeyAudit
 from kraken_prime_async._journal.base import Intent
 from kraken_prime_async._resources.key_audit import _sorted, lost_creates, unattributed_findings
-from tests.integration._lost_key import CREATE_KEY, LostKey, account, lose_a_key_create
+from tests.integration._lost_key import (
+    CREATE_KEY,
+    LostKey,
+    account,
+    lose_a_key_create,
+    pending,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -67,9 +73,9 @@ async def test_the_candidates_of_a_lost_create_are_reported() -> None:
         client, transport = acct.client()  # the default in-memory journal
         async with client:
             lost = await lose_a_key_create(sb, client, transport, user_id)
-            (pending,) = await client.journal.pending()
+            (write,) = await pending(client.journal)
             report = await client.api_user_keys.audit()
-            _check_reported(report, lost, pending.id)
+            _check_reported(report, lost, write.id)
             assert (report.users_checked, report.keys_checked) == (2, 3)
             assert _unattributed(await client.api_user_keys.audit([elsewhere])) == {}
         restarted, _ = acct.client()  # a new process: its memory journal knows nothing
@@ -85,16 +91,16 @@ async def test_a_file_journal_reports_them_after_a_restart_until_deleted(tmp_pat
         client, transport = acct.client(path)
         async with client:
             lost = await lose_a_key_create(sb, client, transport, user_id)
-            (pending,) = await client.journal.pending()
+            (write,) = await pending(client.journal)
         restarted, _ = acct.client(path)
         async with restarted:
-            _check_reported(await restarted.api_user_keys.audit(), lost, pending.id)
+            _check_reported(await restarted.api_user_keys.audit(), lost, write.id)
             await restarted.api_user_keys.delete(user_id, lost.own)  # nobody held its secret
             assert set(_unattributed(await restarted.api_user_keys.audit())) == {lost.theirs}
             await restarted.api_user_keys.delete(user_id, lost.theirs)
             report = await restarted.api_user_keys.audit()
             assert _unattributed(report) == {} and report.keys_checked == 0
-            assert [p.id for p in await restarted.journal.pending()] == [pending.id]
+            assert [p.id for p in await pending(restarted.journal)] == [write.id]
 
 
 async def test_a_settled_create_is_no_longer_reported(tmp_path: Path) -> None:
@@ -114,6 +120,6 @@ async def test_a_settled_create_is_no_longer_reported(tmp_path: Path) -> None:
             (settled,) = await resolver.journal.resolve_pending()
             assert settled.status == "not_applied"
             report = await resolver.api_user_keys.audit()
-            assert _unattributed(report) == {} and await resolver.journal.pending() == []
+            assert _unattributed(report) == {} and await pending(resolver.journal) == []
         assert [r.processed for r in sb.calls("DeletePrimeApiUserKey")] == [True, True]
         assert report.keys_checked == 0

@@ -13,7 +13,7 @@ from kraken_prime_async._journal.base import Entry, Intent, fold
 from kraken_prime_async._journal.chain import verify
 from kraken_prime_async._journal.journal import Journal
 from kraken_prime_async._journal.sqlite import SqliteJournal
-from tests.integration._lost_key import CREATE_KEY, account, lose_a_key_create
+from tests.integration._lost_key import CREATE_KEY, account, lose_a_key_create, pending
 
 pytestmark = pytest.mark.integration
 
@@ -57,12 +57,12 @@ async def test_candidates_survive_the_file_journal_and_its_export(tmp_path: Path
         # another reader of the file (what a restart finds, what `journal export` reads)
         journal = Journal(SqliteJournal(path), key, owned=True)
         try:
-            (pending,) = await journal.pending()
+            (write,) = await pending(journal)
             lines = [line async for line in journal.export()]
         finally:
             await journal.close()
-    assert (pending.operation, pending.arguments) == (CREATE_KEY, {"user_id": user_id})
-    assert pending.candidates == lost.candidates and pending.request_id == lost.request_id
+    assert (write.operation, write.arguments) == (CREATE_KEY, {"user_id": user_id})
+    assert write.candidates == lost.candidates and write.request_id == lost.request_id
     outcome = json.loads(lines[-1])
     assert (outcome["kind"], outcome["status"]) == ("outcome", "unknown")
     assert tuple(outcome["candidates"]) == lost.candidates
@@ -81,10 +81,10 @@ async def test_a_resolution_keeps_them_while_unknown_and_ends_the_write(tmp_path
         async with again:
             (still,) = await again.journal.resolve_pending()
             assert still.status == "unknown"  # the same two keys: still not attributable
-            (pending,) = await again.journal.pending(CREATE_KEY)
-            assert pending.candidates == lost.candidates
+            (write,) = await pending(again.journal)
+            assert write.candidates == lost.candidates
             for key_id in lost.candidates:
                 await again.api_user_keys.delete(user_id, key_id)
             (ended,) = await again.journal.resolve_pending()
             assert (ended.status, ended.how) == ("not_applied", "not_applied")
-            assert await again.journal.pending() == []
+            assert await pending(again.journal) == []

@@ -23,7 +23,7 @@ from kraken_prime_async.sandbox import PrimeSandbox
 from tests._fakes import FakeClock
 
 from ..cli._support import ThreadedSandbox, run_cli
-from ..integration._lost_key import account, lose_a_key_create
+from ..integration._lost_key import account, lose_a_key_create, pending
 from ..keys.fleet._redis_server import RedisServer, redis_server
 from ._kill import Workers
 from .test_kill_settle_batch import ASSETS, SETTLE
@@ -148,12 +148,12 @@ async def test_a_lost_creates_candidates_round_trip_through_redis(redis: RedisSe
         other = RedisJournal(redis.url, namespace="t-candidates")  # what another host reads
         again, _ = acct.client(other)
         async with again:
-            (pending,) = await again.journal.pending()
+            (write,) = await pending(again.journal)
             report = await again.api_user_keys.audit()
             lines = [line async for line in again.journal.export()]
         await journal.close()
         await other.close()
-    assert pending.candidates == lost.candidates
+    assert write.candidates == lost.candidates
     found = {f.key_id for f in report.findings if f.code == "unattributed_key"}
     assert found == set(lost.candidates)
     assert '"candidates":[' in lines[-1] and verify(x.encode() for x in lines)[1] is None
