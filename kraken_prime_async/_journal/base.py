@@ -13,7 +13,9 @@ A journal is an append-only log of ``Entry`` records, three kinds per write:
   ``deleting_old``), with what it learnt (``result``, merged into the write's ``progress``);
 * ``outcome``: after the write: ``applied`` (with the result, secrets stripped), ``not_applied``
   (refused, or proven not applied behind the fence), or ``unknown`` (the answer was lost and
-  could not be settled: the intent stays pending for ``resolve_pending()``).
+  could not be settled: the intent stays pending for ``resolve_pending()``); an ``unknown``
+  create also records the ids the read-back could not attribute (``candidates``: ids, never a
+  secret), which ``api_user_keys.audit()`` reports while the write stays pending.
 
 The entries of one write fold into its ``Intent`` (``fold``); a store keeps both, the log for
 the audit export and the folded state for lookups. Stores (``memory``, ``sqlite``, ``redis``)
@@ -63,6 +65,7 @@ class Entry(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True, gc=Fa
     result: Any = None
     how: str | None = None
     error: str | None = None
+    candidates: tuple[str, ...] | None = None
 
 
 class Intent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -76,6 +79,10 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         Whether an attempt may have gone on the wire.
     released : bool
         The owner is done with it (its outcome was unknown): resolvable while the owner lives.
+    candidates : tuple of str
+        A create whose outcome was unknown: the ids its last read-back that found new objects
+        could not attribute (``OutcomeUnknownError.candidates``); one may be its own. Empty
+        otherwise.
     """
 
     id: str
@@ -97,6 +104,7 @@ class Intent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     released: bool = False
     stage: str | None = None
     progress: dict[str, Any] = {}
+    candidates: tuple[str, ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -134,7 +142,11 @@ def fold(state: Intent | None, entry: Entry) -> Intent | None:
         return msgspec.structs.replace(
             state, status=entry.status, result=entry.result, how=entry.how, released=True
         )
-    return msgspec.structs.replace(state, released=True)  # unknown: still pending
+    # unknown: still pending; a read-back that found candidates replaces the earlier ones (one
+    # that could not read the state keeps them)
+    return msgspec.structs.replace(
+        state, released=True, candidates=entry.candidates or state.candidates
+    )
 
 
 _encoder = msgspec.json.Encoder(order="sorted")

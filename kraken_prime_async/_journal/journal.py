@@ -79,6 +79,15 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
+def _unknown_fields(exc: BaseException) -> dict[str, Any]:
+    """An ``unknown`` outcome's fields: the error, and the ids the read-back could not
+    attribute (``OutcomeUnknownError.candidates``; ids, never a secret) when there are any."""
+    fields: dict[str, Any] = {"error": _error_text(exc)}
+    if isinstance(exc, OutcomeUnknownError) and exc.candidates:
+        fields["candidates"] = tuple(exc.candidates)
+    return fields
+
+
 class Write:
     """One journaled write in flight: records its attempts and its outcome."""
 
@@ -106,7 +115,9 @@ class Write:
         self._journal._later(self._close("not_applied", "refused", error=_error_text(error)))
 
     async def unknown(self, error: BaseException) -> None:
-        self._journal._later(self._close("unknown", "unresolved", error=_error_text(error)))
+        """The outcome could not be established: the write stays pending (with the read-back's
+        ``candidates`` when ``error`` names any)."""
+        self._journal._later(self._close("unknown", "unresolved", **_unknown_fields(error)))
 
     async def stage(self, name: str, **progress: Any) -> None:
         """A step of a multi-step write reached (``progress``: what it learnt, no secret)."""
@@ -303,7 +314,7 @@ class Journal:
             else:
                 status, result, how = await self._resolver(intent)
         except KrakenPrimeError as exc:
-            await self._append("outcome", intent.id, status="unknown", error=_error_text(exc))
+            await self._append("outcome", intent.id, status="unknown", **_unknown_fields(exc))
             return self._resolution(intent, "unknown", error=_error_text(exc))
         finally:
             self._inflight.discard(intent.id)

@@ -264,16 +264,27 @@ class ApiUserKeys(Resource):
     ) -> KeyAudit:
         """Check every key of ``user_ids`` (default: every user) and report findings.
 
-        Reads only (``ListPrimeApiUsers`` or ``GetPrimeApiUser``, ``ListPrimeApiUserKeys``).
-        See [`KeyFinding`][kraken_prime_async.models.KeyFinding] for the codes and thresholds.
-        ``stale`` findings need ``stale_after`` (seconds) and ``updated_at_unit`` (``"s"`` or
-        ``"ms"``): Kraken does not document the unit of a key's ``updated_at``.
+        Reads only (``ListPrimeApiUsers`` or ``GetPrimeApiUser``, ``ListPrimeApiUserKeys``, and
+        the client's journal). See [`KeyFinding`][kraken_prime_async.models.KeyFinding] for the
+        codes and thresholds. ``stale`` findings need ``stale_after`` (seconds) and
+        ``updated_at_unit`` (``"s"`` or ``"ms"``): Kraken does not document the unit of a key's
+        ``updated_at``. ``unattributed_key`` findings come from the client's journal: a
+        ``create`` whose answer was lost and that ended in ``OutcomeUnknownError`` with
+        ``candidates`` stays pending there, and each candidate still listed is reported (with a
+        file or Redis ``journal``, after a restart too; the default in-memory journal knows only
+        this process's).
+
+        Raises
+        ------
+        JournalError
+            The client's journal could not be read (nothing was sent).
         """
         return await audit_keys(
             ApiUsers(self._pipeline),
             self.list,
             user_ids,
             clock=self._pipeline.clock,
+            journal=self._pipeline.journal,
             stale_after=stale_after,
             updated_at_unit=updated_at_unit,
             timeout=timeout,

@@ -1,18 +1,27 @@
 """``client.api_user_keys.audit()``: findings about API keys, from listed reads only.
 
-The rules are pure functions of a user and its listed keys (``findings_for()``), so they are
-tested without a server; ``audit_keys()`` does the reads (``ListPrimeApiUsers`` or
-``GetPrimeApiUser``, then ``ListPrimeApiUserKeys`` per user, one after the other).
+The rules are pure functions of a user and its listed keys (``findings_for()``,
+``unattributed_findings()``), so they are tested without a server; ``audit_keys()`` does the
+reads (the client's journal's pending creates, then ``ListPrimeApiUsers`` or ``GetPrimeApiUser``,
+then ``ListPrimeApiUserKeys`` per user, one after the other).
+
+``unattributed_key``: a create whose answer was lost and could not be settled stays pending in
+the client's write journal with the ids its read-back could not attribute (``candidates``); one
+may be the lost create's own key, whose secret nobody received. Each such id still listed on an
+audited user is reported until the write is settled (``client.journal.resolve_pending()``) or
+the key is deleted.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Final, Literal
 
 from .. import _validation as check
 from .._constants import AUDIT_MAX_KEYS_PER_USER, AUDIT_MIN_IPV4_PREFIX, AUDIT_MIN_IPV6_PREFIX
+from .._journal.base import Intent
+from .._journal.journal import Journal
 from .._retry import RetryLike
 from ..errors import ValidationError
 from ..models import ApiKey, ApiUser, FindingCode, KeyAudit, KeyFinding, Severity
@@ -20,6 +29,11 @@ from ._base import TimeoutLike
 from .api_users import ApiUsers
 
 UpdatedAtUnit = Literal["s", "ms"]
+#: A key id a lost create could not attribute → the pending writes naming it, oldest first.
+LostCreates = Mapping[str, Sequence[Intent]]
+
+#: The journaled write whose lost answers leave keys nobody may hold the secret of.
+CREATE_KEY: Final = "CreatePrimeApiUserKey"
 
 _SEVERITY: Final[dict[FindingCode, Severity]] = {
     "no_ip_allowlist": "high",
@@ -29,6 +43,7 @@ _SEVERITY: Final[dict[FindingCode, Severity]] = {
     "disabled_user_key": "low",
     "many_keys": "medium",
     "stale": "medium",
+    "unattributed_key": "high",
 }
 _RANK: Final[dict[Severity, int]] = {"high": 0, "medium": 1, "low": 2}
 _PER_SECOND: Final[dict[str, int]] = {"s": 1, "ms": 1000}
@@ -101,6 +116,46 @@ def findings_for(
     return found
 
 
+def unattributed_findings(
+    user: ApiUser, keys: Sequence[ApiKey], lost: LostCreates
+) -> list[KeyFinding]:
+    """An ``unattributed_key`` finding for each of ``user``'s ``keys`` that a pending lost
+    create could not attribute (``lost``: the user's candidate ids and the writes naming each).
+    A candidate no longer among the keys is not reported."""
+    found = []
+    for key in keys:
+        writes = lost.get(key.id)
+        if writes:
+            found.append(_finding(user, key.id, "unattributed_key", _unattributed(writes)))
+    return found
+
+
+def _unattributed(writes: Sequence[Intent]) -> str:
+    first = writes[0]
+    request = f", request {first.request_id}" if first.request_id else ""
+    more = f", and {len(writes) - 1} later" if len(writes) > 1 else ""
+    return (
+        f"a create whose answer was lost (journal intent {first.id}{request}{more}) may have "
+        "made this key, and nobody may hold its secret: delete it unless you know it"
+    )
+
+
+async def lost_creates(journal: Journal | None) -> dict[str, dict[str, list[Intent]]]:
+    """The key ids the journal's pending key creates could not attribute, by user id, with the
+    writes naming each (oldest first); none without a journal."""
+    found: dict[str, dict[str, list[Intent]]] = {}
+    if journal is None:
+        return found
+    await journal.flush()  # an unknown outcome is recorded in the background
+    for intent in sorted(await journal.store.pending(journal.key), key=lambda i: i.at):
+        user_id = intent.arguments.get("user_id")
+        if intent.operation != CREATE_KEY or not isinstance(user_id, str):
+            continue
+        for key_id in intent.candidates:
+            found.setdefault(user_id, {}).setdefault(key_id, []).append(intent)
+    return found
+
+
 def _sorted(findings: Iterable[KeyFinding]) -> tuple[KeyFinding, ...]:
     return tuple(
         sorted(findings, key=lambda f: (_RANK[f.severity], f.user_id, f.key_id or "", f.code))
@@ -134,18 +189,21 @@ async def audit_keys(
     user_ids: Iterable[str] | None,
     *,
     clock: Callable[[], float],
+    journal: Journal | None,
     stale_after: float | None,
     updated_at_unit: str | None,
     timeout: TimeoutLike | None,
     retry: RetryLike | None,
 ) -> KeyAudit:
-    """Read the users (all, or ``user_ids``) and their keys; return the findings."""
+    """Read the journal's pending key creates, the users (all, or ``user_ids``) and their
+    keys; return the findings."""
     stale, unit = _stale_settings(stale_after, updated_at_unit)
     wanted: list[str] | None = None
     if user_ids is not None:
         if isinstance(user_ids, str):
             raise ValidationError("user_ids", "must be a list of user ids, not one str")
         wanted = [check.identifier(f"user_ids[{i}]", uid) for i, uid in enumerate(user_ids)]
+    lost = await lost_creates(journal)
     if wanted is None:
         people = await users.list(timeout=timeout, retry=retry)
     else:
@@ -156,4 +214,5 @@ async def audit_keys(
         keys = await list_keys(user.id, timeout=timeout, retry=retry)
         keys_checked += len(keys)
         found.extend(findings_for(user, keys, now=clock(), stale_after=stale, updated_at_unit=unit))
+        found.extend(unattributed_findings(user, keys, lost.get(user.id, {})))
     return KeyAudit(users_checked=len(people), keys_checked=keys_checked, findings=_sorted(found))

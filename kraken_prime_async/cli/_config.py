@@ -100,9 +100,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def client_from(args: argparse.Namespace) -> PrimeClient:
-    """``PrimeClient.from_env`` with the global options on top."""
-    overrides = _overrides(args)
+def client_from(args: argparse.Namespace, **options: Any) -> PrimeClient:
+    """``PrimeClient.from_env`` with the global options (and a command's ``options``, such as
+    ``journal=``) on top."""
+    overrides = {**_overrides(args), **options}
     if getattr(args, "rate_limit", None):
         overrides["rate_limit"] = _SETTINGS[args.rate_limit]
     if getattr(args, "secret_encoding", None):

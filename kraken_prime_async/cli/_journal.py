@@ -33,12 +33,7 @@ def register(commands: Subparsers) -> None:
     """``journal {export,verify}``."""
     journal = group(commands, "journal", "the write journal: audit export")
     export = leaf(journal, "export", "write the journal as hash-chained JSON lines to stdout")
-    where = export.add_mutually_exclusive_group(required=True)
-    where.add_argument("--journal", metavar="PATH", help="the SQLite journal file")
-    where.add_argument("--redis", metavar="URL", help="a RedisJournal's server (the redis extra)")
-    export.add_argument(
-        "--namespace", default=DEFAULT_JOURNAL_NAMESPACE, help="the RedisJournal's namespace"
-    )
+    journal_options(export, required=True)
     export.add_argument(
         "--since",
         metavar="TIME",
@@ -48,6 +43,19 @@ def register(commands: Subparsers) -> None:
     check = leaf(journal, "verify", "check an export's hash chain; name the first broken record")
     check.add_argument("file", help="the exported JSON lines ('-' reads stdin)")
     check.set_defaults(run=journal_verify)
+
+
+def journal_options(parser: argparse.ArgumentParser, *, required: bool, why: str = "") -> None:
+    """``--journal PATH | --redis URL`` and ``--namespace``: the write journal to read
+    (``why``: what the command reads it for, added to the help)."""
+    where = parser.add_mutually_exclusive_group(required=required)
+    where.add_argument("--journal", metavar="PATH", help=f"the SQLite journal file{why}")
+    where.add_argument(
+        "--redis", metavar="URL", help=f"a RedisJournal's server (the redis extra){why}"
+    )
+    parser.add_argument(
+        "--namespace", default=DEFAULT_JOURNAL_NAMESPACE, help="the RedisJournal's namespace"
+    )
 
 
 def _since(text: str | None) -> float | None:
@@ -73,11 +81,15 @@ def _journal_file(text: str) -> Path:
     return path
 
 
-def _store(args: argparse.Namespace) -> Store:
+def journal_store(args: argparse.Namespace) -> Store | None:
+    """The store ``journal_options()`` name (an existing file, or Redis); ``None`` without
+    either."""
     if args.redis is not None:
         from .._journal.redis import RedisJournal
 
         return RedisJournal(args.redis, namespace=args.namespace)
+    if args.journal is None:
+        return None
     from .._journal.sqlite import SqliteJournal
 
     return SqliteJournal(_journal_file(args.journal))
@@ -86,7 +98,9 @@ def _store(args: argparse.Namespace) -> Store:
 async def journal_export(args: argparse.Namespace) -> int:
     """``journal export (--journal PATH | --redis URL) [--since TIME]``."""
     since = _since(args.since)
-    journal = Journal(_store(args), "", owned=True)
+    store = journal_store(args)
+    assert store is not None  # one of the two is required
+    journal = Journal(store, "", owned=True)
     count = 0
     try:
         async for line in journal.export(since):

@@ -18,6 +18,7 @@ from ._args import group, leaf, secret_options
 from ._config import client_from
 from ._console import out, plural, say
 from ._errors import EXIT_INCOMPLETE, EXIT_OK, EXIT_REFUSED
+from ._journal import journal_options, journal_store
 from ._output import emit, emit_json
 from ._secret_file import SecretDelivery
 
@@ -67,6 +68,7 @@ def register(commands: Subparsers) -> None:
     audit.add_argument(
         "--updated-at-unit", choices=("s", "ms"), help="unit of updated_at (with --stale-days)"
     )
+    journal_options(audit, required=False, why="; also report keys its lost creates may have made")
     audit.set_defaults(run=keys_audit)
 
 
@@ -184,14 +186,23 @@ def _keep_stranded(key: CreatedApiKey, delivery: SecretDelivery, kept: str | Non
 
 
 async def keys_audit(args: argparse.Namespace) -> int:
-    """``keys audit [USER_ID ...]``: exit 0 when clean, 4 with findings."""
+    """``keys audit [USER_ID ...] [--journal PATH | --redis URL]``: exit 0 when clean, 4 with
+    findings. With a service's journal, the keys its lost creates may have made are reported
+    too (``unattributed_key``)."""
     if args.stale_days is not None and args.updated_at_unit is None:
         raise ValidationError("--updated-at-unit", "needed with --stale-days (s or ms)")
     stale_after = None if args.stale_days is None else args.stale_days * _DAY
-    async with client_from(args) as client:
-        report = await client.api_user_keys.audit(
-            args.user_ids or None, stale_after=stale_after, updated_at_unit=args.updated_at_unit
-        )
+    store = journal_store(args)  # a service's journal: its lost creates' unattributed keys
+    try:
+        async with client_from(args, journal=store) as client:
+            report = await client.api_user_keys.audit(
+                args.user_ids or None,
+                stale_after=stale_after,
+                updated_at_unit=args.updated_at_unit,
+            )
+    finally:
+        if store is not None:
+            await store.close()
     if args.json:
         emit_json(report)
     else:

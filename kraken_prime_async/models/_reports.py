@@ -89,6 +89,7 @@ FindingCode = Literal[
     "disabled_user_key",
     "many_keys",
     "stale",
+    "unattributed_key",
 ]
 
 #: How urgent a finding is, most urgent first.

@@ -18,10 +18,12 @@ from contextlib import ExitStack
 import pytest
 
 from kraken_prime_async import JournalError, PrimeClient, RedisJournal, ValidationError
+from kraken_prime_async._journal.chain import verify
 from kraken_prime_async.sandbox import PrimeSandbox
 from tests._fakes import FakeClock
 
 from ..cli._support import ThreadedSandbox, run_cli
+from ..integration._lost_key import account, lose_a_key_create, pending
 from ..keys.fleet._redis_server import RedisServer, redis_server
 from ._kill import Workers
 from .test_kill_settle_batch import ASSETS, SETTLE
@@ -134,3 +136,24 @@ async def test_the_export_command_reads_a_redis_journal(redis: RedisServer) -> N
     exported = run_cli("journal", "export", "--redis", redis.url, "--namespace", "t-cli")
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout == "".join(lines)
+
+
+async def test_a_lost_creates_candidates_round_trip_through_redis(redis: RedisServer) -> None:
+    async with account() as acct:
+        user_id = acct.sandbox.add_api_user("Bot", "Viewer")
+        journal = RedisJournal(redis.url, namespace="t-candidates")
+        client, transport = acct.client(journal)
+        async with client:
+            lost = await lose_a_key_create(acct.sandbox, client, transport, user_id)
+        other = RedisJournal(redis.url, namespace="t-candidates")  # what another host reads
+        again, _ = acct.client(other)
+        async with again:
+            (write,) = await pending(again.journal)
+            report = await again.api_user_keys.audit()
+            lines = [line async for line in again.journal.export()]
+        await journal.close()
+        await other.close()
+    assert write.candidates == lost.candidates
+    found = {f.key_id for f in report.findings if f.code == "unattributed_key"}
+    assert found == set(lost.candidates)
+    assert '"candidates":[' in lines[-1] and verify(x.encode() for x in lines)[1] is None
