@@ -199,7 +199,8 @@ class CallCounter:
     limits : RateLimit or None
         The tier; ``None`` paces nothing until ``on_rate_limited()`` (when ``auto``).
     auto : bool
-        Switch to the starter tier on the first rate-limit answer.
+        On a rate-limit refusal, pace as the fastest tier that explains it (see
+        ``explaining()``), one tier slower on each further one.
     clock : callable
         Wall clock in seconds (``EService: Throttled`` timestamps are Unix times).
     """
