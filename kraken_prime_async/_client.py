@@ -100,7 +100,8 @@ class PrimeClient(ClientBase):
         it. Either way a create that is proven not applied is sent again.
     rate_limit : Literal["auto", "starter", "intermediate", "pro"] | RateLimit | None
         Client-side model of Kraken's call counter. ``"auto"`` paces nothing until Kraken reports
-        a rate limit, then paces as the starter tier; ``None`` turns pacing off.
+        a rate limit, then paces as the fastest tier that explains it (one tier slower on each
+        further refusal, nothing again after 300 s without one); ``None`` turns pacing off.
     secret_encoding : Literal["base64", "raw"]
         ``"raw"`` only for a secret that is known not to be base64.
     transport : Transport, optional

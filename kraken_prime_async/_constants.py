@@ -51,8 +51,8 @@ ABANDON_WATCH_LIMIT: Final = 64
 #: ``NONCE_REFUSAL_PERIOD`` seconds; then nothing is sent on the key until the oldest is that old.
 NONCE_REFUSAL_LIMIT: Final = 5
 NONCE_REFUSAL_PERIOD: Final = 60.0
-#: ``rate_limit="auto"`` paces a key as the starter tier after a rate-limit refusal, and stops
-#: pacing after this many seconds without another refusal.
+#: ``rate_limit="auto"`` paces a key (or a fleet's key) as the tier it learnt from a rate-limit
+#: refusal, and stops pacing after this many seconds without another refusal.
 AUTO_RATE_LIMIT_QUIET: Final = 300.0
 
 #: A call that waited longer than this in total (seconds) for its key's rate limit (pacing, a

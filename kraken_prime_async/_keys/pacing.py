@@ -143,6 +143,35 @@ def wait_for_room(
     return delay if delay > _TOLERANCE else 0.0
 
 
+def describe_pacing(
+    limits: RateLimit | None, learnt: bool, blocked_until: float, now: float
+) -> str:
+    """Why a key's calls wait (a ``Throttled`` hold until ``blocked_until``, a tier ``auto``
+    ``learnt`` from refusals, or a given one) and what would make them faster: the reason in
+    the WARNING of a call that waited long, for the process's model and a fleet's alike."""
+    if blocked_until > now:
+        try:
+            until = datetime.datetime.fromtimestamp(blocked_until, datetime.timezone.utc)
+            when = f"{until:%H:%M:%S} UTC"
+        except (OverflowError, OSError, ValueError):  # a timestamp no calendar holds
+            when = f"{blocked_until - now:.0f} s from now"
+        return (
+            "Kraken answered EService:Throttled (too many concurrent requests) until "
+            f"{when}; fewer concurrent calls on the key avoid it"
+        )
+    if learnt:
+        return (
+            f"rate_limit='auto' paces the key as the {tier_name(limits)} tier since "
+            "Kraken refused calls for rate; give the key's tier (rate_limit='pro', ...) if "
+            "it is faster, spread the calls over several keys, or rate_limit=None to pace "
+            "nothing (a sandbox: PrimeSandbox(rate_limit=False))"
+        )
+    return (
+        f"rate_limit={tier_name(limits)!r} paces the key; a faster tier on the key (or "
+        "several keys) makes it faster, rate_limit=None paces nothing"
+    )
+
+
 @runtime_checkable
 class RateCounter(Protocol):
     """What the pipeline needs from a call-counter model: the process-local
@@ -170,7 +199,8 @@ class CallCounter:
     limits : RateLimit or None
         The tier; ``None`` paces nothing until ``on_rate_limited()`` (when ``auto``).
     auto : bool
-        Switch to the starter tier on the first rate-limit answer.
+        On a rate-limit refusal, pace as the fastest tier that explains it (see
+        ``explaining()``), one tier slower on each further one.
     clock : callable
         Wall clock in seconds (``EService: Throttled`` timestamps are Unix times).
     """
@@ -226,27 +256,8 @@ class CallCounter:
     def describe(self) -> str:
         """Why calls of the key wait now, and what would make them faster (for the WARNING of
         a call that waited long)."""
-        now = self._clock()
-        if self._blocked_until > now:
-            try:
-                until = datetime.datetime.fromtimestamp(self._blocked_until, datetime.timezone.utc)
-                when = f"{until:%H:%M:%S} UTC"
-            except (OverflowError, OSError, ValueError):  # a timestamp no calendar holds
-                when = f"{self._blocked_until - now:.0f} s from now"
-            return (
-                "Kraken answered EService:Throttled (too many concurrent requests) until "
-                f"{when}; fewer concurrent calls on the key avoid it"
-            )
-        if self._auto_refused is not None:
-            return (
-                f"rate_limit='auto' paces the key as the {tier_name(self.limits)} tier since "
-                "Kraken refused calls for rate; give the key's tier (rate_limit='pro', ...) if "
-                "it is faster, spread the calls over several keys, or rate_limit=None to pace "
-                "nothing (a sandbox: PrimeSandbox(rate_limit=False))"
-            )
-        return (
-            f"rate_limit={tier_name(self.limits)!r} paces the key; a faster tier on the key (or "
-            "several keys) makes it faster, rate_limit=None paces nothing"
+        return describe_pacing(
+            self.limits, self._auto_refused is not None, self._blocked_until, self._clock()
         )
 
     async def acquire(self, cost: float, sleep: Callable[[float], Awaitable[None]]) -> float:

@@ -190,9 +190,10 @@ async def test_invalid_nonces_are_retried_with_fresh_nonces_then_raised() -> Non
 async def test_after_one_rate_limit_answer_the_client_paces_instead_of_being_refused(
     tier: Tier,
 ) -> None:
-    # rate_limit="auto": no pacing until Kraken complains, then the call-counter model (starter,
-    # the most conservative tier) makes callers wait. Rejected calls still charge Kraken's
-    # counter, so backing off blindly would not recover on the slower tiers.
+    # rate_limit="auto": no pacing until Kraken complains, then the call-counter model (the
+    # fastest tier that explains the refusal from the key's recent calls) makes callers wait.
+    # Rejected calls still charge Kraken's counter, so backing off blindly would not recover on
+    # the slower tiers.
     async with sandbox_and_client(rate_limit=True, tier=tier) as (sb, client, clock):
         for _ in range(40):
             await client.api_users.list()

@@ -9,7 +9,8 @@ that uses it:
 * a **gate**: the key's in-flight slots, held from before the nonce is taken until the answer
   arrives, so that with a nonce window of 0 one request of the key is on the wire fleet-wide and
   nonces reach Kraken in the order they were issued;
-* a **rate counter**: the call-counter model, charged by every member;
+* a **rate counter**: the call-counter model, charged by every member; on ``rate_limit="auto"``
+  the tier learnt from a refusal is the fleet's (``CounterState``);
 * optionally a **claim store** (``ClaimStore``, both backends have one): the creates under
   way across the fleet, registered before they are sent, so that a member whose create lost its
   answer can tell its own new object from one another member created meanwhile.
@@ -28,11 +29,25 @@ from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
-from ..._constants import CLAIM_TTL, FLEET_GATE_POLL_FIRST, FLEET_GATE_POLL_MAX, LOGGER_NAME
+from ..._constants import (
+    AUTO_RATE_LIMIT_QUIET,
+    CLAIM_TTL,
+    FLEET_GATE_POLL_FIRST,
+    FLEET_GATE_POLL_MAX,
+    LOGGER_NAME,
+)
 from ..._secret import fingerprint
 from ...errors import CoordinationError
 from ..nonces import NonceSource, NonceUnit
-from ..pacing import RateCounter, RateLimit
+from ..pacing import (
+    TIERS,
+    RateCounter,
+    RateLimit,
+    decayed,
+    describe_pacing,
+    explaining,
+    slower,
+)
 
 _logger = logging.getLogger(LOGGER_NAME)
 
@@ -172,24 +187,91 @@ async def _renew_quietly(renewed: Awaitable[None]) -> None:
         _logger.warning("could not renew the fleet slot's lease: %s", failure)
 
 
+def lapsed(learnt: float, now: float) -> bool:
+    """Whether a tier ``auto`` learnt at ``learnt`` (the refusal's time; 0: none) has gone
+    ``AUTO_RATE_LIMIT_QUIET`` seconds without another refusal, and is dropped."""
+    return learnt > 0 and now - learnt >= AUTO_RATE_LIMIT_QUIET
+
+
+class CounterState(msgspec.Struct):
+    """What a fleet shares of a key's counter, and the rules ``rate_limit="auto"`` applies to
+    it (the file fleet runs them here; the Redis fleet's Lua runs the same).
+
+    ``learnt`` tells a tier ``auto`` learnt from a refusal (the refusal's time, Unix seconds)
+    from one a member gave (``0``): only the first is stepped down and dropped. ``calls`` are
+    the send times of the auto members' recent calls (the last ``_CALL_HISTORY``), read for a
+    refusal.
+    """
+
+    value: float
+    updated: float
+    blocked: float
+    limits: RateLimit | None
+    learnt: float = 0.0
+    calls: list[float] = msgspec.field(default_factory=list)
+
+    def relax(self, now: float) -> None:
+        """Drop a learnt tier after the quiet period (the next refusal starts over)."""
+        if lapsed(self.learnt, now):
+            self.limits, self.learnt, self.value = None, 0.0, 0.0
+
+    def refused(self, now: float, cost: float, mine: RateLimit | None, auto: bool) -> None:
+        """A counter refusal (not ``Throttled``) told by a member with tier ``mine`` (``None``:
+        it has none): a member's own tier is kept; on ``auto`` with no tier in force, the
+        fleet's becomes the fastest that explains the refusal from ``calls``; with a learnt one
+        in force, the next slower, and the quiet period starts over. The counter is full."""
+        self.relax(now)
+        if mine is not None:
+            self.limits, self.learnt = mine, 0.0
+        elif auto and self.limits is None:
+            self.updated = max(self.updated, now)
+            self.limits = TIERS[explaining(sorted(self.calls), now, cost)]
+            self.learnt = now
+        elif auto and self.learnt > 0 and self.limits is not None:
+            self.value, self.updated = decayed(self.value, self.updated, now, self.limits)
+            self.limits, self.learnt = slower(self.limits), now
+        self.value, self.updated = decayed(self.value, self.updated, now, self.limits)
+        if self.limits is not None:
+            self.value = max(self.value, self.limits.max_counter + cost)
+
+
 class FleetCounterBase:
     """What a fleet's call-counter model knows locally: this member's tier setting and what it
-    last read of the shared counter (the fleet's tier, a ``Throttled`` hold)."""
+    last read of the shared counter (the fleet's tier, whether ``auto`` learnt it, a
+    ``Throttled`` hold)."""
 
     def __init__(self, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]) -> None:
         self.limits = limits
         self.auto = auto
         self._clock = clock
         self._fleet_limits: RateLimit | None = None
+        #: When ``auto`` learnt the fleet's tier (0.0: it did not).
+        self._fleet_learnt = 0.0
         self._blocked_until = 0.0
+
+    def _seen(self, limits: RateLimit | None, learnt: float, blocked: float) -> None:
+        """What this member just read of the shared counter."""
+        self._fleet_limits = limits
+        self._fleet_learnt = learnt if limits is not None else 0.0
+        self._blocked_until = blocked
 
     @property
     def active(self) -> bool:
         """Whether calls are paced (as of this member's last look at the shared counter)."""
+        if lapsed(self._fleet_learnt, self._clock()):
+            self._fleet_limits, self._fleet_learnt = None, 0.0
         return (
             self.limits is not None
             or self._fleet_limits is not None
             or self._blocked_until > self._clock()
+        )
+
+    def describe(self) -> str:
+        """Why calls of the key wait now, and what would make them faster (as the process's
+        ``CallCounter.describe()``, from this member's last look at the shared counter)."""
+        learnt = self.limits is None and self.active and self._fleet_learnt > 0
+        return describe_pacing(
+            self.limits or self._fleet_limits, learnt, self._blocked_until, self._clock()
         )
 
     def __repr__(self) -> str:

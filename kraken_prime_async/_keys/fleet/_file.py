@@ -7,7 +7,8 @@
 * ``<dir>/<key id>.slot<i>``: one lock file per in-flight slot, held while a request is on the
   wire. The kernel drops the lock of a process that dies, so a crashed member never blocks the
   key.
-* ``<dir>/<key id>.counter``: the call-counter model (value, last update, throttle hold, tier).
+* ``<dir>/<key id>.counter``: the call-counter model (value, last update, throttle hold, tier;
+  then when ``rate_limit="auto"`` learnt the tier and the auto members' recent send times).
 * ``<dir>/creates.log``: the fleet's creates under way (``FileLockClaims``), one JSON record
   a line, appended under the lock of ``<dir>/creates.lock``.
 
@@ -29,8 +30,8 @@ from typing import Final, TypeVar
 from ..._constants import DEFAULT_NONCE_UNIT
 from ...errors import CoordinationError, ValidationError
 from ..nonces import PER_SECOND, NonceUnit, following
-from ..pacing import TIERS, RateLimit, decayed, wait_for_room
-from ._base import FleetCounterBase, key_id, poll_delays
+from ..pacing import _CALL_HISTORY, RateLimit, decayed, wait_for_room
+from ._base import CounterState, FleetCounterBase, key_id, poll_delays
 from ._file_claims import FileLockClaims
 from ._locked_file import LockedFile
 
@@ -39,6 +40,17 @@ _T = TypeVar("_T")
 
 _NONCE_RECORD: Final = b"%020d %-2s\n"
 _COUNTER_RECORD: Final = struct.Struct("<5d")  # value, updated, blocked_until, max, decay
+#: ... and when ``auto`` learnt the tier (0: a member gave it, or none): what a member with a
+#: tier of its own writes. A file from before has only ``_COUNTER_RECORD``.
+_TIER_RECORD: Final = struct.Struct("<6d")
+#: ... and how many send times were ever recorded: what an ``auto`` member writes, followed by
+#: ``_CALL_HISTORY`` send times in a ring (the next goes to slot ``count % _CALL_HISTORY``), all
+#: in one ``pwrite``; the ring is unpacked only for a refusal.
+_AUTO_HEAD: Final = struct.Struct("<7d")
+_TIME: Final = struct.Struct("<d")
+_TIME_RING: Final = struct.Struct(f"<{_CALL_HISTORY}d")
+_RING_SIZE: Final = _TIME_RING.size
+_AUTO_SIZE: Final = _AUTO_HEAD.size + _RING_SIZE
 _HOLD_RECORD: Final = struct.Struct("<d")  # a slot's "busy until" (Unix seconds; 0: free)
 
 
@@ -229,37 +241,83 @@ class FileLockCounter(FleetCounterBase):
         super().__init__(limits, auto=auto, clock=clock)
         self._file = LockedFile(path)
 
-    def _read(self, fd: int) -> tuple[float, float, float, RateLimit | None]:
-        raw = os.pread(fd, _COUNTER_RECORD.size, 0)
+    def _read(self, fd: int) -> tuple[CounterState, int, bytes]:
+        """The shared counter, from as much of the record as the file holds; with how many send
+        times were ever recorded and the ring of the last ones (zeros when there is none).
+
+        A file of the previous format holds no learnt time: its tier, if any, counts as learnt
+        at its last update (it cannot tell a member's tier from the starter tier ``auto`` then
+        stored for good); a member with a tier of its own writes it back as given on its next
+        call.
+        """
+        raw = os.pread(fd, _AUTO_SIZE, 0)
         if len(raw) < _COUNTER_RECORD.size:
-            return 0.0, self._clock(), 0.0, None
-        value, updated, blocked, maximum, decay = _COUNTER_RECORD.unpack(raw)
-        return value, updated, blocked, RateLimit(maximum, decay) if maximum >= 1 else None
+            return CounterState(0.0, self._clock(), 0.0, None), 0, bytes(_RING_SIZE)
+        value, updated, blocked, maximum, decay = _COUNTER_RECORD.unpack_from(raw)
+        limits = RateLimit(maximum, decay) if maximum >= 1 and decay > 0 else None
+        state = CounterState(value, updated, blocked, limits, updated if limits else 0.0)
+        if len(raw) >= _TIER_RECORD.size:
+            state.learnt = _TIER_RECORD.unpack_from(raw)[5]
+        if len(raw) < _AUTO_SIZE:
+            return state, 0, bytes(_RING_SIZE)
+        count = _AUTO_HEAD.unpack_from(raw)[6]
+        valid = 0 <= count < 2**53 and count == int(count)
+        return state, int(count) if valid else 0, raw[_AUTO_HEAD.size :]
 
-    def _write(
-        self, fd: int, value: float, updated: float, blocked: float, limits: RateLimit | None
-    ) -> None:
+    def _write(self, fd: int, state: CounterState, count: int, ring: bytes) -> None:
+        limits = state.limits
         maximum, decay = (limits.max_counter, limits.decay_per_second) if limits else (0.0, 0.0)
-        os.pwrite(fd, _COUNTER_RECORD.pack(value, updated, blocked, maximum, decay), 0)
-
-    def _limits(self, stored: RateLimit | None) -> RateLimit | None:
-        self._fleet_limits = stored
-        return self.limits or stored
+        head = (state.value, state.updated, state.blocked, maximum, decay, state.learnt, count)
+        os.pwrite(fd, _AUTO_HEAD.pack(*head) + ring, 0)
 
     async def acquire(self, cost: float, sleep: Callable[[float], Awaitable[None]]) -> float:
-        """Wait until a call of ``cost`` fits the fleet's counter, charge it, return the wait."""
+        """Wait until a call of ``cost`` fits the fleet's counter, charge it, return the wait.
+
+        A member without a tier of its own (``auto``) drops a learnt tier after the quiet
+        period and records the call's send time; one with a tier stores it, as given.
+        """
+        if self.limits is not None:
+            return await self._acquire_given(self.limits, cost, sleep)
         waited = 0.0
         while True:
             now = self._clock()
             with self._file.locked() as fd:
-                value, updated, blocked, stored = self._read(fd)
-                limits = self._limits(stored)
+                state, count, ring = self._read(fd)
+                state.relax(now)
+                self._seen(state.limits, state.learnt, state.blocked)
+                state.value, state.updated = decayed(state.value, state.updated, now, state.limits)
+                delay = wait_for_room(state.value, state.blocked, now, cost, state.limits)
+                if delay == 0.0:
+                    if state.limits is not None:
+                        state.value += cost
+                    slot = count % _CALL_HISTORY * _TIME.size
+                    ring = ring[:slot] + _TIME.pack(now) + ring[slot + _TIME.size :]
+                    self._write(fd, state, count + 1, ring)
+                    return waited
+            await sleep(delay)
+            waited += delay
+
+    async def _acquire_given(
+        self, limits: RateLimit, cost: float, sleep: Callable[[float], Awaitable[None]]
+    ) -> float:
+        """``acquire()`` of a member with a tier of its own: the counter's head only."""
+        waited = 0.0
+        while True:
+            now = self._clock()
+            with self._file.locked() as fd:
+                raw = os.pread(fd, _COUNTER_RECORD.size, 0)
+                value, updated, blocked, _, _ = (
+                    _COUNTER_RECORD.unpack(raw)
+                    if len(raw) == _COUNTER_RECORD.size
+                    else (0.0, now, 0.0, 0.0, 0.0)
+                )
                 self._blocked_until = blocked
                 value, updated = decayed(value, updated, now, limits)
                 delay = wait_for_room(value, blocked, now, cost, limits)
                 if delay == 0.0:
-                    if limits is not None:
-                        self._write(fd, value + cost, updated, blocked, limits)
+                    maximum, decay = limits.max_counter, limits.decay_per_second
+                    record = (value + cost, updated, blocked, maximum, decay, 0.0)
+                    os.pwrite(fd, _TIER_RECORD.pack(*record), 0)
                     return waited
             await sleep(delay)
             waited += delay
@@ -269,20 +327,25 @@ class FileLockCounter(FleetCounterBase):
         self._file.close()
 
     async def refused(self, retry_at: float | None, cost: float) -> None:
-        """Kraken refused a call for rate: the whole fleet's counter is full."""
+        """Kraken refused a call for rate: the whole fleet's counter is full (a counter
+        refusal, ``retry_at`` None: see ``CounterState.refused()``), or every call of the key
+        waits until ``retry_at`` (``Throttled``: no tier is learnt or changed)."""
         now = self._clock()
         with self._file.locked() as fd:
-            value, updated, blocked, stored = self._read(fd)
-            limits = self._limits(stored)
-            if limits is None and self.auto and retry_at is None:  # Throttled: no tier
-                limits = self._fleet_limits = TIERS["starter"]
-            value, updated = decayed(value, updated, now, limits)
-            if limits is not None and retry_at is None:
-                value = max(value, limits.max_counter + cost)
-            if retry_at is not None:
-                blocked = max(blocked, retry_at)
-            self._blocked_until = blocked
-            self._write(fd, value, updated, blocked, limits)
+            state, count, ring = self._read(fd)
+            if retry_at is None:
+                times = _TIME_RING.unpack(ring)
+                oldest = count % _CALL_HISTORY if count > _CALL_HISTORY else 0
+                state.calls = [*times[oldest:], *times[:oldest]][: min(count, _CALL_HISTORY)]
+                state.refused(now, cost, self.limits, self.auto)
+            else:
+                state.relax(now)
+                if self.limits is not None:
+                    state.limits, state.learnt = self.limits, 0.0
+                state.value, state.updated = decayed(state.value, state.updated, now, state.limits)
+                state.blocked = max(state.blocked, retry_at)
+            self._seen(state.limits, state.learnt, state.blocked)
+            self._write(fd, state, count, ring)
 
 
 class FileLockFleet:

@@ -6,7 +6,9 @@ Each step is one Lua script, so it is atomic on the server however many members 
 * gate: in-flight tokens in ``<ns>:<key id>:inflight`` (scored by start) and their lease expiries
   in ``…:leases``; a slot is granted while fewer than the cap are out and the oldest is younger
   than half the nonce window (always one slot with a window of 0);
-* counter: the call-counter model in a hash ``<ns>:<key id>:counter``;
+* counter: the call-counter model in a hash ``<ns>:<key id>:counter``, and the send times of the
+  ``rate_limit="auto"`` members' recent calls in a list ``…:calls`` (updated by the same script
+  as the charge);
 * claims: the fleet's creates under way, a hash per scope ``<ns>:claims:<scope>`` (token →
   JSON record), expiring ``CLAIM_TTL`` after its last change (``RedisClaims``).
 
@@ -38,7 +40,7 @@ from ..._constants import (
 from ...errors import CoordinationError, ValidationError
 from ..local import WINDOW_SAFETY
 from ..nonces import PER_SECOND, NonceUnit
-from ..pacing import _TOLERANCE, HEADROOM, TIERS, RateLimit
+from ..pacing import RateLimit
 from ._base import Claim, FleetCounterBase, key_id, poll_delays
 from ._redis_scripts import (
     COUNTER_ACQUIRE_LUA,
@@ -275,13 +277,18 @@ class RedisGate:
         return f"RedisGate(cap={self.cap})"
 
 
+def _tier(maximum: float, decay: float) -> RateLimit | None:
+    return RateLimit(maximum, decay) if maximum >= 1 and decay > 0 else None
+
+
 class RedisCounter(FleetCounterBase):
-    """The call-counter model of ``_rate_limit``, shared by the fleet in a Redis hash."""
+    """The call-counter model of ``_rate_limit``, shared by the fleet in a Redis hash (and the
+    auto members' recent send times in a list beside it)."""
 
     def __init__(
         self,
         scripts: _Scripts,
-        key: str,
+        base: str,
         limits: RateLimit | None,
         *,
         auto: bool,
@@ -289,54 +296,52 @@ class RedisCounter(FleetCounterBase):
     ) -> None:
         super().__init__(limits, auto=auto, clock=clock)
         self._scripts = scripts
-        self._key = key
+        self._keys = [f"{base}:counter", f"{base}:calls"]
 
     def _mine(self) -> tuple[float, float]:
         return (self.limits.max_counter, self.limits.decay_per_second) if self.limits else (0, 0)
 
     async def acquire(self, cost: float, sleep: Callable[[float], Awaitable[None]]) -> float:
-        """Wait until a call of ``cost`` fits the fleet's counter, charge it, return the wait."""
+        """Wait until a call of ``cost`` fits the fleet's counter, charge it, return the wait
+        (one script: an auto member's send time is recorded by the same)."""
         waited = 0.0
         maximum, decay = self._mine()
         while True:
             reply = await self._scripts.run(
                 "call-counter room",
                 self._scripts.counter_acquire(
-                    keys=[self._key],
-                    args=[repr(self._clock()), cost, maximum, decay, HEADROOM, _TOLERANCE],
+                    keys=self._keys,
+                    args=[repr(self._clock()), cost, maximum, decay],
                 ),
             )
-            delay, fleet_max, fleet_decay, blocked = (float(x) for x in reply)
-            self._fleet_limits = RateLimit(fleet_max, fleet_decay) if fleet_max >= 1 else None
-            self._blocked_until = blocked
+            delay, fleet_max, fleet_decay, blocked, learnt = (float(x) for x in reply)
+            self._seen(_tier(fleet_max, fleet_decay), learnt, blocked)
             if delay <= 0:
                 return waited
             await sleep(delay)
             waited += delay
 
     async def refused(self, retry_at: float | None, cost: float) -> None:
-        """Kraken refused a call for rate: the whole fleet's counter is full."""
+        """Kraken refused a call for rate: the whole fleet's counter is full (a counter
+        refusal, ``retry_at`` None: the script applies ``CounterState.refused()``), or every
+        call of the key waits until ``retry_at`` (``Throttled``: no tier is learnt or changed)."""
         maximum, decay = self._mine()
-        starter = TIERS["starter"] if self.auto and retry_at is None else None  # Throttled: none
-        await self._scripts.run(
+        reply = await self._scripts.run(
             "call-counter update",
             self._scripts.counter_refused(
-                keys=[self._key],
+                keys=self._keys,
                 args=[
                     repr(self._clock()),
                     cost,
                     "" if retry_at is None else repr(retry_at),
                     maximum,
                     decay,
-                    starter.max_counter if starter else 0,
-                    starter.decay_per_second if starter else 0,
+                    "1" if self.auto else "0",
                 ],
             ),
         )
-        if retry_at is not None:
-            self._blocked_until = max(self._blocked_until, retry_at)
-        if self.limits is None and self._fleet_limits is None and starter is not None:
-            self._fleet_limits = starter
+        fleet_max, fleet_decay, learnt, blocked = (float(x) for x in reply)
+        self._seen(_tier(fleet_max, fleet_decay), learnt, blocked)
 
 
 _claim_encoder = msgspec.json.Encoder()
@@ -439,19 +444,19 @@ class RedisFleet:
         self, api_key: str, limits: RateLimit | None, *, auto: bool, clock: Callable[[], float]
     ) -> RedisCounter:
         """The fleet's call-counter model for ``api_key``."""
-        return RedisCounter(
-            self._scripts, f"{self._base(api_key)}:counter", limits, auto=auto, clock=clock
-        )
+        return RedisCounter(self._scripts, self._base(api_key), limits, auto=auto, clock=clock)
 
     def claims(self) -> RedisClaims:
         """The fleet's creates under way (every key of the fleet shares them)."""
         return self._claims
 
     async def forget(self, api_key: str) -> None:
-        """Delete what the fleet stores for ``api_key`` except its nonce (a retired key's slots
-        and counter). The nonce is kept: a key's nonces can never go back."""
+        """Delete what the fleet stores for ``api_key`` except its nonce (a retired key's slots,
+        counter and recent send times). The nonce is kept: a key's nonces can never go back."""
         base = self._base(api_key)
-        await self._scripts.delete(f"{base}:inflight", f"{base}:leases", f"{base}:counter")
+        await self._scripts.delete(
+            f"{base}:inflight", f"{base}:leases", f"{base}:counter", f"{base}:calls"
+        )
 
     async def close(self) -> None:
         """Close the Redis client if the fleet built it from a URL."""

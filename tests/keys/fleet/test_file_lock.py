@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -20,7 +21,9 @@ from kraken_prime_async import (
     RateLimit,
     ValidationError,
 )
+from kraken_prime_async._constants import AUTO_RATE_LIMIT_QUIET
 from kraken_prime_async._keys.fleet import key_id
+from kraken_prime_async._keys.pacing import TIERS
 
 from ..._fakes import FakeClock
 from ..test_nonce import _source
@@ -194,10 +197,31 @@ async def test_auto_members_learn_of_a_refusal_elsewhere(tmp_path: Path) -> None
     a = FileLockFleet(tmp_path).counter("KEY", None, auto=True, clock=clock)
     b = FileLockFleet(tmp_path).counter("KEY", None, auto=True, clock=clock)
     assert await b.acquire(1, sleep) == 0 and not b.active
-    await a.refused(None, 1)  # Kraken refused a's call: the counter is full, tier now starter
+    # Kraken refused a's call: the counter is full. The fleet's one recent call explains no
+    # tier's refusal (other clients spent the rest): it paces as the starter tier.
+    await a.refused(None, 1)
     waited = await b.acquire(1, sleep)
     assert b.active
     assert waited == pytest.approx((15 + 1 + 1 - 14.5) / 0.33)
+
+
+async def test_a_counter_file_of_the_previous_format_still_reads(tmp_path: Path) -> None:
+    clock = FakeClock(1_700_000_000.0)
+    path = tmp_path / f"{key_id('KEY')}.counter"
+    # value, updated, blocked until, max, decay: the starter tier "auto" used to store for good
+    path.write_bytes(struct.pack("<5d", 19.0, clock.now, 0.0, 15.0, 0.33))
+    auto = FileLockFleet(tmp_path).counter("KEY", None, auto=True, clock=clock)
+    assert await auto.acquire(1, clock.sleep) == pytest.approx((19 + 1 - 14.5) / 0.33)
+    assert path.stat().st_size > 40  # extended: the learnt time and the send times follow
+    clock.now = 1_700_000_000.0 + AUTO_RATE_LIMIT_QUIET  # counted as learnt when last updated
+    assert await auto.acquire(1, clock.sleep) == 0 and not auto.active
+
+    path.write_bytes(struct.pack("<5d", 0.0, clock.now, 0.0, 20.0, 1.0))  # a member's pro tier
+    own = FileLockFleet(tmp_path).counter("KEY", TIERS["pro"], auto=False, clock=clock)
+    await own.acquire(1, clock.sleep)  # written back as the member's own: kept
+    clock.now += AUTO_RATE_LIMIT_QUIET + 1
+    assert await auto.acquire(1, clock.sleep) == 0
+    assert auto.active and "rate_limit='pro' paces the key" in auto.describe()
 
 
 async def test_a_throttle_holds_every_member(tmp_path: Path) -> None:

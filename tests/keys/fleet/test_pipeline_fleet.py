@@ -118,3 +118,18 @@ async def test_a_refusal_is_told_to_the_fleet_counter(tmp_path: Path) -> None:
     with pytest.raises(RateLimitError):
         await client.api_users.list()
     assert fleet.refusals == [1700000042.0]
+
+
+async def test_a_long_wait_on_a_fleets_learnt_tier_says_why_as_in_one_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport = ScriptedTransport().queue(
+        kraken_error("EAPI:Rate limit exceeded"), ok({"data": []})
+    )
+    client, _ = make_client(transport, fleet=FileLockFleet(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="kraken_prime_async"):
+        await client.api_users.list()  # one call explains no tier: starter, (16 + 1 - 14.5) / 0.33
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "waited 7.6 s in total" in warnings[0]
+    assert "rate_limit='auto' paces the key as the starter tier since Kraken refused" in warnings[0]
+    await client.close()

@@ -15,6 +15,7 @@ from kraken_prime_async import (
     RedisNonceSource,
     ValidationError,
 )
+from kraken_prime_async._constants import AUTO_RATE_LIMIT_QUIET
 from kraken_prime_async._keys.fleet import key_id
 
 from ..._fakes import FakeClock
@@ -161,11 +162,36 @@ async def test_auto_members_learn_of_a_refusal_and_a_throttle(redis_url: str) ->
     waited = await b.acquire(1, clock.sleep)
     assert waited == pytest.approx(40)  # the hold, honoured to its timestamp
     assert not b.active  # a Throttled says nothing about the counter: no tier assumed
-    await a.refused(None, 1)  # a counter refusal: the fleet paces as the starter tier
+    # A counter refusal: b's two calls 40 s apart explain no tier's, so the fleet paces as the
+    # starter tier.
+    await a.refused(None, 1)
     waited = await b.acquire(1, clock.sleep)
     assert b.active and waited == pytest.approx((16 + 1 - 14.5) / 0.33)
     for fleet in fleets:
         await fleet.close()
+
+
+async def test_a_counter_of_the_previous_format_still_reads(redis_url: str) -> None:
+    clock = FakeClock(1_700_000_000.0)
+    fleet = RedisFleet(redis_url)
+    key = f"{fleet.namespace}:{key_id('KEY')}"
+    raw = redis.asyncio.Redis.from_url(redis_url)
+    # No learnt time, no send times: the starter tier "auto" used to store for good
+    await raw.hset(
+        f"{key}:counter",
+        mapping={"value": 19, "updated": clock.now, "blocked": 0, "max": 15, "decay": 0.33},
+    )
+    auto = fleet.counter("KEY", None, auto=True, clock=clock)
+    assert await auto.acquire(1, clock.sleep) == pytest.approx((19 + 1 - 14.5) / 0.33)
+    clock.now = 1_700_000_000.0 + AUTO_RATE_LIMIT_QUIET  # counted as learnt when last updated
+    assert await auto.acquire(1, clock.sleep) == 0 and not auto.active
+    for _ in range(70):
+        await auto.acquire(1, clock.sleep)
+    assert await raw.llen(f"{key}:calls") == 64  # the send times kept to explain a refusal
+    await fleet.forget("KEY")
+    assert await raw.exists(f"{key}:counter", f"{key}:calls") == 0
+    await raw.aclose()
+    await fleet.close()
 
 
 async def test_clients_on_a_fleet_share_its_nonce_sequence(redis_url: str) -> None:
