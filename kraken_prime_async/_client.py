@@ -181,6 +181,7 @@ class PrimeClient(ClientBase):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         journal: JournalSetting = None,
         _fence_window: int | None = None,
+        _journal: Any = None,
     ) -> None:
         # The credentials are wrapped first: no frame of this call holds them in plain text, so
         # an error tracker capturing locals on any error below shows a mask.
@@ -189,7 +190,7 @@ class PrimeClient(ClientBase):
         # Every other argument as given, for copy() (``_fence_window``: the key's window at
         # Kraken when the client runs with a smaller one, see from_fast_api_key).
         settings = MaskedDict(locals())
-        for name in ("self", "key", "secret", "session", "transport"):
+        for name in ("self", "key", "secret", "session", "transport", "_journal"):
             del settings[name]
         if secret_encoding not in ("base64", "raw"):
             raise ValidationError("secret_encoding", "must be 'base64' or 'raw'")
@@ -212,7 +213,10 @@ class PrimeClient(ClientBase):
         )
         from ._journal import build_journal  # with the first client: most never journal to disk
 
-        write_journal = build_journal(journal, ref)
+        # ``_journal``: a copy of the same key writes through its client's journal itself (one
+        # owner, one set of writes in flight, one resolver: see copy()).
+        write_journal = build_journal(journal, ref) if _journal is None else _journal
+        self._shared_journal = _journal is not None
         from ._resources._reconcile.claims import client_claims
 
         claims = client_claims(conn.base_url, sole_writer, fleet, clock)
@@ -261,7 +265,8 @@ class PrimeClient(ClientBase):
             "settlement": self.settlement,
         }
         workflows = {ROTATION: self.api_user_keys.resolve_rotation}
-        self._pipeline.journal.attach(resolver(resources, workflows))
+        if not self._shared_journal:  # a copy's journal settles through its client's resources
+            self._pipeline.journal.attach(resolver(resources, workflows))
 
     def copy(self, **overrides: Any) -> PrimeClient:
         """A new client sharing this one's HTTP transport, with some settings changed.
@@ -272,8 +277,9 @@ class PrimeClient(ClientBase):
         the copy never closes that transport; once this client is closed, the copy's calls raise
         ``ClientStateError``. A copy of the same key shares the
         key's nonce source, in-flight gate and call counter, as two clients of one key do, and
-        every copy writes to this client's journal (the default in-memory one included): an
-        ``idempotency_key`` used on one is held for all.
+        writes through this client's journal (the default in-memory one included): an
+        ``idempotency_key`` used on one is held for both, and a write one abandons is settled
+        by either's ``journal.resolve_pending()``. Closing the copy leaves the journal open.
 
         Parameters
         ----------
@@ -325,15 +331,16 @@ class PrimeClient(ClientBase):
                 (name, value) for name, value in settings.items() if name not in self._KEY_SETTINGS
             )
         settings.update(overrides)
-        if settings.get("journal") is None:
-            # The default journal lives in this client's memory: the copy writes to the same
-            # store, so an idempotency key used on either client is held for both (a path or a
-            # store given as ``journal=`` is shared by passing it on).
-            settings["journal"] = self._pipeline.journal.store
+        # A copy of the same key writes through this client's journal (the default in-memory
+        # one included): an idempotency key used on either is held for both, and a write either
+        # abandons is settled by either. A copy of another key keeps the setting (its records
+        # are its key's).
+        same_key = key is self._credentials[0] and "journal" not in overrides
         return type(self)(
             key.reveal(),  # type: ignore[arg-type]  # checked by the constructor
             _revealed(secret),
             transport=BorrowedTransport(self._lent_transport),
+            _journal=self._pipeline.journal if same_key else None,
             **settings,
         )
 

@@ -196,4 +196,7 @@ class ClientBase:
         self._pipeline.gate.close()  # the key's shared gate and counter, when the last user
         await self._transport.close()
         if self._pipeline.journal is not None:
-            await self._pipeline.journal.close()  # a store the client opened from a path
+            if getattr(self, "_shared_journal", False):
+                await self._pipeline.journal.flush()  # its client's journal: left open
+            else:
+                await self._pipeline.journal.close()  # a store the client opened from a path

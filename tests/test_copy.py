@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from kraken_prime_async import ClientStateError, PrimeClient, RetryPolicy, ValidationError
+from kraken_prime_async import (
+    ClientStateError,
+    OutcomeUnknownError,
+    PrimeClient,
+    RetryPolicy,
+    ValidationError,
+)
 from kraken_prime_async.events import Event
 from kraken_prime_async.models import CreatedFastApiKey, SecretStr
-from tests._fakes import FAKE_SECRET, ScriptedTransport, make_client, ok, unique_key
+from tests._fakes import FAKE_SECRET, ScriptedTransport, lost, make_client, ok, unique_key
 
 OTHER_SECRET = "T1RIRVItU0VDUkVULW5ldmVyLXByaW50LW1lLTAxMjM0NTY3ODlhYmNkZWY="
 
@@ -118,6 +124,30 @@ async def test_a_copy_writes_to_the_same_journal(transport: ScriptedTransport) -
         "ListPrimeApiUsers",
         "CreatePrimeApiUser",
     ]
-    assert copy.journal.store is client.journal.store
+    assert copy.journal is client.journal
     await copy.close()
+    assert client.journal is copy.journal  # closing the copy leaves its client's journal open
+    await client.api_users.create(name="Desk A", role="Trader", idempotency_key="k1")
+    assert len(transport.requests) == 2
+    await client.close()
+
+
+async def test_a_write_a_copy_abandons_is_settled_by_its_client(
+    transport: ScriptedTransport,
+) -> None:
+    # One journal, one owner: the client settles what the copy left in flight (with a store of
+    # its own per copy, the client would take it for another live writer's and wait for it).
+    user = {"id": "U1", "name": "Desk A", "status": "Enabled", "roles": ["Trader"]}
+    transport.queue(ok({"data": []}), lost())
+    transport.queue(ok({"data": [user]}), ok({"data": [user]}))
+    client, _ = make_client(transport)
+    copy = client.copy()
+    with pytest.raises(OutcomeUnknownError):
+        await copy.api_users.create(name="Desk A", role="Trader", idempotency_key="k2")
+    await copy.close()
+    resolved = await client.journal.resolve_pending()
+    # Read back by the client, not left "in_flight" as another live owner's: without
+    # ``sole_writer`` the new user stays a candidate.
+    assert [r.status for r in resolved] == ["unknown"]
+    assert "U1" in (resolved[0].error or "")
     await client.close()
