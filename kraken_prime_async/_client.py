@@ -213,8 +213,7 @@ class PrimeClient(ClientBase):
         )
         from ._journal import build_journal  # with the first client: most never journal to disk
 
-        # ``_journal``: a copy of the same key writes through its client's journal itself (one
-        # owner, one set of writes in flight, one resolver: see copy()).
+        # ``_journal``: a copy of the same key writes through its client's journal (see copy()).
         write_journal = build_journal(journal, ref) if _journal is None else _journal
         self._shared_journal = _journal is not None
         from ._resources._reconcile.claims import client_claims
@@ -276,10 +275,8 @@ class PrimeClient(ClientBase):
         transport (its connection pool, or the ``session``/``transport`` it was given). Closing
         the copy never closes that transport; once this client is closed, the copy's calls raise
         ``ClientStateError``. A copy of the same key shares the
-        key's nonce source, in-flight gate and call counter, as two clients of one key do, and
-        writes through this client's journal (the default in-memory one included): an
-        ``idempotency_key`` used on one is held for both, and a write one abandons is settled
-        by either's ``journal.resolve_pending()``. Closing the copy leaves the journal open.
+        key's nonce source, in-flight gate, call counter and journal (in-memory too: an
+        ``idempotency_key`` used on one is held for both; closing the copy leaves it open).
 
         Parameters
         ----------
@@ -331,10 +328,7 @@ class PrimeClient(ClientBase):
                 (name, value) for name, value in settings.items() if name not in self._KEY_SETTINGS
             )
         settings.update(overrides)
-        # A copy of the same key writes through this client's journal (the default in-memory
-        # one included): an idempotency key used on either is held for both, and a write either
-        # abandons is settled by either. A copy of another key keeps the setting (its records
-        # are its key's).
+        # One journal (one owner, one set of writes in flight) for a copy of the same key.
         same_key = key is self._credentials[0] and "journal" not in overrides
         return type(self)(
             key.reveal(),  # type: ignore[arg-type]  # checked by the constructor

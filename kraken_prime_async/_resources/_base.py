@@ -19,7 +19,7 @@ from .._timeout import coerce_timeout
 from ..errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
 from ._journaled import journaled
 from ._reconcile.base import LostAnswer, Outcome, Resend, Rule, not_applied
-from ._reconcile.claims import Registration
+from ._reconcile.claims import Mark, Registration
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -108,17 +108,19 @@ class Resource:
         if journal is None:  # a bare pipeline (clients always have a journal)
             if idempotency_key is not None:
                 raise ValidationError("idempotency_key", "needs a client with a journal")
+            mark = await self._mark(reconcile, request)  # before the read-before-write
             before = None if reconcile.before is None else await reconcile.before(self, request)
             return await self._claimed(
-                endpoint, request, reconcile, before, policy, timeout, retry, None, None, started
-            )
+                endpoint, request, reconcile, before, policy, timeout, retry, None, None, started,
+                mark,
+            )  # fmt: skip
         return await journaled(
             self,
             journal,
             endpoint,
             request,
             reconcile,
-            lambda before, on_sent, intent_id: self._claimed(
+            lambda before, on_sent, intent_id, mark: self._claimed(
                 endpoint,
                 request,
                 reconcile,
@@ -129,9 +131,18 @@ class Resource:
                 on_sent,
                 intent_id,
                 started,
+                mark,
             ),
             idempotency_key,
         )
+
+    async def _mark(self, reconcile: Rule[Any, Q, Any], request: Q) -> Mark | None:
+        """The registrations of a create's scope just before its read-before-write (``None``:
+        not a create, or no registrations)."""
+        claims = self._pipeline.claims
+        if reconcile.scope is None or claims is None:
+            return None
+        return await claims.mark(reconcile.scope(request))
 
     async def _claimed(
         self: Res,
@@ -145,6 +156,7 @@ class Resource:
         on_sent: OnSent | None,
         token: str | None,
         started: float,
+        mark: Mark | None,
     ) -> Outcome[R | F]:
         """``_sent()`` with a create (``reconcile.scope``) registered first (see
         ``_reconcile/claims.py``); the registration says at the end what it made, so that other
@@ -154,7 +166,7 @@ class Resource:
         claims = self._pipeline.claims
         claim = None
         if reconcile.scope is not None and claims is not None:
-            claim = await claims.register(reconcile.scope(request), token=token)
+            claim = await claims.register(reconcile.scope(request), token=token, mark=mark)
         try:
             outcome = await self._sent(
                 endpoint,

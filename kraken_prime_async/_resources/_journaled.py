@@ -42,9 +42,10 @@ RESULT_TYPES: Final[dict[str, type[Any]]] = {
     "CreateFastApiKey": CreatedFastApiKey,
 }
 
-#: ``send(before, on_sent, intent_id)``: the write's sends (``Resource._claimed``); the intent's
-#: id also names the create's claim, so resolving it later speaks for the same create.
-Send = Callable[[object, OnSent, str], Awaitable[Outcome[Any]]]
+#: ``send(before, on_sent, intent_id, mark)``: the write's sends (``Resource._claimed``); the
+#: intent's id also names the create's claim, so resolving it later speaks for the same create,
+#: and ``mark`` (``claims.Mark``) is what the registrations said before ``before`` was read.
+Send = Callable[[object, OnSent, str, Any], Awaitable[Outcome[Any]]]
 
 
 def idempotency_key(value: object) -> str:
@@ -85,8 +86,9 @@ async def _once(
             held = await journal.held(operation, arguments, key)
             if held is not None:
                 return Outcome(
-                    _replayed(held.result, operation, arguments, reconcile), replayed=True
+                    replayed(held.result, operation, arguments, reconcile), replayed=True
                 )
+        mark = await resource._mark(reconcile, request)  # before the read-before-write
         before = None if reconcile.before is None else await reconcile.before(resource, request)
         write = await journal.begin(
             operation, arguments, before=frozen(before), idempotency_key=key
@@ -94,7 +96,7 @@ async def _once(
         if isinstance(write, Write):
             break  # else another process claimed the key meanwhile: look again
     try:
-        outcome = await send(before, write.sent, write.intent.id)
+        outcome = await send(before, write.sent, write.intent.id, mark)
     except OutcomeUnknownError as exc:
         await write.unknown(exc)
         raise
@@ -110,7 +112,7 @@ async def _once(
     return outcome
 
 
-def _replayed(
+def replayed(
     result: Any, operation: str, arguments: dict[str, Any], reconcile: Rule[Any, Any, Any]
 ) -> Any:
     """A recorded result as the method returns it."""

@@ -15,16 +15,20 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 
-from .._journal.base import Intent, Status
+from .._constants import CLAIM_TTL
+from .._journal.base import Intent, Status, fold
 from .._journal.journal import Resolver
 from .._journal.replay import plain, thawed
-from ..errors import OutcomeUnknownError
+from .._keys.fleet._base import Claim
+from ..errors import KrakenPrimeError, OutcomeUnknownError
 from . import api_user_keys, api_users, fast_api_keys, settlement
 from ._base import Resource
+from ._journaled import replayed
 from ._reconcile import base as _settlement_rules
 from ._reconcile import fast_api as _fast_api_rules
 from ._reconcile import users as _user_rules
 from ._reconcile.base import LostAnswer, Resend, Rule
+from ._reconcile.claims import BLIND, Mark
 
 
 class Recorded(NamedTuple):
@@ -108,7 +112,13 @@ async def _settled(
     if rule.scope is None or claims is None:
         verdict = await resource._reconcile_lost(rule, lost)
         return _status(rule, verdict)
-    claim = await claims.register(rule.scope(request), token=intent.id)
+    scope = rule.scope(request)
+    if claims.stamps(scope).get(intent.id) is not None:
+        claim = await claims.register(scope, token=intent.id)  # this process's: its own mark
+    else:  # another process's, or this one's before a restart: what the journal recorded
+        recorded = await _recorded_creates(resource, rule, intent, scope)
+        mark = BLIND if recorded is None else Mark(-1, frozenset(), intent.at)
+        claim = await claims.register(scope, token=intent.id, mark=mark, extra=recorded)
     try:
         verdict = await resource._reconcile_lost(rule, msgspec.structs.replace(lost, claim=claim))
     except OutcomeUnknownError as exc:
@@ -123,6 +133,53 @@ async def _settled(
         made = None if rule.made is None else rule.made(request, verdict)
         await claim.put("done", () if made is None else (made,))
     return _status(rule, verdict)
+
+
+async def _recorded_creates(
+    resource: Resource, rule: Rule[Any, Any, Any], intent: Intent, scope: str
+) -> dict[str, Claim] | None:
+    """The creates of ``scope`` a durable journal recorded around ``intent`` (from
+    ``CLAIM_TTL`` before it, and every one still pending), as registrations: what an applied one
+    made, and each pending one as unresolved (with its candidates). With them, a write this
+    process did not register (a dead process's) is attributed against every create the journal
+    saw since, and no registration in this process counts as ended before it (``Mark(-1)``).
+    ``None`` when the journal does not outlive its process: then nothing is claimed."""
+    journal = resource._pipeline.journal
+    if journal is None or not journal.durable:
+        return None
+    states: dict[str, Intent | None] = {}
+    async for entry in journal.store.entries(since=intent.at - CLAIM_TTL):
+        states[entry.intent] = fold(states.get(entry.intent), entry)
+    for waiting in await journal.store.pending(journal.key):
+        if states.get(waiting.id) is None:
+            states[waiting.id] = waiting
+    found: dict[str, Claim] = {}
+    for other in states.values():
+        if other is None or other.id == intent.id or other.key != intent.key:
+            continue
+        recorded = RECORDED.get(other.operation)
+        if recorded is None or recorded.rule.scope is None or other.status == "not_applied":
+            continue
+        try:
+            request = msgspec.convert(other.arguments, recorded.request)
+            if recorded.rule.scope(request) != scope:
+                continue
+            made = _made(recorded.rule, other, request)
+        except (msgspec.ValidationError, KrakenPrimeError, TypeError, ValueError):
+            made = None  # unreadable: it counts as a create that may have made anything
+        if other.status == "applied" and made is not None:
+            found[other.id] = Claim(scope, other.id, "done", made, other.at)
+        else:
+            found[other.id] = Claim(scope, other.id, "unknown", other.candidates, other.at)
+    return found
+
+
+def _made(rule: Rule[Any, Any, Any], other: Intent, request: msgspec.Struct) -> tuple[str, ...]:
+    """The id an applied recorded create made (none when it names none)."""
+    if other.status != "applied" or rule.made is None:
+        return ()
+    made = rule.made(request, replayed(other.result, other.operation, other.arguments, rule))
+    return () if made is None else (made,)
 
 
 def _status(rule: Rule[Any, Any, Any], verdict: object) -> tuple[Status, Any, str]:

@@ -21,7 +21,7 @@ from kraken_prime_async._resources._reconcile.base import (
     Rule,
     read_back,
 )
-from kraken_prime_async._resources._reconcile.claims import Claims, Registration
+from kraken_prime_async._resources._reconcile.claims import Claims, Mark, Registration
 from kraken_prime_async._resources.fast_api_keys import _Name, _Update
 from kraken_prime_async._resources.settlement import CREATE_BATCH, CreateBatch, SettleAsset
 from kraken_prime_async.errors import APIConnectionError, OutcomeUnknownError
@@ -35,8 +35,11 @@ def _lost(
 ) -> LostAnswer[Any]:
     """A lost call of a client that registered it (``sole_writer``: no other writer exists)."""
     error = OutcomeUnknownError("lost", operation=operation, arguments={}, attempts=1)
-    claims = Claims(f"test:{id(error)}", sole_writer=sole_writer, store=None, clock=FakeClock())
-    return LostAnswer(operation, request, error, before, None, Registration(claims, operation))
+    clock = FakeClock()
+    claims = Claims(f"test:{id(error)}", sole_writer=sole_writer, store=None, clock=clock)
+    mark = Mark(0, frozenset(), clock())  # marked before the read: nothing registered since
+    registration = Registration(claims, operation, mark=mark)
+    return LostAnswer(operation, request, error, before, None, registration)
 
 
 def _batch(batch_id: str, *, kind: str | None = None, leg: dict[str, Any] | None = None) -> Any:

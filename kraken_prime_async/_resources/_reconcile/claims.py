@@ -13,8 +13,10 @@ are waited for (at most ``CLAIM_WAIT`` s); then every new object another registe
 is set aside. What remains is the lost create's, *if* nothing else could have made it:
 
 * nothing remains → the lost create made nothing: proven, whoever else writes;
-* one remains, the client was told it is the only writer outside its fleet (``sole_writer=True``)
-  and no registered create is unresolved → it is this create's: proven;
+* one remains, the client was told it is the only writer outside its fleet (``sole_writer=True``),
+  no registered create is unresolved, and every create registered since this one's
+  read-before-write is still in sight (its ``Mark``: not after a restart, not by a process that
+  did not register it, not after ``CLAIM_TTL``) → it is this create's: proven;
 * otherwise the remaining ids are ``candidates``: reported, never claimed, never deleted.
 """
 
@@ -22,8 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import secrets
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final
 
 import msgspec
 
@@ -35,45 +40,73 @@ from ...errors import KrakenPrimeError, OutcomeUnknownError, ValidationError
 _SWEEP_MIN = 64
 
 
-class _ProcessClaims:
-    """The registrations of this process, by base URL and scope; tasks waiting for a change are
-    woken by each ``put``.
+class Mark:
+    """What the registrations said just before a create's read-before-write: the process's last
+    stamp, and the fleet store's registrations that had ended then. A registration that had
+    ended by then explains nothing new (what it made is in the read); any other may.
 
-    Each ``put`` is stamped with the process's next sequence number: a registration learns
-    which creates had ended when it was made (``settled_before()``) from the stamps when its
-    answer is lost, instead of reading every live registration when it is made.
+    ``complete``: ``False`` when registrations made since may be out of sight (a write settled
+    after a restart, or by a process that did not register it): then nothing is claimed.
     """
 
+    __slots__ = ("at", "complete", "seq", "settled")
+
+    def __init__(
+        self, seq: int, settled: frozenset[str], at: float, *, complete: bool = True
+    ) -> None:
+        self.seq = seq
+        self.settled = settled
+        self.at = at
+        self.complete = complete
+
+    def __repr__(self) -> str:
+        return f"Mark(seq={self.seq}, settled={len(self.settled)}, complete={self.complete})"
+
+
+#: The mark of a create whose read-before-write was not marked here: every other registration
+#: counts as another create, and nothing is claimed.
+BLIND: Final = Mark(-1, frozenset(), -math.inf, complete=False)
+
+
+class _ProcessClaims:
+    """The registrations of this process, by base URL and scope, each with the stamp of its last
+    change (the process's next sequence number) and its create's ``Mark``; tasks waiting for a
+    change are woken by each ``put``."""
+
     def __init__(self) -> None:
-        self._claims: dict[tuple[str, str], dict[str, tuple[int, Claim]]] = {}
+        self._claims: dict[tuple[str, str], dict[str, tuple[int, Claim, Mark]]] = {}
         self.seq = 0
+        self._lock = threading.Lock()  # clients on several threads' loops stamp in turn
         #: A scope is swept of expired registrations when it outgrows this (then twice its live
         #: size): sweeping on every put made each create cost a pass over the scope.
         self._sweep_at: dict[tuple[str, str], int] = {}
         self._changed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def put(self, place: str, claim: Claim) -> int:
-        """Record ``claim``; return its stamp."""
+    def put(self, place: str, claim: Claim, mark: Mark | None = None) -> None:
+        """Record ``claim`` (with its create's ``mark``; ``None``: the one recorded before)."""
         key = (place, claim.scope)
-        scope = self._claims.setdefault(key, {})
-        self.seq += 1
-        scope[claim.token] = (self.seq, claim)
-        if len(scope) > self._sweep_at.get(key, _SWEEP_MIN):
-            for token in [t for t, (_, c) in scope.items() if c.at < claim.at - CLAIM_TTL]:
-                del scope[token]
-            self._sweep_at[key] = max(_SWEEP_MIN, 2 * len(scope))
+        with self._lock:
+            scope = self._claims.setdefault(key, {})
+            earlier = scope.get(claim.token)
+            if mark is None:
+                mark = BLIND if earlier is None else earlier[2]
+            self.seq += 1
+            scope[claim.token] = (self.seq, claim, mark)
+            if len(scope) > self._sweep_at.get(key, _SWEEP_MIN):
+                for token in [t for t, (_, c, _m) in scope.items() if c.at < claim.at - CLAIM_TTL]:
+                    del scope[token]
+                self._sweep_at[key] = max(_SWEEP_MIN, 2 * len(scope))
         if self._changed is not None:
             self._changed.set()
             self._changed = None
-        return self.seq
 
     def claims(self, place: str, scope: str) -> list[Claim]:
-        return [claim for _, claim in self._claims.get((place, scope), {}).values()]
+        return [claim for _, claim, _ in self._claims.get((place, scope), {}).values()]
 
-    def stamps(self, place: str, scope: str) -> dict[str, tuple[int, Claim]]:
-        """The process's registrations of ``scope`` by token, with the stamp of their last
-        change."""
+    def stamps(self, place: str, scope: str) -> dict[str, tuple[int, Claim, Mark]]:
+        """The process's registrations of ``scope`` by token: the stamp of their last change,
+        the registration, its create's mark."""
         return self._claims.get((place, scope), {})
 
     def changed(self) -> asyncio.Event:
@@ -107,18 +140,27 @@ class Attribution(msgspec.Struct, frozen=True):
 class Registration:
     """One create's registration: made before it is sent, finished with what it made."""
 
-    __slots__ = ("_at", "_claims", "_scope", "_since", "_token")
+    __slots__ = ("_claims", "_extra", "_mark", "_scope", "_token")
 
-    def __init__(self, claims: Claims, scope: str, token: str | None = None) -> None:
+    def __init__(
+        self,
+        claims: Claims,
+        scope: str,
+        token: str | None = None,
+        mark: Mark = BLIND,
+        extra: Mapping[str, Claim] | None = None,
+    ) -> None:
         self._claims = claims
         self._scope = scope
         self._token = secrets.token_hex(8) if token is None else token
-        #: When this create was registered: the process's stamp and the client's clock.
-        self._since = 0
-        self._at = 0.0
+        #: The registrations as they stood before this create's read-before-write.
+        self._mark = mark
+        #: Other creates known from elsewhere (the journal's records of a write resolved after a
+        #: restart), beside the registrations the process and the fleet hold.
+        self._extra = dict(extra or {})
 
-    async def put(self, state: ClaimState, ids: Iterable[str] = ()) -> tuple[int, float]:
-        return await self._claims.put(Claim(self._scope, self._token, state, tuple(ids)))
+    async def put(self, state: ClaimState, ids: Iterable[str] = ()) -> None:
+        await self._claims.put(Claim(self._scope, self._token, state, tuple(ids)))
 
     async def failed(self, exc: BaseException) -> None:
         """End the registration of a create that raised ``exc``: ``unknown`` (with the ids its
@@ -133,32 +175,34 @@ class Registration:
 
     async def open(self) -> None:
         """Register as under way (nothing is read: see ``_others()``)."""
-        self._since, self._at = await self.put("pending")
+        await self._claims.put(Claim(self._scope, self._token, "pending"), self._mark)
 
     async def _others(self) -> dict[str, Claim]:
-        """The registrations of the scope but this one and those that had ended when this one
-        was made (whatever they made was there before this create's read-before-write, so
-        they explain nothing new).
-
-        A registration of this process had ended then if its last change is stamped before
-        this one's and is not ``pending``. One only the fleet's store holds had, if it is not
-        ``pending`` and its last change is older than this one's on the clock; at the same
-        instant it counts as another create (that can only withhold a proof, never make one).
-        """
+        """The registrations of the scope but this one and those that had ended before this
+        create's read-before-write (``Mark``: what they made is in that read, so they explain
+        nothing new). Any registration not known to have ended by then counts as another
+        create: that can only withhold a proof, never make one."""
         stamps = self._claims.stamps(self._scope)
-        since, at = self._since, self._at
-        others = {}
+        mark = self._mark
+        others = {t: claim for t, claim in self._extra.items() if t != self._token}
         for token, claim in (await self._claims.read(self._scope)).items():
             if token == self._token:
                 continue
             stamped = stamps.get(token)
             if stamped is not None:
-                ended_before = stamped[0] < since and stamped[1].state != "pending"
+                ended_before = stamped[0] <= mark.seq and stamped[1].state != "pending"
             else:
-                ended_before = claim.state != "pending" and claim.at < at
+                ended_before = token in mark.settled
             if not ended_before:
                 others[token] = claim
+            else:
+                others.pop(token, None)
         return others
+
+    def _complete(self) -> bool:
+        """Whether every registration made since the mark is still in sight."""
+        mark = self._mark
+        return mark.complete and self._claims.clock() - mark.at < CLAIM_TTL
 
     async def attribute(self, new: Iterable[str]) -> Attribution:
         """Set aside the ``new`` ids another registered create made, waiting (at most
@@ -189,7 +233,8 @@ class Registration:
             if (claim.state == "pending" and token in waiting)
             or (claim.state == "unknown" and (not claim.ids or set(claim.ids) & set(remaining)))
         ]
-        return Attribution(remaining, self._claims.sole_writer and not rivals)
+        proven = self._claims.sole_writer and not rivals and self._complete()
+        return Attribution(remaining, proven)
 
 
 class Claims:
@@ -207,7 +252,7 @@ class Claims:
         The client's wall clock (registrations expire ``CLAIM_TTL`` after their last change).
     """
 
-    __slots__ = ("_clock", "_place", "_store", "sole_writer")
+    __slots__ = ("_place", "_store", "clock", "sole_writer")
 
     def __init__(
         self,
@@ -220,26 +265,46 @@ class Claims:
         self._place = place
         self.sole_writer = sole_writer
         self._store = store
-        self._clock = clock
+        self.clock = clock
 
-    async def register(self, scope: str, *, token: str | None = None) -> Registration:
-        """Register a create of ``scope`` (before it is sent). ``token`` names it (default: a
-        random one); registering a token again replaces its earlier registration (a journaled
-        create resolved after its answer was lost)."""
-        registration = Registration(self, scope, token)
+    async def mark(self, scope: str) -> Mark:
+        """The registrations of ``scope`` as they stand now: taken just before a create's
+        read-before-write (the fleet's store is read for those that have ended)."""
+        seq = _PROCESS.seq
+        settled: frozenset[str] = frozenset()
+        if self._store is not None:
+            found = live_claims(await self._store.claims(scope), self.clock())
+            settled = frozenset(t for t, claim in found.items() if claim.state != "pending")
+        return Mark(seq, settled, self.clock())
+
+    async def register(
+        self,
+        scope: str,
+        *,
+        token: str | None = None,
+        mark: Mark | None = None,
+        extra: Mapping[str, Claim] | None = None,
+    ) -> Registration:
+        """Register a create of ``scope`` (before it is sent), with the ``mark`` taken before its
+        read-before-write. ``token`` names it (default: a random one); registering a token
+        again replaces its earlier registration and keeps its mark (a journaled create resolved
+        after its answer was lost); one this process did not register before, without a mark,
+        claims nothing (``BLIND``). ``extra``: other creates known from elsewhere."""
+        if mark is None:
+            earlier = None if token is None else self.stamps(scope).get(token)
+            mark = BLIND if earlier is None else earlier[2]
+        registration = Registration(self, scope, token, mark, extra)
         await registration.open()
         return registration
 
-    async def put(self, claim: Claim) -> tuple[int, float]:
-        """Record ``claim`` in the process and the fleet's store; return its process stamp and
-        its time."""
-        claim = msgspec.structs.replace(claim, at=self._clock())
-        seq = _PROCESS.put(self._place, claim)
+    async def put(self, claim: Claim, mark: Mark | None = None) -> None:
+        """Record ``claim`` in the process (with its create's ``mark``) and the fleet's store."""
+        claim = msgspec.structs.replace(claim, at=self.clock())
+        _PROCESS.put(self._place, claim, mark)
         if self._store is not None:
             await self._store.put(claim)
-        return seq, claim.at
 
-    def stamps(self, scope: str) -> dict[str, tuple[int, Claim]]:
+    def stamps(self, scope: str) -> dict[str, tuple[int, Claim, Mark]]:
         """This process's registrations of ``scope`` with their stamps (``_ProcessClaims``)."""
         return _PROCESS.stamps(self._place, scope)
 
@@ -248,7 +313,7 @@ class Claims:
         found = _PROCESS.claims(self._place, scope)
         if self._store is not None:
             found += await self._store.claims(scope)
-        return live_claims(found, self._clock())
+        return live_claims(found, self.clock())
 
     def __repr__(self) -> str:
         return f"Claims(sole_writer={self.sole_writer})"
