@@ -17,6 +17,7 @@ import msgspec
 
 from .._constants import CLAIM_TTL
 from .._journal.base import Intent, Status, fold
+from .._journal.base import now as journal_now
 from .._journal.journal import Resolver
 from .._journal.replay import plain, thawed
 from .._keys.fleet._base import Claim
@@ -113,12 +114,15 @@ async def _settled(
         verdict = await resource._reconcile_lost(rule, lost)
         return _status(rule, verdict)
     scope = rule.scope(request)
-    if claims.stamps(scope).get(intent.id) is not None:
+    earlier = claims.stamps(scope).get(intent.id)
+    if earlier is not None and earlier[2].seq >= 0:
         claim = await claims.register(scope, token=intent.id)  # this process's: its own mark
-    else:  # another process's, or this one's before a restart: what the journal recorded
-        recorded = await _recorded_creates(resource, rule, intent, scope)
-        mark = BLIND if recorded is None else Mark(-1, frozenset(), intent.at)
-        claim = await claims.register(scope, token=intent.id, mark=mark, extra=recorded)
+    else:  # another process's, or this one's before a restart: what the journal recorded now
+        recorded = await _recorded_creates(resource, intent, scope)
+        # The intent's age on the journal's clock, as a time on the client's.
+        at = claims.clock() - (journal_now() - intent.at)
+        mark = BLIND if recorded is None else Mark(-1, frozenset(), at, extra=recorded)
+        claim = await claims.register(scope, token=intent.id, mark=mark)
     try:
         verdict = await resource._reconcile_lost(rule, msgspec.structs.replace(lost, claim=claim))
     except OutcomeUnknownError as exc:
@@ -136,20 +140,24 @@ async def _settled(
 
 
 async def _recorded_creates(
-    resource: Resource, rule: Rule[Any, Any, Any], intent: Intent, scope: str
+    resource: Resource, intent: Intent, scope: str
 ) -> dict[str, Claim] | None:
     """The creates of ``scope`` a durable journal recorded around ``intent`` (from
-    ``CLAIM_TTL`` before it, and every one still pending), as registrations: what an applied one
-    made, and each pending one as unresolved (with its candidates). With them, a write this
-    process did not register (a dead process's) is attributed against every create the journal
-    saw since, and no registration in this process counts as ended before it (``Mark(-1)``).
-    ``None`` when the journal does not outlive its process: then nothing is claimed."""
+    ``CLAIM_TTL`` before it, and every one still pending), as registrations. One begun after
+    ``intent`` is set aside by what it made (``done``); one begun before it, or unresolved, is
+    ``unknown`` with the ids it made or could not attribute: it can only withhold a proof (a
+    name a Fast API create used before may be in use again). With them, a write this process
+    did not register (a dead process's) is attributed against every create the journal saw
+    since. ``None`` when the journal does not outlive its process: then nothing is claimed."""
     journal = resource._pipeline.journal
     if journal is None or not journal.durable:
         return None
     states: dict[str, Intent | None] = {}
     async for entry in journal.store.entries(since=intent.at - CLAIM_TTL):
-        states[entry.intent] = fold(states.get(entry.intent), entry)
+        state = fold(states.get(entry.intent), entry)
+        if state is None and entry.kind != "intent":  # begun before the window
+            state = await journal.store.get(entry.intent)
+        states[entry.intent] = state
     for waiting in await journal.store.pending(journal.key):
         if states.get(waiting.id) is None:
             states[waiting.id] = waiting
@@ -157,21 +165,27 @@ async def _recorded_creates(
     for other in states.values():
         if other is None or other.id == intent.id or other.key != intent.key:
             continue
-        recorded = RECORDED.get(other.operation)
-        if recorded is None or recorded.rule.scope is None or other.status == "not_applied":
-            continue
-        try:
-            request = msgspec.convert(other.arguments, recorded.request)
-            if recorded.rule.scope(request) != scope:
-                continue
-            made = _made(recorded.rule, other, request)
-        except (msgspec.ValidationError, KrakenPrimeError, TypeError, ValueError):
-            made = None  # unreadable: it counts as a create that may have made anything
-        if other.status == "applied" and made is not None:
-            found[other.id] = Claim(scope, other.id, "done", made, other.at)
-        else:
-            found[other.id] = Claim(scope, other.id, "unknown", other.candidates, other.at)
+        claim = _as_claim(other, scope, after=other.at > intent.at)
+        if claim is not None:
+            found[other.id] = claim
     return found
+
+
+def _as_claim(other: Intent, scope: str, *, after: bool) -> Claim | None:
+    """A recorded create of ``scope`` as a registration (``None``: another scope, or no create)."""
+    recorded = RECORDED.get(other.operation)
+    if recorded is None or recorded.rule.scope is None or other.status == "not_applied":
+        return None
+    try:
+        request = msgspec.convert(other.arguments, recorded.request)
+        if recorded.rule.scope(request) != scope:
+            return None
+        made: tuple[str, ...] | None = _made(recorded.rule, other, request)
+    except (msgspec.ValidationError, KrakenPrimeError, TypeError, ValueError):
+        made = None  # unreadable: a create that may have made anything
+    if after and other.status == "applied" and made is not None:
+        return Claim(scope, other.id, "done", made, other.at)
+    return Claim(scope, other.id, "unknown", made or other.candidates, other.at)
 
 
 def _made(rule: Rule[Any, Any, Any], other: Intent, request: msgspec.Struct) -> tuple[str, ...]:

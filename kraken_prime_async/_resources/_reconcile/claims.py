@@ -47,17 +47,26 @@ class Mark:
 
     ``complete``: ``False`` when registrations made since may be out of sight (a write settled
     after a restart, or by a process that did not register it): then nothing is claimed.
+    ``extra``: other creates known from elsewhere, as registrations (a durable journal's records,
+    for a write this process did not register: ``seq`` is then -1).
     """
 
-    __slots__ = ("at", "complete", "seq", "settled")
+    __slots__ = ("at", "complete", "extra", "seq", "settled")
 
     def __init__(
-        self, seq: int, settled: frozenset[str], at: float, *, complete: bool = True
+        self,
+        seq: int,
+        settled: frozenset[str],
+        at: float,
+        *,
+        complete: bool = True,
+        extra: Mapping[str, Claim] | None = None,
     ) -> None:
         self.seq = seq
         self.settled = settled
         self.at = at
         self.complete = complete
+        self.extra: Mapping[str, Claim] = dict(extra or {})
 
     def __repr__(self) -> str:
         return f"Mark(seq={self.seq}, settled={len(self.settled)}, complete={self.complete})"
@@ -102,7 +111,8 @@ class _ProcessClaims:
             self._changed = None
 
     def claims(self, place: str, scope: str) -> list[Claim]:
-        return [claim for _, claim, _ in self._claims.get((place, scope), {}).values()]
+        with self._lock:  # another thread's put may change the scope meanwhile
+            return [claim for _, claim, _ in self._claims.get((place, scope), {}).values()]
 
     def stamps(self, place: str, scope: str) -> dict[str, tuple[int, Claim, Mark]]:
         """The process's registrations of ``scope`` by token: the stamp of their last change,
@@ -140,24 +150,16 @@ class Attribution(msgspec.Struct, frozen=True):
 class Registration:
     """One create's registration: made before it is sent, finished with what it made."""
 
-    __slots__ = ("_claims", "_extra", "_mark", "_scope", "_token")
+    __slots__ = ("_claims", "_mark", "_scope", "_token")
 
     def __init__(
-        self,
-        claims: Claims,
-        scope: str,
-        token: str | None = None,
-        mark: Mark = BLIND,
-        extra: Mapping[str, Claim] | None = None,
+        self, claims: Claims, scope: str, token: str | None = None, mark: Mark = BLIND
     ) -> None:
         self._claims = claims
         self._scope = scope
         self._token = secrets.token_hex(8) if token is None else token
         #: The registrations as they stood before this create's read-before-write.
         self._mark = mark
-        #: Other creates known from elsewhere (the journal's records of a write resolved after a
-        #: restart), beside the registrations the process and the fleet hold.
-        self._extra = dict(extra or {})
 
     async def put(self, state: ClaimState, ids: Iterable[str] = ()) -> None:
         await self._claims.put(Claim(self._scope, self._token, state, tuple(ids)))
@@ -184,7 +186,7 @@ class Registration:
         create: that can only withhold a proof, never make one."""
         stamps = self._claims.stamps(self._scope)
         mark = self._mark
-        others = {t: claim for t, claim in self._extra.items() if t != self._token}
+        others = {t: claim for t, claim in mark.extra.items() if t != self._token}
         for token, claim in (await self._claims.read(self._scope)).items():
             if token == self._token:
                 continue
@@ -278,22 +280,17 @@ class Claims:
         return Mark(seq, settled, self.clock())
 
     async def register(
-        self,
-        scope: str,
-        *,
-        token: str | None = None,
-        mark: Mark | None = None,
-        extra: Mapping[str, Claim] | None = None,
+        self, scope: str, *, token: str | None = None, mark: Mark | None = None
     ) -> Registration:
         """Register a create of ``scope`` (before it is sent), with the ``mark`` taken before its
         read-before-write. ``token`` names it (default: a random one); registering a token
         again replaces its earlier registration and keeps its mark (a journaled create resolved
         after its answer was lost); one this process did not register before, without a mark,
-        claims nothing (``BLIND``). ``extra``: other creates known from elsewhere."""
+        claims nothing (``BLIND``)."""
         if mark is None:
             earlier = None if token is None else self.stamps(scope).get(token)
             mark = BLIND if earlier is None else earlier[2]
-        registration = Registration(self, scope, token, mark, extra)
+        registration = Registration(self, scope, token, mark)
         await registration.open()
         return registration
 
