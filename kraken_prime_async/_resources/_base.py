@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -27,6 +27,32 @@ R = TypeVar("R")
 F = TypeVar("F")
 Q = TypeVar("Q", bound=msgspec.Struct)
 Res = TypeVar("Res", bound="Resource")
+
+
+class _Write(Generic[Q, R, F]):
+    """What stays the same across a write's steps (claim, sends, read-backs): the endpoint, the
+    request, its rule, the call's retry policy and keyword tail, and when it started (on the
+    pipeline's ``elapsed`` clock, for ``max_elapsed``)."""
+
+    __slots__ = ("endpoint", "policy", "reconcile", "request", "retry", "started", "timeout")
+
+    def __init__(
+        self,
+        endpoint: Endpoint[Any, R],
+        request: Q,
+        reconcile: Rule[Any, Q, F],
+        policy: RetryPolicy,
+        timeout: TimeoutLike | None,
+        retry: RetryLike | None,
+        started: float,
+    ) -> None:
+        self.endpoint = endpoint
+        self.request = request
+        self.reconcile = reconcile
+        self.policy = policy
+        self.timeout = timeout
+        self.retry = retry
+        self.started = started
 
 
 class Resource:
@@ -104,16 +130,14 @@ class Resource:
         started = self._pipeline.elapsed()
         if timeout is not None:
             coerce_timeout(timeout)
+        write = _Write(endpoint, request, reconcile, policy, timeout, retry, started)
         journal = self._pipeline.journal
         if journal is None:  # a bare pipeline (clients always have a journal)
             if idempotency_key is not None:
                 raise ValidationError("idempotency_key", "needs a client with a journal")
             mark = await self._mark(reconcile, request)  # before the read-before-write
             before = None if reconcile.before is None else await reconcile.before(self, request)
-            return await self._claimed(
-                endpoint, request, reconcile, before, policy, timeout, retry, None, None, started,
-                mark,
-            )  # fmt: skip
+            return await self._claimed(write, before, None, None, mark)
         return await journaled(
             self,
             journal,
@@ -121,17 +145,7 @@ class Resource:
             request,
             reconcile,
             lambda before, on_sent, intent_id, mark: self._claimed(
-                endpoint,
-                request,
-                reconcile,
-                before,
-                policy,
-                timeout,
-                retry,
-                on_sent,
-                intent_id,
-                started,
-                mark,
+                write, before, on_sent, intent_id, mark
             ),
             idempotency_key,
         )
@@ -145,17 +159,11 @@ class Resource:
         return await claims.mark(reconcile.scope(request))
 
     async def _claimed(
-        self: Res,
-        endpoint: Endpoint[Any, R],
-        request: Q,
-        reconcile: Rule[Res, Q, F],
+        self,
+        write: _Write[Q, R, F],
         before: object,
-        policy: RetryPolicy,
-        timeout: TimeoutLike | None,
-        retry: RetryLike | None,
         on_sent: OnSent | None,
         token: str | None,
-        started: float,
         mark: Mark | None,
     ) -> Outcome[R | F]:
         """``_sent()`` with a create (``reconcile.scope``) registered first (see
@@ -163,23 +171,13 @@ class Resource:
         creates the client or its fleet runs can tell their objects from this one's. ``token``
         (a journal intent's id) names the registration, so that resolving the intent later
         speaks for the same create."""
+        reconcile, request = write.reconcile, write.request
         claims = self._pipeline.claims
         claim = None
         if reconcile.scope is not None and claims is not None:
             claim = await claims.register(reconcile.scope(request), token=token, mark=mark)
         try:
-            outcome = await self._sent(
-                endpoint,
-                request,
-                reconcile,
-                before,
-                policy,
-                timeout,
-                retry,
-                on_sent,
-                claim,
-                started,
-            )
+            outcome = await self._sent(write, before, on_sent, claim)
         except BaseException as exc:
             if claim is not None:
                 await claim.failed(exc)
@@ -190,17 +188,11 @@ class Resource:
         return outcome
 
     async def _sent(
-        self: Res,
-        endpoint: Endpoint[Any, R],
-        request: Q,
-        reconcile: Rule[Res, Q, F],
+        self,
+        write: _Write[Q, R, F],
         before: object,
-        policy: RetryPolicy,
-        timeout: TimeoutLike | None,
-        retry: RetryLike | None,
         on_sent: OnSent | None,
         claim: Registration | None,
-        started: float,
     ) -> Outcome[R | F]:
         """Send the write, settling a lost answer by ``reconcile`` (``before``: its read).
 
@@ -215,6 +207,8 @@ class Resource:
         ``Reconciling``, which reports how it ended (``reconciled`` event, INFO record,
         ``reconcile`` span) under that id.
         """
+        endpoint, request, reconcile = write.endpoint, write.request, write.reconcile
+        policy, timeout, retry, started = write.policy, write.timeout, write.retry, write.started
         deadline = None if policy.max_elapsed is None else started + policy.max_elapsed
         attempts, lost, refused = 0, None, None
         stats = self._pipeline.stats
