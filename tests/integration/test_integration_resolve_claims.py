@@ -30,16 +30,7 @@ async def test_resolving_a_lost_create_leaves_a_key_made_meanwhile_alone() -> No
         user = sb.add_api_user("Bot", "Viewer")
         client, transport = acc.client(sole_writer=True)
         async with client:
-
-            async def lose() -> None:
-                sb.faults.add(CREATE_KEY, "drop_before")  # never processed
-                sb.faults.add(LIST_KEYS, "drop_before", times=None)  # and the read-back fails
-
-            transport.before[CREATE_KEY] = lose
-            with contextlib.suppress(OutcomeUnknownError):
-                await client.api_user_keys.create(user)
-            transport.before.clear()
-            sb.faults.clear()
+            await _lose_a_create(sb, client, transport, user)
             assert len(await pending(client.journal)) == 1
             theirs = await client.api_user_keys.create(user)  # another task's: it succeeds
             resolved = await client.journal.resolve_pending()
@@ -58,28 +49,9 @@ async def test_after_a_restart_the_journal_says_which_creates_came_since(tmp_pat
         path = tmp_path / "journal.sqlite3"
         first, transport = acc.client(journal=str(path), sole_writer=True)
         async with first:
-
-            async def lose() -> None:
-                sb.faults.add(CREATE_KEY, "drop_before")
-                sb.faults.add(LIST_KEYS, "drop_before", times=None)
-
-            transport.before[CREATE_KEY] = lose
-            with contextlib.suppress(OutcomeUnknownError):
-                await first.api_user_keys.create(user)
-            transport.before.clear()
-            sb.faults.clear()
+            await _lose_a_create(sb, first, transport, user)
             theirs = await first.api_user_keys.create(user)
-        restarted = PrimeClient(
-            sb.api_key,
-            sb.api_secret,
-            base_url=sb.url.replace("127.0.0.1", "localhost"),
-            nonce_window=WINDOW,
-            sleep=acc.clock.sleep,
-            clock=acc.clock,
-            journal=str(path),
-            sole_writer=True,
-        )
-        async with restarted:
+        async with _restarted(acc, path) as restarted:
             resolved = await restarted.journal.resolve_pending()
             assert [r.status for r in resolved] == ["not_applied"]
             assert {k.id for k in await restarted.api_user_keys.list(user)} == {theirs.id}
@@ -95,16 +67,7 @@ async def test_resolving_again_after_a_restart_keeps_the_journals_view(tmp_path:
         path = tmp_path / "journal.sqlite3"
         first, transport = acc.client(journal=str(path), sole_writer=True)
         async with first:
-
-            async def lose() -> None:
-                sb.faults.add(CREATE_KEY, "drop_before")
-                sb.faults.add(LIST_KEYS, "drop_before", times=None)
-
-            transport.before[CREATE_KEY] = lose
-            with contextlib.suppress(OutcomeUnknownError):
-                await first.api_user_keys.create(user)
-            transport.before.clear()
-            sb.faults.clear()
+            await _lose_a_create(sb, first, transport, user)
             theirs = await first.api_user_keys.create(user)  # its caller holds the secret
         async with _restarted(acc, path) as restarted:
             sb.faults.add(LIST_KEYS, "drop_before", times=None)
@@ -152,6 +115,23 @@ async def test_a_name_an_earlier_create_used_is_not_taken_as_explained(
             assert [r.status for r in resolved] == ["unknown"]  # candidates, not "not applied"
             assert "n1" in (resolved[0].error or "")
             assert [k.api_key_name for k in await restarted.fast_api_keys.list()] == ["n1"]
+
+
+async def _lose_a_create(
+    sb: PrimeSandbox, client: PrimeClient, transport: Meanwhile, user: str
+) -> None:
+    """``client``'s key create for ``user`` is never processed, and its read-back fails: it
+    ends unknown and stays pending in the journal."""
+
+    async def lose() -> None:
+        sb.faults.add(CREATE_KEY, "drop_before")
+        sb.faults.add(LIST_KEYS, "drop_before", times=None)
+
+    transport.before[CREATE_KEY] = lose
+    with contextlib.suppress(OutcomeUnknownError):
+        await client.api_user_keys.create(user)
+    transport.before.clear()
+    sb.faults.clear()
 
 
 def _restarted(acc: Any, path: Path) -> PrimeClient:
